@@ -1,0 +1,107 @@
+// Long work runs as jobs: one registry, one snapshot shape, progress with an ETA, cancellation.
+import { randomUUID } from 'node:crypto';
+import { ApiError, toErrorShape } from '../../shared/errors';
+import type { JobKind, JobSnapshot } from '../../shared/jobs';
+
+export interface JobContext {
+  signal: AbortSignal;
+  /** Report progress; the ETA is derived from the rate since the phase began. */
+  progress(phase: string, done: number, total: number): void;
+  /** Throws ApiError('cancelled') once the job was cancelled; call between units of work. */
+  throwIfCancelled(): void;
+}
+
+type Listener = (job: JobSnapshot) => void;
+
+export class JobRegistry {
+  private readonly jobs = new Map<string, { snapshot: JobSnapshot; abort: AbortController }>();
+  private readonly listeners = new Set<Listener>();
+
+  onChange(listener: Listener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  list(): JobSnapshot[] {
+    return [...this.jobs.values()].map((j) => ({ ...j.snapshot }));
+  }
+
+  get(id: string): JobSnapshot | undefined {
+    const job = this.jobs.get(id);
+    return job && { ...job.snapshot };
+  }
+
+  cancel(id: string): boolean {
+    const job = this.jobs.get(id);
+    if (!job || job.snapshot.state !== 'running') return false;
+    job.abort.abort();
+    return true;
+  }
+
+  /** Starts `work` now and returns the job id at once; the result arrives in the final snapshot. */
+  start<T>(kind: JobKind, title: string, work: (ctx: JobContext) => Promise<T>): string {
+    const id = randomUUID();
+    const abort = new AbortController();
+    const snapshot: JobSnapshot = {
+      id,
+      kind,
+      title,
+      state: 'running',
+      phase: 'starting',
+      done: 0,
+      total: 0,
+      etaSeconds: null,
+      startedAt: new Date().toISOString(),
+      finishedAt: null,
+      result: null,
+      error: null,
+    };
+    this.jobs.set(id, { snapshot, abort });
+    let phaseStart = { phase: '', time: Date.now(), done: 0 };
+
+    const ctx: JobContext = {
+      signal: abort.signal,
+      progress: (phase, done, total) => {
+        const now = Date.now();
+        if (phase !== phaseStart.phase) phaseStart = { phase, time: now, done };
+        const rate = (done - phaseStart.done) / Math.max(1e-3, (now - phaseStart.time) / 1000);
+        Object.assign(snapshot, {
+          phase,
+          done,
+          total,
+          etaSeconds: rate > 0 && done > phaseStart.done ? Math.max(0, (total - done) / rate) : null,
+        });
+        this.emit(snapshot);
+      },
+      throwIfCancelled: () => {
+        if (abort.signal.aborted) throw new ApiError('cancelled', `${title}: cancelled`);
+      },
+    };
+
+    this.emit(snapshot);
+    // Deferred so the caller gets the id before the first event can finish the job.
+    setImmediate(() => {
+      work(ctx).then(
+        (result) => this.finish(snapshot, { state: 'done', result }),
+        (err: unknown) => {
+          const error = toErrorShape(err);
+          this.finish(snapshot, {
+            state: error.code === 'cancelled' ? 'cancelled' : 'failed',
+            error,
+          });
+        },
+      );
+    });
+    return id;
+  }
+
+  private finish(snapshot: JobSnapshot, patch: Partial<JobSnapshot>): void {
+    Object.assign(snapshot, patch, { finishedAt: new Date().toISOString(), etaSeconds: null });
+    this.emit(snapshot);
+  }
+
+  private emit(snapshot: JobSnapshot): void {
+    const copy = { ...snapshot };
+    for (const listener of this.listeners) listener(copy);
+  }
+}

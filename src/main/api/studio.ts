@@ -1,0 +1,21 @@
+// What every entry point (Electron, serve, CLI) holds: the service that implements the contract,
+// the job registry whose events it relays, and the media resolver behind thumbnails and frames.
+import type { StudioService } from '../../shared/contract';
+import type { MediaKey } from '../../shared/types';
+import type { JobRegistry } from './jobs';
+
+export interface StudioOptions {
+  /** The SQLite file holding the round history; created and migrated if new. */
+  dbPath: string;
+  /** Where thumbnails and frame caches live; defaults to `<dbPath>.cache/` beside the database. */
+  cacheDir?: string;
+  transport: 'ipc' | 'http';
+}
+
+export interface Studio {
+  service: StudioService;
+  jobs: JobRegistry;
+  /** The file behind a media key, or null when the key names nothing this studio made. */
+  resolveMedia(key: MediaKey): string | null;
+  close(): void;
+}

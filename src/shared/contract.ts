@@ -1,0 +1,74 @@
+// The API, declared once. Main implements it (src/main/api), preload and serve expose it,
+// the renderer's one client calls it. Inputs are validated here at the boundary with zod.
+import { z } from 'zod';
+import type { ApiErrorShape } from './errors';
+import type { JobSnapshot } from './jobs';
+import type {
+  AppInfo,
+  DatasetRowsPage,
+  DatasetSummary,
+  ImportIssue,
+  JobRef,
+} from './types';
+
+interface Method<I extends z.ZodType, O> {
+  input: I;
+  /** Phantom: carries the output type only. */
+  output?: O;
+}
+
+function method<O>() {
+  return <I extends z.ZodType>(input: I): Method<I, O> => ({ input });
+}
+
+const empty = z.object({}).strict().default({});
+const datasetId = z.number().int().positive();
+
+export const contract = {
+  appInfo: method<AppInfo>()(empty),
+  listDatasets: method<DatasetSummary[]>()(empty),
+  getDatasetRows: method<DatasetRowsPage>()(
+    z
+      .object({
+        datasetId,
+        offset: z.number().int().min(0).default(0),
+        limit: z.number().int().min(1).max(1000).default(200),
+      })
+      .strict(),
+  ),
+  getImportIssues: method<ImportIssue[]>()(z.object({ datasetId }).strict()),
+  /** Starts an import job; progress and the ImportResult arrive as job events. */
+  importDataset: method<JobRef>()(
+    z
+      .object({
+        path: z.string().min(1, 'path is empty'),
+        name: z.string().min(1).max(200).optional(),
+      })
+      .strict(),
+  ),
+  listJobs: method<JobSnapshot[]>()(empty),
+  cancelJob: method<{ cancelled: boolean }>()(z.object({ jobId: z.string().min(1) }).strict()),
+} as const;
+
+export type Contract = typeof contract;
+export type MethodName = keyof Contract;
+export type Input<M extends MethodName> = z.input<Contract[M]['input']>;
+export type ParsedInput<M extends MethodName> = z.output<Contract[M]['input']>;
+export type Output<M extends MethodName> = NonNullable<Contract[M]['output']>;
+
+/** What the renderer calls; every transport provides exactly this. */
+export type StudioApi = { [M in MethodName]: (input: Input<M>) => Promise<Output<M>> };
+/** What main implements; inputs arrive already validated and defaulted. */
+export type StudioService = { [M in MethodName]: (input: ParsedInput<M>) => Promise<Output<M>> };
+
+export const methodNames = Object.keys(contract) as MethodName[];
+
+export function isMethodName(name: string): name is MethodName {
+  return Object.prototype.hasOwnProperty.call(contract, name);
+}
+
+/** Events pushed from main to every connected renderer. */
+export type StudioEvent = { type: 'job'; job: JobSnapshot };
+
+/** The envelope every transport uses for a call's answer. */
+export type CallResult<T> = { ok: true; value: T } | { ok: false; error: ApiErrorShape };
