@@ -1,0 +1,155 @@
+// Importing a dataset file: read and validate every row, probe each video once, make its
+// thumbnail, and store the good rows batch by batch. Resumable: see docs/data.md.
+import { existsSync, statSync } from 'node:fs';
+import { basename, dirname, extname, resolve } from 'node:path';
+import { ApiError } from '../../shared/errors';
+import type { ImportIssue, ImportResult } from '../../shared/types';
+import { beginImport, markReady } from '../store/datasets';
+import type { Db } from '../store/db';
+import { insertIssues } from '../store/import-issues';
+import { insertPrompts, storedLines, type NewPrompt } from '../store/prompts';
+import { findVideoByPath, upsertVideo } from '../store/videos';
+import { probeVideo } from '../video/probe';
+import { makeThumbnail } from '../video/thumbnail';
+import { readDatasetFile } from './dataset-file';
+import { validateRow } from './dataset-row';
+
+/** Rows stored per transaction: small enough that a crash loses little work, large enough that
+ *  commits do not dominate. */
+export const importBatchSize = 32;
+
+export interface ImportContext {
+  progress(phase: string, done: number, total: number): void;
+  throwIfCancelled(): void;
+}
+
+export interface ImportDeps {
+  db: Db;
+  ffmpeg: () => Promise<string>;
+  thumbnailPath: (videoId: number) => string;
+}
+
+/** The name a dataset gets when none is given: the file name without its extension. */
+export function defaultDatasetName(path: string): string {
+  return basename(path, extname(path));
+}
+
+export async function importDataset(
+  deps: ImportDeps,
+  input: { path: string; name?: string },
+  ctx: ImportContext,
+): Promise<ImportResult> {
+  const source = resolve(input.path);
+  ctx.progress('reading', 0, 1);
+  // Everything that can make the whole import impossible is checked before anything is written.
+  const rows = await readDatasetFile(source);
+  const ffmpeg = await deps.ffmpeg();
+  const { db } = deps;
+  const datasetId = beginImport(db, input.name ?? defaultDatasetName(source), source);
+  const stored = storedLines(db, datasetId);
+  const videos = new VideoResolver(deps, ffmpeg, dirname(source));
+
+  const result: ImportResult = { datasetId, imported: 0, skipped: 0, failed: 0 };
+  let prompts: NewPrompt[] = [];
+  let issues: ImportIssue[] = [];
+  const flush = () => {
+    if (prompts.length === 0 && issues.length === 0) return;
+    const [p, i] = [prompts, issues];
+    db.transaction(() => {
+      insertPrompts(db, p);
+      insertIssues(db, datasetId, i);
+    })();
+    result.imported += p.length;
+    result.failed += i.length;
+    prompts = [];
+    issues = [];
+  };
+
+  const firstLineOfId = new Map<string, number>();
+  const throttle = progressThrottle(ctx, 'probing videos', rows.length);
+  try {
+    for (const [index, fileRow] of rows.entries()) {
+      ctx.throwIfCancelled();
+      throttle(index);
+      const issue = await (async (): Promise<ImportIssue | null> => {
+        if ('issue' in fileRow) return fileRow.issue;
+        const checked = validateRow(fileRow.value, fileRow.line);
+        if ('issue' in checked) return checked.issue;
+        const { row } = checked;
+        const { line } = fileRow;
+        const earlier = firstLineOfId.get(row.rowId);
+        if (earlier !== undefined) {
+          return { line, rowId: row.rowId, field: 'id', message: `line ${line}: id "${row.rowId}" is already used on line ${earlier}` };
+        }
+        firstLineOfId.set(row.rowId, line);
+        if (stored.has(line)) {
+          result.skipped++;
+          return null;
+        }
+        const video = await videos.resolve(row.video);
+        if ('error' in video) return { line, rowId: row.rowId, field: 'video', message: `line ${line}: ${video.error}` };
+        prompts.push({ datasetId, videoId: video.id, line, ...row });
+        return null;
+      })();
+      if (issue) issues.push(issue);
+      if (prompts.length + issues.length >= importBatchSize) flush();
+    }
+  } finally {
+    // Cancelled or not, what was read so far is kept: a re-run resumes after it.
+    flush();
+  }
+  markReady(db, datasetId);
+  ctx.progress('probing videos', rows.length, rows.length);
+  return result;
+}
+
+/** Progress for every row would flood the transports on large files; a few per second is plenty. */
+function progressThrottle(ctx: ImportContext, phase: string, total: number): (done: number) => void {
+  let last = 0;
+  return (done) => {
+    const now = Date.now();
+    if (done === 0 || now - last >= 100) {
+      last = now;
+      ctx.progress(phase, done, total);
+    }
+  };
+}
+
+/** Maps a row's video path to a stored video, probing each file at most once per import. */
+class VideoResolver {
+  private readonly seen = new Map<string, { id: number } | { error: string }>();
+
+  constructor(
+    private readonly deps: ImportDeps,
+    private readonly ffmpeg: string,
+    private readonly baseDir: string,
+  ) {}
+
+  async resolve(video: string): Promise<{ id: number } | { error: string }> {
+    const path = resolve(this.baseDir, video);
+    let found = this.seen.get(path);
+    if (!found) {
+      found = await this.load(path);
+      this.seen.set(path, found);
+    }
+    return found;
+  }
+
+  private async load(path: string): Promise<{ id: number } | { error: string }> {
+    const known = findVideoByPath(this.deps.db, path);
+    if (known && existsSync(this.deps.thumbnailPath(known.id))) return { id: known.id };
+    const info = statSync(path, { throwIfNoEntry: false });
+    if (!info) return { error: `video file not found: ${path}` };
+    if (!info.isFile()) return { error: `video path is not a file: ${path}` };
+    if (info.size === 0) return { error: `video file is empty (0 bytes): ${path}` };
+    try {
+      const probed = known ?? upsertVideo(this.deps.db, { path, ...(await probeVideo(this.ffmpeg, path)) });
+      await makeThumbnail(this.ffmpeg, path, probed.durationS, this.deps.thumbnailPath(probed.id));
+      return { id: probed.id };
+    } catch (err) {
+      if (err instanceof ApiError && err.code === 'bad_input') return { error: err.message };
+      throw err;
+    }
+  }
+}
+

@@ -1,0 +1,220 @@
+import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { JobSnapshot } from '../../shared/jobs';
+import type { DatasetRowsPage, DatasetSummary, ImportIssue, ImportResult, JobRef } from '../../shared/types';
+import { resolveFfmpeg } from '../video/ffmpeg';
+import { flatClip } from '../video/test-clips';
+import { dispatch } from './dispatch';
+import { openStudio } from './service';
+import type { Studio } from './studio';
+
+let dir: string;
+let ffmpeg: string;
+const open: Studio[] = [];
+
+beforeAll(async () => {
+  ffmpeg = (await resolveFfmpeg()).path;
+  dir = mkdtempSync(join(tmpdir(), 'isr-service-'));
+  await flatClip(ffmpeg, join(dir, 'a.mp4'), Array(4).fill([200, 30, 30]), { width: 32, height: 24, fps: 4 });
+  await flatClip(ffmpeg, join(dir, 'b.mp4'), Array(6).fill([30, 30, 200]), { width: 48, height: 32, fps: 6 });
+  writeFileSync(join(dir, 'garbage.mp4'), Buffer.from(Array.from({ length: 3000 }, (_, i) => (i * 31) % 256)));
+  writeFileSync(join(dir, 'empty.mp4'), '');
+});
+
+afterEach(() => {
+  for (const s of open.splice(0)) s.close();
+});
+
+function studio(): Studio {
+  const s = openStudio({ dbPath: join(mkdtempSync(join(dir, 'db-')), 'studio.db'), transport: 'http' });
+  open.push(s);
+  return s;
+}
+
+async function call<T>(s: Studio, method: string, input: unknown): Promise<T> {
+  const result = await dispatch(s.service, method, input);
+  if (!result.ok) throw new Error(`${method} failed: ${result.error.code}: ${result.error.message}`);
+  return result.value as T;
+}
+
+function finished(s: Studio, jobId: string, onEvent: (j: JobSnapshot) => void = () => {}): Promise<JobSnapshot> {
+  return new Promise((resolve) => {
+    const stop = s.jobs.onChange((job) => {
+      if (job.id !== jobId) return;
+      onEvent(job);
+      if (job.state !== 'running') {
+        stop();
+        resolve(job);
+      }
+    });
+  });
+}
+
+const rows = [
+  { id: 'r1', video: 'a.mp4', question: 'What colour?', answer: 'red' },
+  { id: 2, video: 'b.mp4', question: 'What colour?', answer: 'blue' },
+  { id: 'r3', video: 'missing.mp4', question: 'q' },
+  { id: 'r4', video: 'garbage.mp4', question: 'q' },
+  { id: 'r5', video: 'empty.mp4', question: 'q' },
+  { id: 'r6', video: 'a.mp4' },
+];
+/** Nine kinds of row, one per line; line 9 names a.mp4 by absolute path, line 10 reuses an id. */
+function datasetFile(): string {
+  const lines = [
+    ...rows.map((r) => Buffer.from(JSON.stringify(r))),
+    Buffer.from('{"id": "r7", "video": "a.mp4", "question": '),
+    Buffer.concat([Buffer.from('{"id":"r8","video":"caf'), Buffer.from([0xe9]), Buffer.from('.mp4","question":"q"}')]),
+    Buffer.from(JSON.stringify({ id: 'r9', video: join(dir, 'a.mp4'), question: 'Again?' })),
+    Buffer.from(JSON.stringify({ id: 'r1', video: 'b.mp4', question: 'dup' })),
+  ];
+  const path = join(dir, 'mixed.jsonl');
+  writeFileSync(path, Buffer.concat(lines.flatMap((l) => [l, Buffer.from('\n')])));
+  return path;
+}
+
+describe('openStudio through dispatch', () => {
+  it('imports good rows, reports every bad one by line and field, and serves thumbnails', async () => {
+    const s = studio();
+    const phases = new Set<string>();
+    const { jobId } = await call<JobRef>(s, 'importDataset', { path: datasetFile(), name: 'mixed' });
+    const job = await finished(s, jobId, (j) => phases.add(`${j.phase}/${j.total}`));
+    expect(job.state).toBe('done');
+    expect(phases).toEqual(new Set(['reading/1', 'probing videos/10']));
+    const result = job.result as ImportResult;
+    expect(result).toEqual({ datasetId: result.datasetId, imported: 3, skipped: 0, failed: 7 });
+
+    const [summary] = await call<DatasetSummary[]>(s, 'listDatasets', {});
+    expect(summary).toMatchObject({ name: 'mixed', status: 'ready', rowCount: 3, errorCount: 7, sourcePath: join(dir, 'mixed.jsonl') });
+
+    const issues = await call<ImportIssue[]>(s, 'getImportIssues', { datasetId: summary.id });
+    expect(issues.map((i) => [i.line, i.rowId, i.field])).toEqual([
+      [3, 'r3', 'video'],
+      [4, 'r4', 'video'],
+      [5, 'r5', 'video'],
+      [6, 'r6', 'question'],
+      [7, null, null],
+      [8, 'r8', 'video'],
+      [10, 'r1', 'id'],
+    ]);
+    expect(issues[0].message).toBe(`line 3: video file not found: ${join(dir, 'missing.mp4')}`);
+    expect(issues[1].message).toMatch(/garbage\.mp4 is not a video ffmpeg can read: Invalid data/);
+    expect(issues[2].message).toMatch(/video file is empty \(0 bytes\): .*empty\.mp4/);
+    expect(issues[3].message).toBe('line 6: question is missing');
+    expect(issues[4].message).toMatch(/^line 7 is not valid JSON/);
+    expect(issues[5].message).toMatch(/field "video" on line 8 has bytes that are not valid UTF-8/);
+    expect(issues[6].message).toBe('line 10: id "r1" is already used on line 1');
+
+    const page = await call<DatasetRowsPage>(s, 'getDatasetRows', { datasetId: summary.id });
+    expect(page.total).toBe(3);
+    expect(page.rows.map((r) => [r.line, r.rowId, r.question, r.answer])).toEqual([
+      [1, 'r1', 'What colour?', 'red'],
+      [2, '2', 'What colour?', 'blue'],
+      [9, 'r9', 'Again?', null],
+    ]);
+    const [a, b, again] = page.rows.map((r) => r.video);
+    expect(a).toMatchObject({ path: join(dir, 'a.mp4'), width: 32, height: 24, fps: 4 });
+    expect(a.durationS).toBeCloseTo(1, 1);
+    expect(b).toMatchObject({ path: join(dir, 'b.mp4'), width: 48, height: 32, fps: 6 });
+    // The same file by a relative and an absolute path is one video, probed once.
+    expect(again.id).toBe(a.id);
+    expect(a.thumbnail).toBe(`thumb/${a.id}`);
+    const thumb = s.resolveMedia(a.thumbnail!);
+    expect(thumb).not.toBeNull();
+    expect([...readFileSync(thumb!).subarray(0, 2)]).toEqual([0xff, 0xd8]);
+
+    const second = await call<DatasetRowsPage>(s, 'getDatasetRows', { datasetId: summary.id, offset: 1, limit: 1 });
+    expect(second).toMatchObject({ total: 3, offset: 1, rows: [{ line: 2 }] });
+
+    // Importing again skips what is stored and reports the bad rows once, not twice.
+    const rerun = await call<JobRef>(s, 'importDataset', { path: join(dir, 'mixed.jsonl'), name: 'mixed' });
+    expect((await finished(s, rerun.jobId)).result).toEqual({ datasetId: summary.id, imported: 0, skipped: 3, failed: 7 });
+    expect(await call<ImportIssue[]>(s, 'getImportIssues', { datasetId: summary.id })).toHaveLength(7);
+    expect(await call<DatasetSummary[]>(s, 'listDatasets', {})).toHaveLength(1);
+  });
+
+  it('answers a wrongly typed call with invalid_argument naming the field', async () => {
+    const s = studio();
+    const result = await dispatch(s.service, 'getDatasetRows', { datasetId: 'one' });
+    expect(result.ok).toBe(false);
+    if (result.ok) return;
+    expect(result.error.code).toBe('invalid_argument');
+    expect(result.error.message).toMatch(/^getDatasetRows: datasetId: /);
+    expect(result.error.details).toEqual([expect.objectContaining({ field: 'datasetId' })]);
+  });
+
+  it('answers an unknown dataset, job or method with not_found', async () => {
+    const s = studio();
+    for (const [method, input] of [
+      ['getDatasetRows', { datasetId: 999 }],
+      ['getImportIssues', { datasetId: 999 }],
+      ['cancelJob', { jobId: 'nope' }],
+      ['dropTables', {}],
+    ] as const) {
+      const result = await dispatch(s.service, method, input);
+      expect(result, method).toMatchObject({ ok: false, error: { code: 'not_found' } });
+    }
+  });
+
+  it('fails an import of a missing file as a job with a bad_input error naming it, storing nothing', async () => {
+    const s = studio();
+    const { jobId } = await call<JobRef>(s, 'importDataset', { path: join(dir, 'nope.jsonl') });
+    const job = await finished(s, jobId);
+    expect(job.state).toBe('failed');
+    expect(job.error).toEqual({ code: 'bad_input', message: `dataset file not found: ${join(dir, 'nope.jsonl')}` });
+    expect(await call<DatasetSummary[]>(s, 'listDatasets', {})).toEqual([]);
+  });
+
+  it('cancels an import between rows, keeps what it stored, and resumes on the next run', async () => {
+    const s = studio();
+    const total = 16;
+    const many = Array.from({ length: total }, (_, i) => {
+      copyFileSync(join(dir, 'a.mp4'), join(dir, `copy${i}.mp4`));
+      return JSON.stringify({ id: i, video: `copy${i}.mp4`, question: `Question ${i}?` });
+    });
+    const path = join(dir, 'many.jsonl');
+    writeFileSync(path, many.join('\n'));
+
+    const { jobId } = await call<JobRef>(s, 'importDataset', { path });
+    let asked = false;
+    const job = await finished(s, jobId, (j) => {
+      if (!asked && j.phase === 'probing videos' && j.done >= 1) {
+        asked = true;
+        void call(s, 'cancelJob', { jobId });
+      }
+    });
+    expect(job.state).toBe('cancelled');
+    expect(job.error?.code).toBe('cancelled');
+    const [cut] = await call<DatasetSummary[]>(s, 'listDatasets', {});
+    expect(cut.status).toBe('importing');
+    expect(cut.rowCount).toBeGreaterThan(0);
+    expect(cut.rowCount).toBeLessThan(total);
+    expect(await call(s, 'cancelJob', { jobId })).toEqual({ cancelled: false });
+
+    const rerun = await call<JobRef>(s, 'importDataset', { path });
+    const done = await finished(s, rerun.jobId);
+    expect(done.result).toEqual({ datasetId: cut.id, imported: total - cut.rowCount, skipped: cut.rowCount, failed: 0 });
+    const page = await call<DatasetRowsPage>(s, 'getDatasetRows', { datasetId: cut.id });
+    expect(page.rows.map((r) => r.rowId)).toEqual(Array.from({ length: total }, (_, i) => String(i)));
+    expect((await call<DatasetSummary[]>(s, 'listDatasets', {}))[0].status).toBe('ready');
+    expect((await call<JobSnapshot[]>(s, 'listJobs', {})).map((j) => j.state)).toEqual(['cancelled', 'done']);
+  });
+
+  it('resolves only media keys it made: no paths, no traversal, no missing files', () => {
+    const s = studio();
+    for (const key of ['../studio.db', 'thumb/../../etc/passwd', 'thumb/0', 'thumb/1/../1', '/etc/passwd', 'thumb/999', 'thumb/01']) {
+      expect(s.resolveMedia(key), key).toBeNull();
+    }
+  });
+
+  it('reports its version, database, transport and ffmpeg', async () => {
+    const s = studio();
+    const info = await call<{ version: string; dbPath: string; transport: string; ffmpeg: unknown }>(s, 'appInfo', {});
+    const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+    expect(info.version).toBe(pkg.version);
+    expect(info.dbPath).toMatch(/studio\.db$/);
+    expect(info.transport).toBe('http');
+    expect(info.ffmpeg).toEqual({ path: ffmpeg, source: expect.stringMatching(/^(FFMPEG_PATH|PATH)$/) });
+  });
+});

@@ -1,0 +1,109 @@
+// The studio behind every entry point: opens the database, implements the contract on top of
+// store and video, and runs long work as jobs.
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { version } from '../../../package.json';
+import type { StudioService } from '../../shared/contract';
+import { ApiError, toErrorShape } from '../../shared/errors';
+import type { AppInfo, DatasetRow, MediaKey } from '../../shared/types';
+import { getDataset, listDatasets } from '../store/datasets';
+import { openDatabase } from '../store/db';
+import { listIssues } from '../store/import-issues';
+import { countPrompts, pagePrompts } from '../store/prompts';
+import { resolveFfmpeg, type Ffmpeg } from '../video/ffmpeg';
+import { defaultDatasetName, importDataset } from './import-dataset';
+import { JobRegistry } from './jobs';
+import type { Studio, StudioOptions } from './studio';
+
+const thumbnailKey = /^thumb\/([1-9]\d{0,15})$/;
+
+export function openStudio(options: StudioOptions): Studio {
+  const dbPath = resolve(options.dbPath);
+  const cacheDir = resolve(options.cacheDir ?? `${dbPath}.cache`);
+  const db = openDatabase(dbPath);
+  const jobs = new JobRegistry();
+  const thumbnailPath = (videoId: number) => join(cacheDir, 'thumbs', `${videoId}.jpg`);
+  // Resolved once per studio, on first need; a failure is not cached, so installing ffmpeg
+  // while the studio runs is picked up by the next call.
+  let ffmpeg: Promise<Ffmpeg> | null = null;
+  const findFfmpeg = () => {
+    ffmpeg ??= resolveFfmpeg().catch((err: unknown) => {
+      ffmpeg = null;
+      throw err;
+    });
+    return ffmpeg;
+  };
+  const importing = new Set<string>();
+
+  const dataset = (id: number) => {
+    const found = getDataset(db, id);
+    if (!found) throw new ApiError('not_found', `no dataset with id ${id}`);
+    return found;
+  };
+
+  const service: StudioService = {
+    async appInfo(): Promise<AppInfo> {
+      const found = await findFfmpeg().then(
+        (f) => ({ path: f.path, source: f.source }),
+        (err: unknown) => ({ error: toErrorShape(err).message }),
+      );
+      return { version, dbPath, transport: options.transport, ffmpeg: found };
+    },
+
+    async listDatasets() {
+      return listDatasets(db);
+    },
+
+    async getDatasetRows({ datasetId, offset, limit }) {
+      dataset(datasetId);
+      const rows: DatasetRow[] = pagePrompts(db, datasetId, offset, limit).map((p) => ({
+        ...p,
+        video: { ...p.video, thumbnail: existsSync(thumbnailPath(p.video.id)) ? `thumb/${p.video.id}` : null },
+      }));
+      return { total: countPrompts(db, datasetId), offset, rows };
+    },
+
+    async getImportIssues({ datasetId }) {
+      dataset(datasetId);
+      return listIssues(db, datasetId);
+    },
+
+    async importDataset({ path, name }) {
+      const source = resolve(path);
+      const key = `${name ?? defaultDatasetName(source)}\n${source}`;
+      if (importing.has(key)) throw new ApiError('bad_input', `${source} is already being imported`);
+      importing.add(key);
+      const deps = { db, thumbnailPath, ffmpeg: async () => (await findFfmpeg()).path };
+      const jobId = jobs.start('import', `Import ${name ?? defaultDatasetName(source)}`, (ctx) =>
+        importDataset(deps, { path: source, name }, ctx).finally(() => importing.delete(key)),
+      );
+      return { jobId };
+    },
+
+    async listJobs() {
+      return jobs.list();
+    },
+
+    async cancelJob({ jobId }) {
+      if (!jobs.get(jobId)) throw new ApiError('not_found', `no job with id ${jobId}`);
+      return { cancelled: jobs.cancel(jobId) };
+    },
+  };
+
+  return {
+    service,
+    jobs,
+    resolveMedia(key: MediaKey): string | null {
+      // Only keys this studio hands out: a number, never a path, so nothing outside the cache is reachable.
+      const match = thumbnailKey.exec(key);
+      if (!match) return null;
+      const file = thumbnailPath(Number(match[1]));
+      return existsSync(file) ? file : null;
+    },
+    close() {
+      for (const job of jobs.list()) if (job.state === 'running') jobs.cancel(job.id);
+      db.close();
+    },
+  };
+}
+

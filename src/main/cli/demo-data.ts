@@ -1,0 +1,43 @@
+// `isr-studio demo-data`: writes the synthetic video QA set (moving coloured shapes).
+import { InvalidArgumentError, type Command } from 'commander';
+import { resolve } from 'node:path';
+import { resolveFfmpeg } from '../video/ffmpeg';
+import { defaultDemoVideos, testClipCount, writeDemoData } from '../video/demo/write';
+
+function integer(min: number) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`expected a whole number of at least ${min}`);
+    return n;
+  };
+}
+
+export function registerDemoData(program: Command): void {
+  program
+    .command('demo-data')
+    .summary('write a synthetic video QA set (moving coloured shapes) made with ffmpeg')
+    .description(
+      'write a synthetic video QA set: short mp4 clips of moving coloured shapes, questions about ' +
+        'colour, count, direction and order in train.jsonl and test.jsonl, and each clip\'s ground ' +
+        `truth and caption in clips.jsonl (a sixth of the clips are held out for test; ${defaultDemoVideos} clips ` +
+        `make ${defaultDemoVideos - testClipCount(defaultDemoVideos)} train and ${testClipCount(defaultDemoVideos)} test)`,
+    )
+    .requiredOption('--out <dir>', 'folder to write into (created if missing)')
+    .option('--videos <n>', 'number of clips', integer(1), defaultDemoVideos)
+    .option('--seed <s>', 'seed: the same seed writes the same data', integer(0), 1)
+    .action(async (opts: { out: string; videos: number; seed: number }) => {
+      const ffmpeg = await resolveFfmpeg();
+      const out = resolve(opts.out);
+      const summary = await writeDemoData(ffmpeg.path, out, {
+        videos: opts.videos,
+        seed: opts.seed,
+        onClip: (done, total) => {
+          if (done === total || done % 8 === 0) process.stdout.write(`clips: ${done}/${total}\n`);
+        },
+      });
+      process.stdout.write(
+        `wrote ${summary.clips} clips to ${out}: train.jsonl (${summary.trainRows} questions on ${summary.trainClips} clips), ` +
+          `test.jsonl (${summary.testRows} questions on ${summary.testClips} clips), clips.jsonl (ground truth and captions)\n`,
+      );
+    });
+}

@@ -1,0 +1,20 @@
+// Import issues: the rows an import rejected, by line and field, for the user to fix.
+import type { ImportIssue } from '../../shared/types';
+import type { Db } from './db';
+
+export function insertIssues(db: Db, datasetId: number, issues: ImportIssue[]): void {
+  const insert = db.prepare(
+    'INSERT INTO import_issues (dataset_id, line, row_id, field, message) VALUES (?, ?, ?, ?, ?)',
+  );
+  db.transaction(() => {
+    for (const i of issues) insert.run(datasetId, i.line, i.rowId, i.field, i.message);
+  })();
+}
+
+export function listIssues(db: Db, datasetId: number): ImportIssue[] {
+  return db
+    .prepare(
+      'SELECT line, row_id AS rowId, field, message FROM import_issues WHERE dataset_id = ? ORDER BY line, id',
+    )
+    .all(datasetId) as ImportIssue[];
+}

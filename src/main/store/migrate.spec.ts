@@ -1,0 +1,131 @@
+import Database from 'better-sqlite3';
+import { mkdtempSync, writeFileSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { configure, openDatabase } from './db';
+import { loadMigrations, migrate, schemaVersion } from './migrate';
+
+const migrations = loadMigrations();
+const latest = migrations.length;
+
+function tempDir(): string {
+  return mkdtempSync(join(tmpdir(), 'isr-store-'));
+}
+
+/** Data written by a studio at each schema version, in that version's own columns. */
+const seeds: Record<number, (db: Database.Database) => void> = {
+  1: (db) => {
+    db.exec(`
+      INSERT INTO datasets (id, name, source_path, created_at) VALUES (1, 'old', '/data/old.jsonl', '2025-01-01T00:00:00.000Z');
+      INSERT INTO videos (id, path, duration_s, width, height, fps) VALUES (1, '/data/a.mp4', 2.5, 160, 120, 10);
+      INSERT INTO prompts (dataset_id, video_id, row_id, line, question, answer) VALUES (1, 1, 'q1', 1, 'How many?', '3');
+      INSERT INTO prompts (dataset_id, video_id, row_id, line, question, answer) VALUES (1, 1, '7', 2, 'Which way?', NULL);`);
+  },
+  2: (db) => {
+    db.exec(`
+      INSERT INTO datasets (id, name, source_path, status) VALUES (2, 'half', '/data/half.jsonl', 'importing');
+      INSERT INTO import_issues (dataset_id, line, row_id, field, message) VALUES (2, 4, NULL, 'question', 'question is missing');`);
+  },
+};
+
+/** What each seed must look like after migrating to the latest version. */
+function checkSeed(db: Database.Database, version: number): void {
+  if (version >= 1) {
+    expect(db.prepare('SELECT id, name, source_path, created_at, status FROM datasets WHERE id = 1').get()).toEqual({
+      id: 1,
+      name: 'old',
+      source_path: '/data/old.jsonl',
+      created_at: '2025-01-01T00:00:00.000Z',
+      // Datasets from before import tracking were finished imports.
+      status: 'ready',
+    });
+    expect(db.prepare('SELECT path, duration_s, width, height, fps FROM videos').all()).toEqual([
+      { path: '/data/a.mp4', duration_s: 2.5, width: 160, height: 120, fps: 10 },
+    ]);
+    expect(db.prepare('SELECT row_id, line, question, answer FROM prompts ORDER BY line').all()).toEqual([
+      { row_id: 'q1', line: 1, question: 'How many?', answer: '3' },
+      { row_id: '7', line: 2, question: 'Which way?', answer: null },
+    ]);
+  }
+  if (version >= 2) {
+    expect(db.prepare('SELECT status FROM datasets WHERE id = 2').pluck().get()).toBe('importing');
+    expect(db.prepare('SELECT line, field, message FROM import_issues').all()).toEqual([
+      { line: 4, field: 'question', message: 'question is missing' },
+    ]);
+  }
+}
+
+describe('migrations', () => {
+  it('are numbered from 1 without gaps, and at least two exist', () => {
+    expect(migrations.map((m) => m.version)).toEqual(Array.from({ length: latest }, (_, i) => i + 1));
+    expect(latest).toBeGreaterThanOrEqual(2);
+  });
+
+  it('has a seed for every version, so the test below covers each one', () => {
+    for (let v = 1; v <= latest; v++) expect(seeds[v], `seed for version ${v}`).toBeTypeOf('function');
+  });
+
+  for (let from = 0; from < latest; from++) {
+    it(`migrates a database from version ${from} to ${latest} keeping its data`, () => {
+      const path = join(tempDir(), 'history.db');
+      const db = new Database(path);
+      configure(db);
+      for (let v = 1; v <= from; v++) {
+        migrate(db, migrations, v);
+        seeds[v](db);
+      }
+      expect(schemaVersion(db)).toBe(from);
+      db.close();
+
+      const migrated = openDatabase(path);
+      expect(schemaVersion(migrated)).toBe(latest);
+      for (let v = from + 1; v <= latest; v++) seeds[v](migrated);
+      checkSeed(migrated, latest);
+      expect(migrated.pragma('integrity_check', { simple: true })).toBe('ok');
+      expect(migrated.pragma('foreign_key_check')).toEqual([]);
+      migrated.close();
+    });
+  }
+
+  it('rolls back a failing migration whole, leaving the previous version', () => {
+    const dir = tempDir();
+    mkdirSync(join(dir, 'm'));
+    writeFileSync(join(dir, 'm', '001_one.sql'), 'CREATE TABLE one (a INTEGER);');
+    writeFileSync(join(dir, 'm', '002_broken.sql'), 'CREATE TABLE two (a INTEGER); INSERT INTO missing VALUES (1);');
+    const db = new Database(join(dir, 'x.db'));
+    expect(() => migrate(db, loadMigrations(join(dir, 'm')))).toThrow(/missing/);
+    expect(schemaVersion(db)).toBe(1);
+    expect(db.prepare("SELECT name FROM sqlite_master WHERE name = 'two'").get()).toBeUndefined();
+    db.close();
+  });
+
+  it('rejects gaps in numbering, naming the file', () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, '001_one.sql'), 'SELECT 1;');
+    writeFileSync(join(dir, '003_three.sql'), 'SELECT 1;');
+    expect(() => loadMigrations(dir)).toThrow(/003_three\.sql should be number 2/);
+  });
+
+  it('refuses a database newer than the studio', () => {
+    const path = join(tempDir(), 'new.db');
+    const db = new Database(path);
+    db.pragma(`user_version = ${latest + 1}`);
+    db.close();
+    expect(() => openDatabase(path)).toThrow(new RegExp(`schema version ${latest + 1}, newer`));
+  });
+});
+
+describe('openDatabase', () => {
+  it('turns on WAL, foreign keys and a busy timeout', () => {
+    const db = openDatabase(join(tempDir(), 'sub', 'dir', 'h.db'));
+    expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
+    expect(db.pragma('foreign_keys', { simple: true })).toBe(1);
+    expect(db.pragma('busy_timeout', { simple: true })).toBe(5000);
+    // Foreign keys are enforced: a prompt cannot point at a dataset that does not exist.
+    expect(() =>
+      db.prepare("INSERT INTO prompts (dataset_id, video_id, row_id, line, question) VALUES (99, 99, 'x', 1, 'q')").run(),
+    ).toThrow(/FOREIGN KEY/);
+    db.close();
+  });
+});
