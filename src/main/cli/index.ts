@@ -2,7 +2,8 @@
 import type { Command } from 'commander';
 import { registerDemoData } from './demo-data';
 import { registerImport } from './import';
+import { registerServe } from './serve';
 
 export type RegisterCommand = (program: Command) => void;
 
-export const commands: RegisterCommand[] = [registerDemoData, registerImport];
+export const commands: RegisterCommand[] = [registerDemoData, registerImport, registerServe];

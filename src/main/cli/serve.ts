@@ -1,0 +1,40 @@
+// `isr-studio serve`: the app in a browser, for headless GPU servers; 127.0.0.1 only, token-guarded.
+import { InvalidArgumentError, type Command } from 'commander';
+import { fileURLToPath } from 'node:url';
+import { openStudio } from '../api/service';
+import { startServer } from '../serve/server';
+
+/** Where `npm run build` puts the renderer. */
+const builtRenderer = fileURLToPath(new URL('../../../out/renderer', import.meta.url));
+
+export function registerServe(program: Command): void {
+  program
+    .command('serve')
+    .summary('serve the studio to a browser on 127.0.0.1')
+    .description(
+      'serve the studio (the built renderer and its API) on 127.0.0.1 only; prints a URL carrying a ' +
+        'random token that every API request must present. Reach it from elsewhere through an SSH tunnel.',
+    )
+    .requiredOption('--db <file>', 'studio database (created if missing)')
+    .option('--port <n>', 'port (0 picks a free one)', parsePort, 0)
+    .action(async (opts: { db: string; port: number }) => {
+      const studio = openStudio({ dbPath: opts.db, transport: 'http' });
+      const server = await startServer({ studio, port: opts.port, rendererDir: builtRenderer }).catch((err: unknown) => {
+        studio.close();
+        throw err;
+      });
+      process.stdout.write(`ISR Studio serving at ${server.url}\n`);
+      await new Promise<void>((stop) => {
+        process.once('SIGINT', stop);
+        process.once('SIGTERM', stop);
+      });
+      await server.close();
+      studio.close();
+    });
+}
+
+function parsePort(value: string): number {
+  const port = Number(value);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new InvalidArgumentError('expected a port number from 0 to 65535');
+  return port;
+}

@@ -1,0 +1,580 @@
+// safetensors I/O (https://github.com/huggingface/safetensors): an 8-byte little-endian header
+// length N, N bytes of JSON (`{name: {dtype, shape, data_offsets}}` plus an optional
+// `__metadata__` of strings), then the byte buffer the offsets point into. Files are read lazily:
+// opening reads the header only, and each tensor's bytes are read with fs.readSync at its offset
+// when asked for, so a multi-gigabyte checkpoint never sits in the JS heap as a whole.
+import fs from 'node:fs';
+import path from 'node:path';
+import { ApiError } from '../../../shared/errors';
+
+/** Every dtype the reference defines, in its order of increasing alignment (`Dtype` in tensor.rs). */
+export const dtypes = [
+  'BOOL', 'U8', 'I8', 'F8_E5M2', 'F8_E4M3', 'I16', 'U16', 'F16', 'BF16', 'I32', 'U32', 'F32', 'F64', 'I64', 'U64',
+] as const;
+export type Dtype = (typeof dtypes)[number];
+
+export type TensorArray =
+  | Uint8Array | Int8Array | Uint16Array | Int16Array | Uint32Array | Int32Array
+  | Float32Array | Float64Array | BigInt64Array | BigUint64Array;
+
+type ArrayClass = { new (buffer: ArrayBuffer, byteOffset?: number, length?: number): TensorArray; BYTES_PER_ELEMENT: number };
+
+// F16 and BF16 come back as their raw 16-bit patterns (Node 20 has no Float16Array); F8 as bytes.
+const arrayClass: Record<Dtype, ArrayClass> = {
+  BOOL: Uint8Array, U8: Uint8Array, I8: Int8Array, F8_E5M2: Uint8Array, F8_E4M3: Uint8Array,
+  I16: Int16Array, U16: Uint16Array, F16: Uint16Array, BF16: Uint16Array,
+  I32: Int32Array, U32: Uint32Array, F32: Float32Array, F64: Float64Array,
+  I64: BigInt64Array, U64: BigUint64Array,
+};
+
+export function dtypeSize(dtype: Dtype): number {
+  return arrayClass[dtype].BYTES_PER_ELEMENT;
+}
+
+export interface TensorInfo {
+  dtype: Dtype;
+  shape: number[];
+  byteLength: number;
+}
+
+export interface TensorToWrite {
+  dtype: Dtype;
+  shape: readonly number[];
+  /** The typed array that matches the dtype (Uint16Array for F16/BF16), or raw little-endian bytes. */
+  data: ArrayBufferView;
+}
+
+/** A name→tensor view over one file or a sharded checkpoint; tensors are read on demand. */
+export interface TensorSource {
+  readonly metadata: Readonly<Record<string, string>>;
+  names(): string[];
+  has(name: string): boolean;
+  info(name: string): TensorInfo;
+  /** The raw little-endian bytes, in a fresh buffer. */
+  readBytes(name: string): Uint8Array;
+  /** A typed array over a fresh, aligned buffer (raw bits for F16/BF16). */
+  read(name: string): TensorArray;
+  /** F32 as is; F16, BF16 and F64 converted to float32. */
+  readAsFloat32(name: string): Float32Array;
+  close(): void;
+}
+
+// The reference refuses headers over 100 MB (MAX_HEADER_SIZE in tensor.rs); so do we.
+const maxHeaderBytes = 100_000_000;
+// Linux read(2) and write(2) move at most ~2 GiB per call, so big tensors go in 1 GiB chunks.
+const ioChunkBytes = 1 << 30;
+
+function bad(file: string, what: string): ApiError {
+  return new ApiError('bad_input', `safetensors file ${file}: ${what}`, { file });
+}
+
+interface Entry extends TensorInfo {
+  begin: number; // offset of the tensor's bytes from the start of the file
+}
+
+export class SafetensorsFile implements TensorSource {
+  readonly path: string;
+  readonly metadata: Readonly<Record<string, string>>;
+  private fd: number | null;
+  private readonly entries: Map<string, Entry>;
+
+  private constructor(file: string, fd: number, entries: Map<string, Entry>, metadata: Record<string, string>) {
+    this.path = file;
+    this.fd = fd;
+    this.entries = entries;
+    this.metadata = metadata;
+  }
+
+  /** Opens a file and validates its header; tensor bytes stay on disk until read. */
+  static open(file: string): SafetensorsFile {
+    let fd: number;
+    try {
+      fd = fs.openSync(file, 'r');
+    } catch (err) {
+      throw bad(file, `cannot open: ${(err as Error).message}`);
+    }
+    try {
+      const { entries, metadata } = readHeader(file, fd);
+      return new SafetensorsFile(file, fd, entries, metadata);
+    } catch (err) {
+      fs.closeSync(fd);
+      throw err;
+    }
+  }
+
+  names(): string[] {
+    return [...this.entries.keys()];
+  }
+
+  has(name: string): boolean {
+    return this.entries.has(name);
+  }
+
+  info(name: string): TensorInfo {
+    const { dtype, shape, byteLength } = this.entry(name);
+    return { dtype, shape: [...shape], byteLength };
+  }
+
+  readBytes(name: string): Uint8Array {
+    const entry = this.entry(name);
+    const fd = this.openFd();
+    const bytes = new Uint8Array(new ArrayBuffer(entry.byteLength));
+    readFully(this.path, fd, bytes, entry.begin, `tensor '${name}'`);
+    return bytes;
+  }
+
+  read(name: string): TensorArray {
+    const bytes = this.readBytes(name);
+    const Cls = arrayClass[this.entry(name).dtype];
+    return new Cls(bytes.buffer as ArrayBuffer, 0, bytes.length / Cls.BYTES_PER_ELEMENT);
+  }
+
+  readAsFloat32(name: string): Float32Array {
+    return toFloat32(this.entry(name).dtype, this.read(name), `${this.path}: tensor '${name}'`);
+  }
+
+  close(): void {
+    if (this.fd !== null) fs.closeSync(this.fd);
+    this.fd = null;
+  }
+
+  private entry(name: string): Entry {
+    const entry = this.entries.get(name);
+    if (!entry) throw new ApiError('not_found', `safetensors file ${this.path} has no tensor '${name}'`, { file: this.path, tensor: name });
+    return entry;
+  }
+
+  private openFd(): number {
+    if (this.fd === null) throw new Error(`safetensors file ${this.path} was closed`);
+    return this.fd;
+  }
+}
+
+/** Fills `bytes` from `position`; one read(2) may return less than asked, and at most ~2 GiB. */
+function readFully(file: string, fd: number, bytes: Uint8Array, position: number, what: string): void {
+  let done = 0;
+  while (done < bytes.length) {
+    const got = fs.readSync(fd, bytes, done, Math.min(ioChunkBytes, bytes.length - done), position + done);
+    if (got === 0) throw bad(file, `${what}: file ended after ${done} of ${bytes.length} bytes`);
+    done += got;
+  }
+}
+
+function readHeader(file: string, fd: number): { entries: Map<string, Entry>; metadata: Record<string, string> } {
+  const fileSize = fs.fstatSync(fd).size;
+  if (fileSize < 8) throw bad(file, `file is ${fileSize} bytes, shorter than the 8-byte header length`);
+  const lengthBytes = Buffer.alloc(8);
+  readFully(file, fd, lengthBytes, 0, 'header length');
+  const n = lengthBytes.readBigUInt64LE(0);
+  if (n > BigInt(fileSize - 8)) throw bad(file, `header length ${n} runs past the end of the file (${fileSize} bytes)`);
+  if (n > BigInt(maxHeaderBytes)) throw bad(file, `header length ${n} is over the ${maxHeaderBytes}-byte limit`);
+  const headerLength = Number(n);
+  const headerBytes = Buffer.alloc(headerLength);
+  readFully(file, fd, headerBytes, 8, 'header');
+
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(headerBytes);
+  } catch {
+    throw bad(file, 'header is not valid UTF-8');
+  }
+  let header: unknown;
+  try {
+    header = JSON.parse(text);
+  } catch (err) {
+    throw bad(file, `header is not valid JSON: ${(err as Error).message}`);
+  }
+  if (typeof header !== 'object' || header === null || Array.isArray(header)) throw bad(file, 'header is not a JSON object');
+  const duplicate = firstDuplicateKey(text);
+  if (duplicate !== undefined) throw bad(file, `header names tensor '${duplicate}' more than once`);
+
+  const metadata: Record<string, string> = {};
+  const entries: { name: string; entry: Entry; offsets: [number, number] }[] = [];
+  const dataStart = 8 + headerLength;
+  for (const [name, value] of Object.entries(header as Record<string, unknown>)) {
+    if (name === '__metadata__') {
+      if (typeof value !== 'object' || value === null || Array.isArray(value)) throw bad(file, '__metadata__ is not an object');
+      for (const [key, v] of Object.entries(value)) {
+        if (typeof v !== 'string') throw bad(file, `__metadata__ value of '${key}' is not a string`);
+        metadata[key] = v;
+      }
+      continue;
+    }
+    const parsed = parseEntry(file, name, value);
+    entries.push({ name, offsets: parsed.offsets, entry: { ...parsed.info, begin: dataStart + parsed.offsets[0] } });
+  }
+
+  // The reference requires the tensors to tile the buffer exactly: sorted by offset, each starting
+  // where the previous one ends, the last ending at the end of the file (Metadata::validate).
+  entries.sort((a, b) => a.offsets[0] - b.offsets[0] || a.offsets[1] - b.offsets[1]);
+  const bufferSize = fileSize - dataStart;
+  let end = 0;
+  let previous: string | undefined;
+  for (const { name, offsets } of entries) {
+    const [begin, stop] = offsets;
+    if (begin < end) throw bad(file, `tensor '${name}' bytes [${begin}, ${stop}) overlap tensor '${previous}' (ends at ${end})`);
+    if (begin > end) throw bad(file, `tensor '${name}' starts at byte ${begin}, leaving bytes [${end}, ${begin}) unused`);
+    if (stop > bufferSize) throw bad(file, `tensor '${name}' bytes [${begin}, ${stop}) run past the end of the ${bufferSize}-byte buffer`);
+    end = stop;
+    previous = name;
+  }
+  if (end !== bufferSize) throw bad(file, `the tensors cover ${end} bytes but the buffer holds ${bufferSize}`);
+  return { entries: new Map(entries.map((e) => [e.name, e.entry])), metadata };
+}
+
+function parseEntry(file: string, name: string, value: unknown): { info: TensorInfo; offsets: [number, number] } {
+  const where = `tensor '${name}'`;
+  if (typeof value !== 'object' || value === null) throw bad(file, `${where} is not an object`);
+  const { dtype, shape, data_offsets: offsets } = value as Record<string, unknown>;
+  if (typeof dtype !== 'string' || !(dtypes as readonly string[]).includes(dtype)) {
+    throw bad(file, `${where} has unknown dtype ${JSON.stringify(dtype)} (known: ${dtypes.join(', ')})`);
+  }
+  if (!Array.isArray(shape) || !shape.every(isCount)) throw bad(file, `${where} has an invalid shape ${JSON.stringify(shape)}`);
+  if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every(isCount) || offsets[1] < offsets[0]) {
+    throw bad(file, `${where} has invalid data_offsets ${JSON.stringify(offsets)}`);
+  }
+  const byteLength = offsets[1] - offsets[0];
+  const expected = byteLengthOf(dtype as Dtype, shape);
+  if (byteLength !== expected) {
+    throw bad(file, `${where} spans ${byteLength} bytes but ${dtype} ${JSON.stringify(shape)} needs ${expected}`);
+  }
+  return { info: { dtype: dtype as Dtype, shape, byteLength }, offsets: [offsets[0], offsets[1]] };
+}
+
+function isCount(x: unknown): x is number {
+  return Number.isSafeInteger(x) && (x as number) >= 0;
+}
+
+function byteLengthOf(dtype: Dtype, shape: readonly number[]): number {
+  return shape.reduce((a, b) => a * b, 1) * dtypeSize(dtype);
+}
+
+/**
+ * The first key that occurs twice at the top level of a JSON object text (JSON.parse keeps the
+ * last silently). Assumes the text already parsed, so only strings and nesting need tracking.
+ */
+function firstDuplicateKey(text: string): string | undefined {
+  const seen = new Set<string>();
+  let depth = 0;
+  let expectKey = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (c === '"') {
+      let j = i + 1;
+      while (text[j] !== '"') j += text[j] === '\\' ? 2 : 1;
+      if (depth === 1 && expectKey) {
+        const key = JSON.parse(text.slice(i, j + 1)) as string;
+        if (seen.has(key)) return key;
+        seen.add(key);
+        expectKey = false;
+      }
+      i = j;
+    } else if (c === '{' || c === '[') {
+      depth++;
+      expectKey = depth === 1;
+    } else if (c === '}' || c === ']') {
+      depth--;
+    } else if (c === ',' && depth === 1) {
+      expectKey = true;
+    }
+  }
+  return undefined;
+}
+
+// ---- float conversions -------------------------------------------------------------------------
+
+const f32 = new Float32Array(1);
+const u32 = new Uint32Array(f32.buffer);
+
+/** Widens IEEE half-precision bit patterns to float32 exactly (subnormals, inf and NaN included). */
+export function f16BitsToFloat32(bits: Uint16Array): Float32Array {
+  const out = new Float32Array(bits.length);
+  const outBits = new Uint32Array(out.buffer);
+  for (let i = 0; i < bits.length; i++) {
+    const h = bits[i];
+    const sign = (h & 0x8000) << 16;
+    const exp = (h >> 10) & 0x1f;
+    const mant = h & 0x3ff;
+    if (exp === 0x1f) outBits[i] = sign | 0x7f800000 | (mant << 13);
+    else if (exp !== 0) outBits[i] = sign | ((exp + 112) << 23) | (mant << 13);
+    else out[i] = (sign ? -1 : 1) * mant * 2 ** -24; // zero or subnormal: exact in float32
+  }
+  return out;
+}
+
+/** BF16 is the top half of a float32, so widening is a shift. */
+export function bf16BitsToFloat32(bits: Uint16Array): Float32Array {
+  const out = new Float32Array(bits.length);
+  const outBits = new Uint32Array(out.buffer);
+  for (let i = 0; i < bits.length; i++) outBits[i] = bits[i] << 16;
+  return out;
+}
+
+/** Rounds float32 values to half precision, to nearest with ties to even (as numpy and torch do). */
+export function float32ToF16Bits(values: Float32Array): Uint16Array {
+  const out = new Uint16Array(values.length);
+  for (let i = 0; i < values.length; i++) {
+    f32[0] = values[i];
+    const x = u32[0];
+    const sign = (x >>> 16) & 0x8000;
+    const exp = (x >>> 23) & 0xff;
+    const mant = x & 0x7fffff;
+    if (exp === 0xff) {
+      out[i] = sign | 0x7c00 | (mant ? 0x200 | (mant >>> 13) : 0); // inf, or a quiet NaN
+      continue;
+    }
+    const e = exp - 112; // re-biased exponent for half precision
+    if (e >= 0x1f) {
+      out[i] = sign | 0x7c00; // overflow to infinity
+    } else if (e <= 0) {
+      // Subnormal half (or zero): shift the mantissa with its implicit bit into place, then round.
+      if (e < -10) {
+        out[i] = sign;
+        continue;
+      }
+      const full = mant | 0x800000;
+      const shift = 14 - e;
+      out[i] = sign | roundShift(full, shift);
+    } else {
+      // Rounding can carry into the exponent, and from the top exponent into infinity: both right.
+      out[i] = sign | ((e << 10) + roundShift(mant, 13));
+    }
+  }
+  return out;
+}
+
+/** Rounds float32 values to bfloat16, to nearest with ties to even; NaN stays NaN. */
+export function float32ToBF16Bits(values: Float32Array): Uint16Array {
+  const out = new Uint16Array(values.length);
+  for (let i = 0; i < values.length; i++) {
+    f32[0] = values[i];
+    const x = u32[0];
+    if ((x & 0x7f800000) === 0x7f800000 && (x & 0x7fffff) !== 0) out[i] = (x >>> 16) | 0x40;
+    else out[i] = roundShift(x, 16);
+  }
+  return out;
+}
+
+/** x >> shift, rounded to nearest with ties to even. */
+function roundShift(x: number, shift: number): number {
+  const kept = x >>> shift;
+  const rest = x - kept * 2 ** shift;
+  const half = 2 ** (shift - 1);
+  return rest > half || (rest === half && (kept & 1) === 1) ? kept + 1 : kept;
+}
+
+function toFloat32(dtype: Dtype, data: TensorArray, where: string): Float32Array {
+  switch (dtype) {
+    case 'F32': return data as Float32Array;
+    case 'F16': return f16BitsToFloat32(data as Uint16Array);
+    case 'BF16': return bf16BitsToFloat32(data as Uint16Array);
+    case 'F64': return Float32Array.from(data as Float64Array);
+    default: throw new ApiError('bad_input', `${where} is ${dtype}, not a floating-point dtype that converts to float32`);
+  }
+}
+
+// ---- writing -----------------------------------------------------------------------------------
+
+/**
+ * Writes tensors in the reference's layout (tensor.rs `prepare`): sorted by descending dtype
+ * alignment then name, `__metadata__` first, compact JSON padded with spaces to a multiple of 8 so
+ * every tensor starts aligned. The same input gives the same bytes; the file appears atomically.
+ */
+export function writeSafetensors(file: string, tensors: Readonly<Record<string, TensorToWrite>>, metadata?: Readonly<Record<string, string>>): void {
+  const order = Object.keys(tensors).sort(
+    (a, b) => dtypes.indexOf(tensors[b].dtype) - dtypes.indexOf(tensors[a].dtype) || (a < b ? -1 : a > b ? 1 : 0),
+  );
+  const parts: string[] = [];
+  if (metadata) {
+    const keys = Object.keys(metadata).sort();
+    parts.push(`"__metadata__":{${keys.map((k) => `${JSON.stringify(k)}:${JSON.stringify(metadata[k])}`).join(',')}}`);
+  }
+  const chunks: Uint8Array[] = [];
+  let offset = 0;
+  for (const name of order) {
+    const bytes = tensorBytes(file, name, tensors[name]);
+    const { dtype, shape } = tensors[name];
+    parts.push(`${JSON.stringify(name)}:${JSON.stringify({ dtype, shape, data_offsets: [offset, offset + bytes.length] })}`);
+    chunks.push(bytes);
+    offset += bytes.length;
+  }
+  const json = Buffer.from(`{${parts.join(',')}}`, 'utf8');
+  const header = Buffer.alloc(json.length + ((8 - (json.length % 8)) % 8), ' ');
+  json.copy(header);
+  const length = Buffer.alloc(8);
+  length.writeBigUInt64LE(BigInt(header.length));
+  writeAtomically(file, [length, header, ...chunks]);
+}
+
+function tensorBytes(file: string, name: string, tensor: TensorToWrite): Uint8Array {
+  const where = `writing ${file}: tensor '${name}'`;
+  if (!name || name === '__metadata__') throw new ApiError('invalid_argument', `writing ${file}: '${name}' is not a usable tensor name`);
+  if (!(dtypes as readonly string[]).includes(tensor.dtype)) throw new ApiError('invalid_argument', `${where} has unknown dtype '${tensor.dtype}'`);
+  if (!tensor.shape.every(isCount)) throw new ApiError('invalid_argument', `${where} has an invalid shape ${JSON.stringify(tensor.shape)}`);
+  const { data } = tensor;
+  const Cls = arrayClass[tensor.dtype];
+  if (!(data instanceof Uint8Array) && data.constructor !== Cls) {
+    throw new ApiError('invalid_argument', `${where}: ${tensor.dtype} data must be a ${Cls.name} or raw bytes, got ${data.constructor.name}`);
+  }
+  const expected = byteLengthOf(tensor.dtype, tensor.shape);
+  if (data.byteLength !== expected) {
+    throw new ApiError('invalid_argument', `${where} has ${data.byteLength} bytes but ${tensor.dtype} ${JSON.stringify(tensor.shape)} needs ${expected}`);
+  }
+  return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+}
+
+/** Writes to a temporary file beside the target, syncs it, then renames it over the target. */
+function writeAtomically(file: string, chunks: readonly Uint8Array[]): void {
+  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${Date.now()}.tmp`);
+  const fd = fs.openSync(tmp, 'w');
+  try {
+    for (const chunk of chunks) {
+      let done = 0;
+      while (done < chunk.length) done += fs.writeSync(fd, chunk, done, Math.min(ioChunkBytes, chunk.length - done));
+    }
+    fs.fsyncSync(fd);
+  } catch (err) {
+    fs.closeSync(fd);
+    fs.rmSync(tmp, { force: true });
+    throw err;
+  }
+  fs.closeSync(fd);
+  fs.renameSync(tmp, file);
+}
+
+// ---- checkpoints (one file or shards with model.safetensors.index.json) -------------------------
+
+const singleFile = 'model.safetensors';
+const indexFile = 'model.safetensors.index.json';
+
+/** One name→tensor view over a Hugging Face model folder's weights, whether one file or shards. */
+export function openCheckpoint(dir: string): TensorSource {
+  const index = path.join(dir, indexFile);
+  if (fs.existsSync(index)) return ShardedCheckpoint.open(dir, index);
+  const single = path.join(dir, singleFile);
+  if (fs.existsSync(single)) return SafetensorsFile.open(single);
+  throw new ApiError('bad_input', `model folder ${dir} has neither ${singleFile} nor ${indexFile}`, { file: dir });
+}
+
+class ShardedCheckpoint implements TensorSource {
+  /** The first shard's `__metadata__` (writers give every shard the same, e.g. format: pt). */
+  readonly metadata: Readonly<Record<string, string>>;
+  private readonly weightMap: Map<string, SafetensorsFile>;
+  private readonly shards: SafetensorsFile[];
+
+  private constructor(weightMap: Map<string, SafetensorsFile>, shards: SafetensorsFile[]) {
+    this.weightMap = weightMap;
+    this.shards = shards;
+    this.metadata = shards[0]?.metadata ?? {};
+  }
+
+  static open(dir: string, index: string): ShardedCheckpoint {
+    let weightMap: unknown;
+    try {
+      weightMap = (JSON.parse(fs.readFileSync(index, 'utf8')) as { weight_map?: unknown }).weight_map;
+    } catch (err) {
+      throw new ApiError('bad_input', `checkpoint index ${index} is not valid JSON: ${(err as Error).message}`, { file: index });
+    }
+    if (typeof weightMap !== 'object' || weightMap === null || Array.isArray(weightMap)) {
+      throw new ApiError('bad_input', `checkpoint index ${index} has no weight_map object`, { file: index });
+    }
+    const shards = new Map<string, SafetensorsFile>();
+    const map = new Map<string, SafetensorsFile>();
+    try {
+      for (const [name, shardName] of Object.entries(weightMap)) {
+        if (typeof shardName !== 'string' || shardName.includes('/') || shardName.includes('\\')) {
+          throw new ApiError('bad_input', `checkpoint index ${index}: weight '${name}' maps to an invalid shard name ${JSON.stringify(shardName)}`, { file: index, tensor: name });
+        }
+        let shard = shards.get(shardName);
+        if (!shard) {
+          const shardPath = path.join(dir, shardName);
+          if (!fs.existsSync(shardPath)) {
+            throw new ApiError('bad_input', `checkpoint index ${index}: weight '${name}' is in shard ${shardName}, which does not exist`, { file: index, tensor: name });
+          }
+          shard = SafetensorsFile.open(shardPath);
+          shards.set(shardName, shard);
+        }
+        if (!shard.has(name)) {
+          throw new ApiError('bad_input', `checkpoint index ${index}: weight '${name}' is not in its shard ${shardName}`, { file: index, tensor: name });
+        }
+        map.set(name, shard);
+      }
+    } catch (err) {
+      for (const shard of shards.values()) shard.close();
+      throw err;
+    }
+    return new ShardedCheckpoint(map, [...shards.values()]);
+  }
+
+  names(): string[] {
+    return [...this.weightMap.keys()];
+  }
+  has(name: string): boolean {
+    return this.weightMap.has(name);
+  }
+  info(name: string): TensorInfo {
+    return this.shard(name).info(name);
+  }
+  readBytes(name: string): Uint8Array {
+    return this.shard(name).readBytes(name);
+  }
+  read(name: string): TensorArray {
+    return this.shard(name).read(name);
+  }
+  readAsFloat32(name: string): Float32Array {
+    return this.shard(name).readAsFloat32(name);
+  }
+  close(): void {
+    for (const shard of this.shards) shard.close();
+  }
+
+  private shard(name: string): SafetensorsFile {
+    const shard = this.weightMap.get(name);
+    if (!shard) throw new ApiError('not_found', `checkpoint has no weight '${name}'`, { tensor: name });
+    return shard;
+  }
+}
+
+/**
+ * Writes weights as transformers does: one `model.safetensors` when they fit in `maxShardBytes`,
+ * else `model-0000i-of-0000n.safetensors` shards filled in the given order plus an index
+ * (`metadata.total_size`, sorted `weight_map`, two-space indent). Each shard carries `metadata`.
+ */
+export function writeCheckpoint(
+  dir: string,
+  tensors: Readonly<Record<string, TensorToWrite>>,
+  options: { maxShardBytes?: number; metadata?: Readonly<Record<string, string>> } = {},
+): void {
+  const maxShardBytes = options.maxShardBytes ?? 5 * 1024 ** 3;
+  const shards: Record<string, TensorToWrite>[] = [];
+  let current: Record<string, TensorToWrite> = {};
+  let currentBytes = 0;
+  let totalSize = 0;
+  for (const [name, tensor] of Object.entries(tensors)) {
+    const size = tensor.data.byteLength;
+    if (currentBytes > 0 && currentBytes + size > maxShardBytes) {
+      shards.push(current);
+      current = {};
+      currentBytes = 0;
+    }
+    current[name] = tensor;
+    currentBytes += size;
+    totalSize += size;
+  }
+  shards.push(current);
+  fs.mkdirSync(dir, { recursive: true });
+  if (shards.length === 1) {
+    writeSafetensors(path.join(dir, singleFile), shards[0], options.metadata);
+    return;
+  }
+  const pad = (i: number) => String(i).padStart(5, '0');
+  const weightMap: Record<string, string> = {};
+  shards.forEach((shard, i) => {
+    const shardName = `model-${pad(i + 1)}-of-${pad(shards.length)}.safetensors`;
+    writeSafetensors(path.join(dir, shardName), shard, options.metadata);
+    for (const name of Object.keys(shard)) weightMap[name] = shardName;
+  });
+  const sorted = Object.fromEntries(Object.keys(weightMap).sort().map((k) => [k, weightMap[k]]));
+  const text = `${JSON.stringify({ metadata: { total_size: totalSize }, weight_map: sorted }, null, 2)}\n`;
+  writeAtomically(path.join(dir, indexFile), [Buffer.from(text, 'utf8')]);
+}

@@ -1,0 +1,135 @@
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { get } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { WebSocket } from 'ws';
+import type { StudioEvent } from '../../shared/contract';
+import type { DatasetRowsPage, ImportResult } from '../../shared/types';
+import { openStudio } from '../api/service';
+import type { Studio } from '../api/studio';
+import { resolveFfmpeg } from '../video/ffmpeg';
+import { flatClip } from '../video/test-clips';
+import { startServer, type RunningServer } from './server';
+
+let dir: string;
+let studio: Studio;
+let server: RunningServer;
+let base: string;
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'isr-serve-'));
+  const rendererDir = join(dir, 'renderer');
+  mkdirSync(join(rendererDir, 'assets'), { recursive: true });
+  writeFileSync(join(rendererDir, 'index.html'), '<!doctype html><title>studio</title>');
+  writeFileSync(join(rendererDir, 'assets', 'app.js'), 'console.log(1)');
+  writeFileSync(join(dir, 'secret.txt'), 'outside the renderer');
+  await flatClip((await resolveFfmpeg()).path, join(dir, 'a.mp4'), Array(4).fill([20, 200, 20]));
+  writeFileSync(
+    join(dir, 'data.jsonl'),
+    [{ id: 1, video: 'a.mp4', question: 'What colour?', answer: 'green' }, { id: 2, video: 'nope.mp4', question: 'q' }]
+      .map((r) => JSON.stringify(r))
+      .join('\n'),
+  );
+  studio = openStudio({ dbPath: join(dir, 'studio.db'), transport: 'http' });
+  server = await startServer({ studio, rendererDir, port: 0 });
+  base = `http://127.0.0.1:${server.port}`;
+});
+
+afterAll(async () => {
+  await server.close();
+  studio.close();
+});
+
+const api = (method: string, body: unknown, token: string | null = server.token) =>
+  fetch(`${base}/api/${method}`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json', ...(token === null ? {} : { Authorization: `Bearer ${token}` }) },
+    body: JSON.stringify(body),
+  });
+
+describe('isr-studio serve', () => {
+  it('listens on 127.0.0.1 and prints a URL carrying its token', () => {
+    expect(server.url).toBe(`${base}/?token=${server.token}`);
+    expect(server.token.length).toBeGreaterThanOrEqual(32);
+  });
+
+  it('answers 401 to API calls without the token or with a wrong one', async () => {
+    for (const token of [null, 'wrong', `${server.token}x`]) {
+      const res = await api('listDatasets', {}, token);
+      expect(res.status).toBe(401);
+      expect(await res.json()).toMatchObject({ ok: false, error: { code: 'unauthorized' } });
+    }
+    expect((await fetch(`${base}/media/thumb/1`)).status).toBe(401);
+  });
+
+  it('answers a call with the token, and a badly typed one with invalid_argument naming the field', async () => {
+    const ok = await api('listDatasets', {});
+    expect(ok.status).toBe(200);
+    expect(await ok.json()).toEqual({ ok: true, value: [] });
+    const bad = await (await api('getDatasetRows', { datasetId: 'one' })).json();
+    expect(bad).toMatchObject({ ok: false, error: { code: 'invalid_argument', details: [{ field: 'datasetId' }] } });
+    const notJson = await fetch(`${base}/api/listDatasets?token=${server.token}`, { method: 'POST', body: '{oops' });
+    expect(await notJson.json()).toMatchObject({ ok: false, error: { code: 'invalid_argument', message: /not JSON/ } });
+    expect(await (await api('dropTables', {})).json()).toMatchObject({ ok: false, error: { code: 'not_found' } });
+  });
+
+  it('serves the renderer with a CSP, and nothing outside its folder', async () => {
+    const page = await fetch(`${base}/`);
+    expect(page.status).toBe(200);
+    expect(page.headers.get('content-security-policy')).toContain("default-src 'self'");
+    expect(await page.text()).toContain('<title>studio</title>');
+    expect(await (await fetch(`${base}/assets/app.js`)).text()).toBe('console.log(1)');
+    for (const path of ['/%2e%2e/secret.txt', '/assets/%2e%2e/%2e%2e/secret.txt', '/..%2fsecret.txt']) {
+      const res = await fetch(`${base}${path}`);
+      expect(res.status, path).toBeGreaterThanOrEqual(400);
+      expect(await res.text()).not.toContain('outside the renderer');
+    }
+    // fetch() normalises dot segments itself; a raw request sends them as they are.
+    const raw = await new Promise<{ status?: number; body: string }>((resolve) =>
+      get({ host: '127.0.0.1', port: server.port, path: '/../secret.txt' }, (res) => {
+        let body = '';
+        res.on('data', (c: Buffer) => (body += c.toString()));
+        res.on('end', () => resolve({ status: res.statusCode, body }));
+      }),
+    );
+    expect(raw.status).toBeGreaterThanOrEqual(400);
+    expect(raw.body).not.toContain('outside the renderer');
+  });
+
+  it('pushes job events over the WebSocket and serves the thumbnails the import made', async () => {
+    await expect(
+      new Promise((resolve, reject) => {
+        const ws = new WebSocket(`ws://127.0.0.1:${server.port}/api/events?token=wrong`);
+        ws.on('open', () => reject(new Error('opened without the token')));
+        ws.on('error', resolve);
+      }),
+    ).resolves.toBeInstanceOf(Error);
+
+    const ws = new WebSocket(`ws://127.0.0.1:${server.port}/api/events?token=${server.token}`);
+    await new Promise((resolve) => ws.on('open', resolve));
+    const events: StudioEvent[] = [];
+    const done = new Promise<StudioEvent>((resolve) =>
+      ws.on('message', (data) => {
+        const event = JSON.parse(String(data)) as StudioEvent;
+        events.push(event);
+        if (event.job.state !== 'running') resolve(event);
+      }),
+    );
+    const started = await (await api('importDataset', { path: join(dir, 'data.jsonl'), name: 'd' })).json();
+    const final = await done;
+    ws.close();
+    expect(final.job).toMatchObject({ id: started.value.jobId, state: 'done', kind: 'import' });
+    expect(events.length).toBeGreaterThan(1);
+    const result = final.job.result as ImportResult;
+    expect(result).toMatchObject({ imported: 1, failed: 1 });
+
+    const page = (await (await api('getDatasetRows', { datasetId: result.datasetId })).json()).value as DatasetRowsPage;
+    const thumb = await fetch(`${base}/media/${page.rows[0].video.thumbnail}?token=${server.token}`);
+    expect(thumb.status).toBe(200);
+    expect(thumb.headers.get('content-type')).toBe('image/jpeg');
+    expect([...new Uint8Array(await thumb.arrayBuffer()).subarray(0, 2)]).toEqual([0xff, 0xd8]);
+    expect((await fetch(`${base}/media/thumb/999?token=${server.token}`)).status).toBe(404);
+    expect((await fetch(`${base}/media/${encodeURIComponent(join(dir, 'secret.txt'))}?token=${server.token}`)).status).toBe(404);
+  });
+});

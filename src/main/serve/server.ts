@@ -1,0 +1,191 @@
+// `isr-studio serve`: the very same API over HTTP + WebSocket on 127.0.0.1, so the renderer runs in
+// a browser (headless GPU servers, end-to-end tests). Every /api/ and /media/ request must carry the
+// per-run token (Authorization: Bearer, or ?token= where a header cannot be set: page, img, ws).
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { createReadStream, existsSync, statSync } from 'node:fs';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { extname, join, normalize, resolve, sep } from 'node:path';
+import { WebSocketServer, type WebSocket } from 'ws';
+import type { CallResult, StudioEvent } from '../../shared/contract';
+import { ApiError, toErrorShape } from '../../shared/errors';
+import { dispatch } from '../api/dispatch';
+import type { Studio } from '../api/studio';
+
+export interface ServerOptions {
+  studio: Studio;
+  /** The built renderer (out/renderer). */
+  rendererDir: string;
+  /** 0 picks a free port. */
+  port?: number;
+}
+
+export interface RunningServer {
+  url: string;
+  token: string;
+  port: number;
+  close(): Promise<void>;
+}
+
+const maxBodyBytes = 1 << 20;
+
+const contentTypes: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+  '.jpg': 'image/jpeg',
+  '.json': 'application/json',
+  '.woff2': 'font/woff2',
+  '.ico': 'image/x-icon',
+};
+
+/** The page may talk only to this server; media comes from it too. */
+export const pageCsp =
+  "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; " +
+  "media-src 'self'; connect-src 'self' ws://127.0.0.1:*; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'none'";
+
+export async function startServer(options: ServerOptions): Promise<RunningServer> {
+  const { studio } = options;
+  const token = randomBytes(24).toString('base64url');
+  const rendererDir = resolve(options.rendererDir);
+  const authorized = (req: IncomingMessage, url: URL) => {
+    const header = req.headers.authorization;
+    const given = header?.startsWith('Bearer ') ? header.slice(7) : (url.searchParams.get('token') ?? '');
+    const [a, b] = [Buffer.from(given), Buffer.from(token)];
+    return a.length === b.length && timingSafeEqual(a, b);
+  };
+
+  const server = createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+    handle(req, res, url).catch((err: unknown) => {
+      if (!res.headersSent) sendJson(res, 500, { ok: false, error: toErrorShape(err) });
+      else res.destroy();
+    });
+  });
+
+  async function handle(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+    const path = url.pathname;
+    if (path.startsWith('/api/') || path.startsWith('/media/')) {
+      if (!authorized(req, url)) {
+        sendJson(res, 401, failure(new ApiError('unauthorized', 'missing or wrong token: use the URL isr-studio serve printed')));
+        return;
+      }
+      if (path.startsWith('/media/')) return serveMedia(res, decodeURIComponent(path.slice('/media/'.length)));
+      if (req.method !== 'POST') {
+        res.setHeader('Allow', 'POST');
+        sendJson(res, 405, failure(new ApiError('invalid_argument', `${req.method} ${path}: API calls are POST with a JSON body`)));
+        return;
+      }
+      const body = await readJson(req);
+      const result = 'error' in body ? failure(body.error) : await dispatch(studio.service, path.slice('/api/'.length), body.value);
+      sendJson(res, 200, result);
+      return;
+    }
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.writeHead(405).end();
+      return;
+    }
+    serveStatic(res, path);
+  }
+
+  function serveMedia(res: ServerResponse, key: string): void {
+    const file = studio.resolveMedia(key);
+    if (!file) {
+      sendJson(res, 404, failure(new ApiError('not_found', `no media "${key}"`)));
+      return;
+    }
+    sendFile(res, file, 'private, max-age=3600');
+  }
+
+  function serveStatic(res: ServerResponse, path: string): void {
+    // normalize() folds "..", and the prefix check refuses whatever still points outside.
+    const relative = normalize(decodeURIComponent(path)).replace(/^([/\\])+/, '');
+    let file = join(rendererDir, relative);
+    if (file !== rendererDir && !file.startsWith(rendererDir + sep)) {
+      res.writeHead(403).end();
+      return;
+    }
+    // A path without an extension is a screen of the single-page app.
+    if (!extname(file) || file === rendererDir) file = join(rendererDir, 'index.html');
+    if (!existsSync(file) || !statSync(file).isFile()) {
+      res.writeHead(404, { 'Content-Type': 'text/plain' }).end(
+        file.endsWith('index.html') ? `renderer not built: run npm run build (looked in ${rendererDir})` : 'not found',
+      );
+      return;
+    }
+    if (file.endsWith('.html')) res.setHeader('Content-Security-Policy', pageCsp);
+    sendFile(res, file, 'no-cache');
+  }
+
+  const sockets = new WebSocketServer({ noServer: true });
+  server.on('upgrade', (req, socket, head) => {
+    const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+    if (url.pathname !== '/api/events' || !authorized(req, url)) {
+      socket.end('HTTP/1.1 401 Unauthorized\r\n\r\n');
+      return;
+    }
+    sockets.handleUpgrade(req, socket, head, (ws) => sockets.emit('connection', ws, req));
+  });
+  const send = (ws: WebSocket, event: StudioEvent) => ws.send(JSON.stringify(event));
+  sockets.on('connection', (ws) => {
+    // A page that connects mid-import sees the jobs' current state at once.
+    for (const job of studio.jobs.list()) send(ws, { type: 'job', job });
+  });
+  const stopEvents = studio.jobs.onChange((job) => {
+    for (const ws of sockets.clients) send(ws, { type: 'job', job });
+  });
+
+  await new Promise<void>((ready, fail) => {
+    server.once('error', fail);
+    server.listen(options.port ?? 0, '127.0.0.1', () => ready());
+  });
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}/?token=${token}`,
+    token,
+    port,
+    async close() {
+      stopEvents();
+      for (const ws of sockets.clients) ws.terminate();
+      sockets.close();
+      server.closeAllConnections();
+      await new Promise<void>((done) => server.close(() => done()));
+    },
+  };
+}
+
+function failure(err: unknown): CallResult<never> {
+  return { ok: false, error: toErrorShape(err) };
+}
+
+function sendJson(res: ServerResponse, status: number, value: unknown): void {
+  res.writeHead(status, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' }).end(JSON.stringify(value));
+}
+
+function sendFile(res: ServerResponse, file: string, cache: string): void {
+  res.writeHead(200, {
+    'Content-Type': contentTypes[extname(file).toLowerCase()] ?? 'application/octet-stream',
+    'Cache-Control': cache,
+    'X-Content-Type-Options': 'nosniff',
+  });
+  createReadStream(file).pipe(res);
+}
+
+async function readJson(req: IncomingMessage): Promise<{ value: unknown } | { error: ApiError }> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > maxBodyBytes) return { error: new ApiError('invalid_argument', `request body over ${maxBodyBytes} bytes`) };
+    chunks.push(chunk);
+  }
+  const text = Buffer.concat(chunks).toString('utf8');
+  if (text.trim() === '') return { value: {} };
+  try {
+    return { value: JSON.parse(text) };
+  } catch (err) {
+    return { error: new ApiError('invalid_argument', `request body is not JSON: ${(err as Error).message}`) };
+  }
+}

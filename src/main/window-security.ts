@@ -1,0 +1,45 @@
+// The Electron window's security rules, as plain functions so Node tests check them without Electron.
+import type { Session } from 'electron';
+import { pathToFileURL } from 'node:url';
+import { mediaScheme } from '../shared/bridge';
+
+/** Scripts and styles from the app only; images and video also from the media protocol; no remote
+ *  content. The dev server needs ws: for hot reload and inline styles for Svelte's dev mode. */
+export function contentSecurityPolicy(devServer?: string): string {
+  const connect = devServer ? `'self' ${new URL(devServer).origin.replace(/^http/, 'ws')}` : "'self'";
+  return [
+    "default-src 'self'",
+    "script-src 'self'",
+    "style-src 'self' 'unsafe-inline'",
+    `img-src 'self' data: ${mediaScheme}:`,
+    `media-src 'self' ${mediaScheme}:`,
+    `connect-src ${connect}`,
+    "object-src 'none'",
+    "base-uri 'none'",
+    "frame-ancestors 'none'",
+    "form-action 'none'",
+  ].join('; ');
+}
+
+/** Whether a frame or navigation URL is the studio's own renderer (dev server or packaged file). */
+export function isOurRenderer(url: string | undefined, devServer: string | undefined, rendererFile: string): boolean {
+  if (!url) return false;
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return false;
+  }
+  if (devServer) return parsed.origin === new URL(devServer).origin;
+  return parsed.protocol === 'file:' && parsed.pathname === pathToFileURL(rendererFile).pathname;
+}
+
+/** CSP on every response, and every permission request (camera, notifications...) denied. */
+export function harden(session: Session, devServer: string | undefined): void {
+  const csp = contentSecurityPolicy(devServer);
+  session.webRequest.onHeadersReceived((details, callback) => {
+    callback({ responseHeaders: { ...details.responseHeaders, 'Content-Security-Policy': [csp] } });
+  });
+  session.setPermissionRequestHandler((_webContents, _permission, callback) => callback(false));
+  session.setPermissionCheckHandler(() => false);
+}
