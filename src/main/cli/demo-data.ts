@@ -1,16 +1,9 @@
 // `isr-studio demo-data`: writes the synthetic video QA set (moving coloured shapes).
-import { InvalidArgumentError, type Command } from 'commander';
+import type { Command } from 'commander';
 import { resolve } from 'node:path';
 import { resolveFfmpeg } from '../video/ffmpeg';
 import { defaultDemoVideos, testClipCount, writeDemoData } from '../video/demo/write';
-
-function integer(min: number) {
-  return (value: string): number => {
-    const n = Number(value);
-    if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`expected a whole number of at least ${min}`);
-    return n;
-  };
-}
+import { integer } from './options';
 
 export function registerDemoData(program: Command): void {
   program

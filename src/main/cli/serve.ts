@@ -1,8 +1,9 @@
 // `isr-studio serve`: the app in a browser, for headless GPU servers; 127.0.0.1 only, token-guarded.
-import { InvalidArgumentError, type Command } from 'commander';
+import type { Command } from 'commander';
 import { fileURLToPath } from 'node:url';
 import { openStudio } from '../api/service';
 import { startServer } from '../serve/server';
+import { integer } from './options';
 
 /** Where `npm run build` puts the renderer. */
 const builtRenderer = fileURLToPath(new URL('../../../out/renderer', import.meta.url));
@@ -16,7 +17,7 @@ export function registerServe(program: Command): void {
         'random token that every API request must present. Reach it from elsewhere through an SSH tunnel.',
     )
     .requiredOption('--db <file>', 'studio database (created if missing)')
-    .option('--port <n>', 'port (0 picks a free one)', parsePort, 0)
+    .option('--port <n>', 'port (0 picks a free one)', integer(0, 65535), 0)
     .action(async (opts: { db: string; port: number }) => {
       const studio = openStudio({ dbPath: opts.db, transport: 'http' });
       const server = await startServer({ studio, port: opts.port, rendererDir: builtRenderer }).catch((err: unknown) => {
@@ -31,10 +32,4 @@ export function registerServe(program: Command): void {
       await server.close();
       studio.close();
     });
-}
-
-function parsePort(value: string): number {
-  const port = Number(value);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new InvalidArgumentError('expected a port number from 0 to 65535');
-  return port;
 }

@@ -1,0 +1,23 @@
+// Option parsers shared by the subcommands, so every command words the same mistake the same way.
+import { InvalidArgumentError } from 'commander';
+
+/** A whole number in [min, max]. */
+export function integer(min: number, max = Number.MAX_SAFE_INTEGER) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < min || n > max) {
+      throw new InvalidArgumentError(
+        max === Number.MAX_SAFE_INTEGER ? `expected a whole number of at least ${min}` : `expected a whole number from ${min} to ${max}`,
+      );
+    }
+    return n;
+  };
+}
+
+/** One of a fixed list of words. */
+export function choice<T extends string>(options: readonly T[]) {
+  return (value: string): T => {
+    if (!options.includes(value as T)) throw new InvalidArgumentError(`expected one of ${options.join(', ')}`);
+    return value as T;
+  };
+}

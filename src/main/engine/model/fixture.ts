@@ -1,0 +1,164 @@
+// Model folders the studio writes itself, for tests, benchmarks and the demo: seeded random
+// weights in exactly the layout and under exactly the names a published checkpoint of the family
+// has (config.json, model.safetensors, tokenizer.json, tokenizer_config.json,
+// preprocessor_config.json), so the real loading code is what runs on them.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { writeCheckpoint, type TensorToWrite } from '../graph/safetensors';
+import { Rng } from '../generate/sampling';
+import { readModelConfig, type ModelConfig } from './config';
+import { fixtureTokenizer } from './fixture-tokenizer';
+import { expectedWeights } from './weights';
+
+export const fixtureArchs = ['llava-onevision', 'idefics3'] as const;
+export type FixtureArch = (typeof fixtureArchs)[number];
+export const fixtureSizes = ['tiny', 'small'] as const;
+export type FixtureSize = (typeof fixtureSizes)[number];
+
+interface Dims {
+  vision: { hidden: number; layers: number; heads: number; intermediate: number; image: number; patch: number };
+  text: { hidden: number; layers: number; heads: number; kvHeads: number; intermediate: number };
+  bpeVocab: number;
+}
+
+// tiny: a test suite runs it in milliseconds. small: ~30M parameters, for benchmarks and the demo.
+const dims: Record<FixtureSize, Dims> = {
+  tiny: {
+    vision: { hidden: 32, layers: 2, heads: 2, intermediate: 64, image: 32, patch: 8 },
+    text: { hidden: 64, layers: 2, heads: 4, kvHeads: 2, intermediate: 128 },
+    bpeVocab: 400,
+  },
+  small: {
+    vision: { hidden: 256, layers: 4, heads: 4, intermediate: 1024, image: 64, patch: 8 },
+    text: { hidden: 512, layers: 8, heads: 8, kvHeads: 4, intermediate: 1408 },
+    bpeVocab: 1000,
+  },
+};
+
+function configJson(arch: FixtureArch, d: Dims, vocabSize: number, imageTokenId: number, videoTokenId: number): Record<string, unknown> {
+  const vision = {
+    hidden_size: d.vision.hidden,
+    image_size: d.vision.image,
+    patch_size: d.vision.patch,
+    num_hidden_layers: d.vision.layers,
+    num_attention_heads: d.vision.heads,
+    intermediate_size: d.vision.intermediate,
+    layer_norm_eps: 1e-6,
+    hidden_act: 'gelu_pytorch_tanh',
+    num_channels: 3,
+  };
+  const text = {
+    hidden_size: d.text.hidden,
+    num_hidden_layers: d.text.layers,
+    num_attention_heads: d.text.heads,
+    num_key_value_heads: d.text.kvHeads,
+    intermediate_size: d.text.intermediate,
+    rms_norm_eps: 1e-6,
+    vocab_size: vocabSize,
+    max_position_embeddings: 4096,
+    hidden_act: 'silu',
+    tie_word_embeddings: false,
+    torch_dtype: 'float32',
+  };
+  if (arch === 'llava-onevision') {
+    return {
+      architectures: ['LlavaOnevisionForConditionalGeneration'],
+      model_type: 'llava_onevision',
+      image_token_index: imageTokenId,
+      video_token_index: videoTokenId,
+      projector_hidden_act: 'gelu',
+      vision_feature_layer: -1,
+      vision_feature_select_strategy: 'full',
+      vision_aspect_ratio: 'anyres_max_9',
+      image_grid_pinpoints: [[d.vision.image, d.vision.image]],
+      tie_word_embeddings: false,
+      torch_dtype: 'float32',
+      text_config: { model_type: 'qwen2', rope_theta: 1000000, ...text },
+      vision_config: { model_type: 'siglip_vision_model', vision_use_head: false, ...vision },
+    };
+  }
+  return {
+    architectures: ['Idefics3ForConditionalGeneration'],
+    model_type: 'idefics3',
+    image_token_id: imageTokenId,
+    scale_factor: 2,
+    tie_word_embeddings: false,
+    torch_dtype: 'float32',
+    text_config: { model_type: 'llama', rope_theta: 100000, ...text },
+    vision_config: { model_type: 'idefics3_vision', ...vision },
+  };
+}
+
+function preprocessorJson(arch: FixtureArch, image: number): Record<string, unknown> {
+  const common = {
+    do_resize: true,
+    do_rescale: true,
+    rescale_factor: 1 / 255,
+    do_normalize: true,
+    image_mean: [0.5, 0.5, 0.5],
+    image_std: [0.5, 0.5, 0.5],
+    do_convert_rgb: true,
+    resample: 3,
+  };
+  return arch === 'llava-onevision'
+    ? { image_processor_type: 'LlavaOnevisionImageProcessor', size: { height: image, width: image }, ...common }
+    : { image_processor_type: 'Idefics3ImageProcessor', size: { longest_edge: image }, max_image_size: { longest_edge: image }, do_image_splitting: false, ...common };
+}
+
+/** Standard normal draws from the seeded generator (Box-Muller). */
+function normals(rng: Rng, n: number, std: number, mean = 0): Float32Array {
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i += 2) {
+    const r = Math.sqrt(-2 * Math.log(1 - rng.next()));
+    const a = 2 * Math.PI * rng.next();
+    out[i] = mean + std * r * Math.cos(a);
+    if (i + 1 < n) out[i + 1] = mean + std * r * Math.sin(a);
+  }
+  return out;
+}
+
+/** Random weights a trained model would not be far from: norms near 1, small biases, matrices with
+ *  std 1/sqrt(fan_in) so activations keep their scale through the layers. */
+function randomWeight(name: string, shape: number[], rng: Rng): Float32Array {
+  const n = shape.reduce((a, b) => a * b, 1);
+  if (/(norm|layernorm)[^.]*\.weight$|layer_norm\d\.weight$/.test(name)) return normals(rng, n, 0.1, 1);
+  if (name.endsWith('.bias') || name === 'image_newline') return normals(rng, n, 0.02);
+  if (name.includes('embed_tokens') || name.includes('position_embedding')) return normals(rng, n, 0.5);
+  const fanIn = n / shape[0];
+  return normals(rng, n, 1 / Math.sqrt(fanIn));
+}
+
+export interface FixtureOptions {
+  arch: FixtureArch;
+  size: FixtureSize;
+  seed: number;
+  /** Text the tokenizer's vocabulary is learned from: the words the demo data and prompts use. */
+  corpus: string[];
+}
+
+/** Writes the model folder and returns its config as the studio reads it, and its parameter count. */
+export function writeFixture(dir: string, options: FixtureOptions): { config: ModelConfig; parameters: number } {
+  const d = dims[options.size];
+  const tokenizer = fixtureTokenizer(options.corpus, d.bpeVocab);
+  const added = tokenizer['tokenizer.json'].added_tokens as { id: number; content: string }[];
+  const idOf = (t: string) => added.find((a) => a.content === t)!.id;
+  const vocabSize = Math.max(...added.map((a) => a.id)) + 1;
+  mkdirSync(dir, { recursive: true });
+  const json = (name: string, value: unknown) => writeFileSync(join(dir, name), `${JSON.stringify(value, null, 2)}\n`);
+  json('config.json', configJson(options.arch, d, vocabSize, idOf('<image>'), idOf('<video>')));
+  json('tokenizer.json', tokenizer['tokenizer.json']);
+  json('tokenizer_config.json', tokenizer['tokenizer_config.json']);
+  json('preprocessor_config.json', preprocessorJson(options.arch, d.vision.image));
+  json('generation_config.json', { eos_token_id: idOf('<|im_end|>'), pad_token_id: idOf('<|endoftext|>') });
+
+  const config = readModelConfig(dir);
+  const rng = new Rng(options.seed);
+  const tensors: Record<string, TensorToWrite> = {};
+  let parameters = 0;
+  for (const [name, shape] of expectedWeights(config)) {
+    tensors[name] = { dtype: 'F32', shape, data: randomWeight(name, shape, rng) };
+    parameters += shape.reduce((a, b) => a * b, 1);
+  }
+  writeCheckpoint(dir, tensors, { metadata: { format: 'pt' } });
+  return { config, parameters };
+}
