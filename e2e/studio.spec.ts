@@ -13,7 +13,7 @@ const cli = (...args: string[]) => execFileSync(process.execPath, ['bin/isr-stud
 /** Demo data plus one row whose video does not exist, as the last line of the file. */
 function makeDataset(): { file: string; goodRows: number; badLine: number } {
   const dir = mkdtempSync(join(tmpdir(), 'isr-e2e-'));
-  cli('demo-data', '--out', dir, '--videos', '3', '--seed', '7');
+  cli('demo-data', '--out', dir, '--videos', '4', '--seed', '7');
   const file = join(dir, 'train.jsonl');
   const goodRows = readFileSync(file, 'utf8').split('\n').filter(Boolean).length;
   appendFileSync(file, `${JSON.stringify({ id: 'broken', video: 'clips/missing.mp4', question: 'What colour?', answer: 'red' })}\n`);
@@ -21,6 +21,10 @@ function makeDataset(): { file: string; goodRows: number; badLine: number } {
 }
 
 async function importThroughUi(page: Page, data: { file: string; goodRows: number; badLine: number }) {
+  // A CSP violation or an uncaught error shows up here: the page must run clean.
+  const problems: string[] = [];
+  page.on('console', (message) => message.type() === 'error' && problems.push(message.text()));
+  page.on('pageerror', (err) => problems.push(err.message));
   await expect(page.getByRole('navigation', { name: 'Main' })).toContainText('Datasets');
   for (const name of ['Rounds', 'Review', 'History']) await expect(page.getByRole('link', { name })).toBeVisible();
   await page.getByLabel(/Dataset file/).fill(data.file);
@@ -41,6 +45,7 @@ async function importThroughUi(page: Page, data: { file: string; goodRows: numbe
 
   await page.getByRole('link', { name: 'Review' }).click();
   await expect(page.getByRole('heading', { name: 'Review' })).toBeVisible();
+  expect(problems).toEqual([]);
 }
 
 test.describe('served in Chromium', () => {
@@ -62,8 +67,11 @@ test.describe('served in Chromium', () => {
     });
   });
 
-  test.afterAll(() => {
-    server?.kill('SIGTERM');
+  test.afterAll(async () => {
+    // SIGTERM closes the studio cleanly: the process ends by itself with status 0.
+    const exited = new Promise<number | null>((resolve) => server.once('exit', resolve));
+    server.kill('SIGTERM');
+    expect(await exited).toBe(0);
   });
 
   test('imports demo data through the UI and shows rows, thumbnails and the bad row', async ({ page }) => {

@@ -1,13 +1,13 @@
 // The Electron entry: one window on the renderer, the studio's API over IPC, media over a custom
 // protocol. Everything it routes to is plain Node code tested without Electron (src/main/api).
-import { app, BrowserWindow, dialog, ipcMain, protocol, session } from 'electron';
+import { app, BrowserWindow, dialog, ipcMain, net, protocol, session } from 'electron';
 import { pathToFileURL } from 'node:url';
 import { join } from 'node:path';
 import { ipcChannels, mediaScheme } from '../shared/bridge';
 import { dispatch } from './api/dispatch';
 import { openStudio } from './api/service';
 import type { Studio } from './api/studio';
-import { harden, isOurRenderer } from './window-security';
+import { fileFilters, harden, isOurRenderer, mediaKeyOf } from './window-security';
 
 protocol.registerSchemesAsPrivileged([{ scheme: mediaScheme, privileges: { standard: true, secure: true } }]);
 
@@ -16,10 +16,11 @@ const rendererFile = join(import.meta.dirname, '../renderer/index.html');
 
 function serveMedia(studio: Studio): void {
   protocol.handle(mediaScheme, async (request) => {
-    const key = decodeURIComponent(new URL(request.url).pathname.slice(1));
-    const file = studio.resolveMedia(key);
-    if (!file) return new Response(`no media "${key}"`, { status: 404 });
-    return fetch(pathToFileURL(file).toString());
+    const key = mediaKeyOf(request.url);
+    const file = key === null ? null : studio.resolveMedia(key);
+    if (!file) return new Response('no such media', { status: 404 });
+    // net.fetch, not Node's fetch: only Electron's reads file: URLs (with the right content type).
+    return net.fetch(pathToFileURL(file).toString());
   });
 }
 
@@ -29,9 +30,9 @@ function routeIpc(studio: Studio, window: BrowserWindow): void {
     if (!trusted(event.senderFrame?.url)) throw new Error('studio API called from a frame that is not the studio');
     return dispatch(studio.service, method, input);
   });
-  ipcMain.handle(ipcChannels.pickFile, async (event, filters: Electron.FileFilter[]) => {
+  ipcMain.handle(ipcChannels.pickFile, async (event, filters: unknown) => {
     if (!trusted(event.senderFrame?.url)) throw new Error('file dialog requested from a frame that is not the studio');
-    const picked = await dialog.showOpenDialog(window, { properties: ['openFile'], filters });
+    const picked = await dialog.showOpenDialog(window, { properties: ['openFile'], filters: fileFilters(filters) });
     return picked.canceled ? null : (picked.filePaths[0] ?? null);
   });
   studio.jobs.onChange((job) => {
@@ -58,7 +59,16 @@ app.whenReady().then(async () => {
     },
   });
   routeIpc(studio, window);
-  app.on('before-quit', () => studio.close());
+  let closed = false;
+  app.on('before-quit', (event) => {
+    if (closed) return;
+    // Hold the quit until running jobs have stopped and the database is closed cleanly.
+    event.preventDefault();
+    void studio.close().finally(() => {
+      closed = true;
+      app.quit();
+    });
+  });
   if (devServer) await window.loadURL(devServer);
   else await window.loadFile(rendererFile);
 });
@@ -68,6 +78,7 @@ app.on('web-contents-created', (_, contents) => {
   contents.on('will-navigate', (event, url) => {
     if (!isOurRenderer(url, devServer, rendererFile)) event.preventDefault();
   });
+  contents.on('will-attach-webview', (event) => event.preventDefault());
   contents.setWindowOpenHandler(() => ({ action: 'deny' }));
 });
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { contentSecurityPolicy, isOurRenderer } from './window-security';
+import { contentSecurityPolicy, fileFilters, isOurRenderer, mediaKeyOf } from './window-security';
 
 describe('Electron window security', () => {
   const file = '/opt/isr-studio/out/renderer/index.html';
@@ -24,5 +24,22 @@ describe('Electron window security', () => {
     expect(csp).toMatch(/media-src 'self' studio-media:;/);
     expect(csp).not.toMatch(/https?:|\*/);
     expect(contentSecurityPolicy('http://localhost:5173')).toContain("connect-src 'self' ws://localhost:5173");
+  });
+
+  it('reads a media key only from the studio-media protocol the preload builds URLs for', () => {
+    expect(mediaKeyOf(`studio-media://media/${encodeURIComponent('thumb/12')}`)).toBe('thumb/12');
+    expect(mediaKeyOf('studio-media://media/thumb/12')).toBe('thumb/12');
+    expect(mediaKeyOf('studio-media://other/thumb%2F12')).toBeNull();
+    expect(mediaKeyOf('file:///media/thumb%2F12')).toBeNull();
+    expect(mediaKeyOf('studio-media://media/%E0%A4%A')).toBeNull();
+  });
+
+  it('accepts file dialog filters only in the shape Electron expects', () => {
+    const datasets = [{ name: 'Datasets', extensions: ['jsonl', 'json'] }];
+    expect(fileFilters(datasets)).toEqual(datasets);
+    expect(fileFilters([])).toEqual([]);
+    expect(() => fileFilters([{ name: 'x', extensions: ['../../etc'] }])).toThrow(/0\.extensions\.0/);
+    expect(() => fileFilters([{ name: 'x', extensions: [], defaultPath: '/' }])).toThrow(/file dialog filters/);
+    expect(() => fileFilters('jsonl')).toThrow(/\(input\)/);
   });
 });

@@ -1,6 +1,7 @@
 // The Electron window's security rules, as plain functions so Node tests check them without Electron.
-import type { Session } from 'electron';
+import type { FileFilter, Session } from 'electron';
 import { pathToFileURL } from 'node:url';
+import { z } from 'zod';
 import { mediaScheme } from '../shared/bridge';
 
 /** Scripts and styles from the app only; images and video also from the media protocol; no remote
@@ -42,4 +43,26 @@ export function harden(session: Session, devServer: string | undefined): void {
   });
   session.setPermissionRequestHandler((_webContents, _permission, callback) => callback(false));
   session.setPermissionCheckHandler(() => false);
+}
+
+/** The media key in a `studio-media://media/<key>` URL (what the preload's mediaUrl makes), or null. */
+export function mediaKeyOf(url: string): string | null {
+  try {
+    const parsed = new URL(url);
+    if (parsed.protocol !== `${mediaScheme}:` || parsed.host !== 'media') return null;
+    return decodeURIComponent(parsed.pathname.slice(1));
+  } catch {
+    return null;
+  }
+}
+
+const fileFilterList = z
+  .array(z.object({ name: z.string().max(100), extensions: z.array(z.string().regex(/^(\*|[A-Za-z0-9]{1,16})$/)).max(20) }).strict())
+  .max(10);
+
+/** The dialog filters the renderer asked for, checked like every other input from it. */
+export function fileFilters(input: unknown): FileFilter[] {
+  const parsed = fileFilterList.safeParse(input);
+  if (!parsed.success) throw new Error(`file dialog filters: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(input)'}: ${i.message}`).join('; ')}`);
+  return parsed.data;
 }

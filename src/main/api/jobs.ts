@@ -16,6 +16,7 @@ type Listener = (job: JobSnapshot) => void;
 export class JobRegistry {
   private readonly jobs = new Map<string, { snapshot: JobSnapshot; abort: AbortController }>();
   private readonly listeners = new Set<Listener>();
+  private readonly running = new Set<Promise<void>>();
 
   onChange(listener: Listener): () => void {
     this.listeners.add(listener);
@@ -36,6 +37,12 @@ export class JobRegistry {
     if (!job || job.snapshot.state !== 'running') return false;
     job.abort.abort();
     return true;
+  }
+
+  /** Cancels every running job and resolves once each has stopped writing (before a database closes). */
+  async cancelAll(): Promise<void> {
+    for (const job of this.jobs.values()) if (job.snapshot.state === 'running') job.abort.abort();
+    await Promise.all(this.running);
   }
 
   /** Starts `work` now and returns the job id at once; the result arrives in the final snapshot. */
@@ -80,8 +87,9 @@ export class JobRegistry {
 
     this.emit(snapshot);
     // Deferred so the caller gets the id before the first event can finish the job.
-    setImmediate(() => {
-      work(ctx).then(
+    const settled = new Promise<void>((resolve) => setImmediate(resolve))
+      .then(() => work(ctx))
+      .then(
         (result) => this.finish(snapshot, { state: 'done', result }),
         (err: unknown) => {
           const error = toErrorShape(err);
@@ -90,8 +98,9 @@ export class JobRegistry {
             error,
           });
         },
-      );
-    });
+      )
+      .finally(() => this.running.delete(settled));
+    this.running.add(settled);
     return id;
   }
 

@@ -23,8 +23,8 @@ beforeAll(async () => {
   writeFileSync(join(dir, 'empty.mp4'), '');
 });
 
-afterEach(() => {
-  for (const s of open.splice(0)) s.close();
+afterEach(async () => {
+  await Promise.all(open.splice(0).map((s) => s.close()));
 });
 
 function studio(): Studio {
@@ -166,15 +166,21 @@ describe('openStudio through dispatch', () => {
     expect(await call<DatasetSummary[]>(s, 'listDatasets', {})).toEqual([]);
   });
 
-  it('cancels an import between rows, keeps what it stored, and resumes on the next run', async () => {
-    const s = studio();
-    const total = 16;
+  /** A dataset of `total` copies of a.mp4, so each row costs a real probe and thumbnail. */
+  function manyRows(total: number): string {
     const many = Array.from({ length: total }, (_, i) => {
       copyFileSync(join(dir, 'a.mp4'), join(dir, `copy${i}.mp4`));
       return JSON.stringify({ id: i, video: `copy${i}.mp4`, question: `Question ${i}?` });
     });
     const path = join(dir, 'many.jsonl');
     writeFileSync(path, many.join('\n'));
+    return path;
+  }
+
+  it('cancels an import between rows, keeps what it stored, and resumes on the next run', async () => {
+    const s = studio();
+    const total = 16;
+    const path = manyRows(total);
 
     const { jobId } = await call<JobRef>(s, 'importDataset', { path });
     let asked = false;
@@ -199,6 +205,32 @@ describe('openStudio through dispatch', () => {
     expect(page.rows.map((r) => r.rowId)).toEqual(Array.from({ length: total }, (_, i) => String(i)));
     expect((await call<DatasetSummary[]>(s, 'listDatasets', {}))[0].status).toBe('ready');
     expect((await call<JobSnapshot[]>(s, 'listJobs', {})).map((j) => j.state)).toEqual(['cancelled', 'done']);
+  });
+
+  it('closes mid-import only after the job stopped, leaving a database that reopens and resumes', async () => {
+    const dbPath = join(mkdtempSync(join(dir, 'db-')), 'studio.db');
+    const total = 12;
+    const path = manyRows(total);
+    const first = openStudio({ dbPath, transport: 'http' });
+    const { jobId } = await call<JobRef>(first, 'importDataset', { path });
+    const states: string[] = [];
+    await new Promise<void>((resolve) => {
+      first.jobs.onChange((j) => {
+        if (j.id !== jobId) return;
+        states.push(j.state);
+        if (j.phase === 'probing videos' && j.done >= 1) resolve();
+      });
+    });
+    await first.close();
+    // The job had settled (as cancelled) before close() returned, so nothing wrote to a closed file.
+    expect(states.at(-1)).toBe('cancelled');
+
+    const again = openStudio({ dbPath, transport: 'http' });
+    open.push(again);
+    const [cut] = await call<DatasetSummary[]>(again, 'listDatasets', {});
+    const rerun = await call<JobRef>(again, 'importDataset', { path });
+    const done = await finished(again, rerun.jobId);
+    expect(done.result).toEqual({ datasetId: cut.id, imported: total - cut.rowCount, skipped: cut.rowCount, failed: 0 });
   });
 
   it('resolves only media keys it made: no paths, no traversal, no missing files', () => {

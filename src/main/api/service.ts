@@ -100,8 +100,9 @@ export function openStudio(options: StudioOptions): Studio {
       const file = thumbnailPath(Number(match[1]));
       return existsSync(file) ? file : null;
     },
-    close() {
-      for (const job of jobs.list()) if (job.state === 'running') jobs.cancel(job.id);
+    async close() {
+      // A running import may be mid-batch: let it stop at its next check before the file closes.
+      await jobs.cancelAll();
       db.close();
     },
   };

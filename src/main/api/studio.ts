@@ -17,5 +17,6 @@ export interface Studio {
   jobs: JobRegistry;
   /** The file behind a media key, or null when the key names nothing this studio made. */
   resolveMedia(key: MediaKey): string | null;
-  close(): void;
+  /** Cancels running jobs, waits for them to stop, then closes the database. */
+  close(): Promise<void>;
 }

@@ -33,7 +33,7 @@ export function registerImport(program: Command): void {
         // Every message names its line already.
         for (const issue of issues) process.stdout.write(`  ${issue.message}\n`);
       } finally {
-        studio.close();
+        await studio.close();
       }
     });
 }

@@ -1,5 +1,7 @@
 // `isr-studio serve`: the app in a browser, for headless GPU servers; 127.0.0.1 only, token-guarded.
 import type { Command } from 'commander';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { openStudio } from '../api/service';
 import { startServer } from '../serve/server';
@@ -20,16 +22,19 @@ export function registerServe(program: Command): void {
     .option('--port <n>', 'port (0 picks a free one)', integer(0, 65535), 0)
     .action(async (opts: { db: string; port: number }) => {
       const studio = openStudio({ dbPath: opts.db, transport: 'http' });
-      const server = await startServer({ studio, port: opts.port, rendererDir: builtRenderer }).catch((err: unknown) => {
-        studio.close();
+      const server = await startServer({ studio, port: opts.port, rendererDir: builtRenderer }).catch(async (err: unknown) => {
+        await studio.close();
         throw err;
       });
       process.stdout.write(`ISR Studio serving at ${server.url}\n`);
+      if (!existsSync(join(builtRenderer, 'index.html'))) {
+        process.stderr.write(`The page is not built yet (no ${builtRenderer}): run \`npm run build\`; the API works meanwhile.\n`);
+      }
       await new Promise<void>((stop) => {
         process.once('SIGINT', stop);
         process.once('SIGTERM', stop);
       });
       await server.close();
-      studio.close();
+      await studio.close();
     });
 }

@@ -38,7 +38,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await server.close();
-  studio.close();
+  await studio.close();
 });
 
 const api = (method: string, body: unknown, token: string | null = server.token) =>
@@ -72,17 +72,22 @@ describe('isr-studio serve', () => {
     const notJson = await fetch(`${base}/api/listDatasets?token=${server.token}`, { method: 'POST', body: '{oops' });
     expect(await notJson.json()).toMatchObject({ ok: false, error: { code: 'invalid_argument', message: /not JSON/ } });
     expect(await (await api('dropTables', {})).json()).toMatchObject({ ok: false, error: { code: 'not_found' } });
+    const get = await fetch(`${base}/api/listDatasets?token=${server.token}`);
+    expect(get.status).toBe(405);
+    expect(await get.json()).toMatchObject({ ok: false, error: { code: 'invalid_argument' } });
   });
 
   it('serves the renderer with a CSP, and nothing outside its folder', async () => {
     const page = await fetch(`${base}/`);
     expect(page.status).toBe(200);
     expect(page.headers.get('content-security-policy')).toContain("default-src 'self'");
+    expect(page.headers.get('referrer-policy')).toBe('no-referrer');
     expect(await page.text()).toContain('<title>studio</title>');
     expect(await (await fetch(`${base}/assets/app.js`)).text()).toBe('console.log(1)');
-    for (const path of ['/%2e%2e/secret.txt', '/assets/%2e%2e/%2e%2e/secret.txt', '/..%2fsecret.txt']) {
+    for (const path of ['/%2e%2e/secret.txt', '/assets/%2e%2e/%2e%2e/secret.txt', '/..%2fsecret.txt', '/%E0%A4%A', '/x%00.js']) {
       const res = await fetch(`${base}${path}`);
-      expect(res.status, path).toBeGreaterThanOrEqual(400);
+      // Refused as a client error, not a crash of the handler (500).
+      expect([400, 403, 404], path).toContain(res.status);
       expect(await res.text()).not.toContain('outside the renderer');
     }
     // fetch() normalises dot segments itself; a raw request sends them as they are.
@@ -95,6 +100,20 @@ describe('isr-studio serve', () => {
     );
     expect(raw.status).toBeGreaterThanOrEqual(400);
     expect(raw.body).not.toContain('outside the renderer');
+  });
+
+  it('answers only requests addressed to 127.0.0.1 or localhost (DNS rebinding)', async () => {
+    const status = (host: string) =>
+      new Promise<number | undefined>((resolve) =>
+        get({ host: '127.0.0.1', port: server.port, path: '/', headers: { Host: host } }, (res) => {
+          res.resume();
+          resolve(res.statusCode);
+        }),
+      );
+    expect(await status(`127.0.0.1:${server.port}`)).toBe(200);
+    expect(await status('localhost:9000')).toBe(200);
+    expect(await status(`attacker.example:${server.port}`)).toBe(403);
+    expect(await status(`127.0.0.1.attacker.example:${server.port}`)).toBe(403);
   });
 
   it('pushes job events over the WebSocket and serves the thumbnails the import made', async () => {
@@ -129,7 +148,9 @@ describe('isr-studio serve', () => {
     expect(thumb.status).toBe(200);
     expect(thumb.headers.get('content-type')).toBe('image/jpeg');
     expect([...new Uint8Array(await thumb.arrayBuffer()).subarray(0, 2)]).toEqual([0xff, 0xd8]);
-    expect((await fetch(`${base}/media/thumb/999?token=${server.token}`)).status).toBe(404);
+    for (const key of ['thumb/999', '%E0%A4%A', 'thumb%2F0']) {
+      expect((await fetch(`${base}/media/${key}?token=${server.token}`)).status, key).toBe(404);
+    }
     expect((await fetch(`${base}/media/${encodeURIComponent(join(dir, 'secret.txt'))}?token=${server.token}`)).status).toBe(404);
   });
 });

@@ -59,6 +59,10 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
 
   const server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+    if (!addressedLocally(req)) {
+      res.writeHead(403, { 'Content-Type': 'text/plain' }).end('the studio answers only to 127.0.0.1 and localhost');
+      return;
+    }
     handle(req, res, url).catch((err: unknown) => {
       if (!res.headersSent) sendJson(res, 500, { ok: false, error: toErrorShape(err) });
       else res.destroy();
@@ -72,7 +76,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         sendJson(res, 401, failure(new ApiError('unauthorized', 'missing or wrong token: use the URL isr-studio serve printed')));
         return;
       }
-      if (path.startsWith('/media/')) return serveMedia(res, decodeURIComponent(path.slice('/media/'.length)));
+      if (path.startsWith('/media/')) return serveMedia(res, decoded(path.slice('/media/'.length)));
       if (req.method !== 'POST') {
         res.setHeader('Allow', 'POST');
         sendJson(res, 405, failure(new ApiError('invalid_argument', `${req.method} ${path}: API calls are POST with a JSON body`)));
@@ -90,18 +94,23 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     serveStatic(res, path);
   }
 
-  function serveMedia(res: ServerResponse, key: string): void {
-    const file = studio.resolveMedia(key);
+  function serveMedia(res: ServerResponse, key: string | null): void {
+    const file = key === null ? null : studio.resolveMedia(key);
     if (!file) {
-      sendJson(res, 404, failure(new ApiError('not_found', `no media "${key}"`)));
+      sendJson(res, 404, failure(new ApiError('not_found', `no media "${key ?? '(malformed)'}"`)));
       return;
     }
     sendFile(res, file, 'private, max-age=3600');
   }
 
   function serveStatic(res: ServerResponse, path: string): void {
+    const raw = decoded(path);
+    if (raw === null || raw.includes('\0')) {
+      res.writeHead(400).end();
+      return;
+    }
     // normalize() folds "..", and the prefix check refuses whatever still points outside.
-    const relative = normalize(decodeURIComponent(path)).replace(/^([/\\])+/, '');
+    const relative = normalize(raw).replace(/^([/\\])+/, '');
     let file = join(rendererDir, relative);
     if (file !== rendererDir && !file.startsWith(rendererDir + sep)) {
       res.writeHead(403).end();
@@ -115,14 +124,18 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       );
       return;
     }
-    if (file.endsWith('.html')) res.setHeader('Content-Security-Policy', pageCsp);
+    if (file.endsWith('.html')) {
+      res.setHeader('Content-Security-Policy', pageCsp);
+      // The page is first opened with the token in its URL: never pass that URL on.
+      res.setHeader('Referrer-Policy', 'no-referrer');
+    }
     sendFile(res, file, 'no-cache');
   }
 
   const sockets = new WebSocketServer({ noServer: true });
   server.on('upgrade', (req, socket, head) => {
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
-    if (url.pathname !== '/api/events' || !authorized(req, url)) {
+    if (url.pathname !== '/api/events' || !addressedLocally(req) || !authorized(req, url)) {
       socket.end('HTTP/1.1 401 Unauthorized\r\n\r\n');
       return;
     }
@@ -154,6 +167,27 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       await new Promise<void>((done) => server.close(() => done()));
     },
   };
+}
+
+const localNames = new Set(['127.0.0.1', 'localhost', '[::1]']);
+
+/** Against DNS rebinding: a request addressed to another name that resolves here is not for us.
+ *  Only the name is checked, so an SSH tunnel may use any local port. */
+function addressedLocally(req: IncomingMessage): boolean {
+  try {
+    return localNames.has(new URL(`http://${req.headers.host ?? ''}`).hostname);
+  } catch {
+    return false;
+  }
+}
+
+/** A URL path segment decoded, or null when its percent-encoding is malformed. */
+function decoded(segment: string): string | null {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return null;
+  }
 }
 
 function failure(err: unknown): CallResult<never> {

@@ -1,6 +1,8 @@
 import { mount } from 'svelte';
 import App from './App.svelte';
 import { connect } from './lib/client';
+import { createJobStore } from './lib/jobs';
 import './app.css';
 
-mount(App, { target: document.getElementById('app')!, props: { client: connect() } });
+const client = connect();
+mount(App, { target: document.getElementById('app')!, props: { client, jobs: createJobStore(client) } });

@@ -91,8 +91,7 @@ export function tokenFromLocation(location: Location, storage: Storage, history:
 
 /** The client for this page: Electron's bridge if the preload put one there, else HTTP. */
 export function connect(): Client {
-  const bridge = (window as { studio?: StudioBridge }).studio;
-  if (bridge) return createClient(bridge, { nativeDialog: true });
+  if (window.studio) return createClient(window.studio, { nativeDialog: true });
   const token = tokenFromLocation(window.location, window.sessionStorage, window.history);
   return createClient(httpBridge(window.location.origin, token), { nativeDialog: false });
 }
