@@ -1,0 +1,208 @@
+// Composite layers built from primitive ops only, so the autodiff differentiates them with no rules
+// of their own. Numerics follow Hugging Face transformers: models/llama/modeling_llama.py
+// (LlamaRMSNorm, LlamaRotaryEmbedding, rotate_half, apply_rotary_pos_emb, repeat_kv,
+// eager_attention_forward; Qwen2 is the same with q/k/v biases) and models/siglip/modeling_siglip.py
+// (SiglipEncoderLayer: LayerNorm, unmasked attention, gelu_pytorch_tanh MLP).
+// Weights are in MatMul layout [in, out]: loaders transpose torch's Linear [out, in] once.
+import type { GraphBuilder } from './builder';
+import type { DType } from './dtype';
+import type { Value } from './ir';
+
+/** Added to masked attention scores: large and finite (never -inf, which turns fully masked rows into NaN). */
+export const maskNegative = (dtype: DType): number => (dtype === 'float16' ? -3e4 : -1e9);
+
+/** A linear layer with optional bias and LoRA adapter: x @ W + bias + scale * (x @ A) @ B. */
+export interface Projection {
+  weight: Value;
+  bias?: Value;
+  lora?: { a: Value; b: Value; scale: number };
+}
+
+export function linear(b: GraphBuilder, x: Value, p: Projection): Value {
+  let y = b.matmul(x, p.weight);
+  if (p.bias !== undefined) y = b.add(y, p.bias);
+  if (p.lora !== undefined) {
+    const { a, b: up, scale } = p.lora;
+    const delta = b.scope('lora', () => {
+      const d = b.matmul(b.matmul(x, a), up);
+      return scale === 1 ? d : b.mul(d, scale);
+    });
+    y = b.add(y, delta);
+  }
+  return y;
+}
+
+/** LlamaRMSNorm: x / sqrt(mean(x^2) + eps) * weight, over the last axis. */
+export function rmsNorm(b: GraphBuilder, x: Value, weight: Value, eps: number): Value {
+  const variance = b.reduceMean(b.pow(x, 2), [-1], true);
+  return b.mul(b.div(x, b.sqrt(b.add(variance, eps))), weight);
+}
+
+/** torch.nn.LayerNorm over the last axis (biased variance). */
+export function layerNorm(b: GraphBuilder, x: Value, weight: Value, bias: Value, eps: number): Value {
+  const centred = b.sub(x, b.reduceMean(x, [-1], true));
+  const variance = b.reduceMean(b.mul(centred, centred), [-1], true);
+  return b.add(b.mul(b.div(centred, b.sqrt(b.add(variance, eps))), weight), bias);
+}
+
+/** gelu_pytorch_tanh: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))). */
+export function geluTanh(b: GraphBuilder, x: Value): Value {
+  const inner = b.mul(b.add(x, b.mul(b.pow(x, 3), 0.044715)), Math.sqrt(2 / Math.PI));
+  return b.mul(b.mul(x, 0.5), b.add(b.tanh(inner), 1));
+}
+
+/** Exact GELU: 0.5 x (1 + erf(x / sqrt 2)). */
+export function geluErf(b: GraphBuilder, x: Value): Value {
+  return b.mul(b.mul(x, 0.5), b.add(b.erf(b.mul(x, Math.SQRT1_2)), 1));
+}
+
+export const silu = (b: GraphBuilder, x: Value): Value => b.mul(x, b.sigmoid(x));
+
+/** log(sigmoid(x)) = -softplus(-x), stable for large |x| (DPO's loss). */
+export const logSigmoid = (b: GraphBuilder, x: Value): Value => b.neg(b.softplus(b.neg(x)));
+
+/**
+ * Rotary tables from integer positions [batch, seq]: cos and sin of [batch, seq, headDim], with
+ * inv_freq[i] = theta^(-2i/headDim) and the frequencies repeated twice (LlamaRotaryEmbedding).
+ */
+export function rotaryCosSin(b: GraphBuilder, positionIds: Value, headDim: number, theta: number): { cos: Value; sin: Value } {
+  return b.scope('rotary', () => {
+    const invFreq = Array.from({ length: headDim / 2 }, (_, i) => 1 / theta ** ((2 * i) / headDim));
+    const pos = b.unsqueeze(b.cast(positionIds, 'float32'), [-1]);
+    const freqs = b.mul(pos, b.constant('float32', [headDim / 2], invFreq));
+    const emb = b.concat([freqs, freqs], -1);
+    return { cos: b.cos(emb), sin: b.sin(emb) };
+  });
+}
+
+/** rotate_half: concat(-x2, x1) of the last axis' halves. */
+export function rotateHalf(b: GraphBuilder, x: Value): Value {
+  const d = x.shape[x.shape.length - 1];
+  if (typeof d !== 'number' || d % 2 !== 0) throw new Error(`rotateHalf: last dim of '${x.name}' must be even and static, got ${d}`);
+  const x1 = b.slice(x, [0], [d / 2], [-1]);
+  const x2 = b.slice(x, [d / 2], [d], [-1]);
+  return b.concat([b.neg(x2), x1], -1);
+}
+
+/** apply_rotary_pos_emb on [batch, heads, seq, headDim] with cos/sin of [batch, seq, headDim]. */
+export function applyRotary(b: GraphBuilder, x: Value, cos: Value, sin: Value): Value {
+  return b.add(b.mul(x, b.unsqueeze(cos, [1])), b.mul(rotateHalf(b, x), b.unsqueeze(sin, [1])));
+}
+
+/** repeat_kv: [batch, kvHeads, seq, d] to [batch, kvHeads * nRep, seq, d] (Unsqueeze, Expand, Reshape). */
+export function repeatKv(b: GraphBuilder, x: Value, nRep: number): Value {
+  if (nRep === 1) return x;
+  const [, kvHeads, , d] = x.shape;
+  if (typeof kvHeads !== 'number' || typeof d !== 'number') throw new Error(`repeatKv: heads and head dim of '${x.name}' must be static`);
+  const expanded = b.expand(b.unsqueeze(x, [2]), [1, 1, nRep, 1, 1]);
+  return b.reshape(expanded, [0, kvHeads * nRep, -1, d]);
+}
+
+/**
+ * Additive attention mask [batch, 1, q, k]: 0 where key position <= query position (and the key
+ * is not padding), maskNegative elsewhere. Positions are int64 [batch, q] and [batch, k]; keyMask
+ * is int64 [batch, k] with 1 for real tokens, 0 for padding.
+ */
+export function causalMask(b: GraphBuilder, queryPositions: Value, keyPositions: Value, keyMask?: Value, dtype: DType = 'float32'): Value {
+  return b.scope('mask', () => {
+    let masked = b.greater(b.unsqueeze(keyPositions, [1, 2]), b.unsqueeze(queryPositions, [1, 3]));
+    if (keyMask !== undefined) masked = b.or(masked, b.unsqueeze(b.equal(keyMask, b.scalar(0, keyMask.dtype)), [1, 2]));
+    return b.where(masked, b.scalar(maskNegative(dtype), dtype), b.scalar(0, dtype));
+  });
+}
+
+export interface AttentionConfig {
+  heads: number;
+  kvHeads: number;
+  headDim: number;
+}
+
+export interface AttentionWeights { q: Projection; k: Projection; v: Projection; o: Projection }
+
+/** [batch, seq, heads * d] to [batch, heads, seq, d]. */
+const splitHeads = (b: GraphBuilder, x: Value, heads: number, d: number): Value => b.transpose(b.reshape(x, [0, 0, heads, d]), [0, 2, 1, 3]);
+
+/**
+ * Multi-head self-attention with grouped-query KV heads, eager form: softmax(q k^T / sqrt(d) + mask) v.
+ * `rotary` applies RoPE to q and k; `mask` is additive [batch, 1, q, k] (none: bidirectional, as SigLIP).
+ */
+export function selfAttention(
+  b: GraphBuilder, x: Value, w: AttentionWeights, cfg: AttentionConfig,
+  opts: { rotary?: { cos: Value; sin: Value }; mask?: Value } = {},
+): Value {
+  const { heads, kvHeads, headDim } = cfg;
+  if (heads % kvHeads !== 0) throw new Error(`selfAttention: ${heads} heads is not a multiple of ${kvHeads} KV heads`);
+  let q = splitHeads(b, b.scope('q_proj', () => linear(b, x, w.q)), heads, headDim);
+  let k = splitHeads(b, b.scope('k_proj', () => linear(b, x, w.k)), kvHeads, headDim);
+  const v = splitHeads(b, b.scope('v_proj', () => linear(b, x, w.v)), kvHeads, headDim);
+  if (opts.rotary !== undefined) {
+    const { cos, sin } = opts.rotary;
+    q = b.scope('q_rotary', () => applyRotary(b, q, cos, sin));
+    k = b.scope('k_rotary', () => applyRotary(b, k, cos, sin));
+  }
+  const out = b.scope('sdpa', () => {
+    const kr = repeatKv(b, k, heads / kvHeads);
+    const vr = repeatKv(b, v, heads / kvHeads);
+    let scores = b.mul(b.matmul(q, b.transpose(kr, [0, 1, 3, 2])), headDim ** -0.5);
+    if (opts.mask !== undefined) scores = b.add(scores, opts.mask);
+    return b.matmul(b.softmax(scores, -1), vr);
+  });
+  const merged = b.reshape(b.transpose(out, [0, 2, 1, 3]), [0, 0, heads * headDim]);
+  return b.scope('o_proj', () => linear(b, merged, w.o));
+}
+
+/** LlamaMLP / Qwen2MLP: down(silu(gate(x)) * up(x)). */
+export function swigluMlp(b: GraphBuilder, x: Value, w: { gate: Projection; up: Projection; down: Projection }): Value {
+  const gate = b.scope('gate_proj', () => linear(b, x, w.gate));
+  const up = b.scope('up_proj', () => linear(b, x, w.up));
+  return b.scope('down_proj', () => linear(b, b.mul(silu(b, gate), up), w.down));
+}
+
+export interface DecoderLayerWeights extends AttentionWeights {
+  inputNorm: Value;
+  postNorm: Value;
+  gate: Projection;
+  up: Projection;
+  down: Projection;
+}
+
+/** LlamaDecoderLayer / Qwen2DecoderLayer (pre-norm residual blocks). */
+export function decoderLayer(
+  b: GraphBuilder, x: Value, w: DecoderLayerWeights, cfg: AttentionConfig & { rmsEps: number },
+  ctx: { rotary: { cos: Value; sin: Value }; mask: Value },
+): Value {
+  const attn = b.scope('self_attn', () => selfAttention(b, rmsNorm(b, x, w.inputNorm, cfg.rmsEps), w, cfg, ctx));
+  const h = b.add(x, attn);
+  const mlp = b.scope('mlp', () => swigluMlp(b, rmsNorm(b, h, w.postNorm, cfg.rmsEps), w));
+  return b.add(h, mlp);
+}
+
+export interface VisionLayerWeights extends AttentionWeights {
+  norm1: { weight: Value; bias: Value };
+  norm2: { weight: Value; bias: Value };
+  fc1: Projection;
+  fc2: Projection;
+}
+
+/** SiglipEncoderLayer: LayerNorm, bidirectional attention, LayerNorm, fc1-gelu_tanh-fc2, residuals. */
+export function visionEncoderLayer(b: GraphBuilder, x: Value, w: VisionLayerWeights, cfg: AttentionConfig & { lnEps: number }): Value {
+  const attn = b.scope('self_attn', () => selfAttention(b, layerNorm(b, x, w.norm1.weight, w.norm1.bias, cfg.lnEps), w, cfg));
+  const h = b.add(x, attn);
+  const mlp = b.scope('mlp', () => {
+    const n = layerNorm(b, h, w.norm2.weight, w.norm2.bias, cfg.lnEps);
+    return b.scope('fc2', () => linear(b, geluTanh(b, b.scope('fc1', () => linear(b, n, w.fc1))), w.fc2));
+  });
+  return b.add(h, mlp);
+}
+
+/**
+ * Mean token cross-entropy: -mean over (batch, seq) of log_softmax(logits)[label], the label picked
+ * with OneHot (so the gradient needs no scatter). logits [batch, seq, vocab], labels int64 [batch, seq].
+ */
+export function crossEntropy(b: GraphBuilder, logits: Value, labels: Value): Value {
+  return b.scope('cross_entropy', () => {
+    const vocab = logits.shape[logits.shape.length - 1];
+    const picked = b.reduceSum(b.mul(b.logSoftmax(logits, -1), b.oneHot(labels, typeof vocab === 'number' ? vocab : b.shape(logits, -1), logits.dtype)), [-1], false);
+    return b.neg(b.reduceMean(picked, undefined, false));
+  });
+}

@@ -1,0 +1,111 @@
+// Serialises builder graphs to ONNX ModelProto bytes (onnx-proto) at OPSET, with weights inline or,
+// above a size threshold, in a side file next to the model (external data: protobuf caps a message
+// at 2 GB, and ONNX Runtime resolves the side file relative to the model's path).
+import fs from 'node:fs';
+import path from 'node:path';
+import onnxProto from 'onnx-proto';
+import type { onnx as P } from 'onnx-proto';
+import { onnxDataType } from './dtype';
+import { IR_VERSION, OPSET, type Attr, type Graph, type TensorData, type Value } from './ir';
+
+const { onnx } = onnxProto;
+
+const bytesOf = (t: TensorData): Uint8Array => new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength);
+
+function tensorProto(name: string, t: TensorData, external?: { location: string; offset: number }): P.ITensorProto {
+  const base = { name, dataType: onnxDataType[t.dtype], dims: [...t.dims] };
+  if (external === undefined) return { ...base, rawData: bytesOf(t) };
+  return {
+    ...base,
+    dataLocation: onnx.TensorProto.DataLocation.EXTERNAL,
+    externalData: [
+      { key: 'location', value: external.location },
+      { key: 'offset', value: String(external.offset) },
+      { key: 'length', value: String(t.data.byteLength) },
+    ],
+  };
+}
+
+const T = onnx.AttributeProto.AttributeType;
+function attributeProto(name: string, a: Attr): P.IAttributeProto {
+  switch (a.kind) {
+    case 'int': return { name, type: T.INT, i: a.value };
+    case 'ints': return { name, type: T.INTS, ints: [...a.value] };
+    case 'float': return { name, type: T.FLOAT, f: a.value };
+    case 'floats': return { name, type: T.FLOATS, floats: [...a.value] };
+    case 'string': return { name, type: T.STRING, s: new TextEncoder().encode(a.value) };
+    case 'tensor': return { name, type: T.TENSOR, t: tensorProto('', a.value) };
+  }
+}
+
+const valueInfo = (v: Value): P.IValueInfoProto => ({
+  name: v.name,
+  type: {
+    tensorType: {
+      elemType: onnxDataType[v.dtype],
+      shape: { dim: v.shape.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) },
+    },
+  },
+});
+
+export interface ExternalPlan {
+  /** Side-file name written into the model, relative to the model file. */
+  location: string;
+  /** Initializers of at least this many bytes go to the side file. */
+  threshold: number;
+}
+
+/** The ModelProto of `graph`; with `external`, returns where each large initializer must be written. */
+export function toModelProto(graph: Graph, external?: ExternalPlan): { model: P.IModelProto; placed: { tensor: TensorData; offset: number }[] } {
+  const placed: { tensor: TensorData; offset: number }[] = [];
+  let offset = 0;
+  const initializer = [...graph.initializers].map(([name, t]) => {
+    if (external === undefined || t.data.byteLength < external.threshold) return tensorProto(name, t);
+    offset = Math.ceil(offset / 4096) * 4096; // page-aligned so ORT can map the file
+    placed.push({ tensor: t, offset });
+    const proto = tensorProto(name, t, { location: external.location, offset });
+    offset += t.data.byteLength;
+    return proto;
+  });
+  const model: P.IModelProto = {
+    irVersion: IR_VERSION,
+    producerName: 'isr-studio',
+    opsetImport: [{ domain: '', version: OPSET }],
+    graph: {
+      name: graph.name,
+      input: graph.inputs.map(valueInfo),
+      output: graph.outputs.map(valueInfo),
+      initializer,
+      node: graph.nodes.map((n) => ({
+        name: n.name, opType: n.opType, domain: '', input: [...n.inputs], output: [...n.outputs],
+        attribute: Object.entries(n.attrs).map(([k, a]) => attributeProto(k, a)),
+      })),
+    },
+  };
+  return { model, placed };
+}
+
+/** Model bytes with every weight inline (under 2 GB of weights). */
+export function serialize(graph: Graph): Uint8Array {
+  return onnx.ModelProto.encode(toModelProto(graph).model).finish();
+}
+
+/**
+ * Writes `file` and, when some initializer has at least `externalThreshold` bytes, `<file>.data`
+ * beside it, tensor by tensor (never one buffer of all weights). Returns the paths written.
+ */
+export function saveModel(graph: Graph, file: string, options: { externalThreshold?: number } = {}): { model: string; data?: string } {
+  const location = `${path.basename(file)}.data`;
+  const plan = options.externalThreshold === undefined ? undefined : { location, threshold: options.externalThreshold };
+  const { model, placed } = toModelProto(graph, plan);
+  fs.writeFileSync(file, onnx.ModelProto.encode(model).finish());
+  if (placed.length === 0) return { model: file };
+  const dataPath = path.join(path.dirname(file), location);
+  const fd = fs.openSync(dataPath, 'w');
+  try {
+    for (const { tensor, offset } of placed) fs.writeSync(fd, bytesOf(tensor), 0, tensor.data.byteLength, offset);
+  } finally {
+    fs.closeSync(fd);
+  }
+  return { model: file, data: dataPath };
+}
