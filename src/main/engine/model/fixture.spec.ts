@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { openCheckpoint, writeCheckpoint, type TensorToWrite } from '../graph/safetensors';
 import { readModelConfig } from './config';
+import { tokenizerStyles } from './fixture-tokenizer';
 import { fixtureArchs, writeFixture } from './fixture';
 import { readPreprocessorConfig } from './preprocess';
 import { ModelTokenizer } from './tokenizer';
@@ -35,9 +36,13 @@ describe.each(fixtureArchs)('%s fixture', (arch) => {
     weights.close();
 
     const tok = ModelTokenizer.load(dir);
-    expect(config.text.vocabSize).toBe(tok.tokenId('<video>') + 1);
+    const style = arch === 'llava-onevision' ? tokenizerStyles.chatml : tokenizerStyles.idefics3;
+    expect(config.text.vocabSize).toBe(tok.tokenId(style.specialTokens.at(-1)!) + 1);
     expect(config.imageTokenId).toBe(tok.tokenId('<image>'));
     if (config.arch === 'llava-onevision') expect(config.videoTokenId).toBe(tok.tokenId('<video>'));
+    expect(tok.stopTokenIds()).toEqual([tok.tokenId(style.eos)]);
+    const chat = tok.applyChatTemplate([{ role: 'user', content: [{ type: 'image' }, { type: 'text', text: 'What colour?' }] }], { addGenerationPrompt: true });
+    expect(chat).toBe(arch === 'llava-onevision' ? '<|im_start|>user\n<image>\nWhat colour?<|im_end|>\n<|im_start|>assistant\n' : '<|im_start|>User:<image> What colour?<end_of_utterance>\nAssistant:');
     expect(readPreprocessorConfig(dir).size).toEqual({ height: config.vision.imageSize, width: config.vision.imageSize });
   });
 

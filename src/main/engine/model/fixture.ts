@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { writeCheckpoint, type TensorToWrite } from '../graph/safetensors';
 import { Rng } from '../generate/sampling';
 import { readModelConfig, type ModelConfig } from './config';
-import { fixtureTokenizer } from './fixture-tokenizer';
+import { fixtureTokenizer, tokenizerStyles } from './fixture-tokenizer';
 import { expectedWeights } from './weights';
 
 export const fixtureArchs = ['llava-onevision', 'idefics3'] as const;
@@ -35,7 +35,7 @@ const dims: Record<FixtureSize, Dims> = {
   },
 };
 
-function configJson(arch: FixtureArch, d: Dims, vocabSize: number, imageTokenId: number, videoTokenId: number): Record<string, unknown> {
+function configJson(arch: FixtureArch, d: Dims, vocabSize: number, idOf: (token: string) => number): Record<string, unknown> {
   const vision = {
     hidden_size: d.vision.hidden,
     image_size: d.vision.image,
@@ -64,8 +64,8 @@ function configJson(arch: FixtureArch, d: Dims, vocabSize: number, imageTokenId:
     return {
       architectures: ['LlavaOnevisionForConditionalGeneration'],
       model_type: 'llava_onevision',
-      image_token_index: imageTokenId,
-      video_token_index: videoTokenId,
+      image_token_index: idOf('<image>'),
+      video_token_index: idOf('<video>'),
       projector_hidden_act: 'gelu',
       vision_feature_layer: -1,
       vision_feature_select_strategy: 'full',
@@ -80,7 +80,7 @@ function configJson(arch: FixtureArch, d: Dims, vocabSize: number, imageTokenId:
   return {
     architectures: ['Idefics3ForConditionalGeneration'],
     model_type: 'idefics3',
-    image_token_id: imageTokenId,
+    image_token_id: idOf('<image>'),
     scale_factor: 2,
     tie_word_embeddings: false,
     torch_dtype: 'float32',
@@ -139,17 +139,18 @@ export interface FixtureOptions {
 /** Writes the model folder and returns its config as the studio reads it, and its parameter count. */
 export function writeFixture(dir: string, options: FixtureOptions): { config: ModelConfig; parameters: number } {
   const d = dims[options.size];
-  const tokenizer = fixtureTokenizer(options.corpus, d.bpeVocab);
+  const style = options.arch === 'llava-onevision' ? tokenizerStyles.chatml : tokenizerStyles.idefics3;
+  const tokenizer = fixtureTokenizer(options.corpus, d.bpeVocab, style);
   const added = tokenizer['tokenizer.json'].added_tokens as { id: number; content: string }[];
   const idOf = (t: string) => added.find((a) => a.content === t)!.id;
   const vocabSize = Math.max(...added.map((a) => a.id)) + 1;
   mkdirSync(dir, { recursive: true });
   const json = (name: string, value: unknown) => writeFileSync(join(dir, name), `${JSON.stringify(value, null, 2)}\n`);
-  json('config.json', configJson(options.arch, d, vocabSize, idOf('<image>'), idOf('<video>')));
+  json('config.json', configJson(options.arch, d, vocabSize, idOf));
   json('tokenizer.json', tokenizer['tokenizer.json']);
   json('tokenizer_config.json', tokenizer['tokenizer_config.json']);
   json('preprocessor_config.json', preprocessorJson(options.arch, d.vision.image));
-  json('generation_config.json', { eos_token_id: idOf('<|im_end|>'), pad_token_id: idOf('<|endoftext|>') });
+  json('generation_config.json', { eos_token_id: idOf(style.eos), pad_token_id: idOf(style.pad) });
 
   const config = readModelConfig(dir);
   const rng = new Rng(options.seed);

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { bytesToUnicode, trainByteLevelBpe } from './byte-level-bpe';
-import { fixtureChatTemplate, fixtureSpecialTokens, fixtureTokenizer } from './fixture-tokenizer';
+import { fixtureTokenizer, tokenizerStyles } from './fixture-tokenizer';
 import { ModelTokenizer } from './tokenizer';
 
 const corpus = [
@@ -87,7 +87,7 @@ describe('ModelTokenizer errors and template locations', () => {
     const json = writeFolder({ ...files, 'tokenizer_config.json': configWithoutTemplate, 'chat_template.json': { chat_template: 'P{{ messages[0].content }}' } });
     expect(ModelTokenizer.load(json).templateSource).toMatch(/chat_template\.json$/);
     expect(ModelTokenizer.load(writeFolder(files)).templateSource).toMatch(/tokenizer_config\.json$/);
-    expect(fixtureChatTemplate).toContain('<video>');
+    expect(tokenizerStyles.chatml.chatTemplate).toContain('<video>');
   });
 
   it('names the file at fault', () => {
@@ -99,7 +99,7 @@ describe('ModelTokenizer errors and template locations', () => {
 
   it('lists its special tokens after the BPE vocabulary', () => {
     const tok = ModelTokenizer.load(writeFolder(files));
-    const ids = fixtureSpecialTokens.map((t) => tok.tokenId(t));
+    const ids = tokenizerStyles.chatml.specialTokens.map((t) => tok.tokenId(t));
     expect(ids).toEqual(ids.map((_, i) => ids[0] + i));
     expect(ids[0]).toBe(Object.keys((files['tokenizer.json'].model as { vocab: object }).vocab).length);
   });
