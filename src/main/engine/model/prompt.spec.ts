@@ -1,0 +1,61 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import type { ModelConfig } from './config';
+import { fixtureArchs, writeFixture, type FixtureArch } from './fixture';
+import { buildPrompt, promptGrid } from './prompt';
+import { ModelTokenizer, type ChatMessage } from './tokenizer';
+
+const corpus = ['What colour is the square?', 'Which way does the red circle move?', 'Describe the video.'];
+
+function fixture(arch: FixtureArch): { config: ModelConfig; tok: ModelTokenizer } {
+  const dir = mkdtempSync(join(tmpdir(), 'isr-prompt-'));
+  const { config } = writeFixture(dir, { arch, size: 'tiny', seed: 1, corpus });
+  return { config, tok: ModelTokenizer.load(dir) };
+}
+
+const ask: ChatMessage[] = [{ role: 'user', content: [{ type: 'video' }, { type: 'text', text: 'What colour is the square?' }] }];
+
+describe.each(fixtureArchs)('%s prompts', (arch) => {
+  const { config, tok } = fixture(arch);
+  const frames = 3;
+
+  it('equals tokenising the processor-expanded text, the way the family processor writes it', () => {
+    const built = buildPrompt(tok, config, ask, frames, { addGenerationPrompt: true });
+    // The processor's own route: render, expand placeholders as strings, tokenise the whole text.
+    const grid = promptGrid(config);
+    let expanded: string;
+    if (config.arch === 'llava-onevision') {
+      const text = tok.applyChatTemplate(ask, { addGenerationPrompt: true });
+      expanded = text.replace('<video>', '<video>'.repeat(frames * grid * grid + 1));
+    } else {
+      const asImages: ChatMessage[] = [{ role: 'user', content: [...Array(frames).fill({ type: 'image' }), { type: 'text', text: 'What colour is the square?' }] }];
+      const text = tok.applyChatTemplate(asImages, { addGenerationPrompt: true });
+      expanded = text.replaceAll('<image>', `<fake_token_around_image><global-img>${'<image>'.repeat(grid * grid)}<fake_token_around_image>`);
+    }
+    expect(built.inputIds).toEqual(tok.encode(expanded));
+  });
+
+  it('records where each frame lies and how many feature rows the prompt takes', () => {
+    const built = buildPrompt(tok, config, ask, frames, { addGenerationPrompt: true });
+    const { layout, visualTokenId } = built;
+    const cells = layout!.rows * layout!.cols;
+    expect(layout!.frameStarts).toHaveLength(frames);
+    for (const start of layout!.frameStarts) {
+      expect(built.inputIds.slice(start, start + cells)).toEqual(Array(cells).fill(visualTokenId));
+    }
+    const newline = config.arch === 'llava-onevision' ? 1 : 0;
+    expect(built.visualTokens).toBe(frames * cells + newline);
+    expect(built.inputIds.filter((id) => id === visualTokenId)).toHaveLength(built.visualTokens);
+  });
+
+  it('leaves a text-only prompt without visual tokens, and refuses two videos or no frames', () => {
+    const text = buildPrompt(tok, config, [{ role: 'user', content: 'Describe the video.' }], 0, { addGenerationPrompt: false });
+    expect(text).toMatchObject({ visualTokenId: null, visualTokens: 0, layout: null });
+    expect(tok.decode(text.inputIds)).toContain('Describe the video.');
+    const two: ChatMessage[] = [{ role: 'user', content: [{ type: 'video' }, { type: 'video' }] }];
+    expect(() => buildPrompt(tok, config, two, 2, { addGenerationPrompt: true })).toThrow('a prompt may hold one video; this one has 2');
+    expect(() => buildPrompt(tok, config, ask, 0, { addGenerationPrompt: true })).toThrow('a video needs at least one frame, got 0');
+  });
+});
