@@ -1,0 +1,241 @@
+// The text decoder of both families (Qwen2 for LLaVA-OneVision, Llama for Idefics3) as ONNX graphs
+// built with the GraphBuilder, from the checkpoint's own weights.
+// Numerics follow transformers models/qwen2/modeling_qwen2.py and models/llama/modeling_llama.py:
+// pre-norm residual layers, RoPE on q and k before they enter the cache (the cache holds rotated
+// keys, as Cache.update after apply_rotary_pos_emb), grouped-query attention through repeat_kv,
+// eager softmax(q k^T / sqrt(d) + mask) v, final RMSNorm, lm_head (the embedding matrix itself when
+// tie_word_embeddings). Graph I/O names are the ones onnxruntime-genai's model builder
+// (src/python/py/models/builder.py) gives decoders: inputs_embeds, attention_mask, position_ids,
+// past_key_values.{i}.key/.value in, logits and present.{i}.key/.value out.
+import { GraphBuilder } from '../graph/builder';
+import type { Graph, Shape, Value } from '../graph/ir';
+import { applyRotary, causalMask, linear, repeatKv, rmsNorm, rotaryCosSin, swigluMlp, type Projection } from '../graph/nn';
+import type { DecoderConfig, ModelConfig } from './config';
+import type { ModelWeights } from './weights';
+
+/** Where the text model's weights live in each family's checkpoint (docs/families.md). */
+export function textWeightNames(config: ModelConfig): { prefix: string; lmHead: string | null } {
+  const tied = config.text.tieWordEmbeddings;
+  return config.arch === 'llava-onevision'
+    ? { prefix: 'language_model.model.', lmHead: tied ? null : 'language_model.lm_head.weight' }
+    : { prefix: 'model.text_model.', lmHead: tied ? null : 'lm_head.weight' };
+}
+
+/** LoRA factors for one linear layer (MatMul layout: a [in, r], b [r, out]), or undefined to leave it frozen. */
+export type AdapterProvider = (module: string, inFeatures: number, outFeatures: number) => { a: Value; b: Value; scale: number } | undefined;
+
+export interface DecoderGraphOptions {
+  /** Layers whose softmax attention probabilities [batch, heads, seq, total] become outputs. */
+  attentionLayers?: readonly number[];
+  /** Logits of the last position only ([batch, 1, vocab]): what sampling needs, without a vocab-wide head over the prompt. */
+  lastLogitsOnly?: boolean;
+  /** Called with each projection's PEFT module path relative to the text model, e.g. 'model.layers.0.self_attn.q_proj'. */
+  adapter?: AdapterProvider;
+}
+
+export interface DecoderIo {
+  /** float32 [batch, seq, hidden]. */
+  inputsEmbeds: Value;
+  /** int64 [batch, past + seq]: 1 for real tokens, 0 for padding. */
+  attentionMask: Value;
+  /** int64 [batch, seq]: RoPE positions. */
+  positionIds: Value;
+  /** Per layer, rotated keys and values of earlier steps: [batch, kvHeads, past, headDim]. */
+  past?: readonly { key: Value; value: Value }[];
+}
+
+export interface DecoderOutputs {
+  /** [batch, seq or 1, vocab]. */
+  logits: Value;
+  /** Per layer, past and this step's keys/values: [batch, kvHeads, past + seq, headDim]. */
+  present: { key: Value; value: Value }[];
+  /** In the order of `attentionLayers`. */
+  attentions: Value[];
+}
+
+/** A weight as an initializer under its checkpoint name. A value of that name the caller's graph
+ *  already holds (the embedding it gathered from, or a weight it feeds as an input to train it) is
+ *  used instead, so nothing is added twice; it must have the MatMul-layout dims. */
+function weight(b: GraphBuilder, name: string, dims: readonly number[], load: () => Float32Array): Value {
+  let existing: Value;
+  try {
+    existing = b.value(name);
+  } catch {
+    return b.initializer(name, 'float32', dims, load());
+  }
+  if (existing.shape.join(',') !== dims.join(',')) throw new Error(`the graph's '${name}' is [${existing.shape}], the decoder needs [${dims}]`);
+  return existing;
+}
+
+/** torch Linear [out, in] to MatMul layout [in, out], once, at build time. */
+function transposed(w: Float32Array, out: number, inF: number): Float32Array {
+  const t = new Float32Array(w.length);
+  for (let o = 0; o < out; o++) for (let i = 0; i < inF; i++) t[i * out + o] = w[o * inF + i];
+  return t;
+}
+
+/** [batch, seq, heads * d] to [batch, heads, seq, d]. */
+const splitHeads = (b: GraphBuilder, x: Value, heads: number, d: number): Value => b.transpose(b.reshape(x, [0, 0, heads, d]), [0, 2, 1, 3]);
+
+/** The embedding matrix [vocab, hidden] of the text model. */
+export function embeddingWeight(b: GraphBuilder, config: ModelConfig, weights: ModelWeights): Value {
+  const name = `${textWeightNames(config).prefix}embed_tokens.weight`;
+  return weight(b, name, [config.text.vocabSize, config.text.hiddenSize], () => weights.get(name));
+}
+
+/** Token embeddings: int64 ids [batch, seq] to float32 [batch, seq, hidden]. */
+export function addEmbedding(b: GraphBuilder, config: ModelConfig, weights: ModelWeights, inputIds: Value): Value {
+  return b.scope('model', () => b.scope('embed_tokens', () => b.gather(embeddingWeight(b, config, weights), inputIds, 0)));
+}
+
+/** Emits the decoder into `b` (composable: the training step builds it into its own graph). */
+export function addDecoder(b: GraphBuilder, config: ModelConfig, weights: ModelWeights, io: DecoderIo, options: DecoderGraphOptions = {}): DecoderOutputs {
+  const t = config.text;
+  const { prefix, lmHead } = textWeightNames(config);
+  const attentionLayers = options.attentionLayers ?? [];
+  const bad = attentionLayers.find((l, i) => !(Number.isInteger(l) && l >= 0 && l < t.numLayers) || attentionLayers.indexOf(l) !== i);
+  if (bad !== undefined) throw new Error(`attention layer ${bad} is out of range or repeated: the decoder has layers 0..${t.numLayers - 1}`);
+  if (io.past !== undefined && io.past.length !== t.numLayers) throw new Error(`past holds ${io.past.length} layers, the decoder has ${t.numLayers}`);
+
+  // `path` is relative to the decoder stack ('layers.0.self_attn.q_proj'); the adapter sees PEFT's
+  // module path relative to the text model, which has the stack under 'model.'.
+  const proj = (path: string, inF: number, outF: number, biased: boolean): Projection => {
+    const name = `${prefix}${path}`;
+    const w = weight(b, `${name}.weight`, [inF, outF], () => transposed(weights.get(`${name}.weight`), outF, inF));
+    const bias = biased ? weight(b, `${name}.bias`, [outF], () => weights.get(`${name}.bias`)) : undefined;
+    const lora = options.adapter?.(`model.${path}`, inF, outF);
+    return { weight: w, ...(bias ? { bias } : {}), ...(lora ? { lora } : {}) };
+  };
+  const vector = (name: string) => weight(b, `${prefix}${name}`, [t.hiddenSize], () => weights.get(`${prefix}${name}`));
+
+  const present: { key: Value; value: Value }[] = [];
+  const attentions = new Map<number, Value>();
+  const hidden = b.scope('model', () => {
+    const rotary = rotaryCosSin(b, io.positionIds, t.headDim, t.ropeTheta);
+    const mask = b.scope('attention_mask', () => cacheMask(b, io.inputsEmbeds, io.attentionMask));
+    let h = io.inputsEmbeds;
+    for (let l = 0; l < t.numLayers; l++) {
+      const m = `layers.${l}`;
+      const q = t.numHeads * t.headDim;
+      const kv = t.numKvHeads * t.headDim;
+      h = b.scope(m, () => {
+        const normed = b.scope('input_layernorm', () => rmsNorm(b, h, vector(`layers.${l}.input_layernorm.weight`), t.rmsNormEps));
+        const attn = b.scope('self_attn', () => attention(b, normed, {
+          q: proj(`${m}.self_attn.q_proj`, t.hiddenSize, q, t.qkvBias),
+          k: proj(`${m}.self_attn.k_proj`, t.hiddenSize, kv, t.qkvBias),
+          v: proj(`${m}.self_attn.v_proj`, t.hiddenSize, kv, t.qkvBias),
+          o: proj(`${m}.self_attn.o_proj`, q, t.hiddenSize, t.outputBias),
+        }, t, { rotary, mask, past: io.past?.[l] }));
+        present.push(attn.present);
+        if (attentionLayers.includes(l)) attentions.set(l, attn.probs);
+        const mid = b.add(h, attn.out);
+        const normed2 = b.scope('post_attention_layernorm', () => rmsNorm(b, mid, vector(`layers.${l}.post_attention_layernorm.weight`), t.rmsNormEps));
+        const mlp = b.scope('mlp', () => swigluMlp(b, normed2, {
+          gate: proj(`${m}.mlp.gate_proj`, t.hiddenSize, t.intermediateSize, false),
+          up: proj(`${m}.mlp.up_proj`, t.hiddenSize, t.intermediateSize, false),
+          down: proj(`${m}.mlp.down_proj`, t.intermediateSize, t.hiddenSize, false),
+        }));
+        return b.add(mid, mlp);
+      });
+    }
+    const last = options.lastLogitsOnly ? b.slice(h, [-1], [Number.MAX_SAFE_INTEGER], [1]) : h;
+    return b.scope('norm', () => rmsNorm(b, last, vector('norm.weight'), t.rmsNormEps));
+  });
+  const logits = b.scope('lm_head', () => {
+    if (lmHead !== null) {
+      const w = weight(b, lmHead, [t.hiddenSize, t.vocabSize], () => transposed(weights.get(lmHead), t.vocabSize, t.hiddenSize));
+      return b.matmul(hidden, w);
+    }
+    // Tied: the head is the embedding matrix [vocab, hidden] itself, used through Gemm's transB so
+    // that no transposed copy exists (ORT would constant-fold a Transpose into a second matrix).
+    const rows = b.gemm(b.reshape(hidden, [-1, t.hiddenSize]), embeddingWeight(b, config, weights), undefined, { transB: true });
+    const shape = b.concat([b.shape(hidden, 0, 2), b.ints([t.vocabSize])], 0);
+    return b.reshape(rows, shape, [hidden.shape[0], hidden.shape[1], t.vocabSize]);
+  });
+  return { logits, present, attentions: attentionLayers.map((l) => attentions.get(l)!) };
+}
+
+/**
+ * Additive mask [batch, 1, seq, total] over cache slots, not RoPE positions (left padding makes
+ * those differ): query i of this step sits in slot total - seq + i and sees slots up to its own,
+ * except padding (attention_mask 0).
+ */
+function cacheMask(b: GraphBuilder, inputsEmbeds: Value, attentionMask: Value): Value {
+  const total = b.squeeze(b.shape(attentionMask, 1, 2), [0]);
+  const seq = b.squeeze(b.shape(inputsEmbeds, 1, 2), [0]);
+  const one = b.scalar(1, 'int64');
+  const keySlots = b.unsqueeze(b.range(b.scalar(0, 'int64'), total, one), [0]);
+  const querySlots = b.unsqueeze(b.range(b.sub(total, seq), total, one), [0]);
+  return causalMask(b, querySlots, keySlots, attentionMask);
+}
+
+interface AttentionResult { out: Value; present: { key: Value; value: Value }; probs: Value }
+
+/** Grouped-query self-attention with a KV cache, returning its probabilities too (nn.selfAttention has neither). */
+function attention(
+  b: GraphBuilder, x: Value, w: { q: Projection; k: Projection; v: Projection; o: Projection }, t: DecoderConfig,
+  ctx: { rotary: { cos: Value; sin: Value }; mask: Value; past?: { key: Value; value: Value } },
+): AttentionResult {
+  const { cos, sin } = ctx.rotary;
+  const qHeads = splitHeads(b, b.scope('q_proj', () => linear(b, x, w.q)), t.numHeads, t.headDim);
+  const kHeads = splitHeads(b, b.scope('k_proj', () => linear(b, x, w.k)), t.numKvHeads, t.headDim);
+  const v = splitHeads(b, b.scope('v_proj', () => linear(b, x, w.v)), t.numKvHeads, t.headDim);
+  const q = b.scope('q_rotary', () => applyRotary(b, qHeads, cos, sin));
+  const k = b.scope('k_rotary', () => applyRotary(b, kHeads, cos, sin));
+  const key = ctx.past === undefined ? k : b.scope('key_cache', () => b.concat([ctx.past!.key, k], 2));
+  const value = ctx.past === undefined ? v : b.scope('value_cache', () => b.concat([ctx.past!.value, v], 2));
+  const { out, probs } = b.scope('sdpa', () => {
+    const nRep = t.numHeads / t.numKvHeads;
+    const scores = b.mul(b.matmul(q, b.transpose(repeatKv(b, key, nRep), [0, 1, 3, 2])), t.headDim ** -0.5);
+    const p = b.softmax(b.add(scores, ctx.mask), -1);
+    return { out: b.matmul(p, repeatKv(b, value, nRep)), probs: p };
+  });
+  const merged = b.reshape(b.transpose(out, [0, 2, 1, 3]), [0, 0, t.numHeads * t.headDim]);
+  return { out: b.scope('o_proj', () => linear(b, merged, w.o)), present: { key, value }, probs };
+}
+
+/** Marks `v` an output named `name` with the declared shape (symbolic names a reader recognises). */
+function namedOutput(b: GraphBuilder, v: Value, name: string, shape: Shape): void {
+  b.output(b.node('Identity', [v], {}, { outNames: [name], outShapes: [shape] })[0]);
+}
+
+export const pastName = (layer: number, kind: 'key' | 'value'): string => `past_key_values.${layer}.${kind}`;
+export const presentName = (layer: number, kind: 'key' | 'value'): string => `present.${layer}.${kind}`;
+export const attentionName = (layer: number): string => `attentions.${layer}`;
+
+/** The decoder as a graph of its own, with the standard I/O names (see the file comment). */
+export function buildDecoderGraph(config: ModelConfig, weights: ModelWeights, options: DecoderGraphOptions & { kvCache: boolean }): Graph {
+  const t = config.text;
+  const b = new GraphBuilder('decoder');
+  const io: DecoderIo = {
+    inputsEmbeds: b.input('inputs_embeds', 'float32', ['batch', 'seq', t.hiddenSize]),
+    attentionMask: b.input('attention_mask', 'int64', ['batch', 'total']),
+    positionIds: b.input('position_ids', 'int64', ['batch', 'seq']),
+    ...(options.kvCache
+      ? {
+          past: Array.from({ length: t.numLayers }, (_, l) => ({
+            key: b.input(pastName(l, 'key'), 'float32', ['batch', t.numKvHeads, 'past', t.headDim]),
+            value: b.input(pastName(l, 'value'), 'float32', ['batch', t.numKvHeads, 'past', t.headDim]),
+          })),
+        }
+      : {}),
+  };
+  const out = addDecoder(b, config, weights, io, options);
+  namedOutput(b, out.logits, 'logits', ['batch', options.lastLogitsOnly ? 1 : 'seq', t.vocabSize]);
+  if (options.kvCache) {
+    out.present.forEach(({ key, value }, l) => {
+      namedOutput(b, key, presentName(l, 'key'), ['batch', t.numKvHeads, 'total', t.headDim]);
+      namedOutput(b, value, presentName(l, 'value'), ['batch', t.numKvHeads, 'total', t.headDim]);
+    });
+  }
+  (options.attentionLayers ?? []).forEach((l, i) => namedOutput(b, out.attentions[i], attentionName(l), ['batch', t.numHeads, 'seq', 'total']));
+  return b.build();
+}
+
+/** input_ids int64 [batch, seq] to inputs_embeds float32 [batch, seq, hidden]. */
+export function buildEmbeddingGraph(config: ModelConfig, weights: ModelWeights): Graph {
+  const b = new GraphBuilder('embed_tokens');
+  const embeds = addEmbedding(b, config, weights, b.input('input_ids', 'int64', ['batch', 'seq']));
+  namedOutput(b, embeds, 'inputs_embeds', ['batch', 'seq', config.text.hiddenSize]);
+  return b.build();
+}

@@ -1,0 +1,156 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it, vi } from 'vitest';
+import { Session } from '../graph/session';
+import { fixtureArchs, writeFixture } from './fixture';
+import { LanguageModel, selectCacheRows, type KvCache } from './language-model';
+import { naiveEmbed, naiveForward } from './naive/decoder';
+import { openWeights, type ModelWeights } from './weights';
+
+const corpus = ['What colour is the square?', 'Which way does the red circle move?', 'How many shapes are in the video?'];
+const ids = [5, 17, 42, 3, 99, 100, 7, 8, 250, 11, 12];
+
+const positions = (from: number, n: number) => BigInt64Array.from({ length: n }, (_, i) => BigInt(from + i));
+const ones = (n: number) => new BigInt64Array(n).fill(1n);
+const maxDiff = (a: ArrayLike<number>, b: ArrayLike<number>): number => {
+  expect(a.length).toBe(b.length);
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
+  return m;
+};
+
+const cleanup: (() => Promise<void> | void)[] = [];
+afterAll(async () => {
+  for (const c of cleanup) await c();
+});
+
+async function tiny(arch: (typeof fixtureArchs)[number]): Promise<{ lm: LanguageModel; weights: ModelWeights }> {
+  const dir = mkdtempSync(join(tmpdir(), 'isr-lm-'));
+  const { config } = writeFixture(dir, { arch, size: 'tiny', seed: 12, corpus });
+  const weights = openWeights(dir, config);
+  const lm = await LanguageModel.create(config, weights);
+  cleanup.push(() => lm.release(), () => weights.close());
+  return { lm, weights };
+}
+
+describe.each(fixtureArchs)('%s language model', (arch) => {
+  const model = tiny(arch);
+
+  /** Logits [seq, vocab] of one unpadded sequence in one forward without a cache. */
+  async function full(lm: LanguageModel, tokens: number[]): Promise<Float32Array> {
+    const n = tokens.length;
+    const { logits } = await lm.forward({
+      inputsEmbeds: await lm.embed(tokens), batch: 1, seq: n, attentionMask: ones(n), positionIds: positions(0, n), past: null, lastLogitsOnly: false,
+    });
+    return logits;
+  }
+
+  it('forward matches the naive float64 forward', async () => {
+    const { lm, weights } = await model;
+    const naive = naiveForward(lm.config, weights, naiveEmbed(lm.config, weights, ids), ids.length);
+    expect(maxDiff(await full(lm, ids), naive.logits)).toBeLessThan(5e-5);
+  });
+
+  it.each([0, 1, 5])('decodes with the KV cache as a full forward does (prefill %i tokens, then one at a time; max abs diff < 1e-4)', async (k) => {
+    const { lm } = await model;
+    const vocab = lm.config.text.vocabSize;
+    const reference = await full(lm, ids);
+    let past: KvCache | null = null;
+    let done = 0;
+    const step = async (n: number) => {
+      const out = await lm.forward({
+        inputsEmbeds: await lm.embed(ids.slice(done, done + n)), batch: 1, seq: n,
+        attentionMask: ones(done + n), positionIds: positions(done, n), past, lastLogitsOnly: false,
+      });
+      expect(out.present.length).toBe(done + n);
+      expect(out.present.layers[0].key.dims).toEqual([1, lm.config.text.numKvHeads, done + n, lm.config.text.headDim]);
+      expect(maxDiff(out.logits, reference.subarray(done * vocab, (done + n) * vocab))).toBeLessThan(1e-4);
+      past = out.present;
+      done += n;
+    };
+    if (k > 0) await step(k);
+    while (done < ids.length) await step(1);
+  });
+
+  it('gives each row of a left-padded batch the logits it has alone', async () => {
+    const { lm } = await model;
+    const vocab = lm.config.text.vocabSize;
+    const hidden = lm.config.text.hiddenSize;
+    const short = [9, 30, 31, 60];
+    const long = ids;
+    const width = long.length;
+    const pad = width - short.length;
+    const embeds = new Float32Array(2 * width * hidden);
+    embeds.set(await lm.embed(short), pad * hidden);
+    embeds.set(await lm.embed(long), width * hidden);
+    const mask = BigInt64Array.from({ length: 2 * width }, (_, i) => (i < pad ? 0n : 1n));
+    // position_ids = cumsum(mask) - 1, padding set to 1, as transformers' generate prepares them.
+    const pos = BigInt64Array.from({ length: 2 * width }, (_, i) => (i < pad ? 1n : i < width ? BigInt(i - pad) : BigInt(i - width)));
+    const prefill = await lm.forward({ inputsEmbeds: embeds, batch: 2, seq: width, attentionMask: mask, positionIds: pos, past: null, lastLogitsOnly: false });
+    expect(maxDiff(prefill.logits.subarray(pad * vocab, width * vocab), await full(lm, short))).toBeLessThan(1e-4);
+    expect(maxDiff(prefill.logits.subarray(width * vocab), await full(lm, long))).toBeLessThan(1e-4);
+
+    // One cached step more for both rows, then the short row alone from its selected cache rows.
+    const next = [77, 78];
+    const step = await lm.forward({
+      inputsEmbeds: await lm.embed(next), batch: 2, seq: 1, attentionMask: BigInt64Array.from([...mask.subarray(0, width), 1n, ...mask.subarray(width), 1n]),
+      positionIds: BigInt64Array.from([BigInt(short.length), BigInt(long.length)]), past: prefill.present, lastLogitsOnly: true,
+    });
+    expect(maxDiff(step.logits.subarray(0, vocab), (await full(lm, [...short, 77])).subarray(short.length * vocab))).toBeLessThan(1e-4);
+    expect(maxDiff(step.logits.subarray(vocab), (await full(lm, [...long, 78])).subarray(long.length * vocab))).toBeLessThan(1e-4);
+    const alone = selectCacheRows(step.present, [1]);
+    expect(alone.layers[0].key.dims[0]).toBe(1);
+    expect(alone.layers[1].value.data).toEqual((step.present.layers[1].value.data as Float32Array).subarray((alone.layers[1].value.data as Float32Array).length));
+  });
+
+  it('replaces exactly the visual token rows with the features, in order, and rejects a count mismatch', async () => {
+    const { lm } = await model;
+    const hidden = lm.config.text.hiddenSize;
+    const tokenId = lm.config.imageTokenId;
+    const prompt = [5, tokenId, tokenId, 17, tokenId, 42];
+    const features = Float32Array.from({ length: 3 * hidden }, (_, i) => 100 + i);
+    const plain = await lm.embed(prompt);
+    const mixed = await lm.embed(prompt, { tokenId, features });
+    prompt.forEach((id, t) => {
+      const row = mixed.subarray(t * hidden, (t + 1) * hidden);
+      const slot = prompt.slice(0, t).filter((p) => p === tokenId).length;
+      expect(row).toEqual(id === tokenId ? features.subarray(slot * hidden, (slot + 1) * hidden) : plain.subarray(t * hidden, (t + 1) * hidden));
+    });
+    await expect(lm.embed(prompt, { tokenId, features: features.subarray(0, 2 * hidden) })).rejects.toThrow(/3 tokens of id .*, 2 feature rows/);
+    await expect(lm.embed([lm.config.text.vocabSize])).rejects.toThrow(/outside the vocabulary/);
+  });
+
+  it('returns per-layer attention probabilities of the naive forward', async () => {
+    const { lm, weights } = await model;
+    const { numHeads: heads } = lm.config.text;
+    const seq = ids.length;
+    const probs = await lm.attention(await lm.embed(ids), seq, [1]);
+    const naive = naiveForward(lm.config, weights, naiveEmbed(lm.config, weights, ids), seq, { attention: true });
+    expect(probs).toHaveLength(1);
+    expect(probs[0]).toHaveLength(heads * seq * seq);
+    expect(maxDiff(probs[0], naive.attentions[1])).toBeLessThan(1e-5);
+  });
+
+  it('rejects inputs of the wrong size', async () => {
+    const { lm } = await model;
+    await expect(lm.forward({ inputsEmbeds: new Float32Array(3), batch: 1, seq: 1, attentionMask: ones(1), positionIds: positions(0, 1), past: null, lastLogitsOnly: true }))
+      .rejects.toThrow(/inputsEmbeds has 3 values/);
+  });
+});
+
+describe('LanguageModel sessions', () => {
+  it('are built lazily, once each', async () => {
+    const create = vi.spyOn(Session, 'create');
+    const { lm } = await tiny('idefics3');
+    expect(create.mock.calls.map((c) => c[1].graphName)).toEqual(['embed_tokens']);
+    const run = (lastLogitsOnly: boolean) => lm.forward({ inputsEmbeds: new Float32Array(lm.config.text.hiddenSize), batch: 1, seq: 1, attentionMask: ones(1), positionIds: positions(0, 1), past: null, lastLogitsOnly });
+    await Promise.all([run(true), run(true)]);
+    await run(true);
+    await run(false);
+    await lm.attention(new Float32Array(lm.config.text.hiddenSize), 1, [0]);
+    await lm.attention(new Float32Array(lm.config.text.hiddenSize), 1, [0]);
+    expect(create.mock.calls.map((c) => c[1].graphName)).toEqual(['embed_tokens', 'decoder_last', 'decoder', 'decoder_attentions_0']);
+    create.mockRestore();
+  });
+});
