@@ -424,7 +424,7 @@ function tensorBytes(file: string, name: string, tensor: TensorToWrite): Uint8Ar
 }
 
 /** Writes to a temporary file beside the target, syncs it, then renames it over the target. */
-function writeAtomically(file: string, chunks: readonly Uint8Array[]): void {
+export function writeAtomically(file: string, chunks: readonly Uint8Array[]): void {
   const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${Date.now()}.tmp`);
   const fd = fs.openSync(tmp, 'w');
   try {

@@ -1,0 +1,249 @@
+// LoRA adapters as PEFT defines, initialises and saves them, so a round's adapter loads in PEFT and
+// a PEFT adapter loads here.
+// - peft/tuners/lora/layer.py (LoraLayer.update_layer, reset_lora_parameters): lora_A is an
+//   nn.Linear(in, r) initialised kaiming_uniform_(a=sqrt(5)), i.e. U(-1/sqrt(in), 1/sqrt(in));
+//   lora_B is zeros, so a fresh adapter changes nothing; scaling = lora_alpha / r (alpha / sqrt(r)
+//   with use_rslora); the delta weight is scaling * B @ A in torch's [out, in] layout.
+// - peft/utils/save_and_load.py (get_peft_model_state_dict): saved keys are
+//   `base_model.model.<module path>.lora_A.weight` [r, in] and `.lora_B.weight` [out, r], the adapter
+//   name removed; peft_model.py save_pretrained writes them to adapter_model.safetensors with
+//   metadata {"format": "pt"} and the config with inference_mode set to true.
+// - peft/config.py (PeftConfigMixin.save_pretrained): adapter_config.json is
+//   json.dumps(to_dict(), indent=2, sort_keys=True); the fields below are LoraConfig's as of PEFT
+//   0.17 (runtime_config is dropped on save). Older PEFT versions ignore the fields they lack.
+// The graph holds the factors in MatMul layout (A [in, r], B [r, out], nn.ts linear), the
+// transposes of PEFT's.
+import fs from 'node:fs';
+import path from 'node:path';
+import { ApiError } from '../../../shared/errors';
+import type { Rng } from '../generate/sampling';
+import { SafetensorsFile, writeAtomically, writeSafetensors, type TensorToWrite } from '../graph/safetensors';
+import type { HostTensor } from './state';
+
+export interface LoraConfig {
+  r: number;
+  alpha: number;
+  /** PEFT's lora_dropout; recorded in the adapter, but training here supports 0 only. */
+  dropout: number;
+  /** Module names matched as PEFT does: a list (exact name or `.name` suffix) or one regex (full match). */
+  targets: readonly string[] | string;
+  useRslora?: boolean;
+}
+
+export const defaultLoraConfig: LoraConfig = {
+  r: 16, alpha: 32, dropout: 0, targets: ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'],
+};
+
+export const loraScale = (c: LoraConfig): number => (c.useRslora ? c.alpha / Math.sqrt(c.r) : c.alpha / c.r);
+
+/** PEFT's check_target_module_exists for a list or a regex target_modules. */
+export function isLoraTarget(module: string, targets: LoraConfig['targets']): boolean {
+  if (typeof targets === 'string') return new RegExp(`^(?:${targets})$`).test(module);
+  return targets.some((t) => module === t || module.endsWith(`.${t}`));
+}
+
+/** An adapted linear layer: its module path relative to the text model and its sizes. */
+export interface LoraModule {
+  module: string;
+  inFeatures: number;
+  outFeatures: number;
+}
+
+/** Factors in MatMul layout: a [in, r], b [r, out]. */
+export interface LoraFactors {
+  a: HostTensor;
+  b: HostTensor;
+}
+
+/** The graph input names of a module's factors. */
+export const loraInputNames = (module: string): { a: string; b: string } => ({ a: `${module}.lora_A`, b: `${module}.lora_B` });
+
+/** PEFT's default init: A ~ U(-1/sqrt(in), 1/sqrt(in)) drawn in torch's [r, in] order, B = 0. */
+export function initLora(rng: Rng, m: LoraModule, r: number): LoraFactors {
+  const bound = 1 / Math.sqrt(m.inFeatures);
+  const torchA = Float32Array.from({ length: r * m.inFeatures }, () => (2 * rng.next() - 1) * bound);
+  return {
+    a: { dims: [m.inFeatures, r], data: transpose(torchA, r, m.inFeatures) },
+    b: { dims: [r, m.outFeatures], data: new Float32Array(r * m.outFeatures) },
+  };
+}
+
+/** Row-major [rows, cols] to [cols, rows]. */
+export function transpose(data: Float32Array, rows: number, cols: number): Float32Array {
+  const out = new Float32Array(data.length);
+  for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) out[j * rows + i] = data[i * cols + j];
+  return out;
+}
+
+/**
+ * The keys PEFT saves for a module. `textModelPrefix` turns the path relative to the text model into
+ * the base model's full module path: '' for a plain causal LM, 'language_model.' for LLaVA-OneVision
+ * as transformers < 5 names it (base_model.model.language_model.model.layers.0.self_attn.q_proj...).
+ */
+export const peftKeys = (module: string, textModelPrefix: string): { a: string; b: string } => ({
+  a: `base_model.model.${textModelPrefix}${module}.lora_A.weight`,
+  b: `base_model.model.${textModelPrefix}${module}.lora_B.weight`,
+});
+
+export interface Adapter {
+  config: LoraConfig;
+  /** By module path relative to the text model. */
+  factors: ReadonlyMap<string, LoraFactors>;
+  baseModel: string | null;
+  /** PEFT's task_type; null when the base model class is not a task PEFT names. */
+  taskType: string | null;
+}
+
+export const ADAPTER_WEIGHTS = 'adapter_model.safetensors';
+export const ADAPTER_CONFIG = 'adapter_config.json';
+
+/** Writes adapter_model.safetensors (F32, PEFT layout) and adapter_config.json as PEFT does. */
+export function writeAdapter(dir: string, adapter: Adapter, textModelPrefix: string): void {
+  const { config } = adapter;
+  const tensors: Record<string, TensorToWrite> = {};
+  for (const [module, { a, b }] of adapter.factors) {
+    const [inF, r] = a.dims;
+    const [rb, outF] = b.dims;
+    if (r !== config.r || rb !== config.r) throw new Error(`writeAdapter: ${module} has rank ${r}/${rb}, the config says ${config.r}`);
+    const keys = peftKeys(module, textModelPrefix);
+    tensors[keys.a] = { dtype: 'F32', shape: [r, inF], data: transpose(a.data, inF, r) };
+    tensors[keys.b] = { dtype: 'F32', shape: [outF, r], data: transpose(b.data, r, outF) };
+  }
+  fs.mkdirSync(dir, { recursive: true });
+  writeSafetensors(path.join(dir, ADAPTER_WEIGHTS), tensors, { format: 'pt' });
+  writeAtomically(path.join(dir, ADAPTER_CONFIG), [Buffer.from(pythonJson(peftConfig(adapter)), 'utf8')]);
+}
+
+function peftConfig(adapter: Adapter): Record<string, unknown> {
+  const c = adapter.config;
+  return {
+    alpha_pattern: {}, auto_mapping: null, base_model_name_or_path: adapter.baseModel, bias: 'none', corda_config: null,
+    eva_config: null, exclude_modules: null, fan_in_fan_out: false, inference_mode: true, init_lora_weights: true,
+    layer_replication: null, layers_pattern: null, layers_to_transform: null, loftq_config: {}, lora_alpha: c.alpha,
+    lora_bias: false, lora_dropout: c.dropout, megatron_config: null, megatron_core: 'megatron.core', modules_to_save: null,
+    peft_type: 'LORA', qalora_group_size: 16, r: c.r, rank_pattern: {}, revision: null,
+    target_modules: typeof c.targets === 'string' ? c.targets : [...new Set(c.targets)], target_parameters: null,
+    task_type: adapter.taskType, trainable_token_indices: null, use_dora: false, use_qalora: false, use_rslora: c.useRslora ?? false,
+  };
+}
+
+// Fields that change what the adapter computes and that this loader does not implement.
+const unsupported: Record<string, (v: unknown) => boolean> = {
+  use_dora: (v) => v === true,
+  fan_in_fan_out: (v) => v === true,
+  bias: (v) => v !== undefined && v !== 'none',
+  lora_bias: (v) => v === true,
+  rank_pattern: (v) => v !== undefined && v !== null && Object.keys(v as object).length > 0,
+  alpha_pattern: (v) => v !== undefined && v !== null && Object.keys(v as object).length > 0,
+  layer_replication: (v) => v !== undefined && v !== null,
+};
+
+/** Reads a PEFT LoRA adapter folder; factors come back in MatMul layout, keyed by text-model module path. */
+export function readAdapter(dir: string, textModelPrefix: string): Adapter {
+  const configFile = path.join(dir, ADAPTER_CONFIG);
+  let raw: Record<string, unknown>;
+  try {
+    raw = JSON.parse(fs.readFileSync(configFile, 'utf8')) as Record<string, unknown>;
+  } catch (err) {
+    throw new ApiError('bad_input', `adapter config ${configFile} cannot be read: ${(err as Error).message}`, { file: configFile });
+  }
+  const bad = (what: string) => new ApiError('bad_input', `adapter config ${configFile}: ${what}`, { file: configFile });
+  if (raw.peft_type !== 'LORA') throw bad(`peft_type is ${JSON.stringify(raw.peft_type)}, not "LORA"`);
+  for (const [field, rejects] of Object.entries(unsupported)) if (rejects(raw[field])) throw bad(`${field} = ${JSON.stringify(raw[field])} is not supported`);
+  const num = (field: string, fallback?: number): number => {
+    const v = raw[field] ?? fallback;
+    if (typeof v !== 'number' || !Number.isFinite(v)) throw bad(`${field} must be a number, got ${JSON.stringify(v)}`);
+    return v;
+  };
+  const targets = raw.target_modules;
+  if (!(typeof targets === 'string' || (Array.isArray(targets) && targets.every((t) => typeof t === 'string')))) {
+    throw bad(`target_modules must be a list of names or a regex, got ${JSON.stringify(targets)}`);
+  }
+  // Absent fields take LoraConfig's defaults (r 8, lora_alpha 8, lora_dropout 0).
+  const config: LoraConfig = {
+    r: num('r', 8), alpha: num('lora_alpha', 8), dropout: num('lora_dropout', 0), targets: targets as string[] | string, useRslora: raw.use_rslora === true,
+  };
+
+  const file = SafetensorsFile.open(path.join(dir, ADAPTER_WEIGHTS));
+  try {
+    const head = `base_model.model.${textModelPrefix}`;
+    const found = new Map<string, { a?: string; b?: string }>();
+    for (const key of file.names()) {
+      const m = /^(.*)\.lora_([AB])\.weight$/.exec(key);
+      if (m === null || !m[1].startsWith(head)) throw new ApiError('bad_input', `${file.path}: '${key}' is not a LoRA factor under '${head}'`, { file: file.path, tensor: key });
+      const entry = found.get(m[1].slice(head.length)) ?? {};
+      entry[m[2] === 'A' ? 'a' : 'b'] = key;
+      found.set(m[1].slice(head.length), entry);
+    }
+    const factors = new Map<string, LoraFactors>();
+    for (const [module, { a, b }] of found) {
+      if (a === undefined || b === undefined) throw new ApiError('bad_input', `${file.path}: ${module} lacks lora_${a === undefined ? 'A' : 'B'}`, { file: file.path });
+      const [ra, inF] = file.info(a).shape;
+      const [outF, rb] = file.info(b).shape;
+      if (ra !== config.r || rb !== config.r) {
+        throw new ApiError('bad_input', `${file.path}: ${module} has rank ${ra}/${rb} but the config says r = ${config.r}`, { file: file.path, tensor: a });
+      }
+      factors.set(module, {
+        a: { dims: [inF, ra], data: transpose(file.readAsFloat32(a), ra, inF) },
+        b: { dims: [rb, outF], data: transpose(file.readAsFloat32(b), outF, rb) },
+      });
+    }
+    const baseModel = typeof raw.base_model_name_or_path === 'string' ? raw.base_model_name_or_path : null;
+    return { config, factors, baseModel, taskType: typeof raw.task_type === 'string' ? raw.task_type : null };
+  } finally {
+    file.close();
+  }
+}
+
+/** W + scale * B A for a torch-layout weight [out, in] and MatMul-layout factors; a new array. */
+export function mergeLora(weight: Float32Array, a: HostTensor, b: HostTensor, scale: number): Float32Array {
+  const [inF, r] = a.dims;
+  const outF = b.dims[1];
+  if (b.dims[0] !== r || weight.length !== inF * outF) {
+    throw new Error(`mergeLora: A [${a.dims}] and B [${b.dims}] do not fit a weight of ${weight.length} values`);
+  }
+  const out = new Float32Array(weight.length);
+  const column = new Float64Array(r); // B[:, o], read once per output row
+  for (let o = 0; o < outF; o++) {
+    for (let k = 0; k < r; k++) column[k] = b.data[k * outF + o];
+    for (let i = 0; i < inF; i++) {
+      let delta = 0;
+      for (let k = 0; k < r; k++) delta += a.data[i * r + k] * column[k];
+      out[o * inF + i] = weight[o * inF + i] + scale * delta;
+    }
+  }
+  return out;
+}
+
+// ---- Python's json.dumps(indent=2, sort_keys=True), byte for byte ------------------------------
+
+const floatFields = new Set(['lora_dropout']);
+
+/** repr(float): shortest round-trip digits, exponent form below 1e-4 and from 1e16. */
+export function pythonFloat(x: number): string {
+  if (Number.isNaN(x)) return 'NaN';
+  if (!Number.isFinite(x)) return x > 0 ? 'Infinity' : '-Infinity';
+  if (x === 0) return Object.is(x, -0) ? '-0.0' : '0.0';
+  const [mantissa, e] = x.toExponential().split('e');
+  const exp = Number(e);
+  if (exp < -4 || exp >= 16) return `${mantissa}e${exp < 0 ? '-' : '+'}${String(Math.abs(exp)).padStart(2, '0')}`;
+  const s = String(x);
+  return s.includes('.') ? s : `${s}.0`;
+}
+
+// ensure_ascii: everything outside space..tilde is escaped, as lowercase \uXXXX.
+const pythonString = (s: string): string => JSON.stringify(s).replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+
+function pythonJson(value: unknown, indent = '', key = ''): string {
+  if (value === null || value === undefined) return 'null';
+  if (typeof value === 'boolean') return value ? 'true' : 'false';
+  if (typeof value === 'number') return floatFields.has(key) || !Number.isInteger(value) ? pythonFloat(value) : String(value);
+  if (typeof value === 'string') return pythonString(value);
+  const inner = `${indent}  `;
+  if (Array.isArray(value)) {
+    return value.length === 0 ? '[]' : `[\n${value.map((v) => inner + pythonJson(v, inner)).join(',\n')}\n${indent}]`;
+  }
+  const entries = Object.entries(value as Record<string, unknown>).sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0));
+  if (entries.length === 0) return '{}';
+  return `{\n${entries.map(([k, v]) => `${inner}${pythonString(k)}: ${pythonJson(v, inner, k)}`).join(',\n')}\n${indent}}`;
+}
