@@ -37,12 +37,16 @@ export interface TrainStepOptions {
   optimizer?: Partial<Omit<AdamWHyper, 'lr' | 'step'>>;
   /** The graph's name, in errors and profiles. Default 'train_step'. */
   name?: string;
+  /** Micro-batches per update (default 1). Above 1 the step also takes `accumName(p)`: the summed
+   *  gradients of the update's earlier micro-batches (from gradientGraph), and applies the mean. */
+  accumulation?: number;
 }
 
 export const LOSS = 'loss';
 export const LR_INPUT = 'lr';
 export const STEP_INPUT = 'step';
 export const momentNames = (param: string): { m: string; v: string } => ({ m: `${param}.m`, v: `${param}.v` });
+export const accumName = (param: string): string => `${param}.grad_accum`;
 
 /** The forward as a graph of its own: LoRA factors as inputs, `loss` and the metrics as outputs. */
 export interface LossGraph {
@@ -107,12 +111,22 @@ export function buildTrainStep(forward: ForwardFn, options: TrainStepOptions): T
   const t = GraphBuilder.extend({ ...withGrads, outputs: withGrads.outputs.filter((o) => !gradOutputs.has(o.name)) });
   const lr = t.input(LR_INPUT, 'float32', []);
   const step = t.input(STEP_INPUT, 'float32', []);
+  const k = options.accumulation ?? 1;
+  if (!(Number.isInteger(k) && k >= 1)) throw new Error(`buildTrainStep: accumulation must be a whole number >= 1, got ${k}`);
   addAdamW(t, fwd.params.map((name) => {
     const value = t.value(name);
     const moments = momentNames(name);
-    return { name, value, grad: t.value(GRAD_PREFIX + name), m: t.input(moments.m, 'float32', value.shape), v: t.input(moments.v, 'float32', value.shape) };
+    const own = t.value(GRAD_PREFIX + name);
+    // Each micro-batch's loss is a batch mean, so the update's gradient is the mean over micro-batches.
+    const grad = k === 1 ? own : t.mul(t.add(own, t.input(accumName(name), 'float32', value.shape)), 1 / k);
+    return { name, value, grad, m: t.input(moments.m, 'float32', value.shape), v: t.input(moments.v, 'float32', value.shape) };
   }), { ...adamWDefaults, ...options.optimizer, lr, step });
   return { ...fwd, graph: prune(t.build()) };
+}
+
+/** The loss graph with its gradients as outputs (`grad.<p>`): the earlier micro-batches of an update. */
+export function gradientGraph(loss: LossGraph): Graph {
+  return differentiate(loss.graph, { loss: LOSS, wrt: loss.params });
 }
 
 export interface StepResult {
