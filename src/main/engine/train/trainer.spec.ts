@@ -81,19 +81,20 @@ describe('Trainer on a model folder', () => {
     const reference = await t.referenceLogps();
     const { feeds } = await t.batchFeeds([0, 1], Float32Array.from(reference, (v) => v + 0.3));
     const rand = rng(4);
-    const point: Feeds = { ...asFeeds(feeds) };
     const dims = (p: string) => loss.graph.inputs.find((i) => i.name === p)!.shape as number[];
     // Both factors random, so neither gradient is trivially 0.
-    for (const p of loss.params) point[p] = tensor64('float32', dims(p), Array.from(randomTensor(rand, 'float64', dims(p)).data, (v) => 0.2 * v));
+    const point: Feeds = {
+      ...asFeeds(feeds),
+      ...Object.fromEntries(loss.params.map((p) => [p, tensor64('float32', dims(p), Array.from(randomTensor(rand, 'float64', dims(p)).data, (v) => 0.2 * v))])),
+    };
     const grads = runReference(differentiate(loss.graph, { loss: LOSS, wrt: loss.params }), point, loss.params.map((p) => GRAD_PREFIX + p));
     const lossAt = (f: Feeds) => runReference(loss.graph, f, [LOSS])[LOSS].data[0];
     for (let trial = 0; trial < 3; trial++) {
       const d = Object.fromEntries(loss.params.map((p) => [p, randomTensor(rand, 'float64', dims(p)).data]));
       const analytic = loss.params.reduce((sum, p) => sum + grads[GRAD_PREFIX + p].data.reduce((a, g, i) => a + g * d[p][i], 0), 0);
       const along = (h: number) => {
-        const moved: Feeds = { ...point };
-        for (const p of loss.params) moved[p] = { ...point[p], data: point[p].data.map((v, i) => v + h * d[p][i]) };
-        return lossAt(moved);
+        const moved = Object.fromEntries(loss.params.map((p) => [p, { ...point[p], data: point[p].data.map((v, i) => v + h * d[p][i]) }]));
+        return lossAt({ ...point, ...moved });
       };
       // Central differences at h and h/2, Richardson-extrapolated: the h^2 error term cancels.
       const central = (h: number) => (along(h) - along(-h)) / (2 * h);
