@@ -3,22 +3,14 @@
 // against central finite differences of the forward graph, and helpers to run the same graph in
 // ONNX Runtime float32 for comparison. Used by the specs; no ONNX Runtime import here, so engine code
 // may use it too.
+import { mulberry32 } from '../../../shared/prng';
 import type { DType } from '../graph/dtype';
 import type { Graph } from '../graph/ir';
 import { runReference, tensor64, type Feeds, type Tensor64 } from '../graph/reference';
 import { differentiate, GRAD_PREFIX } from './differentiate';
 
-/** mulberry32: small, seeded, good enough for test data. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Seeded test data: the same tensors on every machine, so failures reproduce. */
+export const rng = mulberry32;
 
 export type Fill = 'normal' | 'positive' | 'bool' | { int: [number, number] };
 

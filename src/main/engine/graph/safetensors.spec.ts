@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { rng } from '../autodiff/gradcheck';
 import {
   SafetensorsFile, bf16BitsToFloat32, dtypes, f16BitsToFloat32, float32ToBF16Bits, float32ToF16Bits,
   openCheckpoint, writeCheckpoint, writeSafetensors, type Dtype, type TensorToWrite,
@@ -12,17 +13,6 @@ afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
 let fileCount = 0;
 const tmp = (name = 'x.safetensors') => path.join(fs.mkdtempSync(path.join(root, `${fileCount++}-`)), name);
 
-/** A deterministic PRNG (mulberry32), so failures reproduce. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function u64le(n: number): Uint8Array {
   const b = Buffer.alloc(8);

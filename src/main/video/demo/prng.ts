@@ -1,17 +1,8 @@
-// A small seeded generator (mulberry32): the demo data must be the same for the same seed on
-// every machine, which Math.random cannot promise.
-export type Rng = () => number;
+// Draws for the demo scenes from the shared seeded generator.
+import { mulberry32 } from '../../../shared/prng';
 
-export function mulberry32(seed: number): Rng {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { mulberry32 };
+export type Rng = () => number;
 
 /** An integer in [lo, hi], both included. */
 export function int(rng: Rng, lo: number, hi: number): number {
