@@ -27,6 +27,20 @@ const seeds: Record<number, (db: Database.Database) => void> = {
       INSERT INTO datasets (id, name, source_path, status) VALUES (2, 'half', '/data/half.jsonl', 'importing');
       INSERT INTO import_issues (dataset_id, line, row_id, field, message) VALUES (2, 4, NULL, 'question', 'question is missing');`);
   },
+  3: (db) => {
+    db.exec(`
+      INSERT INTO datasets (id, name, source_path) VALUES (3, 'train', '/data/train.jsonl');
+      INSERT INTO videos (id, path, duration_s, width, height, fps) VALUES (3, '/data/c.mp4', 1, 64, 48, 8);
+      INSERT INTO prompts (id, dataset_id, video_id, row_id, line, question) VALUES (30, 3, 3, 'c1', 1, 'What colour?');
+      INSERT INTO models (id, path, family, fingerprint) VALUES (1, '/models/start', 'llava-onevision', 'f0');
+      INSERT INTO runs (id, mode, dataset_id, start_model_id, rounds_planned, settings) VALUES (1, 'isr', 3, 1, 2, '{}');
+      INSERT INTO rounds (id, run_id, round, policy_model_id, templates) VALUES (1, 1, 1, 1, '{}');
+      INSERT INTO responses (id, round_id, prompt_id, sample, text, token_count, seed) VALUES (1, 1, 30, 0, 'red', 1, 5), (2, 1, 30, 1, 'blue', 1, 6);
+      INSERT INTO contexts (id, round_id, video_id, text) VALUES (1, 1, 3, 'A red square.');
+      INSERT INTO judgments (round_id, response_a_id, response_b_id, shown_first, context_id, p_first) VALUES (1, 1, 2, 'a', 1, 0.8);
+      INSERT INTO pairs (id, round_id, prompt_id, response_a_id, response_b_id, p_a, judge_choice) VALUES (1, 1, 30, 1, 2, 0.7, 'a');
+      INSERT INTO overrides (pair_id, choice) VALUES (1, 'b');`);
+  },
 };
 
 /** What each seed must look like after migrating to the latest version. */
@@ -40,13 +54,17 @@ function checkSeed(db: Database.Database, version: number): void {
       // Datasets from before import tracking were finished imports.
       status: 'ready',
     });
-    expect(db.prepare('SELECT path, duration_s, width, height, fps FROM videos').all()).toEqual([
+    expect(db.prepare('SELECT path, duration_s, width, height, fps FROM videos WHERE id = 1').all()).toEqual([
       { path: '/data/a.mp4', duration_s: 2.5, width: 160, height: 120, fps: 10 },
     ]);
-    expect(db.prepare('SELECT row_id, line, question, answer FROM prompts ORDER BY line').all()).toEqual([
+    expect(db.prepare('SELECT row_id, line, question, answer FROM prompts WHERE dataset_id = 1 ORDER BY line').all()).toEqual([
       { row_id: 'q1', line: 1, question: 'How many?', answer: '3' },
       { row_id: '7', line: 2, question: 'Which way?', answer: null },
     ]);
+  }
+  if (version >= 3) {
+    expect(db.prepare('SELECT r.mode, r.status, o.choice FROM runs r, overrides o').get()).toEqual({ mode: 'isr', status: 'running', choice: 'b' });
+    expect(db.prepare('SELECT phase FROM rounds').pluck().get()).toBe('responses');
   }
   if (version >= 2) {
     expect(db.prepare('SELECT status FROM datasets WHERE id = 2').pluck().get()).toBe('importing');
