@@ -184,13 +184,17 @@ export interface VisionLayerWeights extends AttentionWeights {
   fc2: Projection;
 }
 
-/** SiglipEncoderLayer: LayerNorm, bidirectional attention, LayerNorm, fc1-gelu_tanh-fc2, residuals. */
-export function visionEncoderLayer(b: GraphBuilder, x: Value, w: VisionLayerWeights, cfg: AttentionConfig & { lnEps: number }): Value {
+/** SiglipEncoderLayer: LayerNorm, bidirectional attention, LayerNorm, fc1-act-fc2, residuals; the
+ *  activation is the config's hidden_act (gelu_pytorch_tanh in SigLIP checkpoints). */
+export function visionEncoderLayer(
+  b: GraphBuilder, x: Value, w: VisionLayerWeights, cfg: AttentionConfig & { lnEps: number },
+  act: (b: GraphBuilder, x: Value) => Value = geluTanh,
+): Value {
   const attn = b.scope('self_attn', () => selfAttention(b, layerNorm(b, x, w.norm1.weight, w.norm1.bias, cfg.lnEps), w, cfg));
   const h = b.add(x, attn);
   const mlp = b.scope('mlp', () => {
     const n = layerNorm(b, h, w.norm2.weight, w.norm2.bias, cfg.lnEps);
-    return b.scope('fc2', () => linear(b, geluTanh(b, b.scope('fc1', () => linear(b, n, w.fc1))), w.fc2));
+    return b.scope('fc2', () => linear(b, act(b, b.scope('fc1', () => linear(b, n, w.fc1))), w.fc2));
   });
   return b.add(h, mlp);
 }

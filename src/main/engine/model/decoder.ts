@@ -11,7 +11,7 @@ import { GraphBuilder } from '../graph/builder';
 import type { Graph, Shape, Value } from '../graph/ir';
 import { applyRotary, causalMask, linear, repeatKv, rmsNorm, rotaryCosSin, swigluMlp, type Projection } from '../graph/nn';
 import type { DecoderConfig, ModelConfig } from './config';
-import type { ModelWeights } from './weights';
+import { transpose, type ModelWeights } from './weights';
 
 /** Where the text model's weights live in each family's checkpoint (docs/families.md). */
 export function textWeightNames(config: ModelConfig): { prefix: string; lmHead: string | null } {
@@ -67,13 +67,6 @@ function weight(b: GraphBuilder, name: string, dims: readonly number[], load: ()
   return existing;
 }
 
-/** torch Linear [out, in] to MatMul layout [in, out], once, at build time. */
-function transposed(w: Float32Array, out: number, inF: number): Float32Array {
-  const t = new Float32Array(w.length);
-  for (let o = 0; o < out; o++) for (let i = 0; i < inF; i++) t[i * out + o] = w[o * inF + i];
-  return t;
-}
-
 /** [batch, seq, heads * d] to [batch, heads, seq, d]. */
 const splitHeads = (b: GraphBuilder, x: Value, heads: number, d: number): Value => b.transpose(b.reshape(x, [0, 0, heads, d]), [0, 2, 1, 3]);
 
@@ -101,7 +94,7 @@ export function addDecoder(b: GraphBuilder, config: ModelConfig, weights: ModelW
   // module path relative to the text model, which has the stack under 'model.'.
   const proj = (path: string, inF: number, outF: number, biased: boolean): Projection => {
     const name = `${prefix}${path}`;
-    const w = weight(b, `${name}.weight`, [inF, outF], () => transposed(weights.get(`${name}.weight`), outF, inF));
+    const w = weight(b, `${name}.weight`, [inF, outF], () => transpose(weights.get(`${name}.weight`), outF, inF));
     const bias = biased ? weight(b, `${name}.bias`, [outF], () => weights.get(`${name}.bias`)) : undefined;
     const lora = options.adapter?.(`model.${path}`, inF, outF);
     return { weight: w, ...(bias ? { bias } : {}), ...(lora ? { lora } : {}) };
@@ -143,7 +136,7 @@ export function addDecoder(b: GraphBuilder, config: ModelConfig, weights: ModelW
   });
   const logits = b.scope('lm_head', () => {
     if (lmHead !== null) {
-      const w = weight(b, lmHead, [t.hiddenSize, t.vocabSize], () => transposed(weights.get(lmHead), t.vocabSize, t.hiddenSize));
+      const w = weight(b, lmHead, [t.hiddenSize, t.vocabSize], () => transpose(weights.get(lmHead), t.vocabSize, t.hiddenSize));
       return b.matmul(hidden, w);
     }
     // Tied: the head is the embedding matrix [vocab, hidden] itself, used through Gemm's transB so

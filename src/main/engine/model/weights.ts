@@ -8,6 +8,13 @@ import type { DecoderConfig, ModelConfig, VisionConfig } from './config';
 
 export type WeightShapes = Map<string, number[]>;
 
+/** Row-major [rows, cols] to [cols, rows]: torch's Linear [out, in] to MatMul's [in, out] and back. */
+export function transpose(data: Float32Array, rows: number, cols: number): Float32Array {
+  const out = new Float32Array(data.length);
+  for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) out[j * rows + i] = data[i * cols + j];
+  return out;
+}
+
 /** Patches per side: the conv patch embedding floors (SigLIP's 384 / 14 gives 27). */
 export const patchesPerSide = (v: VisionConfig) => Math.floor(v.imageSize / v.patchSize);
 

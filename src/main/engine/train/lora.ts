@@ -18,6 +18,7 @@ import path from 'node:path';
 import { ApiError } from '../../../shared/errors';
 import type { Rng } from '../generate/sampling';
 import { SafetensorsFile, writeAtomically, writeSafetensors, type TensorToWrite } from '../graph/safetensors';
+import { transpose } from '../model/weights';
 import type { HostTensor } from './state';
 
 export interface LoraConfig {
@@ -66,13 +67,6 @@ export function initLora(rng: Rng, m: LoraModule, r: number): LoraFactors {
     a: { dims: [m.inFeatures, r], data: transpose(torchA, r, m.inFeatures) },
     b: { dims: [r, m.outFeatures], data: new Float32Array(r * m.outFeatures) },
   };
-}
-
-/** Row-major [rows, cols] to [cols, rows]. */
-export function transpose(data: Float32Array, rows: number, cols: number): Float32Array {
-  const out = new Float32Array(data.length);
-  for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) out[j * rows + i] = data[i * cols + j];
-  return out;
 }
 
 /**

@@ -1,0 +1,93 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { argmax } from '../generate/sampling';
+import { fixtureArchs, writeFixture, type FixtureArch } from './fixture';
+import type { ChatMessage } from './tokenizer';
+import { VideoLanguageModel } from './vlm';
+
+const corpus = ['What colour is the square?', 'Which way does the red circle move?', 'Describe the video.'];
+const ask: ChatMessage[] = [{ role: 'user', content: [{ type: 'video' }, { type: 'text', text: 'What colour is the square?' }] }];
+
+/** Frames of one flat colour with a bright square whose place depends on `shift`. */
+function frames(n: number, size: { width: number; height: number }, shift: number): Uint8Array[] {
+  return Array.from({ length: n }, (_, f) => {
+    const img = new Uint8Array(size.width * size.height * 3).fill(40);
+    const x0 = (f * 3 + shift) % (size.width - 8);
+    for (let y = 4; y < 12; y++) for (let x = x0; x < x0 + 8; x++) img.set([250, 200 - shift * 20, 30], (y * size.width + x) * 3);
+    return img;
+  });
+}
+
+describe.each(fixtureArchs)('%s model folder', (arch: FixtureArch) => {
+  let dir: string;
+  let model: VideoLanguageModel;
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'isr-vlm-'));
+    writeFixture(dir, { arch, size: 'tiny', seed: 4, corpus });
+    model = await VideoLanguageModel.load(dir);
+  });
+  afterAll(async () => {
+    await model.release();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('gives the prompt exactly as many feature rows as it has visual tokens', async () => {
+    const features = await model.visualFeatures(frames(3, model.frameSize, 0));
+    const prompt = model.prompt(ask, 3);
+    expect(features.length).toBe(prompt.visualTokens * model.config.text.hiddenSize);
+  });
+
+  it('answers greedily as the full forward pass predicts, token by token, and depends on the video', async () => {
+    const prompt = model.prompt(ask, 2);
+    const features = await model.visualFeatures(frames(2, model.frameSize, 0));
+    const [answer] = await model.generate([{ prompt, features }], { maxNewTokens: 6, stopTokenIds: [] });
+    expect(answer.tokenIds).toHaveLength(6);
+    // Independent of the KV cache: append each token and re-run the whole sequence without one.
+    const vocab = model.config.text.vocabSize;
+    const ids = [...prompt.inputIds];
+    for (const token of answer.tokenIds) {
+      const logits = await model.logits({ prompt: { ...prompt, inputIds: ids }, features });
+      expect(token).toBe(argmax(logits.subarray(logits.length - vocab)));
+      ids.push(token);
+    }
+    const other = await model.visualFeatures(frames(2, model.frameSize, 3));
+    const [a, b] = await Promise.all([model.logits({ prompt, features }), model.logits({ prompt, features: other })]);
+    const diff = a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i])), 0);
+    expect(diff).toBeGreaterThan(1e-4);
+  });
+
+  it('maps the attention of a position onto each frame: non-negative, summing to the visual share', async () => {
+    const prompt = model.prompt(ask, 3);
+    const features = await model.visualFeatures(frames(3, model.frameSize, 1));
+    const last = prompt.inputIds.length - 1;
+    const att = await model.visualAttention({ prompt, features }, [last]);
+    expect(att.maps).toHaveLength(3);
+    for (const map of att.maps) {
+      expect(map).toHaveLength(att.rows * att.cols);
+      expect(Math.min(...map)).toBeGreaterThanOrEqual(0);
+    }
+    const onFrames = att.maps.reduce((s, m) => s + m.reduce((a, v) => a + v, 0), 0);
+    expect(att.visualShare).toBeGreaterThan(0);
+    expect(att.visualShare).toBeLessThanOrEqual(1);
+    // LLaVA-OneVision's trailing image_newline is a visual token outside every frame's grid.
+    if (arch === 'idefics3') expect(onFrames).toBeCloseTo(att.visualShare, 5);
+    else expect(onFrames).toBeLessThanOrEqual(att.visualShare + 1e-6);
+    await expect(model.visualAttention({ prompt, features }, [prompt.inputIds.length])).rejects.toThrow(/outside the prompt/);
+  });
+
+  it('refuses a prompt that shows a video without its features', async () => {
+    await expect(model.logits({ prompt: model.prompt(ask, 2), features: null })).rejects.toThrow(/no features were given/);
+  });
+});
+
+describe('loading a model folder', () => {
+  it('names the file when the preprocessor does not fit the vision tower', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'isr-vlm-bad-'));
+    writeFixture(dir, { arch: 'llava-onevision', size: 'tiny', seed: 1, corpus });
+    writeFileSync(join(dir, 'preprocessor_config.json'), JSON.stringify({ size: { height: 48, width: 48 } }));
+    await expect(VideoLanguageModel.load(dir)).rejects.toThrow(`${join(dir, 'preprocessor_config.json')}: frames of 48x48 do not fit`);
+    rmSync(dir, { recursive: true, force: true });
+  });
+});

@@ -1,0 +1,140 @@
+// A video language model loaded from its Hugging Face folder: config, tokenizer and chat template,
+// preprocessing, the vision tower and the decoder as ONNX Runtime sessions. What the method layer
+// calls to describe, answer and judge; it knows nothing of where frames come from.
+import type { SessionOptions } from '../graph/session';
+import { attentionOverKeys, foldVisual } from '../generate/attention';
+import { generate, type GenerateOptions, type Generation } from '../generate/generate';
+import { readModelConfig, type ModelConfig } from './config';
+import { LanguageModel } from './language-model';
+import { readPreprocessorConfig, pixelValues, type ImageProcessorConfig } from './preprocess';
+import { buildPrompt, type BuiltPrompt } from './prompt';
+import { ModelTokenizer, type ChatMessage } from './tokenizer';
+import { VisionEncoder, visionGrid } from './vision';
+import { poolVideoFeatures } from './video-pooling';
+import { openWeights, type ModelWeights } from './weights';
+
+/** A prompt ready to run: its ids and, when it shows a video, the feature rows its visual tokens take. */
+export interface PromptInput {
+  prompt: BuiltPrompt;
+  features: Float32Array | null;
+}
+
+export type VlmGenerateOptions = Omit<GenerateOptions, 'stopTokenIds' | 'decode'> & { stopTokenIds?: readonly number[] };
+
+export interface VisualAttention {
+  /** One rows x cols map per frame: the share of the query's attention on each grid cell. */
+  maps: Float32Array[];
+  rows: number;
+  cols: number;
+  /** Share of all attention that falls on visual tokens (0..1). */
+  visualShare: number;
+}
+
+export class VideoLanguageModel {
+  private constructor(
+    readonly dir: string,
+    readonly config: ModelConfig,
+    readonly tokenizer: ModelTokenizer,
+    readonly preprocessor: ImageProcessorConfig,
+    readonly weights: ModelWeights,
+    private readonly vision: VisionEncoder,
+    readonly lm: LanguageModel,
+  ) {}
+
+  /** Loads and checks every file of the folder first, so a broken folder fails before any session is built. */
+  static async load(dir: string, options: Omit<SessionOptions, 'graphName'> = {}): Promise<VideoLanguageModel> {
+    const config = readModelConfig(dir);
+    const tokenizer = ModelTokenizer.load(dir);
+    const preprocessor = readPreprocessorConfig(dir);
+    const side = config.vision.imageSize;
+    if (preprocessor.size.height !== side || preprocessor.size.width !== side) {
+      throw new Error(`${preprocessor.file}: frames of ${preprocessor.size.width}x${preprocessor.size.height} do not fit the vision tower's ${side}x${side} (config.json vision_config.image_size)`);
+    }
+    const weights = openWeights(dir, config);
+    try {
+      const vision = await VisionEncoder.create(config, weights, options);
+      const lm = await LanguageModel.create(config, weights, options);
+      return new VideoLanguageModel(dir, config, tokenizer, preprocessor, weights, vision, lm);
+    } catch (err) {
+      weights.close();
+      throw err;
+    }
+  }
+
+  /** The size frames must be decoded at (the vision tower's input; no further resizing happens). */
+  get frameSize(): { width: number; height: number } {
+    return { ...this.preprocessor.size };
+  }
+
+  /** Feature rows for a video's frames (rgb24 at frameSize), in the order its visual tokens take them:
+   *  LLaVA-OneVision pools each frame's grid 2x2 and ends with image_newline; Idefics3 keeps each frame's tokens. */
+  async visualFeatures(frames: Uint8Array[]): Promise<Float32Array> {
+    const perFrame = await this.vision.encode(pixelValues(frames, this.preprocessor), frames.length);
+    if (this.config.arch !== 'llava-onevision') return perFrame;
+    const newline = this.weights.get('image_newline');
+    return poolVideoFeatures(perFrame, frames.length, visionGrid(this.config).rows, this.config.text.hiddenSize, newline);
+  }
+
+  /** Token ids for a chat; a `{ type: 'video' }` part stands for a video of `frames` frames. */
+  prompt(messages: ChatMessage[], frames: number, options: { addGenerationPrompt: boolean } = { addGenerationPrompt: true }): BuiltPrompt {
+    return buildPrompt(this.tokenizer, this.config, messages, frames, options);
+  }
+
+  private request(input: PromptInput): { inputIds: number[]; visual?: { tokenId: number; features: Float32Array } } {
+    const { prompt, features } = input;
+    if (prompt.visualTokenId === null) return { inputIds: prompt.inputIds };
+    if (features === null) throw new Error(`the prompt shows a video (${prompt.visualTokens} visual tokens) but no features were given`);
+    return { inputIds: prompt.inputIds, visual: { tokenId: prompt.visualTokenId, features } };
+  }
+
+  /** Samples or greedy answers for each prompt, decoded; stops at the tokenizer's end-of-turn tokens by default. */
+  async generate(inputs: PromptInput[], options: VlmGenerateOptions): Promise<(Generation & { text: string })[]> {
+    const generations = await generate(
+      this.lm,
+      inputs.map((i) => this.request(i)),
+      { ...options, stopTokenIds: options.stopTokenIds ?? this.tokenizer.stopTokenIds(), decode: (ids) => this.tokenizer.decode(ids) },
+    );
+    return generations.map((g) => ({ ...g, text: this.tokenizer.decode(g.tokenIds).trim() }));
+  }
+
+  /** Logits of every position of one prompt (full forward, no cache): [seq, vocab]. */
+  async logits(input: PromptInput): Promise<Float32Array> {
+    const { inputIds, visual } = this.request(input);
+    const seq = inputIds.length;
+    const { logits } = await this.lm.forward({
+      inputsEmbeds: await this.lm.embed(inputIds, visual),
+      batch: 1,
+      seq,
+      attentionMask: new BigInt64Array(seq).fill(1n),
+      positionIds: BigInt64Array.from({ length: seq }, (_, i) => BigInt(i)),
+      past: null,
+      lastLogitsOnly: false,
+    });
+    return logits;
+  }
+
+  /**
+   * What the model looks at when it writes the token after `queryPositions` (e.g. a judge's verdict):
+   * attention averaged over heads, the chosen layers (default: the later half, where attention to
+   * content is sharpest) and the query positions, folded onto each frame's patch grid.
+   */
+  async visualAttention(input: PromptInput, queryPositions: readonly number[], layers?: readonly number[]): Promise<VisualAttention> {
+    const { prompt } = input;
+    if (prompt.layout === null) throw new Error('the prompt shows no video, so there is no visual attention to map');
+    const seq = prompt.inputIds.length;
+    const bad = queryPositions.find((p) => !(Number.isInteger(p) && p >= 0 && p < seq));
+    if (bad !== undefined) throw new Error(`query position ${bad} is outside the prompt's ${seq} tokens`);
+    const n = this.config.text.numLayers;
+    const chosen = layers ?? Array.from({ length: n - Math.floor(n / 2) }, (_, i) => Math.floor(n / 2) + i);
+    const { inputIds, visual } = this.request(input);
+    const probs = await this.lm.attention(await this.lm.embed(inputIds, visual), seq, chosen);
+    const perKey = attentionOverKeys(probs, this.config.text.numHeads, seq, queryPositions);
+    const { maps, visualShare } = foldVisual(perKey, prompt.layout);
+    return { maps, rows: prompt.layout.rows, cols: prompt.layout.cols, visualShare };
+  }
+
+  async release(): Promise<void> {
+    await Promise.all([this.vision.release(), this.lm.release()]);
+    this.weights.close();
+  }
+}

@@ -1,0 +1,37 @@
+// Frames and vision features of a video for a model, computed once: frames come from the frame
+// cache (keyed by the video's content), features from the feature cache (keyed by video content,
+// frame count and size, and the model's fingerprint), so describing, judging and training the same
+// clip never run ffmpeg or the vision tower twice.
+import { join } from 'node:path';
+import { FeatureCache, modelFingerprint } from '../engine/model/feature-cache';
+import type { VideoLanguageModel } from '../engine/model/vlm';
+import { FrameCache } from '../video/frame-cache';
+import { sha256File } from '../video/hash';
+
+export class VideoFeatures {
+  private readonly frames: FrameCache;
+  private readonly features: FeatureCache;
+  private fingerprint: Promise<string> | null = null;
+
+  constructor(
+    private readonly model: VideoLanguageModel,
+    private readonly ffmpeg: string,
+    cacheDir: string,
+  ) {
+    this.frames = new FrameCache(join(cacheDir, 'frames'));
+    this.features = new FeatureCache(join(cacheDir, 'features'));
+  }
+
+  /** The feature rows a prompt showing `videoPath` with `frameCount` frames takes. */
+  async of(videoPath: string, frameCount: number): Promise<Float32Array> {
+    this.fingerprint ??= modelFingerprint(this.model.dir);
+    const size = this.model.frameSize;
+    const key = { video: await sha256File(videoPath), frames: frameCount, frameSize: size.width, model: await this.fingerprint };
+    const cached = this.features.get(key);
+    if (cached) return cached;
+    const frames = await this.frames.frames(this.ffmpeg, videoPath, frameCount, size);
+    const features = await this.model.visualFeatures(frames);
+    this.features.put(key, features);
+    return features;
+  }
+}
