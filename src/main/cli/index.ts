@@ -2,9 +2,12 @@
 import type { Command } from 'commander';
 import { registerDemoData } from './demo-data';
 import { registerFixture } from './fixture';
+import { registerGenerate } from './generate';
 import { registerImport } from './import';
+import { registerInspect } from './inspect';
 import { registerServe } from './serve';
+import { registerTrain } from './train';
 
 export type RegisterCommand = (program: Command) => void;
 
-export const commands: RegisterCommand[] = [registerDemoData, registerImport, registerServe, registerFixture];
+export const commands: RegisterCommand[] = [registerDemoData, registerImport, registerServe, registerFixture, registerGenerate, registerInspect, registerTrain];

@@ -21,3 +21,14 @@ export function choice<T extends string>(options: readonly T[]) {
     return value as T;
   };
 }
+
+/** A number in [min, max] (decimals allowed). */
+export function decimal(min: number, max = Number.POSITIVE_INFINITY) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (value.trim() === '' || !Number.isFinite(n) || n < min || n > max) {
+      throw new InvalidArgumentError(max === Number.POSITIVE_INFINITY ? `expected a number of at least ${min}` : `expected a number from ${min} to ${max}`);
+    }
+    return n;
+  };
+}
