@@ -1,10 +1,19 @@
-// `npm run bench`: runs the benchmarks and replaces their sections of BENCHMARKS.md.
+// `npm run bench [-- name ...]`: runs the named benchmarks (all by default) and replaces their
+// sections of BENCHMARKS.md, each headed by the machine it ran on.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
-import { benchAutodiff } from './autodiff';
+import { autodiffSection } from './autodiff';
+import { generateSection } from './generate';
+import { trainSection } from './train';
+
+const sections: Record<string, (machine: string) => Promise<string>> = {
+  autodiff: autodiffSection,
+  generate: generateSection,
+  train: trainSection,
+};
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const file = path.join(root, 'BENCHMARKS.md');
@@ -18,30 +27,18 @@ function replaceSection(doc: string, id: string, body: string): string {
   return i >= 0 && j > i ? doc.slice(0, i) + block + doc.slice(j + end.length) : `${doc.trimEnd()}\n\n${block}\n`;
 }
 
+const names = process.argv.slice(2);
+const unknown = names.filter((n) => !(n in sections));
+if (unknown.length > 0) throw new Error(`unknown benchmark ${unknown.join(', ')}; choose from ${Object.keys(sections).join(', ')}`);
+
 const ortVersion = (createRequire(import.meta.url)('onnxruntime-node/package.json') as { version: string }).version;
 const cpus = os.cpus();
-const rows = await benchAutodiff();
-const table = rows.map(({ size: s, params, forwardMs, trainMs, ratio, nodes }) =>
-  `| ${s.name} | ${s.layers} x (hidden ${s.hidden}, heads ${s.heads}/${s.kvHeads} KV, MLP ${s.intermediate}), vocab ${s.vocab} | ${s.seq} | ${(params / 1e6).toFixed(1)} M | ${nodes[0]} / ${nodes[1]} | ${forwardMs.toFixed(1)} | ${trainMs.toFixed(1)} | ${ratio.toFixed(2)}x |`);
-const body = `
-## Autodiff: forward vs forward+backward (decoder stack, ONNX Runtime CPU)
-
-Machine: ${cpus[0]?.model ?? 'unknown CPU'}, ${cpus.length} cores (as Node sees them), Node ${process.version},
-onnxruntime-node ${ortVersion}, ${os.platform()} ${os.arch()}. Date: ${new Date().toISOString().slice(0, 10)}.
-Command: \`npm run bench\` (bench/autodiff.ts). Batch 1, float32, graphOptimizationLevel 'all', ORT's default threads;
-forward = LM cross-entropy; forward+backward = the same plus gradients of rank-8 LoRA factors on q_proj and
-v_proj of every layer (weights frozen), one session run each. Median of 21 (S), 11 (M) or 7 (L) runs after 2 warm-up runs.
-
-| size | stack | seq | frozen params | nodes fwd / fwd+bwd | forward ms | fwd+bwd ms | ratio |
-|---|---|---|---|---|---|---|---|
-${table.join('\n')}
-
-Target: forward+backward at most 3x forward. Reading: the backward pass computes input gradients through
-every frozen matmul (one more matmul each, via Gemm with transB so ORT does not fold a transposed copy of
-each weight) plus the small LoRA weight gradients, so about one extra forward of matmul work; the rest is
-elementwise work and per-node dispatch (the training graph has about 2.8x the nodes), which is why the
-smallest stack, a few milliseconds in all, shows the highest ratio.
-`;
-const doc = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '# Benchmarks\n\nFigures written by `npm run bench`; tests never assert times.\n';
-fs.writeFileSync(file, replaceSection(doc, 'autodiff', body));
-console.log(`wrote ${path.relative(root, file)}`);
+const machine =
+  `Machine: ${cpus[0]?.model ?? 'unknown CPU'}, ${cpus.length} cores (as Node sees them), ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, ` +
+  `Node ${process.version}, onnxruntime-node ${ortVersion}, ${os.platform()} ${os.arch()}. Date: ${new Date().toISOString().slice(0, 10)}.`;
+for (const name of names.length > 0 ? names : Object.keys(sections)) {
+  const body = await sections[name](machine);
+  const doc = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '# Benchmarks\n\nFigures written by `npm run bench`; tests never assert times.\n';
+  fs.writeFileSync(file, replaceSection(doc, name, body));
+  console.log(`wrote the ${name} section of ${path.relative(root, file)}`);
+}
