@@ -74,6 +74,23 @@ describe('ModelTokenizer on a fixture folder', () => {
     );
     expect(text).toBe('<|im_start|>user\n<video>\nWhat colour is the square?<|im_end|>\n<|im_start|>assistant\n');
   });
+
+  it('renders a two-turn conversation in each family\'s format', () => {
+    const turns = [
+      { role: 'user' as const, content: [{ type: 'video' as const }, { type: 'text' as const, text: 'What colour?' }] },
+      { role: 'assistant' as const, content: 'Red.' },
+      { role: 'user' as const, content: 'Which way does it move?' },
+    ];
+    expect(tok.applyChatTemplate(turns, { addGenerationPrompt: true })).toBe(
+      '<|im_start|>user\n<video>\nWhat colour?<|im_end|>\n<|im_start|>assistant\nRed.<|im_end|>\n<|im_start|>user\nWhich way does it move?<|im_end|>\n<|im_start|>assistant\n',
+    );
+    const idefics = ModelTokenizer.load(writeFolder(fixtureTokenizer(corpus, 300, tokenizerStyles.idefics3)));
+    const asImages = [{ ...turns[0], content: [{ type: 'image' as const }, { type: 'text' as const, text: 'What colour?' }] }, turns[1], turns[2]];
+    expect(idefics.applyChatTemplate(asImages, { addGenerationPrompt: true })).toBe(
+      '<|im_start|>User:<image> What colour?<end_of_utterance>\nAssistant: Red.<end_of_utterance>\nUser: Which way does it move?<end_of_utterance>\nAssistant:',
+    );
+    expect(idefics.decode(idefics.encode('User: Which way?<end_of_utterance>'), { skipSpecialTokens: false })).toBe('User: Which way?<end_of_utterance>');
+  });
 });
 
 describe('ModelTokenizer errors and template locations', () => {

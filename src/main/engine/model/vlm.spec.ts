@@ -1,8 +1,9 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { argmax } from '../generate/sampling';
+import { float32ToBF16Bits, openCheckpoint, writeCheckpoint } from '../graph/safetensors';
 import { fixtureArchs, writeFixture, type FixtureArch } from './fixture';
 import type { ChatMessage } from './tokenizer';
 import { VideoLanguageModel } from './vlm';
@@ -83,6 +84,31 @@ describe.each(fixtureArchs)('%s model folder', (arch: FixtureArch) => {
 });
 
 describe('loading a model folder', () => {
+  it('loads a sharded BF16 checkpoint as published models ship, with the logits of its F32 original', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'isr-vlm-bf16-'));
+    writeFixture(dir, { arch: 'idefics3', size: 'tiny', seed: 2, corpus });
+    const f32 = await VideoLanguageModel.load(dir);
+    const prompt = f32.prompt([{ role: 'user', content: 'What colour is the square?' }], 0);
+    const before = await f32.logits({ prompt, features: null });
+    const source = openCheckpoint(dir);
+    const tensors = Object.fromEntries(source.names().map((n) => [n, { dtype: 'BF16' as const, shape: source.info(n).shape, data: float32ToBF16Bits(source.readAsFloat32(n)) }]));
+    source.close();
+    await f32.release();
+    rmSync(join(dir, 'model.safetensors'));
+    writeCheckpoint(dir, tensors, { maxShardBytes: 64 * 1024 });
+    expect(readdirSync(dir)).toContain('model.safetensors.index.json');
+    expect(readdirSync(dir).filter((f) => /^model-\d{5}-of-\d{5}\.safetensors$/.test(f)).length).toBeGreaterThan(1);
+    const bf16 = await VideoLanguageModel.load(dir);
+    const after = await bf16.logits({ prompt, features: null });
+    await bf16.release();
+    // BF16 keeps 8 significant bits: logits move by about a percent of their range, no more.
+    const range = Math.max(...before) - Math.min(...before);
+    const worst = before.reduce((m, v, i) => Math.max(m, Math.abs(v - after[i])), 0);
+    expect(worst).toBeGreaterThan(0);
+    expect(worst).toBeLessThan(0.05 * range);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
   it('names the file when the preprocessor does not fit the vision tower', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'isr-vlm-bad-'));
     writeFixture(dir, { arch: 'llava-onevision', size: 'tiny', seed: 1, corpus });
