@@ -165,6 +165,12 @@ describe('Trainer on a model folder', () => {
     }
   }, 60_000);
 
+  it('stops with an error naming the step when the loss stops being a number', async () => {
+    const cfg = settings({ lr: 1e30, epochs: 3 });
+    const reference = await Trainer.create(base, examples, cfg, fresh()).referenceLogps();
+    await expect(Trainer.create(base, examples, cfg, fresh()).train({ reference })).rejects.toThrow(/^training diverged at step \d+: loss (NaN|-?Infinity), grad_norm/);
+  });
+
   it('refuses settings and data that cannot train, naming them', () => {
     expect(() => Trainer.create(base, [], settings(), fresh())).toThrow('training settings: there are no examples to train on');
     expect(() => Trainer.create(base, examples, settings({ beta: -1 }), fresh())).toThrow('beta must be > 0, got -1');
