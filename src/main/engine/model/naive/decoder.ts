@@ -30,7 +30,7 @@ export function naiveEmbed(config: ModelConfig, weights: ModelWeights, ids: read
 }
 
 /** y[t] = W x[t] + bias for torch-layout W [out, in]. */
-function linear(x: Float64Array, rows: number, inF: number, w: Float32Array, outF: number, bias?: Float32Array, lora?: NaiveLora): Float64Array {
+export function linear(x: Float64Array, rows: number, inF: number, w: Float32Array, outF: number, bias?: Float32Array, lora?: NaiveLora): Float64Array {
   const y = new Float64Array(rows * outF);
   for (let t = 0; t < rows; t++) {
     for (let o = 0; o < outF; o++) {

@@ -9,23 +9,11 @@ import { erf } from '../../graph/reference';
 import type { ModelConfig } from '../config';
 import { visionWeightPrefix } from '../vision';
 import type { ModelWeights } from '../weights';
+import { linear } from './decoder';
 
 export interface NaiveVisionOptions {
   /** Override whether post_layernorm follows the selected hidden state (default: Idefics3 yes, LLaVA-OneVision no). */
   postLayerNorm?: boolean;
-}
-
-/** y[t] = W x[t] + bias for torch-layout W [out, in]. */
-function linear(x: Float64Array, rows: number, inF: number, w: Float32Array, outF: number, bias?: Float32Array): Float64Array {
-  const y = new Float64Array(rows * outF);
-  for (let t = 0; t < rows; t++) {
-    for (let o = 0; o < outF; o++) {
-      let s = bias ? bias[o] : 0;
-      for (let i = 0; i < inF; i++) s += w[o * inF + i] * x[t * inF + i];
-      y[t * outF + o] = s;
-    }
-  }
-  return y;
 }
 
 function layerNorm(x: Float64Array, rows: number, d: number, w: Float32Array, bias: Float32Array, eps: number): Float64Array {
