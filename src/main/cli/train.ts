@@ -33,6 +33,7 @@ interface TrainCliOptions {
   gradAccum: number;
   loraR: number;
   loraAlpha: number;
+  loraDropout: number;
   loraTargets: string;
   warmupRatio: number;
   schedule: TrainConfig['schedule'];
@@ -74,7 +75,7 @@ function trainConfig(o: TrainCliOptions): TrainConfig {
     loss: o.loss === 'dpo' ? 'sigmoid' : o.loss,
     beta: o.beta, lr: o.lr, epochs: o.epochs, batchSize: o.batchSize, gradientAccumulation: o.gradAccum, warmupRatio: o.warmupRatio,
     schedule: o.schedule, labelSmoothing: o.labelSmoothing, sftWeight: o.sftWeight, lengthPenalty: o.lengthPenalty, seed: o.seed,
-    lora: { r: o.loraR, alpha: o.loraAlpha, dropout: 0, targets },
+    lora: { r: o.loraR, alpha: o.loraAlpha, dropout: o.loraDropout, targets },
   };
 }
 
@@ -109,6 +110,7 @@ export function registerTrain(program: Command): void {
     .option('--grad-accum <n>', 'micro-batches per update', integer(1, 1024), defaultTrainConfig.gradientAccumulation)
     .option('--lora-r <r>', 'LoRA rank', integer(1, 1024), defaultTrainConfig.lora.r)
     .option('--lora-alpha <a>', 'LoRA alpha (scale = alpha / r)', decimal(1e-6), defaultTrainConfig.lora.alpha)
+    .option('--lora-dropout <p>', 'dropout on the adapter input', decimal(0, 0.9), defaultTrainConfig.lora.dropout)
     .option('--lora-targets <names>', 'comma-separated module names', (defaultTrainConfig.lora.targets as string[]).join(','))
     .option('--warmup-ratio <f>', 'share of steps warming up', decimal(0, 1), defaultTrainConfig.warmupRatio)
     .option('--schedule <kind>', 'cosine, linear or constant after warmup', choice(['cosine', 'linear', 'constant'] as const), defaultTrainConfig.schedule)

@@ -174,6 +174,8 @@ export class GraphBuilder {
   equal(a: Operand, b: Operand): Value { return this.one('Equal', this.pair(a, b)); }
   greater(a: Operand, b: Operand): Value { return this.one('Greater', this.pair(a, b)); }
   less(a: Operand, b: Operand): Value { return this.one('Less', this.pair(a, b)); }
+  /** Integer remainder with the divisor's sign (ONNX Mod, fmod 0). */
+  mod(a: Operand, b: Operand): Value { return this.one('Mod', this.pair(a, b)); }
   and(a: Value, b: Value): Value { return this.one('And', [a, b]); }
   or(a: Value, b: Value): Value { return this.one('Or', [a, b]); }
   not(a: Value): Value { return this.one('Not', [a]); }

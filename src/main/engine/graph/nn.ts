@@ -11,20 +11,21 @@ import type { Value } from './ir';
 /** Added to masked attention scores: large and finite (never -inf, which turns fully masked rows into NaN). */
 export const maskNegative = (dtype: DType): number => (dtype === 'float16' ? -3e4 : -1e9);
 
-/** A linear layer with optional bias and LoRA adapter: x @ W + bias + scale * (x @ A) @ B. */
+/** A linear layer with optional bias and LoRA adapter: x @ W + bias + scale * (dropout(x) @ A) @ B. */
 export interface Projection {
   weight: Value;
   bias?: Value;
-  lora?: { a: Value; b: Value; scale: number };
+  /** PEFT's order: dropout applies to the adapter's input only (lora_B(lora_A(dropout(x)))). */
+  lora?: { a: Value; b: Value; scale: number; dropout?: (x: Value) => Value };
 }
 
 export function linear(b: GraphBuilder, x: Value, p: Projection): Value {
   let y = b.matmul(x, p.weight);
   if (p.bias !== undefined) y = b.add(y, p.bias);
   if (p.lora !== undefined) {
-    const { a, b: up, scale } = p.lora;
+    const { a, b: up, scale, dropout } = p.lora;
     const delta = b.scope('lora', () => {
-      const d = b.matmul(b.matmul(x, a), up);
+      const d = b.matmul(b.matmul(dropout ? dropout(x) : x, a), up);
       return scale === 1 ? d : b.mul(d, scale);
     });
     y = b.add(y, delta);

@@ -240,6 +240,7 @@ type Kernel = (ins: Tensor64[], attrs: Attrs, nOutputs: number) => Tensor64[];
 
 export const kernels: Readonly<Record<string, Kernel>> = {
   Add: binary((a, b) => a + b), Sub: binary((a, b) => a - b), Mul: binary((a, b) => a * b), Div: binary((a, b) => a / b),
+  Mod: binary((a, b) => ((a % b) + b) % b),
   Pow: binary((a, b) => a ** b),
   Equal: binary((a, b) => +(a === b), 'bool'), Greater: binary((a, b) => +(a > b), 'bool'), Less: binary((a, b) => +(a < b), 'bool'),
   And: binary((a, b) => +(a !== 0 && b !== 0), 'bool'), Or: binary((a, b) => +(a !== 0 || b !== 0), 'bool'),

@@ -128,7 +128,7 @@ function sliceShape(x: Value, ctx: InferContext): Dim[] {
 }
 
 export const inferRules: Readonly<Record<string, Infer>> = {
-  Add: binary(false), Sub: binary(false), Mul: binary(false), Div: binary(false), Pow: (ins) => {
+  Add: binary(false), Sub: binary(false), Mul: binary(false), Div: binary(false), Mod: binary(false), Pow: (ins) => {
     const [a, b] = [need(ins[0], 'X'), need(ins[1], 'Y')];
     return [{ dtype: a.dtype, shape: broadcastShapes([a.shape, b.shape], 'Pow') }];
   },

@@ -22,7 +22,7 @@ export function textWeightNames(config: ModelConfig): { prefix: string; lmHead: 
 }
 
 /** LoRA factors for one linear layer (MatMul layout: a [in, r], b [r, out]), or undefined to leave it frozen. */
-export type AdapterProvider = (module: string, inFeatures: number, outFeatures: number) => { a: Value; b: Value; scale: number } | undefined;
+export type AdapterProvider = (module: string, inFeatures: number, outFeatures: number) => Projection['lora'];
 
 export interface DecoderGraphOptions {
   /** Layers whose softmax attention probabilities [batch, heads, seq, total] become outputs. */

@@ -20,6 +20,7 @@ import * as ort from 'onnxruntime-node';
 import { differentiate, GRAD_PREFIX } from '../autodiff/differentiate';
 import { GraphBuilder } from '../graph/builder';
 import type { Graph, Value } from '../graph/ir';
+import type { Projection } from '../graph/nn';
 import { prune } from '../graph/prune';
 import type { Session } from '../graph/session';
 import { addAdamW, adamWDefaults, GRAD_NORM, updatedName, type AdamWHyper } from './adamw';
@@ -27,7 +28,7 @@ import { isLoraTarget, loraInputNames, loraScale, type LoraConfig, type LoraModu
 import type { TrainState } from './state';
 
 /** Gives a linear layer its LoRA factors (graph inputs), or undefined when it is not a target. */
-export type LoraProvider = (module: string, inFeatures: number, outFeatures: number) => { a: Value; b: Value; scale: number } | undefined;
+export type LoraProvider = (module: string, inFeatures: number, outFeatures: number) => Projection['lora'];
 
 /** Builds the forward and the scalar loss; metrics become graph outputs under their keys. */
 export type ForwardFn = (b: GraphBuilder, lora: LoraProvider) => { loss: Value; metrics: Record<string, Value> };
@@ -47,6 +48,37 @@ export const LR_INPUT = 'lr';
 export const STEP_INPUT = 'step';
 export const momentNames = (param: string): { m: string; v: string } => ({ m: `${param}.m`, v: `${param}.v` });
 export const accumName = (param: string): string => `${param}.grad_accum`;
+/** int64 scalar fed each micro-batch when LoRA dropout is on: the masks are a function of it. */
+export const DROPOUT_SEED = 'lora_dropout_seed';
+
+const PRIME = 2147483647; // 2^31 - 1: Park-Miller's modulus; every product below stays exact in int64 and float64
+const MULTIPLIER = 48271;
+
+/**
+ * Inverted dropout (PEFT's nn.Dropout on the adapter input) with masks computed inside the graph
+ * from the seed, the module's salt and each element's index: no random op (ORT's RandomUniform
+ * cannot be re-seeded per run) and nothing the size of the activations crosses the host boundary,
+ * while the same seed gives the same masks, so a resumed run repeats them. The hash alternates
+ * Park-Miller steps with a mix of the value's 16-bit halves (whose product makes it nonlinear, so
+ * another seed gives an unrelated mask rather than a shifted one); every intermediate stays below
+ * 2^53, exact in int64 and in the float64 reference interpreter alike.
+ */
+export function hashDropout(b: GraphBuilder, x: Value, seed: Value, salt: number, p: number): Value {
+  return b.scope('dropout', () => {
+    const index = b.reshape(b.range(b.scalar(0, 'int64'), b.size(x), b.scalar(1, 'int64')), b.shape(x), x.shape);
+    const seedMix = b.mod(b.add(b.mul(b.mod(seed, PRIME), 7919), salt * 104729 + 1), PRIME);
+    let h = b.mod(b.add(b.mul(index, MULTIPLIER), seedMix), PRIME);
+    for (let round = 0; round < 3; round++) {
+      const lo = b.mod(h, 65536);
+      const hi = b.div(b.sub(h, lo), 65536);
+      h = b.mod(b.add(b.add(b.mul(lo, MULTIPLIER), b.mul(hi, 69621)), b.add(b.mul(lo, hi), round * 7 + 1)), PRIME);
+      h = b.mod(b.mul(h, MULTIPLIER), PRIME);
+    }
+    const keep = 1 - p;
+    const u = b.div(b.cast(h, x.dtype), PRIME);
+    return b.mul(x, b.div(b.cast(b.less(u, keep), x.dtype), keep));
+  });
+}
 
 /** The forward as a graph of its own: LoRA factors as inputs, `loss` and the metrics as outputs. */
 export interface LossGraph {
@@ -66,6 +98,14 @@ export function buildLossGraph(forward: ForwardFn, cfg: LoraConfig, name = 'loss
   const b = new GraphBuilder(name);
   const scale = loraScale(cfg);
   const adapted = new Map<string, { module: LoraModule; a: Value; b: Value }>();
+  // One seed input for the whole graph; each module salts it with its own number.
+  let seed: Value | undefined;
+  const dropout = (salt: number) => {
+    if (cfg.dropout === 0) return undefined;
+    seed ??= b.input(DROPOUT_SEED, 'int64', []);
+    const s = seed;
+    return (x: Value) => hashDropout(b, x, s, salt, cfg.dropout);
+  };
   const provider: LoraProvider = (module, inFeatures, outFeatures) => {
     if (!isLoraTarget(module, cfg.targets)) return undefined;
     let entry = adapted.get(module);
@@ -80,7 +120,8 @@ export function buildLossGraph(forward: ForwardFn, cfg: LoraConfig, name = 'loss
     } else if (entry.module.inFeatures !== inFeatures || entry.module.outFeatures !== outFeatures) {
       throw new Error(`${name}: ${module} asked for as ${inFeatures}x${outFeatures} and as ${entry.module.inFeatures}x${entry.module.outFeatures}`);
     }
-    return { a: entry.a, b: entry.b, scale };
+    const drop = dropout([...adapted.keys()].indexOf(module));
+    return { a: entry.a, b: entry.b, scale, ...(drop ? { dropout: drop } : {}) };
   };
   const { loss, metrics } = forward(b, provider);
   if (adapted.size === 0) throw new Error(`${name}: no module of the forward matches the LoRA targets ${JSON.stringify(cfg.targets)}`);
@@ -103,7 +144,7 @@ export function buildLossGraph(forward: ForwardFn, cfg: LoraConfig, name = 'loss
 export type TrainStep = LossGraph;
 
 export function buildTrainStep(forward: ForwardFn, options: TrainStepOptions): TrainStep {
-  if (options.lora.dropout !== 0) throw new Error(`buildTrainStep: LoRA dropout ${options.lora.dropout} is not supported; use 0`);
+  if (!(options.lora.dropout >= 0 && options.lora.dropout < 1)) throw new Error(`buildTrainStep: LoRA dropout must be in [0, 1), got ${options.lora.dropout}`);
   const fwd = buildLossGraph(forward, options.lora, options.name ?? 'train_step');
   const withGrads = differentiate(fwd.graph, { loss: LOSS, wrt: fwd.params });
   // The gradients feed the optimizer inside the graph; as outputs they would be copied to the host.

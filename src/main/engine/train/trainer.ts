@@ -12,13 +12,13 @@ import { copyFileSync, existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { ApiError } from '../../../shared/errors';
 import { GraphBuilder } from '../graph/builder';
-import type { Graph, Value } from '../graph/ir';
+import type { Graph } from '../graph/ir';
 import { serialize } from '../graph/onnx';
 import { writeCheckpoint, type TensorToWrite } from '../graph/safetensors';
 import { Session, type SessionOptions } from '../graph/session';
 import { Rng } from '../generate/sampling';
 import type { ModelConfig } from '../model/config';
-import { addDecoder, textWeightNames } from '../model/decoder';
+import { addDecoder, textWeightNames, type AdapterProvider } from '../model/decoder';
 import type { LanguageModel } from '../model/language-model';
 import { expectedWeights, type ModelWeights } from '../model/weights';
 import { GRAD_NORM } from './adamw';
@@ -27,7 +27,7 @@ import { dpoLoss, sftLoss, trlMetrics, type DpoLossType } from './losses';
 import { initLora, loraInputNames, loraScale, mergeLora, writeAdapter, type LoraConfig, type LoraFactors } from './lora';
 import { lrAt, warmupSteps, type Schedule } from './schedule';
 import { loadState, newTrainState, nextBatch, saveState, STATE_FILE, type TrainState } from './state';
-import { accumName, buildLossGraph, buildTrainStep, gradientGraph, LOSS, runTrainStep, type ForwardFn, type LossGraph, type TrainStep } from './train-step';
+import { accumName, DROPOUT_SEED, buildLossGraph, buildTrainStep, gradientGraph, LOSS, runTrainStep, type ForwardFn, type LossGraph, type TrainStep } from './train-step';
 
 export interface TrainExample {
   /** The chat-formatted prompt (with its visual tokens) as ids. */
@@ -127,7 +127,7 @@ export class Trainer {
   }
 
   /** The decoder from embeddings to per-row response log-probs, emitted into `b`. */
-  private logps(b: GraphBuilder, adapter?: (module: string, inF: number, outF: number) => { a: Value; b: Value; scale: number } | undefined) {
+  private logps(b: GraphBuilder, adapter?: AdapterProvider) {
     const h = this.config.text.hiddenSize;
     const embeds = b.input(inputs.embeds, 'float32', ['batch', 'seq', h]);
     const mask = b.input(inputs.mask, 'int64', ['batch', 'seq']);
@@ -292,7 +292,13 @@ export class Trainer {
           if (k > 0 && state.cursor >= state.order.length) break;
           micro.push(nextBatch(state, s.batchSize));
         }
-        const feedsOf = (indices: number[]) => this.batchFeeds(indices, options.reference);
+        let micros = 0;
+        const feedsOf = async (indices: number[]) => {
+          const rows = await this.batchFeeds(indices, options.reference);
+          // A function of (seed, step, micro-batch) only, so a resumed run draws the same dropout masks.
+          if (s.lora.dropout > 0) rows.feeds[DROPOUT_SEED] = new ort.Tensor('int64', BigInt64Array.of(BigInt(s.seed) * 1000003n + BigInt(state.step) * 1024n + BigInt(micros++)), []);
+          return rows;
+        };
         let tokens = 0;
         const sums: Record<string, number> = {};
         const accum = new Map<string, Float32Array>();
