@@ -11,7 +11,7 @@ import { GraphBuilder } from '../graph/builder';
 import type { Graph, Shape, Value } from '../graph/ir';
 import { applyRotary, causalMask, linear, repeatKv, rmsNorm, rotaryCosSin, swigluMlp, type Projection } from '../graph/nn';
 import type { DecoderConfig, ModelConfig } from './config';
-import { transpose, type ModelWeights } from './weights';
+import { graphWeight, transpose, type ModelWeights } from './weights';
 
 /** Where the text model's weights live in each family's checkpoint (docs/families.md). */
 export function textWeightNames(config: ModelConfig): { prefix: string; lmHead: string | null } {
@@ -53,19 +53,6 @@ export interface DecoderOutputs {
   attentions: Value[];
 }
 
-/** A weight as an initializer under its checkpoint name. A value of that name the caller's graph
- *  already holds (the embedding it gathered from, or a weight it feeds as an input to train it) is
- *  used instead, so nothing is added twice; it must have the MatMul-layout dims. */
-function weight(b: GraphBuilder, name: string, dims: readonly number[], load: () => Float32Array): Value {
-  let existing: Value;
-  try {
-    existing = b.value(name);
-  } catch {
-    return b.initializer(name, 'float32', dims, load());
-  }
-  if (existing.shape.join(',') !== dims.join(',')) throw new Error(`the graph's '${name}' is [${existing.shape}], the decoder needs [${dims}]`);
-  return existing;
-}
 
 /** [batch, seq, heads * d] to [batch, heads, seq, d]. */
 const splitHeads = (b: GraphBuilder, x: Value, heads: number, d: number): Value => b.transpose(b.reshape(x, [0, 0, heads, d]), [0, 2, 1, 3]);
@@ -73,7 +60,7 @@ const splitHeads = (b: GraphBuilder, x: Value, heads: number, d: number): Value 
 /** The embedding matrix [vocab, hidden] of the text model. */
 export function embeddingWeight(b: GraphBuilder, config: ModelConfig, weights: ModelWeights): Value {
   const name = `${textWeightNames(config).prefix}embed_tokens.weight`;
-  return weight(b, name, [config.text.vocabSize, config.text.hiddenSize], () => weights.get(name));
+  return graphWeight(b, name, [config.text.vocabSize, config.text.hiddenSize], () => weights.get(name));
 }
 
 /** Token embeddings: int64 ids [batch, seq] to float32 [batch, seq, hidden]. */
@@ -94,12 +81,12 @@ export function addDecoder(b: GraphBuilder, config: ModelConfig, weights: ModelW
   // module path relative to the text model, which has the stack under 'model.'.
   const proj = (path: string, inF: number, outF: number, biased: boolean): Projection => {
     const name = `${prefix}${path}`;
-    const w = weight(b, `${name}.weight`, [inF, outF], () => transpose(weights.get(`${name}.weight`), outF, inF));
-    const bias = biased ? weight(b, `${name}.bias`, [outF], () => weights.get(`${name}.bias`)) : undefined;
+    const w = graphWeight(b, `${name}.weight`, [inF, outF], () => transpose(weights.get(`${name}.weight`), outF, inF));
+    const bias = biased ? graphWeight(b, `${name}.bias`, [outF], () => weights.get(`${name}.bias`)) : undefined;
     const lora = options.adapter?.(`model.${path}`, inF, outF);
     return { weight: w, ...(bias ? { bias } : {}), ...(lora ? { lora } : {}) };
   };
-  const vector = (name: string) => weight(b, `${prefix}${name}`, [t.hiddenSize], () => weights.get(`${prefix}${name}`));
+  const vector = (name: string) => graphWeight(b, `${prefix}${name}`, [t.hiddenSize], () => weights.get(`${prefix}${name}`));
 
   const present: { key: Value; value: Value }[] = [];
   const attentions = new Map<number, Value>();
@@ -136,7 +123,7 @@ export function addDecoder(b: GraphBuilder, config: ModelConfig, weights: ModelW
   });
   const logits = b.scope('lm_head', () => {
     if (lmHead !== null) {
-      const w = weight(b, lmHead, [t.hiddenSize, t.vocabSize], () => transpose(weights.get(lmHead), t.vocabSize, t.hiddenSize));
+      const w = graphWeight(b, lmHead, [t.hiddenSize, t.vocabSize], () => transpose(weights.get(lmHead), t.vocabSize, t.hiddenSize));
       return b.matmul(hidden, w);
     }
     // Tied: the head is the embedding matrix [vocab, hidden] itself, used through Gemm's transB so

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { bilinearResize, poolVideoFeatures, videoTokenCount } from './video-pooling';
+import { bilinearMatrix, bilinearResize, pooledSide, poolVideoFeatures, videoTokenCount } from './video-pooling';
 
 const grid = (side: number, dim: number, f: (r: number, c: number, k: number) => number) => {
   const g = new Float32Array(side * side * dim);
@@ -49,5 +49,21 @@ describe('LLaVA-OneVision video pooling', () => {
     // The second frame's pooled grid comes from the second frame only.
     expect([...out.subarray(4 * 3, 8 * 3)]).toEqual([...bilinearResize(features.subarray(48, 96), 4, 2, 3)]);
     expect(() => poolVideoFeatures(features, 3, 4, 3, newline)).toThrow(/expected 3 frames x 4x4 x 3/);
+  });
+});
+
+describe('bilinearMatrix', () => {
+  it('pools a grid as bilinearResize does, as one matrix product', () => {
+    for (const [side, dim] of [[5, 3], [27, 2], [4, 1]]) {
+      const out = pooledSide(side);
+      const grid = Float32Array.from({ length: side * side * dim }, (_, i) => Math.sin(i * 1.7));
+      const m = bilinearMatrix(side, out);
+      const product = new Float32Array(out * out * dim);
+      for (let o = 0; o < out * out; o++) for (let k = 0; k < side * side; k++) for (let d = 0; d < dim; d++) product[o * dim + d] += m[o * side * side + k] * grid[k * dim + d];
+      const expected = bilinearResize(grid, side, out, dim);
+      product.forEach((v, i) => expect(v).toBeCloseTo(expected[i], 5));
+      // Each pooled cell is a weighted average: its weights sum to 1.
+      for (let o = 0; o < out * out; o++) expect(m.subarray(o * side * side, (o + 1) * side * side).reduce((a, b) => a + b, 0)).toBeCloseTo(1, 6);
+    }
   });
 });

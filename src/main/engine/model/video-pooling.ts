@@ -42,6 +42,23 @@ export function bilinearResize(grid: Float32Array, side: number, out: number, di
 
 export const pooledSide = (side: number) => Math.ceil(side / 2);
 
+/** The same resize as a matrix [out*out, side*side] (row-major grids), so a graph can pool with one
+ *  MatMul: pooled = M @ grid. */
+export function bilinearMatrix(side: number, out: number): Float32Array {
+  const taps = axisTaps(side, out);
+  const m = new Float32Array(out * out * side * side);
+  for (let y = 0; y < out; y++) {
+    for (let x = 0; x < out; x++) {
+      const row = (y * out + x) * side * side;
+      const [ty, tx] = [taps[y], taps[x]];
+      for (const [r, wr] of [[ty.i0, 1 - ty.w1], [ty.i1, ty.w1]]) {
+        for (const [c, wc] of [[tx.i0, 1 - tx.w1], [tx.i1, tx.w1]]) m[row + r * side + c] += wr * wc;
+      }
+    }
+  }
+  return m;
+}
+
 /** Visual tokens a video of `frames` frames takes in the prompt: pooled grids plus one newline. */
 export function videoTokenCount(frames: number, side: number): number {
   return frames * pooledSide(side) ** 2 + 1;

@@ -1,13 +1,18 @@
+import * as ort from 'onnxruntime-node';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { mulberry32 } from '../../../shared/prng';
+import { GraphBuilder } from '../graph/builder';
+import { serialize } from '../graph/onnx';
 import { runReference, tensor64 } from '../graph/reference';
+import { Session } from '../graph/session';
 import type { ModelConfig } from './config';
 import { fixtureArchs, writeFixture, type FixtureArch } from './fixture';
 import { naiveVisionForward } from './naive/vision';
-import { buildVisionGraph, visionGrid, visionTokensPerFrame, visionWeightPrefix, VisionEncoder } from './vision';
+import { addVisualRows, buildVisionGraph, towerTokensPerFrame, visionGrid, visionTokensPerFrame, visionWeightPrefix, VisionEncoder } from './vision';
+import { poolVideoFeatures } from './video-pooling';
 import { openWeights, patchesPerSide, type ModelWeights } from './weights';
 
 const corpus = ['What colour is the square?', 'Which way does the red circle move?'];
@@ -185,5 +190,37 @@ describe('Idefics3 connector and activation', () => {
     expect(relativeDiff(await encode(erfVariant, weights, input, 1), naive)).toBeLessThan(TOLERANCE);
     // The two GELUs differ by ~1e-3 at most, which the features show well above float32 noise.
     expect(relativeDiff(naiveVisionForward(config, weights, input, 1), naive)).toBeGreaterThan(10 * REFERENCE_TOLERANCE);
+  });
+});
+
+describe.each(fixtureArchs)('%s visual rows in a graph', (arch) => {
+  it('equals the host path (tower + projector, pooling and image_newline per video) for several videos', async () => {
+    const { config, weights } = tiny(arch);
+    const frames = 2;
+    const videos = 2;
+    const px = pixels(config, videos * frames);
+    const tower = await VisionEncoder.create(config, weights, {}, 'tower');
+    const features = await VisionEncoder.create(config, weights);
+    const towerOut = await tower.encode(px, videos * frames);
+    const perFrame = await features.encode(px, videos * frames);
+    await Promise.all([tower.release(), features.release()]);
+
+    // The host path, video by video, as VideoLanguageModel.visualFeatures does it.
+    const h = config.text.hiddenSize;
+    const expected: number[] = [];
+    const rows = perFrame.length / videos;
+    for (let v = 0; v < videos; v++) {
+      const one = perFrame.subarray(v * rows, (v + 1) * rows);
+      expected.push(...(config.arch === 'llava-onevision' ? poolVideoFeatures(one, frames, visionGrid(config).rows, h, weights.get('image_newline')) : one));
+    }
+
+    const b = new GraphBuilder('visual_rows');
+    const input = b.input('tower', 'float32', ['frames', towerTokensPerFrame(config), config.vision.hiddenSize]);
+    b.output(addVisualRows(b, config, weights, input, frames), 'rows');
+    const session = await Session.create(serialize(b.build()), { graphName: 'visual_rows' });
+    const out = await session.run({ tower: new ort.Tensor('float32', towerOut, [videos * frames, towerTokensPerFrame(config), config.vision.hiddenSize]) });
+    await session.release();
+    expect(out.rows.dims).toEqual([expected.length / h, h]);
+    expect(relativeDiff(out.rows.data as Float32Array, expected)).toBeLessThan(TOLERANCE);
   });
 });

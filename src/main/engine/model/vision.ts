@@ -23,7 +23,8 @@ import { geluErf, geluTanh, layerNorm, linear, visionEncoderLayer, type Projecti
 import { serialize } from '../graph/onnx';
 import { Session, type SessionOptions } from '../graph/session';
 import type { ModelConfig, VisionConfig } from './config';
-import { patchesPerSide, transpose, type ModelWeights } from './weights';
+import { bilinearMatrix, pooledSide } from './video-pooling';
+import { graphWeight, patchesPerSide, transpose, type ModelWeights } from './weights';
 
 /** Where the vision tower's weights live in each family's checkpoint (docs/families.md). */
 export const visionWeightPrefix = (config: ModelConfig): string =>
@@ -72,14 +73,56 @@ export function visionGrid(config: ModelConfig): { rows: number; cols: number } 
   return { rows: side, cols: side };
 }
 
-/** Initializers under their Hugging Face names; matrices in MatMul layout [in, out]. */
+/** Initializers under their Hugging Face names, matrices in MatMul layout [in, out]; a value of
+ *  that name already in the graph (a projector weight fed as an input to train it) is used instead. */
 function weightLoader(b: GraphBuilder, weights: ModelWeights) {
-  const tensor = (name: string, dims: readonly number[]): Value => b.initializer(name, 'float32', dims, weights.get(name));
+  const tensor = (name: string, dims: readonly number[]): Value => graphWeight(b, name, dims, () => weights.get(name));
   const proj = (name: string, inF: number, outF: number, bias = true): Projection => ({
-    weight: b.initializer(`${name}.weight`, 'float32', [inF, outF], transpose(weights.get(`${name}.weight`), outF, inF)),
+    weight: graphWeight(b, `${name}.weight`, [inF, outF], () => transpose(weights.get(`${name}.weight`), outF, inF)),
     ...(bias ? { bias: tensor(`${name}.bias`, [outF]) } : {}),
   });
   return { tensor, proj };
+}
+
+/** The projector's (LLaVA-OneVision) or connector's (Idefics3) weights, by their checkpoint names. */
+export function projectorWeightNames(config: ModelConfig): string[] {
+  return config.arch === 'llava-onevision'
+    ? ['multi_modal_projector.linear_1.weight', 'multi_modal_projector.linear_1.bias', 'multi_modal_projector.linear_2.weight', 'multi_modal_projector.linear_2.bias']
+    : ['model.connector.modality_projection.proj.weight'];
+}
+
+/** Rows of the tower's output per frame that reach the projector (after the select strategy). */
+export const towerTokensPerFrame = (config: ModelConfig): number =>
+  config.arch === 'llava-onevision' ? visionTokensPerFrame(config) : patchesPerSide(config.vision) ** 2;
+
+/**
+ * The projector (LLaVA-OneVision: linear_1, GELU, linear_2) or connector (Idefics3: pixel shuffle,
+ * proj) on the tower's selected features [frames, towerTokensPerFrame, vision hidden], giving
+ * [frames, visionTokensPerFrame, text hidden]. Composable, so training can put it in its graph.
+ */
+export function addProjector(b: GraphBuilder, config: ModelConfig, weights: ModelWeights, tower: Value): Value {
+  const w = weightLoader(b, weights);
+  const d = config.vision.hiddenSize;
+  const textHidden = config.text.hiddenSize;
+  if (config.arch === 'llava-onevision') {
+    return b.scope('multi_modal_projector', () => {
+      const x = b.scope('linear_1', () => linear(b, tower, w.proj('multi_modal_projector.linear_1', d, textHidden)));
+      // projector_hidden_act: every published OneVision checkpoint says "gelu" (config.ts does not read the key).
+      const act = b.scope('act', () => geluErf(b, x));
+      return b.scope('linear_2', () => linear(b, act, w.proj('multi_modal_projector.linear_2', textHidden, textHidden)));
+    });
+  }
+  const s = config.scaleFactor;
+  const out = shuffledSide(config);
+  return b.scope('connector', () => {
+    // Token (Y, X) = (I*s + a, J*s + c) goes to token (I, J), channels (a, c, :): what the view /
+    // permute / reshape chain of Idefics3Connector.pixel_shuffle amounts to.
+    const shuffled = b.scope('pixel_shuffle', () => {
+      const blocks = b.reshape(tower, [0, out, s, out, s, d]);
+      return b.reshape(b.transpose(blocks, [0, 1, 3, 2, 4, 5]), [0, out * out, s * s * d]);
+    });
+    return b.scope('modality_projection', () => b.scope('proj', () => linear(b, shuffled, w.proj('model.connector.modality_projection.proj', s * s * d, textHidden, false))));
+  });
 }
 
 type Loader = ReturnType<typeof weightLoader>;
@@ -107,8 +150,36 @@ function embeddings(b: GraphBuilder, pixels: Value, v: VisionConfig, prefix: str
 }
 
 
-/** The vision graph: pixel_values [frames, 3, S, S] to image_features [frames, visionTokensPerFrame, text hidden]. */
-export function buildVisionGraph(config: ModelConfig, weights: ModelWeights): Graph {
+/**
+ * A prompt's visual rows made in-graph from tower features of whole videos of `frames` frames each,
+ * [videos * frames, towerTokensPerFrame, vision hidden] -> [videos * rowsPerVideo, text hidden], in
+ * the order prompts take them: the projector, then for LLaVA-OneVision the 2x2 bilinear pooling (one
+ * MatMul by bilinearMatrix) and one image_newline after each video's frames. What VisionEncoder
+ * plus poolVideoFeatures compute on the host, as a differentiable graph for training the projector.
+ */
+export function addVisualRows(b: GraphBuilder, config: ModelConfig, weights: ModelWeights, tower: Value, frames: number): Value {
+  const h = config.text.hiddenSize;
+  const projected = addProjector(b, config, weights, tower);
+  if (config.arch !== 'llava-onevision') return b.reshape(projected, [-1, h]);
+  return b.scope('video_pooling', () => {
+    const side = visionGrid(config).rows;
+    const out = pooledSide(side);
+    const pool = b.constant('float32', [out * out, side * side], Array.from(bilinearMatrix(side, out)));
+    const pooled = b.reshape(b.matmul(pool, projected), [-1, frames * out * out, h]);
+    const newline = graphWeight(b, 'image_newline', [h], () => weights.get('image_newline'));
+    const perVideo = b.expand(b.reshape(newline, [1, 1, h]), b.concat([b.shape(pooled, 0, 1), b.ints([1, h])], 0), [pooled.shape[0], 1, h]);
+    return b.reshape(b.concat([pooled, perVideo], 1), [-1, h]);
+  });
+}
+
+/** 'features': through the projector (what prompts take); 'tower': the tower's selected output,
+ *  what training the projector starts from. */
+export type VisionStage = 'features' | 'tower';
+export const TOWER_OUTPUT = 'tower_features';
+
+/** The vision graph: pixel_values [frames, 3, S, S] to image_features [frames, visionTokensPerFrame, text hidden]
+ *  (or, at stage 'tower', tower_features [frames, towerTokensPerFrame, vision hidden]). */
+export function buildVisionGraph(config: ModelConfig, weights: ModelWeights, stage: VisionStage = 'features'): Graph {
   const v = config.vision;
   const d = v.hiddenSize;
   const side = patchesPerSide(v);
@@ -142,29 +213,13 @@ export function buildVisionGraph(config: ModelConfig, weights: ModelWeights): Gr
     return b.scope('post_layernorm', () => layerNorm(b, h, post.weight, post.bias, v.layerNormEps));
   });
 
-  const textHidden = config.text.hiddenSize;
-  let features: Value;
-  if (config.arch === 'llava-onevision') {
-    const selected = config.visionFeatureSelectStrategy === 'default' ? b.slice(tower, [1], [side * side], [1]) : tower;
-    features = b.scope('multi_modal_projector', () => {
-      const x = b.scope('linear_1', () => linear(b, selected, w.proj('multi_modal_projector.linear_1', d, textHidden)));
-      // projector_hidden_act: every published OneVision checkpoint says "gelu" (config.ts does not read the key).
-      const act = b.scope('act', () => geluErf(b, x));
-      return b.scope('linear_2', () => linear(b, act, w.proj('multi_modal_projector.linear_2', textHidden, textHidden)));
-    });
-  } else {
-    const s = config.scaleFactor;
-    const out = side / s;
-    features = b.scope('connector', () => {
-      // Token (Y, X) = (I*s + a, J*s + c) goes to token (I, J), channels (a, c, :): what the view /
-      // permute / reshape chain of Idefics3Connector.pixel_shuffle amounts to.
-      const shuffled = b.scope('pixel_shuffle', () => {
-        const blocks = b.reshape(tower, [0, out, s, out, s, d]);
-        return b.reshape(b.transpose(blocks, [0, 1, 3, 2, 4, 5]), [0, out * out, s * s * d]);
-      });
-      return b.scope('modality_projection', () => b.scope('proj', () => linear(b, shuffled, w.proj('model.connector.modality_projection.proj', s * s * d, textHidden, false))));
-    });
+  const selected = config.arch === 'llava-onevision' && config.visionFeatureSelectStrategy === 'default' ? b.slice(tower, [1], [side * side], [1]) : tower;
+  if (stage === 'tower') {
+    b.output(b.node('Identity', [selected], {}, { outNames: [TOWER_OUTPUT], outShapes: [['frames', towerTokensPerFrame(config), d]] })[0]);
+    return b.build();
   }
+  const features = addProjector(b, config, weights, selected);
+  const textHidden = config.text.hiddenSize;
   b.output(b.node('Identity', [features], {}, { outNames: ['image_features'], outShapes: [['frames', tokens, textHidden]] })[0]);
   return b.build();
 }
@@ -176,11 +231,15 @@ export class VisionEncoder {
     private readonly imageSize: number,
     readonly tokensPerFrame: number,
     readonly hiddenSize: number,
+    private readonly output: string,
   ) {}
 
-  static async create(config: ModelConfig, weights: ModelWeights, options: Omit<SessionOptions, 'graphName'> = {}): Promise<VisionEncoder> {
-    const session = await Session.create(serialize(buildVisionGraph(config, weights)), { ...options, graphName: 'vision' });
-    return new VisionEncoder(session, config.vision.imageSize, visionTokensPerFrame(config), config.text.hiddenSize);
+  static async create(config: ModelConfig, weights: ModelWeights, options: Omit<SessionOptions, 'graphName'> = {}, stage: VisionStage = 'features'): Promise<VisionEncoder> {
+    const graphName = stage === 'tower' ? 'vision_tower' : 'vision';
+    const session = await Session.create(serialize(buildVisionGraph(config, weights, stage)), { ...options, graphName });
+    return stage === 'tower'
+      ? new VisionEncoder(session, config.vision.imageSize, towerTokensPerFrame(config), config.vision.hiddenSize, TOWER_OUTPUT)
+      : new VisionEncoder(session, config.vision.imageSize, visionTokensPerFrame(config), config.text.hiddenSize, 'image_features');
   }
 
   /** pixel_values [frames, 3, S, S] to features [frames, tokensPerFrame, hiddenSize], `chunk` frames per run. */
@@ -198,7 +257,7 @@ export class VisionEncoder {
       const n = Math.min(chunk, frames - f);
       const input = new ort.Tensor('float32', pixelValues.subarray(f * perFrame, (f + n) * perFrame), [n, 3, s, s]);
       const result = await this.session.run({ pixel_values: input });
-      out.set(result.image_features.data as Float32Array, f * rowFloats);
+      out.set(result[this.output].data as Float32Array, f * rowFloats);
     }
     return out;
   }

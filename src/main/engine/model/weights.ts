@@ -2,6 +2,8 @@
 // under the names the Hugging Face checkpoints use; and loading that checks them against the
 // files. Names follow modeling_siglip.py, modeling_qwen2.py / modeling_llama.py,
 // modeling_llava_onevision.py and modeling_idefics3.py (see docs/families.md).
+import type { GraphBuilder } from '../graph/builder';
+import type { Value } from '../graph/ir';
 import type { Dtype, TensorSource } from '../graph/safetensors';
 import { openCheckpoint } from '../graph/safetensors';
 import type { DecoderConfig, ModelConfig, VisionConfig } from './config';
@@ -13,6 +15,20 @@ export function transpose(data: Float32Array, rows: number, cols: number): Float
   const out = new Float32Array(data.length);
   for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) out[j * rows + i] = data[i * cols + j];
   return out;
+}
+
+/** A weight as an initializer under its checkpoint name. A value of that name the caller's graph
+ *  already holds (the embedding it gathered from, or a weight it feeds as an input to train it) is
+ *  used instead, so nothing is added twice; it must have the MatMul-layout dims. */
+export function graphWeight(b: GraphBuilder, name: string, dims: readonly number[], load: () => Float32Array): Value {
+  let existing: Value;
+  try {
+    existing = b.value(name);
+  } catch {
+    return b.initializer(name, 'float32', dims, load());
+  }
+  if (existing.shape.join(',') !== dims.join(',')) throw new Error(`the graph's '${name}' is [${existing.shape}], this model needs [${dims}]`);
+  return existing;
 }
 
 /** Patches per side: the conv patch embedding floors (SigLIP's 384 / 14 gives 27). */
