@@ -58,6 +58,18 @@ describe('isr-studio train', () => {
     expect(answer.code).toBe(0);
   }, 120_000);
 
+  it('trains the connector too with --train-projector, saving it as PEFT modules_to_save', async () => {
+    const out = join(dir, 'projector-run');
+    const result = await train(out, '--train-projector', '--epochs', '1');
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    const adapterConfig = JSON.parse(readFileSync(join(out, 'adapter/adapter_config.json'), 'utf8')) as { modules_to_save: string[] };
+    expect(adapterConfig.modules_to_save).toEqual(['connector']);
+    const header = readFileSync(join(out, 'adapter/adapter_model.safetensors'));
+    const keys = Object.keys(JSON.parse(header.subarray(8, 8 + Number(header.readBigUInt64LE(0))).toString('utf8')) as object);
+    expect(keys).toContain('base_model.model.model.connector.modality_projection.proj.weight');
+  }, 120_000);
+
   it('refuses a file with bad rows, naming each by line, before loading the model', async () => {
     writeFileSync(join(dir, 'bad.jsonl'), [JSON.stringify({ prompt: 'q', chosen: 'a' }), '{oops', JSON.stringify({ prompt: 'q', chosen: 'a', rejected: 'b' })].join('\n'));
     const result = await runCli(['train', '--model', model, '--pairs', join(dir, 'bad.jsonl'), '--out', join(dir, 'bad-run')]);

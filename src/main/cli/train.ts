@@ -35,6 +35,7 @@ interface TrainCliOptions {
   loraAlpha: number;
   loraDropout: number;
   loraTargets: string;
+  trainProjector?: boolean;
   warmupRatio: number;
   schedule: TrainConfig['schedule'];
   labelSmoothing: number;
@@ -76,6 +77,7 @@ function trainConfig(o: TrainCliOptions): TrainConfig {
     beta: o.beta, lr: o.lr, epochs: o.epochs, batchSize: o.batchSize, gradientAccumulation: o.gradAccum, warmupRatio: o.warmupRatio,
     schedule: o.schedule, labelSmoothing: o.labelSmoothing, sftWeight: o.sftWeight, lengthPenalty: o.lengthPenalty, seed: o.seed,
     lora: { r: o.loraR, alpha: o.loraAlpha, dropout: o.loraDropout, targets },
+    trainProjector: o.trainProjector === true,
   };
 }
 
@@ -112,6 +114,7 @@ export function registerTrain(program: Command): void {
     .option('--lora-alpha <a>', 'LoRA alpha (scale = alpha / r)', decimal(1e-6), defaultTrainConfig.lora.alpha)
     .option('--lora-dropout <p>', 'dropout on the adapter input', decimal(0, 0.9), defaultTrainConfig.lora.dropout)
     .option('--lora-targets <names>', 'comma-separated module names', (defaultTrainConfig.lora.targets as string[]).join(','))
+    .option('--train-projector', 'also train the projector (LLaVA-OneVision) or connector (Idefics3); saved as PEFT modules_to_save')
     .option('--warmup-ratio <f>', 'share of steps warming up', decimal(0, 1), defaultTrainConfig.warmupRatio)
     .option('--schedule <kind>', 'cosine, linear or constant after warmup', choice(['cosine', 'linear', 'constant'] as const), defaultTrainConfig.schedule)
     .option('--label-smoothing <eps>', 'cDPO / robust label noise', decimal(0, 0.499), 0)
@@ -142,6 +145,7 @@ export function registerTrain(program: Command): void {
             chosen: response(row.chosen),
             rejected: row.rejected === undefined ? undefined : response(row.rejected),
             visual: video === undefined ? undefined : { tokenId: prompt.visualTokenId!, features: await features!.of(video, opts.frames) },
+            tower: video === undefined || !settings.trainProjector ? undefined : await features!.of(video, opts.frames, 'tower'),
           });
         }
         mkdirSync(out, { recursive: true });

@@ -4,6 +4,7 @@
 // clip never run ffmpeg or the vision tower twice.
 import { join } from 'node:path';
 import { FeatureCache, modelFingerprint } from '../engine/model/feature-cache';
+import type { VisionStage } from '../engine/model/vision';
 import type { VideoLanguageModel } from '../engine/model/vlm';
 import { FrameCache } from '../video/frame-cache';
 import { sha256File } from '../video/hash';
@@ -22,15 +23,17 @@ export class VideoFeatures {
     this.features = new FeatureCache(join(cacheDir, 'features'));
   }
 
-  /** The feature rows a prompt showing `videoPath` with `frameCount` frames takes. */
-  async of(videoPath: string, frameCount: number): Promise<Float32Array> {
+  /** The feature rows a prompt showing `videoPath` with `frameCount` frames takes; at stage 'tower',
+   *  the tower's output before the projector (what training the projector starts from). */
+  async of(videoPath: string, frameCount: number, stage: VisionStage = 'features'): Promise<Float32Array> {
     this.fingerprint ??= modelFingerprint(this.model.dir);
     const size = this.model.frameSize;
-    const key = { video: await sha256File(videoPath), frames: frameCount, frameSize: size.width, model: await this.fingerprint };
+    const model = stage === 'features' ? await this.fingerprint : `${await this.fingerprint}:${stage}`;
+    const key = { video: await sha256File(videoPath), frames: frameCount, frameSize: size.width, model };
     const cached = this.features.get(key);
     if (cached) return cached;
     const frames = await this.frames.frames(this.ffmpeg, videoPath, frameCount, size);
-    const features = await this.model.visualFeatures(frames);
+    const features = stage === 'features' ? await this.model.visualFeatures(frames) : await this.model.towerFeatures(frames);
     this.features.put(key, features);
     return features;
   }

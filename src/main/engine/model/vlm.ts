@@ -39,7 +39,10 @@ export class VideoLanguageModel {
     readonly weights: ModelWeights,
     private readonly vision: VisionEncoder,
     readonly lm: LanguageModel,
+    private readonly options: Omit<SessionOptions, 'graphName'>,
   ) {}
+
+  private tower: Promise<VisionEncoder> | null = null;
 
   /** Loads and checks every file of the folder first, so a broken folder fails before any session is built. */
   static async load(dir: string, options: Omit<SessionOptions, 'graphName'> = {}): Promise<VideoLanguageModel> {
@@ -54,7 +57,7 @@ export class VideoLanguageModel {
     try {
       const vision = await VisionEncoder.create(config, weights, options);
       const lm = await LanguageModel.create(config, weights, options);
-      return new VideoLanguageModel(dir, config, tokenizer, preprocessor, weights, vision, lm);
+      return new VideoLanguageModel(dir, config, tokenizer, preprocessor, weights, vision, lm, options);
     } catch (err) {
       weights.close();
       throw err;
@@ -73,6 +76,13 @@ export class VideoLanguageModel {
     if (this.config.arch !== 'llava-onevision') return perFrame;
     const newline = this.weights.get('image_newline');
     return poolVideoFeatures(perFrame, frames.length, visionGrid(this.config).rows, this.config.text.hiddenSize, newline);
+  }
+
+  /** The tower's features of a video's frames before the projector, [frames, tokens, vision hidden]:
+   *  what training the projector starts from. The tower-only session is built on first use. */
+  async towerFeatures(frames: Uint8Array[]): Promise<Float32Array> {
+    this.tower ??= VisionEncoder.create(this.config, this.weights, this.options, 'tower');
+    return (await this.tower).encode(pixelValues(frames, this.preprocessor), frames.length);
   }
 
   /** Token ids for a chat; a `{ type: 'video' }` part stands for a video of `frames` frames. */
@@ -134,7 +144,7 @@ export class VideoLanguageModel {
   }
 
   async release(): Promise<void> {
-    await Promise.all([this.vision.release(), this.lm.release()]);
+    await Promise.all([this.vision.release(), this.lm.release(), this.tower?.then((t) => t.release())]);
     this.weights.close();
   }
 }

@@ -86,6 +86,9 @@ export interface Adapter {
   baseModel: string | null;
   /** PEFT's task_type; null when the base model class is not a task PEFT names. */
   taskType: string | null;
+  /** Whole modules trained beside the adapters (PEFT's modules_to_save, e.g. the projector), and
+   *  their parameters by full checkpoint name in torch layout. */
+  modulesToSave?: { modules: string[]; tensors: ReadonlyMap<string, HostTensor> };
 }
 
 export const ADAPTER_WEIGHTS = 'adapter_model.safetensors';
@@ -103,6 +106,9 @@ export function writeAdapter(dir: string, adapter: Adapter, textModelPrefix: str
     tensors[keys.a] = { dtype: 'F32', shape: [r, inF], data: transpose(a.data, inF, r) };
     tensors[keys.b] = { dtype: 'F32', shape: [outF, r], data: transpose(b.data, r, outF) };
   }
+  // PEFT saves a modules_to_save parameter under the base model's own name (get_peft_model_state_dict
+  // strips "modules_to_save." and the adapter name).
+  for (const [name, t] of adapter.modulesToSave?.tensors ?? []) tensors[`base_model.model.${name}`] = { dtype: 'F32', shape: t.dims, data: t.data };
   fs.mkdirSync(dir, { recursive: true });
   writeSafetensors(path.join(dir, ADAPTER_WEIGHTS), tensors, { format: 'pt' });
   writeAtomically(path.join(dir, ADAPTER_CONFIG), [Buffer.from(pythonJson(peftConfig(adapter)), 'utf8')]);
@@ -114,7 +120,7 @@ function peftConfig(adapter: Adapter): Record<string, unknown> {
     alpha_pattern: {}, auto_mapping: null, base_model_name_or_path: adapter.baseModel, bias: 'none', corda_config: null,
     eva_config: null, exclude_modules: null, fan_in_fan_out: false, inference_mode: true, init_lora_weights: true,
     layer_replication: null, layers_pattern: null, layers_to_transform: null, loftq_config: {}, lora_alpha: c.alpha,
-    lora_bias: false, lora_dropout: c.dropout, megatron_config: null, megatron_core: 'megatron.core', modules_to_save: null,
+    lora_bias: false, lora_dropout: c.dropout, megatron_config: null, megatron_core: 'megatron.core', modules_to_save: adapter.modulesToSave?.modules ?? null,
     peft_type: 'LORA', qalora_group_size: 16, r: c.r, rank_pattern: {}, revision: null,
     target_modules: typeof c.targets === 'string' ? c.targets : [...new Set(c.targets)], target_parameters: null,
     task_type: adapter.taskType, trainable_token_indices: null, use_dora: false, use_qalora: false, use_rslora: c.useRslora ?? false,
@@ -162,8 +168,15 @@ export function readAdapter(dir: string, textModelPrefix: string): Adapter {
   try {
     const head = `base_model.model.${textModelPrefix}`;
     const found = new Map<string, { a?: string; b?: string }>();
+    const modules = Array.isArray(raw.modules_to_save) ? (raw.modules_to_save as string[]) : [];
+    const saved = new Map<string, HostTensor>();
     for (const key of file.names()) {
       const m = /^(.*)\.lora_([AB])\.weight$/.exec(key);
+      const name = key.replace(/^base_model\.model\./, '');
+      if (m === null && modules.some((mod) => name === mod || name.startsWith(`${mod}.`) || name.includes(`.${mod}.`))) {
+        saved.set(name, { dims: file.info(key).shape, data: file.readAsFloat32(key) });
+        continue;
+      }
       if (m === null || !m[1].startsWith(head)) throw new ApiError('bad_input', `${file.path}: '${key}' is not a LoRA factor under '${head}'`, { file: file.path, tensor: key });
       const entry = found.get(m[1].slice(head.length)) ?? {};
       entry[m[2] === 'A' ? 'a' : 'b'] = key;
@@ -183,7 +196,10 @@ export function readAdapter(dir: string, textModelPrefix: string): Adapter {
       });
     }
     const baseModel = typeof raw.base_model_name_or_path === 'string' ? raw.base_model_name_or_path : null;
-    return { config, factors, baseModel, taskType: typeof raw.task_type === 'string' ? raw.task_type : null };
+    return {
+      config, factors, baseModel, taskType: typeof raw.task_type === 'string' ? raw.task_type : null,
+      ...(saved.size > 0 ? { modulesToSave: { modules, tensors: saved } } : {}),
+    };
   } finally {
     file.close();
   }

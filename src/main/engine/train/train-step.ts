@@ -38,6 +38,8 @@ export interface TrainStepOptions {
   optimizer?: Partial<Omit<AdamWHyper, 'lr' | 'step'>>;
   /** The graph's name, in errors and profiles. Default 'train_step'. */
   name?: string;
+  /** Graph inputs the forward declares that are trained too (whole tensors, e.g. the projector's weights). */
+  extraParams?: readonly string[];
   /** Micro-batches per update (default 1). Above 1 the step also takes `accumName(p)`: the summed
    *  gradients of the update's earlier micro-batches (from gradientGraph), and applies the mean. */
   accumulation?: number;
@@ -94,7 +96,7 @@ export interface LossGraph {
 }
 
 /** Builds `forward` with a LoRA provider that makes each targeted module's factors graph inputs. */
-export function buildLossGraph(forward: ForwardFn, cfg: LoraConfig, name = 'loss'): LossGraph {
+export function buildLossGraph(forward: ForwardFn, cfg: LoraConfig, name = 'loss', extraParams: readonly string[] = []): LossGraph {
   const b = new GraphBuilder(name);
   const scale = loraScale(cfg);
   const adapted = new Map<string, { module: LoraModule; a: Value; b: Value }>();
@@ -128,7 +130,10 @@ export function buildLossGraph(forward: ForwardFn, cfg: LoraConfig, name = 'loss
   b.output(loss, LOSS);
   for (const [metric, v] of Object.entries(metrics)) b.output(v, metric);
   const graph = b.build();
-  const params = [...adapted.values()].flatMap((e) => [e.a.name, e.b.name]);
+  // Whole tensors the forward declared as inputs to train beside the adapters (the projector).
+  const missing = extraParams.find((p) => !graph.inputs.some((i) => i.name === p));
+  if (missing !== undefined) throw new Error(`${name}: '${missing}' is to be trained but the forward has no input of that name`);
+  const params = [...[...adapted.values()].flatMap((e) => [e.a.name, e.b.name]), ...extraParams];
   const trainable = new Set(params);
   return {
     graph, modules: [...adapted.values()].map((e) => e.module), params,
@@ -145,7 +150,7 @@ export type TrainStep = LossGraph;
 
 export function buildTrainStep(forward: ForwardFn, options: TrainStepOptions): TrainStep {
   if (!(options.lora.dropout >= 0 && options.lora.dropout < 1)) throw new Error(`buildTrainStep: LoRA dropout must be in [0, 1), got ${options.lora.dropout}`);
-  const fwd = buildLossGraph(forward, options.lora, options.name ?? 'train_step');
+  const fwd = buildLossGraph(forward, options.lora, options.name ?? 'train_step', options.extraParams);
   const withGrads = differentiate(fwd.graph, { loss: LOSS, wrt: fwd.params });
   // The gradients feed the optimizer inside the graph; as outputs they would be copied to the host.
   const gradOutputs = new Set(fwd.params.map((p) => GRAD_PREFIX + p));

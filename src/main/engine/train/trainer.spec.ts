@@ -14,7 +14,10 @@ import { writeFixture } from '../model/fixture';
 import { LanguageModel } from '../model/language-model';
 import { ModelTokenizer } from '../model/tokenizer';
 import { openWeights, type ModelWeights } from '../model/weights';
-import { ADAPTER_CONFIG, ADAPTER_WEIGHTS } from './lora';
+import { textWeightNames } from '../model/decoder';
+import { projectorWeightNames } from '../model/vision';
+import { VideoLanguageModel } from '../model/vlm';
+import { ADAPTER_CONFIG, ADAPTER_WEIGHTS, readAdapter } from './lora';
 import { DROPOUT_SEED, LOSS } from './train-step';
 import { defaultTrainConfig, Trainer, type StepMetrics, type TrainConfig, type TrainExample } from './trainer';
 
@@ -178,4 +181,78 @@ describe('Trainer on a model folder', () => {
     expect(() => Trainer.create(base, examples, settings({ beta: -1 }), fresh())).toThrow('beta must be > 0, got -1');
     expect(() => Trainer.create(base, [{ prompt: [1], chosen: [2] }], settings(), fresh())).toThrow('example 1 has no rejected response (needed for sigmoid)');
   });
+});
+
+describe.each(['llava-onevision', 'idefics3'] as const)('Trainer with the %s projector trained too', (arch) => {
+  let vlm: VideoLanguageModel;
+  let videoExamples: TrainExample[];
+  beforeAll(async () => {
+    const dir = join(root, `projector-${arch}`);
+    writeFixture(dir, { arch, size: 'tiny', seed: 5, corpus });
+    vlm = await VideoLanguageModel.load(dir);
+    const { width, height } = vlm.frameSize;
+    const video = (shift: number) => Array.from({ length: 2 }, (_, f) => Uint8Array.from({ length: width * height * 3 }, (_, i) => (i * 13 + f * 29 + shift * 71) % 256));
+    const eot = vlm.tokenizer.stopTokenIds()[0];
+    const answer = (a: string) => [...vlm.tokenizer.encode(a), eot];
+    videoExamples = [];
+    for (const [k, [q, c, r]] of [['What colour is the square?', 'The square is red.', 'The square is blue.'], ['How many shapes move left?', 'Two.', 'Three.'], ['What colour is the square?', 'The square is blue.', 'The square is red.'], ['How many shapes?', 'Three.', 'Two.']].entries()) {
+      const frames = video(k);
+      const prompt = vlm.prompt([{ role: 'user', content: [{ type: 'video' }, { type: 'text', text: q }] }], 2);
+      videoExamples.push({ prompt: prompt.inputIds, chosen: answer(c), rejected: answer(r), visual: { tokenId: prompt.visualTokenId!, features: await vlm.visualFeatures(frames) }, tower: await vlm.towerFeatures(frames) });
+    }
+    // One example without a video: its rows point at no visual row.
+    videoExamples.push({ ...examples[1], prompt: vlm.prompt([{ role: 'user', content: 'How many shapes move left?' }], 0).inputIds });
+  }, 60_000);
+  afterAll(() => vlm.release());
+
+  const projector = (over: Partial<TrainConfig> = {}) => settings({ trainProjector: true, lora: { r: 2, alpha: 4, dropout: 0, targets: ['q_proj', 'v_proj'] }, ...over });
+
+  it('starts where the frozen model is (in-graph visual rows equal the cached features) and differentiates the projector', async () => {
+    const t = Trainer.create(vlm, videoExamples, projector({ batchSize: 3 }), fresh());
+    const reference = await t.referenceLogps();
+    const first: StepMetrics[] = [];
+    await Trainer.create(vlm, videoExamples, projector({ batchSize: 3 }), fresh()).train({ reference, onStep: (m) => first.push(m), stopAfter: 1 });
+    // LoRA B = 0 and the projector at its loaded weights: the policy is the reference, loss ln 2.
+    expect(first[0][LOSS]).toBeCloseTo(Math.log(2), 4);
+    expect(first[0]['rewards/margins']).toBeCloseTo(0, 4);
+
+    const loss = t.lossGraph();
+    const names = loss.params.filter((p) => !p.includes('lora_'));
+    expect(names.length).toBeGreaterThan(0);
+    const { feeds } = await t.batchFeeds([0, 4, 2], Float32Array.from(reference, (v) => v + 0.2));
+    const rand = rng(8);
+    const dims = (p: string) => loss.graph.inputs.find((i) => i.name === p)!.shape as number[];
+    const start = (p: string) => (p.includes('lora_') ? Array.from(randomTensor(rand, 'float64', dims(p)).data, (v) => 0.2 * v) : Array.from(t.initialParam(p)));
+    const point: Feeds = { ...asFeeds(feeds), ...Object.fromEntries(loss.params.map((p) => [p, tensor64('float32', dims(p), start(p))])) };
+    const grads = runReference(differentiate(loss.graph, { loss: LOSS, wrt: loss.params }), point, loss.params.map((p) => GRAD_PREFIX + p));
+    const lossAt = (f: Feeds) => runReference(loss.graph, f, [LOSS])[LOSS].data[0];
+    const d = Object.fromEntries(names.map((p) => [p, randomTensor(rand, 'float64', dims(p)).data]));
+    const analytic = names.reduce((sum, p) => sum + grads[GRAD_PREFIX + p].data.reduce((a, g, i) => a + g * d[p][i], 0), 0);
+    const along = (h: number) => lossAt({ ...point, ...Object.fromEntries(names.map((p) => [p, { ...point[p], data: point[p].data.map((v, i) => v + h * d[p][i]) }])) });
+    const central = (h: number) => (along(h) - along(-h)) / (2 * h);
+    const numeric = (4 * central(1e-6) - central(2e-6)) / 3;
+    expect(Math.abs(analytic), 'the projector gets a gradient').toBeGreaterThan(1e-6);
+    expect(Math.abs(analytic - numeric), `analytic ${analytic}, numeric ${numeric}`).toBeLessThan(1e-7 + 1e-5 * Math.abs(numeric));
+  }, 120_000);
+
+  it('writes the trained projector into the merged folder and as PEFT modules_to_save', async () => {
+    const t = Trainer.create(vlm, videoExamples, projector({ epochs: 2 }), fresh());
+    const reference = await t.referenceLogps();
+    const state = await t.train({ reference });
+    const out = join(root, `projector-out-${arch}`);
+    t.writeAdapter(join(out, 'adapter'), state, vlm.dir);
+    t.writeMerged(join(out, 'merged'), vlm.dir, state);
+    const [name] = projectorWeightNames(vlm.config);
+    const merged = await VideoLanguageModel.load(join(out, 'merged'));
+    try {
+      const before = vlm.weights.get(name);
+      const after = merged.weights.get(name);
+      expect(after.some((v, i) => v !== before[i])).toBe(true);
+      const adapter = readAdapter(join(out, 'adapter'), textWeightNames(vlm.config).prefix);
+      expect(adapter.modulesToSave!.modules).toEqual([arch === 'llava-onevision' ? 'multi_modal_projector' : 'connector']);
+      expect(adapter.modulesToSave!.tensors.get(name)!.data).toEqual(after);
+    } finally {
+      await merged.release();
+    }
+  }, 120_000);
 });

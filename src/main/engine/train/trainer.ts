@@ -20,7 +20,8 @@ import { Rng } from '../generate/sampling';
 import type { ModelConfig } from '../model/config';
 import { addDecoder, textWeightNames, type AdapterProvider } from '../model/decoder';
 import type { LanguageModel } from '../model/language-model';
-import { expectedWeights, type ModelWeights } from '../model/weights';
+import { addVisualRows, projectorWeightNames, towerTokensPerFrame } from '../model/vision';
+import { expectedWeights, transpose, type ModelWeights } from '../model/weights';
 import { GRAD_NORM } from './adamw';
 import { sequenceLogps } from './logprobs';
 import { dpoLoss, sftLoss, trlMetrics, type DpoLossType } from './losses';
@@ -37,6 +38,9 @@ export interface TrainExample {
   /** Response ids for DPO; absent for SFT. */
   rejected?: number[];
   visual?: { tokenId: number; features: Float32Array };
+  /** The video's tower features before the projector, [frames, towerTokensPerFrame, vision hidden]:
+   *  needed (for every example with a video) when the projector is trained. */
+  tower?: Float32Array;
 }
 
 export interface TrainConfig {
@@ -55,6 +59,9 @@ export interface TrainConfig {
   weightDecay: number;
   maxGradNorm: number;
   lora: LoraConfig;
+  /** Also train the projector (LLaVA-OneVision) or connector (Idefics3) as whole tensors; the vision
+   *  tower stays frozen and its features come from the cache. */
+  trainProjector: boolean;
   seed: number;
 }
 
@@ -62,13 +69,13 @@ export interface TrainConfig {
 export const defaultTrainConfig: TrainConfig = {
   loss: 'sigmoid', beta: 0.1, labelSmoothing: 0, sftWeight: 0, lengthPenalty: 0, lr: 5e-4, epochs: 3, batchSize: 2,
   gradientAccumulation: 1, warmupRatio: 0.1, schedule: 'cosine', weightDecay: 0, maxGradNorm: 1,
-  lora: { r: 16, alpha: 32, dropout: 0, targets: ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'] }, seed: 0,
+  lora: { r: 16, alpha: 32, dropout: 0, targets: ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'] }, trainProjector: false, seed: 0,
 };
 
 /** One update's metrics: TRL's names (DPO) or loss alone (SFT), plus grad_norm, learning_rate, epoch and tokens/s. */
 export type StepMetrics = { step: number } & Record<string, number>;
 
-const inputs = { embeds: 'inputs_embeds', mask: 'attention_mask', positions: 'position_ids', labels: 'labels', lossMask: 'loss_mask', refChosen: 'ref_chosen_logps', refRejected: 'ref_rejected_logps' } as const;
+const inputs = { tower: 'visual_tower', visualIndex: 'visual_index', embeds: 'inputs_embeds', mask: 'attention_mask', positions: 'position_ids', labels: 'labels', lossMask: 'loss_mask', refChosen: 'ref_chosen_logps', refRejected: 'ref_rejected_logps' } as const;
 
 const REFERENCE = 'logps';
 
@@ -86,6 +93,8 @@ export class Trainer {
     readonly settings: TrainConfig,
     private readonly stateDir: string,
     private readonly sessionOptions: Omit<SessionOptions, 'graphName'>,
+    /** Frames per video of the examples' tower features (0 when the projector is frozen). */
+    private readonly frames: number,
   ) {}
 
   /** Validates the settings and the examples; nothing runs until `referenceLogps` / `train`. */
@@ -108,7 +117,19 @@ export class Trainer {
       if (e.chosen.length === 0) throw bad(`example ${i + 1} has an empty chosen response`);
       if (settings.loss !== 'sft' && (e.rejected === undefined || e.rejected.length === 0)) throw bad(`example ${i + 1} has no rejected response (needed for ${settings.loss})`);
     });
-    return new Trainer(model.config, model.weights, model.lm, examples, settings, stateDir, sessionOptions);
+    let frames = 0;
+    if (settings.trainProjector) {
+      const perFrame = towerTokensPerFrame(model.config) * model.config.vision.hiddenSize;
+      const lengths = new Set(examples.filter((e) => e.visual).map((e, i) => {
+        if (e.tower === undefined) throw bad(`example ${i + 1} shows a video but has no tower features, which training the projector needs`);
+        return e.tower.length;
+      }));
+      if (lengths.size === 0) throw bad('training the projector needs examples with videos');
+      if (lengths.size > 1) throw bad('training the projector needs the same number of frames for every video');
+      frames = [...lengths][0] / perFrame;
+      if (!Number.isInteger(frames)) throw bad(`tower features of ${[...lengths][0]} values are not whole frames of ${perFrame}`);
+    }
+    return new Trainer(model.config, model.weights, model.lm, examples, settings, stateDir, sessionOptions, frames);
   }
 
   private get dpo(): boolean {
@@ -127,9 +148,20 @@ export class Trainer {
   }
 
   /** The decoder from embeddings to per-row response log-probs, emitted into `b`. */
-  private logps(b: GraphBuilder, adapter?: AdapterProvider) {
+  private logps(b: GraphBuilder, adapter?: AdapterProvider, projector = false) {
     const h = this.config.text.hiddenSize;
-    const embeds = b.input(inputs.embeds, 'float32', ['batch', 'seq', h]);
+    let embeds = b.input(inputs.embeds, 'float32', ['batch', 'seq', h]);
+    if (projector) {
+      // The projector's weights are inputs (declared before addProjector, which then uses them);
+      // its output rows are gathered into the prompts' visual positions (index 0: no visual row).
+      for (const [name, dims] of this.projectorParams()) b.input(name, 'float32', dims);
+      const v = this.config.vision;
+      const tower = b.input(inputs.tower, 'float32', ['video_frames', towerTokensPerFrame(this.config), v.hiddenSize]);
+      const index = b.input(inputs.visualIndex, 'int64', ['batch', 'seq']);
+      const rows = b.scope('visual', () => addVisualRows(b, this.config, this.weights, tower, this.frames));
+      const table = b.concat([b.constant('float32', [1, h], new Array<number>(h).fill(0)), rows], 0);
+      embeds = b.add(embeds, b.gather(table, index, 0));
+    }
     const mask = b.input(inputs.mask, 'int64', ['batch', 'seq']);
     const positions = b.input(inputs.positions, 'int64', ['batch', 'seq']);
     const labels = b.input(inputs.labels, 'int64', ['batch', 'seq']);
@@ -141,7 +173,7 @@ export class Trainer {
   private forward(): ForwardFn {
     const s = this.settings;
     return (b, lora) => {
-      const logps = this.logps(b, lora);
+      const logps = this.logps(b, lora, s.trainProjector);
       if (s.loss === 'sft') return { loss: sftLoss(b, logps), metrics: {} };
       const [policyChosen, policyRejected] = b.split(logps.sum, 2, 0);
       const [chosenLength, rejectedLength] = b.split(logps.count, 2, 0);
@@ -155,8 +187,12 @@ export class Trainer {
   }
 
   /** Right-padded rows prompt + response with labels shifted by one and the loss on response tokens only. */
-  private async rows(rows: { example: TrainExample; response: number[] }[]): Promise<Rows> {
+  private async rows(rows: { example: TrainExample; response: number[] }[], projector = false): Promise<Rows> {
     const h = this.config.text.hiddenSize;
+    // With the projector in the graph, visual positions embed as zeros and point into the batch's
+    // table of visual rows: one block of rows per video, in the order the videos first appear.
+    const videos: TrainExample[] = [];
+    const visualIndex = new BigInt64Array(projector ? rows.length * Math.max(...rows.map((r) => r.example.prompt.length + r.response.length)) : 0);
     const seq = Math.max(...rows.map((r) => r.example.prompt.length + r.response.length));
     const n = rows.length;
     const embeds = new Float32Array(n * seq * h);
@@ -169,7 +205,19 @@ export class Trainer {
       const { example, response } = rows[r];
       const ids = [...example.prompt, ...response];
       tokens += ids.length;
-      embeds.set(await this.lm.embed(ids, example.visual), r * seq * h);
+      const visual = example.visual;
+      if (projector && visual) {
+        let slot = videos.indexOf(example);
+        if (slot < 0) slot = videos.push(example) - 1;
+        const count = visual.features.length / h;
+        embeds.set(await this.lm.embed(ids, { tokenId: visual.tokenId, features: new Float32Array(visual.features.length) }), r * seq * h);
+        let k = 0;
+        ids.forEach((id, t) => {
+          if (id === visual.tokenId) visualIndex[r * seq + t] = BigInt(1 + slot * count + k++);
+        });
+      } else {
+        embeds.set(await this.lm.embed(ids, visual), r * seq * h);
+      }
       for (let t = 0; t < seq; t++) {
         const i = r * seq + t;
         positions[i] = BigInt(t);
@@ -179,9 +227,21 @@ export class Trainer {
       }
     }
     const dims = [n, seq];
+    const projectorFeeds: Record<string, ort.Tensor> = {};
+    if (projector) {
+      const v = this.config.vision;
+      const perFrame = towerTokensPerFrame(this.config) * v.hiddenSize;
+      // A batch without any video still feeds one (zero) video, which no position points at.
+      const towers = videos.length > 0 ? videos.map((e) => e.tower!) : [new Float32Array(this.frames * perFrame)];
+      const tower = new Float32Array(towers.length * this.frames * perFrame);
+      towers.forEach((t, i) => tower.set(t, i * this.frames * perFrame));
+      projectorFeeds[inputs.tower] = new ort.Tensor('float32', tower, [towers.length * this.frames, towerTokensPerFrame(this.config), v.hiddenSize]);
+      projectorFeeds[inputs.visualIndex] = new ort.Tensor('int64', visualIndex, dims);
+    }
     return {
       tokens,
       feeds: {
+        ...projectorFeeds,
         [inputs.embeds]: new ort.Tensor('float32', embeds, [n, seq, h]),
         [inputs.mask]: new ort.Tensor('int64', mask, dims),
         [inputs.positions]: new ort.Tensor('int64', positions, dims),
@@ -193,12 +253,40 @@ export class Trainer {
 
   /** The graph of the loss alone (LoRA factors as inputs): for checking its gradient. */
   lossGraph(): LossGraph {
-    return buildLossGraph(this.forward(), this.settings.lora);
+    return buildLossGraph(this.forward(), this.settings.lora, 'loss', this.extraParams());
+  }
+
+  /** The projector's weights as trainable inputs: names and MatMul-layout dims (torch's [out, in] transposed). */
+  private projectorParams(): [string, number[]][] {
+    const shapes = expectedWeights(this.config);
+    return projectorWeightNames(this.config).map((name) => {
+      const dims = shapes.get(name)!;
+      return [name, dims.length === 2 ? [dims[1], dims[0]] : dims];
+    });
+  }
+
+  /** A projector weight as training starts from it: the checkpoint's, in MatMul layout. */
+  initialParam(name: string): Float32Array {
+    const entry = this.projectorParams().find(([n]) => n === name);
+    if (!entry) throw new Error(`'${name}' is not a projector weight of this model`);
+    const [, dims] = entry;
+    const w = this.weights.get(name);
+    return dims.length === 2 ? transpose(w, dims[1], dims[0]) : Float32Array.from(w);
+  }
+
+  private extraParams(): string[] {
+    return this.settings.trainProjector ? this.projectorParams().map(([name]) => name) : [];
+  }
+
+  /** A projector weight's trained value in the checkpoint's torch layout. */
+  private torchLayout(state: TrainState, name: string): Float32Array {
+    const t = state.params[name];
+    return t.dims.length === 2 ? transpose(t.data, t.dims[0], t.dims[1]) : t.data;
   }
 
   /** The data feeds of a micro-batch of examples (and their reference log-probs, for DPO). */
   async batchFeeds(indices: readonly number[], reference?: Float32Array): Promise<Rows> {
-    const rows = await this.rows(this.batchRows(indices));
+    const rows = await this.rows(this.batchRows(indices), this.settings.trainProjector);
     if (this.dpo) {
       if (reference === undefined) throw new Error('a DPO batch needs the reference log-probs');
       const n = this.examples.length;
@@ -254,6 +342,7 @@ export class Trainer {
       params[names.a] = f.a;
       params[names.b] = f.b;
     }
+    for (const [name, dims] of this.projectorParams().filter(([n]) => this.extraParams().includes(n))) params[name] = { dims, data: this.initialParam(name) };
     return newTrainState(params, this.examples.length, rng);
   }
 
@@ -275,9 +364,9 @@ export class Trainer {
       throw new Error(`training needs reference log-probs for all ${this.examples.length} examples (from referenceLogps)`);
     }
     const forward = this.forward();
-    const step = buildTrainStep(forward, { lora: s.lora, optimizer: { weightDecay: s.weightDecay, maxGradNorm: s.maxGradNorm }, accumulation: s.gradientAccumulation });
+    const step = buildTrainStep(forward, { lora: s.lora, optimizer: { weightDecay: s.weightDecay, maxGradNorm: s.maxGradNorm }, accumulation: s.gradientAccumulation, extraParams: this.extraParams() });
     const stepSession = await this.session(step.graph);
-    const gradSession = s.gradientAccumulation > 1 ? await this.session(gradientGraph(buildLossGraph(forward, s.lora, 'micro_batch'))) : null;
+    const gradSession = s.gradientAccumulation > 1 ? await this.session(gradientGraph(buildLossGraph(forward, s.lora, 'micro_batch', this.extraParams()))) : null;
     const state = existsSync(join(this.stateDir, STATE_FILE)) ? loadState(this.stateDir) : this.initialState(step);
     const schedule = this.schedule();
     const stopAt = Math.min(this.totalSteps, options.stopAfter ?? Infinity);
@@ -353,7 +442,12 @@ export class Trainer {
 
   /** adapter_model.safetensors + adapter_config.json, with the base model's full module paths. */
   writeAdapter(dir: string, state: TrainState, baseModel: string): void {
-    writeAdapter(dir, { config: this.settings.lora, factors: this.factors(state), baseModel, taskType: 'CAUSAL_LM' }, textWeightNames(this.config).prefix);
+    const saved = this.extraParams();
+    const modulesToSave = saved.length === 0 ? undefined : {
+      modules: [this.config.arch === 'llava-onevision' ? 'multi_modal_projector' : 'connector'],
+      tensors: new Map(saved.map((name) => [name, { dims: expectedWeights(this.config).get(name)!, data: this.torchLayout(state, name) }])),
+    };
+    writeAdapter(dir, { config: this.settings.lora, factors: this.factors(state), baseModel, taskType: 'CAUSAL_LM', ...(modulesToSave ? { modulesToSave } : {}) }, textWeightNames(this.config).prefix);
   }
 
   /**
@@ -373,7 +467,7 @@ export class Trainer {
     const tensors: Record<string, TensorToWrite> = {};
     for (const [name, shape] of expectedWeights(this.config)) {
       const f = merged.get(name);
-      const w = this.weights.get(name);
+      const w = name in state.params ? this.torchLayout(state, name) : this.weights.get(name);
       tensors[name] = { dtype: 'F32', shape, data: f ? mergeLora(w, f.a, f.b, scale) : w };
     }
     writeCheckpoint(dir, tensors, { metadata: { format: 'pt' } });
