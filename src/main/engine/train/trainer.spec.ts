@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { differentiate, GRAD_PREFIX } from '../autodiff/differentiate';
 import { randomTensor, rng } from '../autodiff/gradcheck';
+import type { Graph } from '../graph/ir';
 import { runReference, tensor64, type Feeds } from '../graph/reference';
 import { readModelConfig, type ModelConfig } from '../model/config';
 import { writeFixture } from '../model/fixture';
@@ -71,6 +72,21 @@ const settings = (over: Partial<TrainConfig> = {}): TrainConfig => ({
 });
 
 const fresh = () => mkdtempSync(join(root, 'state-'));
+
+/**
+ * The loss's derivative along a random direction in the `along` inputs, two ways (gradcheck's "fast
+ * mode"): <autodiff gradient, d> from the float64 reference, and central differences at h and h/2,
+ * Richardson-extrapolated so the h^2 error term cancels.
+ */
+function alongRandomDirection(graph: Graph, point: Feeds, wrt: readonly string[], along: readonly string[], rand: () => number): { analytic: number; numeric: number } {
+  const grads = runReference(differentiate(graph, { loss: LOSS, wrt }), point, along.map((p) => GRAD_PREFIX + p));
+  const d = Object.fromEntries(along.map((p) => [p, randomTensor(rand, 'float64', point[p].dims).data]));
+  const analytic = along.reduce((sum, p) => sum + grads[GRAD_PREFIX + p].data.reduce((a, g, i) => a + g * d[p][i], 0), 0);
+  const at = (h: number) => runReference(graph, { ...point, ...Object.fromEntries(along.map((p) => [p, { ...point[p], data: point[p].data.map((v, i) => v + h * d[p][i]) }])) }, [LOSS])[LOSS].data[0];
+  const central = (h: number) => (at(h) - at(-h)) / (2 * h);
+  const h = 2e-6;
+  return { analytic, numeric: (4 * central(h / 2) - central(h)) / 3 };
+}
 const asFeeds = (feeds: Record<string, ort.Tensor>): Feeds =>
   Object.fromEntries(Object.entries(feeds).map(([k, t]) => [k, tensor64(t.type === 'int64' ? 'int64' : 'float32', t.dims, Array.from(t.data as ArrayLike<number | bigint>, Number))]));
 
@@ -92,19 +108,8 @@ describe('Trainer on a model folder', () => {
       [DROPOUT_SEED]: tensor64('int64', [], [42]),
       ...Object.fromEntries(loss.params.map((p) => [p, tensor64('float32', dims(p), Array.from(randomTensor(rand, 'float64', dims(p)).data, (v) => 0.2 * v))])),
     };
-    const grads = runReference(differentiate(loss.graph, { loss: LOSS, wrt: loss.params }), point, loss.params.map((p) => GRAD_PREFIX + p));
-    const lossAt = (f: Feeds) => runReference(loss.graph, f, [LOSS])[LOSS].data[0];
     for (let trial = 0; trial < 3; trial++) {
-      const d = Object.fromEntries(loss.params.map((p) => [p, randomTensor(rand, 'float64', dims(p)).data]));
-      const analytic = loss.params.reduce((sum, p) => sum + grads[GRAD_PREFIX + p].data.reduce((a, g, i) => a + g * d[p][i], 0), 0);
-      const along = (h: number) => {
-        const moved = Object.fromEntries(loss.params.map((p) => [p, { ...point[p], data: point[p].data.map((v, i) => v + h * d[p][i]) }]));
-        return lossAt({ ...point, ...moved });
-      };
-      // Central differences at h and h/2, Richardson-extrapolated: the h^2 error term cancels.
-      const central = (h: number) => (along(h) - along(-h)) / (2 * h);
-      const h = 2e-6;
-      const numeric = (4 * central(h / 2) - central(h)) / 3;
+      const { analytic, numeric } = alongRandomDirection(loss.graph, point, loss.params, loss.params, rand);
       expect(Math.abs(analytic - numeric), `direction ${trial}: analytic ${analytic}, numeric ${numeric}`).toBeLessThan(1e-7 + 1e-6 * Math.abs(numeric));
     }
   }, 60_000);
@@ -224,13 +229,7 @@ describe.each(['llava-onevision', 'idefics3'] as const)('Trainer with the %s pro
     const dims = (p: string) => loss.graph.inputs.find((i) => i.name === p)!.shape as number[];
     const start = (p: string) => (p.includes('lora_') ? Array.from(randomTensor(rand, 'float64', dims(p)).data, (v) => 0.2 * v) : Array.from(t.initialParam(p)));
     const point: Feeds = { ...asFeeds(feeds), ...Object.fromEntries(loss.params.map((p) => [p, tensor64('float32', dims(p), start(p))])) };
-    const grads = runReference(differentiate(loss.graph, { loss: LOSS, wrt: loss.params }), point, loss.params.map((p) => GRAD_PREFIX + p));
-    const lossAt = (f: Feeds) => runReference(loss.graph, f, [LOSS])[LOSS].data[0];
-    const d = Object.fromEntries(names.map((p) => [p, randomTensor(rand, 'float64', dims(p)).data]));
-    const analytic = names.reduce((sum, p) => sum + grads[GRAD_PREFIX + p].data.reduce((a, g, i) => a + g * d[p][i], 0), 0);
-    const along = (h: number) => lossAt({ ...point, ...Object.fromEntries(names.map((p) => [p, { ...point[p], data: point[p].data.map((v, i) => v + h * d[p][i]) }])) });
-    const central = (h: number) => (along(h) - along(-h)) / (2 * h);
-    const numeric = (4 * central(1e-6) - central(2e-6)) / 3;
+    const { analytic, numeric } = alongRandomDirection(loss.graph, point, loss.params, names, rand);
     expect(Math.abs(analytic), 'the projector gets a gradient').toBeGreaterThan(1e-6);
     expect(Math.abs(analytic - numeric), `analytic ${analytic}, numeric ${numeric}`).toBeLessThan(1e-7 + 1e-5 * Math.abs(numeric));
   }, 120_000);
