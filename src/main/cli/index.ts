@@ -5,9 +5,10 @@ import { registerFixture } from './fixture';
 import { registerGenerate } from './generate';
 import { registerImport } from './import';
 import { registerInspect } from './inspect';
+import { registerRun } from './run';
 import { registerServe } from './serve';
 import { registerTrain } from './train';
 
 export type RegisterCommand = (program: Command) => void;
 
-export const commands: RegisterCommand[] = [registerDemoData, registerImport, registerServe, registerFixture, registerGenerate, registerInspect, registerTrain];
+export const commands: RegisterCommand[] = [registerDemoData, registerImport, registerServe, registerFixture, registerGenerate, registerInspect, registerTrain, registerRun];

@@ -1,0 +1,136 @@
+// `isr-studio run`: ISR-DPO rounds from the command line, on a studio database, resumable; and
+// `isr-studio export`: a round's preference pairs as TRL DPO JSONL.
+import type { Command } from 'commander';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { ApiError } from '../../shared/errors';
+import { isFinished, type JobSnapshot } from '../../shared/jobs';
+import type { ImportResult } from '../../shared/types';
+import { openStudio } from '../api/service';
+import { createRunRecord, runRounds } from '../isr/run';
+import { runModes, type RunMode } from '../isr/settings';
+import { openDatabase } from '../store/db';
+import { effectiveChoice, getRun, pairsOf, responsesOf, roundsOf } from '../store/rounds';
+import { resolveFfmpeg } from '../video/ffmpeg';
+import { defaultCacheDir } from './model-input';
+import { choice, integer } from './options';
+
+interface RunOptions {
+  db: string;
+  model?: string;
+  data?: string;
+  dataset?: string;
+  evalData?: string;
+  rounds?: number;
+  mode: RunMode;
+  config?: string;
+  resume?: number;
+  cache: string;
+}
+
+/** A dataset id: an imported dataset by name, or a file imported now (resuming an earlier import). */
+async function datasetOf(studio: ReturnType<typeof openStudio>, file: string | undefined, name: string | undefined, what: string): Promise<number> {
+  if (name !== undefined) {
+    const found = (await studio.service.listDatasets({})).find((d) => d.name === name);
+    if (!found) throw new ApiError('not_found', `no dataset named "${name}" in the database`);
+    return found.id;
+  }
+  if (file === undefined) throw new ApiError('invalid_argument', `give ${what} as --data FILE or --dataset NAME`);
+  const { jobId } = await studio.service.importDataset({ path: resolve(file) });
+  const job = await new Promise<JobSnapshot>((done) => {
+    const stop = studio.jobs.onChange((j) => {
+      if (j.id === jobId && isFinished(j)) {
+        stop();
+        done(j);
+      }
+    });
+  });
+  if (job.state !== 'done') throw new ApiError('bad_input', job.error?.message ?? `import of ${file} ${job.state}`);
+  return (job.result as ImportResult).datasetId;
+}
+
+export function registerRun(program: Command): void {
+  program
+    .command('run')
+    .summary('run ISR-DPO rounds (sample, retrospect, self-judge, pairs, DPO, evaluate)')
+    .description(
+      'run ISR-DPO rounds on a studio database: its first line is "run <id>", then progress and a summary per round. ' +
+        'Every item is stored as it is made; `--resume <id>` continues a stopped or killed run from what the database holds.',
+    )
+    .requiredOption('--db <file>', 'studio database (created if missing)')
+    .option('--model <dir>', 'starting policy: a model folder')
+    .option('--data <file>', 'training prompts (.jsonl or .json), imported into the database')
+    .option('--dataset <name>', 'training prompts already imported, by name')
+    .option('--eval-data <file>', 'held-out prompts for evaluation, imported into the database')
+    .option('--rounds <n>', 'rounds to run', integer(1, 100))
+    .option('--mode <mode>', runModes.join(', '), choice(runModes), 'isr')
+    .option('--config <file>', 'run settings as JSON (samples, temperature, topP, tieBand, frames, train, ...)')
+    .option('--resume <id>', 'continue run <id>', integer(1))
+    .option('--cache <dir>', 'cache for frames and vision features', defaultCacheDir())
+    .action(async (opts: RunOptions) => {
+      const dbPath = resolve(opts.db);
+      const studio = openStudio({ dbPath, transport: 'ipc' });
+      // The round history is written directly; the studio's service is used for imports.
+      const db = openDatabase(dbPath);
+      try {
+        let runId = opts.resume;
+        if (runId === undefined) {
+          if (opts.model === undefined || opts.rounds === undefined) throw new ApiError('invalid_argument', 'a new run needs --model and --rounds (or --resume <id>)');
+          const settings = opts.config === undefined ? {} : (JSON.parse(readFileSync(opts.config, 'utf8')) as unknown);
+          const datasetId = await datasetOf(studio, opts.data, opts.dataset, 'the training prompts');
+          const evalDatasetId = opts.evalData === undefined ? null : await datasetOf(studio, opts.evalData, undefined, 'the evaluation prompts');
+          runId = await createRunRecord(db, { model: resolve(opts.model), mode: opts.mode, datasetId, evalDatasetId, rounds: opts.rounds, settings });
+        } else if (!getRun(db, runId)) {
+          throw new ApiError('not_found', `no run ${runId} in ${dbPath}`);
+        }
+        process.stdout.write(`run ${runId}\n`);
+        let last = '';
+        const summaries = await runRounds(runId, {
+          db, ffmpeg: (await resolveFfmpeg()).path, cacheDir: opts.cache, runsDir: `${dbPath}.runs`,
+          onProgress: (p) => {
+            const line = `round ${p.round} ${p.phase} ${p.done}/${p.total}`;
+            if (line !== last) process.stdout.write(`${line}\n`);
+            last = line;
+          },
+          onRoundDone: (s) => process.stdout.write(
+            `round ${s.round} done: ${s.pairs} pairs trained on, ${s.ties} ties, ${s.steps} steps` +
+              `${s.accuracy === null ? '' : `, held-out accuracy ${(100 * s.accuracy).toFixed(1)}%`}${s.meanTokens === null ? '' : `, mean answer ${s.meanTokens.toFixed(1)} tokens`}\n`,
+          ),
+        });
+        process.stdout.write(`run ${runId} done: ${summaries.length} rounds\n`);
+      } finally {
+        db.close();
+        await studio.close();
+      }
+    });
+
+  program
+    .command('export')
+    .summary("a round's preference pairs as TRL DPO JSONL")
+    .description('write the pairs of a round (overrides applied, ties left out) as JSONL rows {prompt, chosen, rejected, video}, the format `isr-studio train` and TRL take')
+    .requiredOption('--db <file>', 'studio database')
+    .requiredOption('--run <id>', 'run id', integer(1))
+    .requiredOption('--round <n>', 'round number', integer(1))
+    .option('--format <format>', 'trl-dpo', choice(['trl-dpo'] as const), 'trl-dpo')
+    .requiredOption('--out <file>', 'JSONL file to write')
+    .action(async (opts: { db: string; run: number; round: number; out: string }) => {
+      const db = openDatabase(resolve(opts.db));
+      try {
+        const round = roundsOf(db, opts.run).find((r) => r.round === opts.round);
+        if (!round) throw new ApiError('not_found', `run ${opts.run} has no round ${opts.round}`);
+        const texts = new Map(responsesOf(db, round.id).map((r) => [r.id, r.text]));
+        const prompts = db.prepare('SELECT p.id, p.question, v.path FROM prompts p JOIN videos v ON v.id = p.video_id').all() as { id: number; question: string; path: string }[];
+        const rows = pairsOf(db, round.id).flatMap((pair) => {
+          const c = effectiveChoice(pair);
+          if (c === 'tie') return [];
+          const p = prompts.find((x) => x.id === pair.promptId)!;
+          const [chosen, rejected] = c === 'a' ? [pair.responseAId, pair.responseBId] : [pair.responseBId, pair.responseAId];
+          return [JSON.stringify({ prompt: p.question, chosen: texts.get(chosen), rejected: texts.get(rejected), video: p.path })];
+        });
+        writeFileSync(resolve(opts.out), rows.map((r) => `${r}\n`).join(''));
+        process.stdout.write(`wrote ${rows.length} pairs of run ${opts.run} round ${opts.round} to ${resolve(opts.out)}\n`);
+      } finally {
+        db.close();
+      }
+    });
+}

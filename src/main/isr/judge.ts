@@ -1,0 +1,49 @@
+// The self-judge (METHOD.md step 3): the policy sees the video (unless text-judge), the context
+// (isr, no-retrospect), the question and two responses, and its verdict is read from the
+// next-token probabilities of the two choice labels, not parsed from text. One call judges one order.
+import type { ChatMessage } from '../engine/model/tokenizer';
+import type { VideoLanguageModel, VisualAttention } from '../engine/model/vlm';
+import { fill, type Templates } from './templates';
+
+export interface JudgeInput {
+  question: string;
+  first: string;
+  second: string;
+  /** Null when the mode shows the judge no context. */
+  context: string | null;
+  /** Null when the mode shows the judge no video (text-judge). */
+  features: Float32Array | null;
+  frames: number;
+}
+
+export interface Verdict {
+  /** Probability that the response shown first is better, from the labels' next-token probabilities. */
+  pFirst: number;
+  attention: VisualAttention | null;
+}
+
+/** The judge's chat: the template's text, after the video when the judge sees one. */
+export function judgeMessages(templates: Templates, input: JudgeInput): ChatMessage[] {
+  const contextBlock = input.context === null ? '' : `${fill(templates.context_block, { context: input.context }, 'context_block')}\n`;
+  const text = fill(templates.judge, { context_block: contextBlock, question: input.question, response_a: input.first, response_b: input.second }, 'judge');
+  return [{ role: 'user', content: input.features === null ? text : [{ type: 'video' }, { type: 'text', text }] }];
+}
+
+/** Ids a label can start the answer with: "A" right after the prompt, or " A" after a colon. */
+function labelIds(vlm: VideoLanguageModel, label: string): number[] {
+  return [...new Set([label, ` ${label}`].map((t) => vlm.tokenizer.encode(t)[0]))];
+}
+
+export async function judge(vlm: VideoLanguageModel, templates: Templates, input: JudgeInput): Promise<Verdict> {
+  const prompt = vlm.prompt(judgeMessages(templates, input), input.features === null ? 0 : input.frames);
+  const promptInput = { prompt, features: input.features };
+  const logits = await vlm.logits(promptInput);
+  const vocab = vlm.config.text.vocabSize;
+  const last = logits.subarray(logits.length - vocab);
+  // Softmax restricted to the two labels' tokens (each label may be spelt with or without a space).
+  const max = Math.max(...last);
+  const mass = (label: string) => labelIds(vlm, label).reduce((s, id) => s + Math.exp(last[id] - max), 0);
+  const [a, b] = [mass('A'), mass('B')];
+  const attention = input.features === null ? null : await vlm.visualAttention(promptInput, [prompt.inputIds.length - 1]);
+  return { pFirst: a / (a + b), attention };
+}
