@@ -18,7 +18,7 @@ beforeAll(async () => {
 }, 120_000);
 
 const run = (db: string, mode: string, ...extra: string[]) => ['run', '--db', db, '--model', model, '--data', join(dir, 'demo/train.jsonl'), '--eval-data', join(dir, 'demo/test.jsonl'),
-  '--rounds', '2', '--mode', mode, '--config', join(dir, 'config.json'), '--cache', join(dir, 'cache'), ...extra];
+  '--rounds', '2', '--mode', mode, '--config', join(dir, 'config.json'), ...extra];
 
 function hasRun(path: string): boolean {
   if (!existsSync(path)) return false;
@@ -52,12 +52,14 @@ function contents(path: string) {
 
 describe('isr-studio run', () => {
   let whole: ReturnType<typeof contents>;
+  let wholeLines = 0;
 
   it('runs two isr rounds and stores every intermediate result; round 2 starts from round 1 output', async () => {
     const db = join(dir, 'whole.db');
     const result = await runCli(run(db, 'isr'));
     expect(result.stderr).toBe('');
     expect(result.stdout.split('\n')[0]).toBe('run 1');
+    wholeLines = result.stdout.split('\n').length - 1;
     expect(result.stdout).toMatch(/round 1 done: \d+ pairs trained on, \d+ ties, \d+ steps, held-out accuracy/);
     whole = contents(db);
     const prompts = 11;
@@ -92,9 +94,10 @@ describe('isr-studio run', () => {
     const db = join(dir, 'killed.db');
     let args = run(db, 'isr');
     let killed = 0;
-    for (let attempt = 0; attempt < 4; attempt++) {
-      // Killed after a random number of progress lines: at a random phase of a random round.
-      const after = 1 + Math.floor(Math.random() * 40);
+    for (let attempt = 0; attempt < 8 && killed < 3; attempt++) {
+      // Killed after a random number of output lines: at a random phase of a random round (a resumed
+      // run prints only what is left, so its kills come within its first lines).
+      const after = 1 + Math.floor(Math.random() * (attempt === 0 ? Math.max(1, wholeLines - 4) : 4));
       const { child, done } = startCli(args);
       let lines = 0;
       child.stdout?.on('data', (b: Buffer) => {
@@ -103,7 +106,7 @@ describe('isr-studio run', () => {
       });
       if ((await done).code === null) killed++;
       // A kill before the run was stored leaves nothing to resume: then it starts again.
-      if (hasRun(db)) args = ['run', '--db', db, '--resume', '1', '--cache', join(dir, 'cache')];
+      if (hasRun(db)) args = ['run', '--db', db, '--resume', '1'];
     }
     expect(killed).toBeGreaterThanOrEqual(2);
     const last = await runCli(args);

@@ -9,7 +9,9 @@ import type {
   DatasetSummary,
   ImportIssue,
   JobRef,
+  RunSummary,
 } from './types';
+import { runModes } from './types';
 
 interface Method<I extends z.ZodType, O> {
   input: I;
@@ -46,6 +48,23 @@ export const contract = {
       })
       .strict(),
   ),
+  listRuns: method<RunSummary[]>()(empty),
+  /** Registers an ISR-DPO run (settings validated first) and starts it as a job ending in a RunResult. */
+  startRun: method<JobRef & { runId: number }>()(
+    z
+      .object({
+        model: z.string().min(1, 'model is empty'),
+        datasetId,
+        evalDatasetId: datasetId.nullable().default(null),
+        rounds: z.number().int().min(1).max(100),
+        mode: z.enum(runModes).default('isr'),
+        /** Run settings (samples, temperature, tieBand, train, ...); validated by the run, naming each bad field. */
+        settings: z.record(z.string(), z.unknown()).default({}),
+      })
+      .strict(),
+  ),
+  /** Continues a stopped, failed or killed run from what the database holds. */
+  resumeRun: method<JobRef>()(z.object({ runId: z.number().int().positive() }).strict()),
   listJobs: method<JobSnapshot[]>()(empty),
   cancelJob: method<{ cancelled: boolean }>()(z.object({ jobId: z.string().min(1) }).strict()),
 } as const;

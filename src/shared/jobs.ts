@@ -1,7 +1,7 @@
 // One mechanism for long work: every job reports the same snapshot shape, whatever it does.
 import type { ApiErrorShape } from './errors';
 
-export type JobKind = 'import';
+export type JobKind = 'import' | 'run';
 export type JobState = 'running' | 'done' | 'failed' | 'cancelled';
 
 export interface JobSnapshot {

@@ -64,3 +64,25 @@ export interface ImportResult {
 export interface JobRef {
   jobId: string;
 }
+
+/** The ablation a run belongs to (METHOD.md): what its self-judge sees. */
+export const runModes = ['isr', 'no-retrospect', 'no-context', 'text-judge'] as const;
+export type RunMode = (typeof runModes)[number];
+
+export interface RunSummary {
+  id: number;
+  mode: RunMode;
+  status: 'running' | 'stopped' | 'done' | 'failed';
+  error: string | null;
+  datasetId: number;
+  evalDatasetId: number | null;
+  roundsPlanned: number;
+  roundsDone: number;
+  createdAt: string;
+}
+
+/** What a run job ends with. */
+export interface RunResult {
+  runId: number;
+  rounds: { round: number; pairs: number; ties: number; steps: number; accuracy: number | null; meanTokens: number | null }[];
+}

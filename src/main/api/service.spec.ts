@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { JobSnapshot } from '../../shared/jobs';
-import type { DatasetRowsPage, DatasetSummary, ImportIssue, ImportResult, JobRef } from '../../shared/types';
+import type { DatasetRowsPage, DatasetSummary, ImportIssue, ImportResult, JobRef, RunResult, RunSummary } from '../../shared/types';
+import { writeFixture } from '../engine/model/fixture';
 import { resolveFfmpeg } from '../video/ffmpeg';
 import { flatClip } from '../video/test-clips';
 import { dispatch } from './dispatch';
@@ -232,6 +233,38 @@ describe('openStudio through dispatch', () => {
     const done = await finished(again, rerun.jobId);
     expect(done.result).toEqual({ datasetId: cut.id, imported: total - cut.rowCount, skipped: cut.rowCount, failed: 0 });
   });
+
+  it('runs ISR-DPO as a job: settings checked first, progress, cancel leaves the run stopped, resume finishes it', async () => {
+    const s = studio();
+    const model = join(mkdtempSync(join(dir, 'model-')), 'tiny');
+    writeFixture(model, { arch: 'idefics3', size: 'tiny', seed: 1, corpus: ['What colour?', 'red', 'blue'] });
+    const data = join(dir, 'run.jsonl');
+    writeFileSync(data, [{ id: 1, video: 'a.mp4', question: 'What colour?', answer: 'red' }, { id: 2, video: 'b.mp4', question: 'What colour?', answer: 'blue' }].map((r) => JSON.stringify(r)).join('\n'));
+    const imported = await finished(s, (await call<JobRef>(s, 'importDataset', { path: data })).jobId);
+    const { datasetId } = imported.result as ImportResult;
+    const settings = { samples: 2, maxNewTokens: 4, contextTokens: 4, frames: 2, tieBand: [0.5, 0.5], train: { epochs: 1, batchSize: 2, loraR: 2, loraAlpha: 4 } };
+
+    const bad = await dispatch(s.service, 'startRun', { model, datasetId, rounds: 1, settings: { ...settings, samples: 3 } });
+    expect(bad).toMatchObject({ ok: false, error: { code: 'invalid_argument' } });
+    expect(JSON.stringify(bad)).toContain('samples');
+    expect(await call(s, 'listRuns', {})).toEqual([]);
+
+    const started = await call<JobRef & { runId: number }>(s, 'startRun', { model, datasetId, rounds: 2, mode: 'isr', settings });
+    let cancelled = false;
+    const stopped = await finished(s, started.jobId, (j) => {
+      if (!cancelled && j.phase === 'round 1: judging') {
+        cancelled = true;
+        void call(s, 'cancelJob', { jobId: started.jobId });
+      }
+    });
+    expect(stopped.state).toBe('cancelled');
+    expect((await call<RunSummary[]>(s, 'listRuns', {}))[0]).toMatchObject({ id: started.runId, status: 'stopped', roundsDone: 0 });
+
+    const resumed = await finished(s, (await call<JobRef>(s, 'resumeRun', { runId: started.runId })).jobId);
+    expect(resumed.state).toBe('done');
+    expect((resumed.result as RunResult).rounds.map((r) => r.round)).toEqual([1, 2]);
+    expect((await call<RunSummary[]>(s, 'listRuns', {}))[0]).toMatchObject({ status: 'done', roundsDone: 2, roundsPlanned: 2 });
+  }, 60_000);
 
   it('resolves only media keys it made: no paths, no traversal, no missing files', () => {
     const s = studio();

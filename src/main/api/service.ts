@@ -5,11 +5,13 @@ import { join, resolve } from 'node:path';
 import { version } from '../../../package.json';
 import type { StudioService } from '../../shared/contract';
 import { ApiError, toErrorShape } from '../../shared/errors';
-import type { AppInfo, DatasetRow, MediaKey } from '../../shared/types';
+import type { AppInfo, DatasetRow, MediaKey, RunResult } from '../../shared/types';
+import { createRunRecord, runRounds } from '../isr/run';
 import { getDataset, listDatasets } from '../store/datasets';
 import { openDatabase } from '../store/db';
 import { listIssues } from '../store/import-issues';
 import { countPrompts, pagePrompts } from '../store/prompts';
+import { getRun, listRuns, roundsOf } from '../store/rounds';
 import { resolveFfmpeg, type Ffmpeg } from '../video/ffmpeg';
 import { defaultDatasetName, importDataset } from './import-dataset';
 import { JobRegistry } from './jobs';
@@ -39,6 +41,23 @@ export function openStudio(options: StudioOptions): Studio {
     const found = getDataset(db, id);
     if (!found) throw new ApiError('not_found', `no dataset with id ${id}`);
     return found;
+  };
+
+  // A run is one job; the engine runs in this process for now (see README, decisions).
+  const running = new Set<number>();
+  const startRunJob = (runId: number) => {
+    running.add(runId);
+    return jobs.start('run', `ISR-DPO run ${runId}`, async (ctx): Promise<RunResult> => {
+      try {
+        const rounds = await runRounds(runId, {
+          db, ffmpeg: (await findFfmpeg()).path, cacheDir, runsDir: `${dbPath}.runs`, signal: ctx.signal,
+          onProgress: (p) => ctx.progress(`round ${p.round}: ${p.phase}`, p.done, p.total),
+        });
+        return { runId, rounds };
+      } finally {
+        running.delete(runId);
+      }
+    });
   };
 
   const service: StudioService = {
@@ -78,6 +97,27 @@ export function openStudio(options: StudioOptions): Studio {
         importDataset(deps, { path: source, name }, ctx).finally(() => importing.delete(key)),
       );
       return { jobId };
+    },
+
+    async listRuns() {
+      return listRuns(db).map((r) => ({
+        id: r.id, mode: r.mode, status: r.status, error: r.error, datasetId: r.datasetId, evalDatasetId: r.evalDatasetId,
+        roundsPlanned: r.roundsPlanned, roundsDone: roundsOf(db, r.id).filter((x) => x.round > 0 && x.phase === 'done').length, createdAt: r.createdAt,
+      }));
+    },
+
+    async startRun({ model, datasetId, evalDatasetId, rounds, mode, settings }) {
+      dataset(datasetId);
+      if (evalDatasetId !== null) dataset(evalDatasetId);
+      const runId = await createRunRecord(db, { model: resolve(model), mode, datasetId, evalDatasetId, rounds, settings });
+      return { jobId: startRunJob(runId), runId };
+    },
+
+    async resumeRun({ runId }) {
+      const run = getRun(db, runId);
+      if (!run) throw new ApiError('not_found', `no run with id ${runId}`);
+      if (running.has(runId)) throw new ApiError('bad_input', `run ${runId} is already running`);
+      return { jobId: startRunJob(runId) };
     },
 
     async listJobs() {

@@ -1,10 +1,9 @@
 // `isr-studio import`: imports a dataset file into a studio database through the same service
 // and job the app uses, printing progress, a summary and every rejected row.
 import type { Command } from 'commander';
-import { isFinished, type JobSnapshot } from '../../shared/jobs';
 import type { ImportResult } from '../../shared/types';
-import type { JobRegistry } from '../api/jobs';
 import { openStudio } from '../api/service';
+import { progressPrinter, waitForJob } from './jobs';
 
 export function registerImport(program: Command): void {
   program
@@ -36,34 +35,4 @@ export function registerImport(program: Command): void {
         await studio.close();
       }
     });
-}
-
-/** Resolves with the job's final snapshot, passing every snapshot before it to `onChange`. */
-function waitForJob(jobs: JobRegistry, jobId: string, onChange: (job: JobSnapshot) => void): Promise<JobSnapshot> {
-  return new Promise((resolve) => {
-    const seen = (job: JobSnapshot) => {
-      if (job.id !== jobId) return;
-      onChange(job);
-      if (isFinished(job)) {
-        stop();
-        resolve(job);
-      }
-    };
-    const stop = jobs.onChange(seen);
-    // The job does its work after start() returns, so nothing was missed; this is its current state.
-    const now = jobs.get(jobId);
-    if (now) seen(now);
-  });
-}
-
-/** A line per phase, then at most one a second: enough to see it move without flooding a log. */
-function progressPrinter(): (job: JobSnapshot) => void {
-  let printed = { phase: '', at: 0 };
-  return (job) => {
-    const now = Date.now();
-    const due = job.phase !== printed.phase || now - printed.at >= 1000 || job.state === 'done';
-    if (job.state === 'failed' || job.state === 'cancelled' || job.phase === 'starting' || !due) return;
-    process.stdout.write(`${job.phase}: ${job.done}/${job.total}\n`);
-    printed = { phase: job.phase, at: now };
-  };
 }

@@ -4,15 +4,12 @@ import type { Command } from 'commander';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { ApiError } from '../../shared/errors';
-import { isFinished, type JobSnapshot } from '../../shared/jobs';
-import type { ImportResult } from '../../shared/types';
+import type { ImportResult, RunResult } from '../../shared/types';
 import { openStudio } from '../api/service';
-import { createRunRecord, runRounds } from '../isr/run';
 import { runModes, type RunMode } from '../isr/settings';
 import { openDatabase } from '../store/db';
-import { effectiveChoice, getRun, pairsOf, responsesOf, roundsOf } from '../store/rounds';
-import { resolveFfmpeg } from '../video/ffmpeg';
-import { defaultCacheDir } from './model-input';
+import { effectiveChoice, pairsOf, responsesOf, roundsOf } from '../store/rounds';
+import { progressPrinter, waitForJob } from './jobs';
 import { choice, integer } from './options';
 
 interface RunOptions {
@@ -25,11 +22,12 @@ interface RunOptions {
   mode: RunMode;
   config?: string;
   resume?: number;
-  cache: string;
 }
 
+type Studio = ReturnType<typeof openStudio>;
+
 /** A dataset id: an imported dataset by name, or a file imported now (resuming an earlier import). */
-async function datasetOf(studio: ReturnType<typeof openStudio>, file: string | undefined, name: string | undefined, what: string): Promise<number> {
+async function datasetOf(studio: Studio, file: string | undefined, name: string | undefined, what: string): Promise<number> {
   if (name !== undefined) {
     const found = (await studio.service.listDatasets({})).find((d) => d.name === name);
     if (!found) throw new ApiError('not_found', `no dataset named "${name}" in the database`);
@@ -37,14 +35,8 @@ async function datasetOf(studio: ReturnType<typeof openStudio>, file: string | u
   }
   if (file === undefined) throw new ApiError('invalid_argument', `give ${what} as --data FILE or --dataset NAME`);
   const { jobId } = await studio.service.importDataset({ path: resolve(file) });
-  const job = await new Promise<JobSnapshot>((done) => {
-    const stop = studio.jobs.onChange((j) => {
-      if (j.id === jobId && isFinished(j)) {
-        stop();
-        done(j);
-      }
-    });
-  });
+  // Quiet: a run's first output line is "run <id>", for scripts to read.
+  const job = await waitForJob(studio.jobs, jobId, () => {});
   if (job.state !== 'done') throw new ApiError('bad_input', job.error?.message ?? `import of ${file} ${job.state}`);
   return (job.result as ImportResult).datasetId;
 }
@@ -55,7 +47,8 @@ export function registerRun(program: Command): void {
     .summary('run ISR-DPO rounds (sample, retrospect, self-judge, pairs, DPO, evaluate)')
     .description(
       'run ISR-DPO rounds on a studio database: its first line is "run <id>", then progress and a summary per round. ' +
-        'Every item is stored as it is made; `--resume <id>` continues a stopped or killed run from what the database holds.',
+        'Every item is stored as it is made; `--resume <id>` continues a stopped or killed run from what the database holds. ' +
+        'Frames and vision features are cached beside the database (<db>.cache), trained models go to <db>.runs/.',
     )
     .requiredOption('--db <file>', 'studio database (created if missing)')
     .option('--model <dir>', 'starting policy: a model folder')
@@ -66,40 +59,33 @@ export function registerRun(program: Command): void {
     .option('--mode <mode>', runModes.join(', '), choice(runModes), 'isr')
     .option('--config <file>', 'run settings as JSON (samples, temperature, topP, tieBand, frames, train, ...)')
     .option('--resume <id>', 'continue run <id>', integer(1))
-    .option('--cache <dir>', 'cache for frames and vision features', defaultCacheDir())
     .action(async (opts: RunOptions) => {
-      const dbPath = resolve(opts.db);
-      const studio = openStudio({ dbPath, transport: 'ipc' });
-      // The round history is written directly; the studio's service is used for imports.
-      const db = openDatabase(dbPath);
+      // The same service and job the app uses: one code path for a run, wherever it starts.
+      const studio = openStudio({ dbPath: resolve(opts.db), transport: 'ipc' });
       try {
         let runId = opts.resume;
+        let jobId: string;
         if (runId === undefined) {
           if (opts.model === undefined || opts.rounds === undefined) throw new ApiError('invalid_argument', 'a new run needs --model and --rounds (or --resume <id>)');
-          const settings = opts.config === undefined ? {} : (JSON.parse(readFileSync(opts.config, 'utf8')) as unknown);
+          const settings = opts.config === undefined ? {} : (JSON.parse(readFileSync(opts.config, 'utf8')) as Record<string, unknown>);
           const datasetId = await datasetOf(studio, opts.data, opts.dataset, 'the training prompts');
           const evalDatasetId = opts.evalData === undefined ? null : await datasetOf(studio, opts.evalData, undefined, 'the evaluation prompts');
-          runId = await createRunRecord(db, { model: resolve(opts.model), mode: opts.mode, datasetId, evalDatasetId, rounds: opts.rounds, settings });
-        } else if (!getRun(db, runId)) {
-          throw new ApiError('not_found', `no run ${runId} in ${dbPath}`);
+          ({ jobId, runId } = await studio.service.startRun({ model: opts.model, datasetId, evalDatasetId, rounds: opts.rounds, mode: opts.mode, settings }));
+        } else {
+          ({ jobId } = await studio.service.resumeRun({ runId }));
         }
         process.stdout.write(`run ${runId}\n`);
-        let last = '';
-        const summaries = await runRounds(runId, {
-          db, ffmpeg: (await resolveFfmpeg()).path, cacheDir: opts.cache, runsDir: `${dbPath}.runs`,
-          onProgress: (p) => {
-            const line = `round ${p.round} ${p.phase} ${p.done}/${p.total}`;
-            if (line !== last) process.stdout.write(`${line}\n`);
-            last = line;
-          },
-          onRoundDone: (s) => process.stdout.write(
+        const job = await waitForJob(studio.jobs, jobId, progressPrinter());
+        if (job.state !== 'done') throw new ApiError(job.error?.code ?? 'internal', job.error?.message ?? `run ${job.state}`);
+        const result = job.result as RunResult;
+        for (const s of result.rounds) {
+          process.stdout.write(
             `round ${s.round} done: ${s.pairs} pairs trained on, ${s.ties} ties, ${s.steps} steps` +
               `${s.accuracy === null ? '' : `, held-out accuracy ${(100 * s.accuracy).toFixed(1)}%`}${s.meanTokens === null ? '' : `, mean answer ${s.meanTokens.toFixed(1)} tokens`}\n`,
-          ),
-        });
-        process.stdout.write(`run ${runId} done: ${summaries.length} rounds\n`);
+          );
+        }
+        process.stdout.write(`run ${runId} done: ${result.rounds.length} rounds\n`);
       } finally {
-        db.close();
         await studio.close();
       }
     });

@@ -4,8 +4,7 @@ import { z } from 'zod';
 import { ApiError } from '../../shared/errors';
 import { dpoLossTypes } from '../engine/train/losses';
 
-export const runModes = ['isr', 'no-retrospect', 'no-context', 'text-judge'] as const;
-export type RunMode = (typeof runModes)[number];
+export { runModes, type RunMode } from '../../shared/types';
 
 const int = (min: number, max: number) => z.number().int().min(min).max(max);
 

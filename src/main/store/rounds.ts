@@ -1,9 +1,10 @@
 // The round history (migration 003): models, runs, rounds and everything a round produces. Each
 // produced item is written on its own as it is made (an INSERT that is a no-op when the item is
 // already there), so a round killed at any point resumes by asking what is stored and doing the rest.
+import type { RunMode } from '../../shared/types';
 import type { Db } from './db';
 
-export type RunMode = 'isr' | 'no-retrospect' | 'no-context' | 'text-judge';
+export type { RunMode };
 export type RoundPhase = 'responses' | 'contexts' | 'judging' | 'pairs' | 'training' | 'evaluation' | 'done';
 export type Choice = 'a' | 'b' | 'tie';
 
