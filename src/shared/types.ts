@@ -84,5 +84,5 @@ export interface RunSummary {
 /** What a run job ends with. */
 export interface RunResult {
   runId: number;
-  rounds: { round: number; pairs: number; ties: number; steps: number; accuracy: number | null; meanTokens: number | null }[];
+  rounds: { round: number; pairs: number; ties: number; steps: number; accuracy: number | null; meanTokens: number | null; meanWords: number | null; judgeAgreement: number | null }[];
 }

@@ -81,7 +81,9 @@ export function registerRun(program: Command): void {
         for (const s of result.rounds) {
           process.stdout.write(
             `round ${s.round} done: ${s.pairs} pairs trained on, ${s.ties} ties, ${s.steps} steps` +
-              `${s.accuracy === null ? '' : `, held-out accuracy ${(100 * s.accuracy).toFixed(1)}%`}${s.meanTokens === null ? '' : `, mean answer ${s.meanTokens.toFixed(1)} tokens`}\n`,
+              `${s.accuracy === null ? '' : `, held-out accuracy ${(100 * s.accuracy).toFixed(1)}%`}` +
+              `${s.meanTokens === null ? '' : `, mean answer ${s.meanTokens.toFixed(1)} tokens / ${s.meanWords!.toFixed(1)} words`}` +
+              `${s.judgeAgreement === null ? '' : `, judge agreed with ${(100 * s.judgeAgreement).toFixed(0)}% of overrides`}\n`,
           );
         }
         process.stdout.write(`run ${runId} done: ${result.rounds.length} rounds\n`);

@@ -16,6 +16,7 @@ import {
   saveEvaluation, saveJudgment, savePair, saveResponse, saveTrainStep, setRoundOutput, setRoundPhase, setRunStatus, type RoundRecord, type RunRecord,
 } from '../store/rounds';
 import { judge } from './judge';
+import { accuracy, exactMatchScorer, openAiScorer, type AnswerScorer } from './scorer';
 import { parseRunSettings, type RunMode, type RunSettings } from './settings';
 import { fill, loadTemplates, type Templates } from './templates';
 import { VideoFeatures } from './video-features';
@@ -47,14 +48,10 @@ export interface RoundSummary {
   steps: number;
   accuracy: number | null;
   meanTokens: number | null;
+  meanWords: number | null;
+  /** Share of this round's overridden pairs where the judge had chosen as the person did. */
+  judgeAgreement: number | null;
 }
-
-const normalise = (s: string) => s.toLowerCase().replace(/[^a-z0-9 ]/g, ' ').replace(/\s+/g, ' ').trim();
-/** Normalised exact match for short answers: the answer is the reply, or its first word. */
-export const exactMatch = (reply: string, answer: string): boolean => {
-  const [r, a] = [normalise(reply), normalise(answer)];
-  return r === a || r.split(' ')[0] === a;
-};
 
 function allPrompts(db: Db, datasetId: number): PromptWithVideo[] {
   return pagePrompts(db, datasetId, 0, countPrompts(db, datasetId));
@@ -92,7 +89,7 @@ export async function runRounds(runId: number, env: RunEnvironment): Promise<Rou
       const round = ensureRound(env.db, runId, t, policy, templates);
       if (round.phase !== 'done') await runRound(env, run, settings, round);
       const finished = roundsOf(env.db, runId).find((r) => r.round === t)!;
-      summaries.push(summarise(env.db, finished));
+      summaries.push(summarise(env.db, finished, settings));
       env.onRoundDone?.(summaries.at(-1)!);
       policy = finished.outputModelId ?? policy;
     }
@@ -306,6 +303,7 @@ async function evaluate(env: RunEnvironment, run: RunRecord, settings: RunSettin
   const prompts = allPrompts(env.db, run.evalDatasetId!);
   const done = new Set(evaluationsOf(env.db, round.id).map((e) => e.promptId));
   const features = new VideoFeatures(vlm, env.ffmpeg, env.cacheDir);
+  const scorer = scorerOf(settings);
   for (const [i, p] of prompts.entries()) {
     check(env);
     env.onProgress?.({ round: round.round, phase: 'evaluation', done: i, total: prompts.length });
@@ -314,23 +312,27 @@ async function evaluate(env: RunEnvironment, run: RunRecord, settings: RunSettin
     const [g] = await vlm.generate([{ prompt, features: await features.of(p.video.path, settings.frames) }], { maxNewTokens: settings.evaluation.maxNewTokens });
     saveEvaluation(env.db, round.id, {
       promptId: p.id, answer: g.text, tokenCount: g.tokenIds.length, wordCount: g.text.split(/\s+/).filter(Boolean).length,
-      score: p.answer === null ? null : exactMatch(g.text, p.answer) ? 1 : 0,
+      score: await scorer.score({ question: p.question, reference: p.answer, answer: g.text }),
     });
   }
 }
 
-function summarise(db: Db, round: RoundRecord): RoundSummary {
+const scorerOf = (s: RunSettings): AnswerScorer => (s.evaluation.scorer.kind === 'openai' ? openAiScorer(s.evaluation.scorer) : exactMatchScorer);
+
+function summarise(db: Db, round: RoundRecord, settings: RunSettings): RoundSummary {
   const pairs = pairsOf(db, round.id);
   const evals = evaluationsOf(db, round.id);
-  const scored = evals.filter((e) => e.score !== null);
+  const overridden = pairs.filter((p) => p.override !== null);
   const steps = db.prepare('SELECT COUNT(*) FROM train_steps WHERE round_id = ?').pluck().get(round.id) as number;
   return {
     round: round.round,
     pairs: pairs.filter((p) => effectiveChoice(p) !== 'tie').length,
     ties: pairs.filter((p) => effectiveChoice(p) === 'tie').length,
     steps,
-    accuracy: scored.length === 0 ? null : scored.reduce((s, e) => s + e.score!, 0) / scored.length,
+    accuracy: accuracy(scorerOf(settings).scale, evals.map((e) => e.score)),
     meanTokens: evals.length === 0 ? null : evals.reduce((s, e) => s + e.tokenCount, 0) / evals.length,
+    meanWords: evals.length === 0 ? null : evals.reduce((s, e) => s + e.wordCount, 0) / evals.length,
+    judgeAgreement: overridden.length === 0 ? null : overridden.filter((p) => p.override === p.judgeChoice).length / overridden.length,
   };
 }
 

@@ -37,7 +37,19 @@ export const runSettingsSchema = z
       })
       .strict()
       .prefault({}),
-    evaluation: z.object({ maxNewTokens: int(1, 1024).default(32) }).strict().prefault({}),
+    evaluation: z
+      .object({
+        maxNewTokens: int(1, 1024).default(32),
+        /** Normalised exact match by default; an OpenAI-compatible LLM grading 1-5 when configured. */
+        scorer: z
+          .discriminatedUnion('kind', [
+            z.object({ kind: z.literal('exact') }).strict(),
+            z.object({ kind: z.literal('openai'), url: z.string().url(), model: z.string().min(1), apiKeyEnv: z.string().default('OPENAI_API_KEY') }).strict(),
+          ])
+          .default({ kind: 'exact' }),
+      })
+      .strict()
+      .prefault({}),
   })
   .strict();
 
