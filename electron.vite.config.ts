@@ -5,19 +5,22 @@ import { cpSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Plugin } from 'vite';
 
-/** The store reads its numbered .sql migrations from beside its module; in the bundle that is out/main. */
-function copyMigrations(): Plugin {
+/** Files main reads at run time from beside its module, which in the bundle is out/main: the store's
+ *  numbered .sql migrations and the round's prompt templates. */
+function copyRuntimeFiles(): Plugin {
   return {
-    name: 'isr-copy-migrations',
+    name: 'isr-copy-runtime-files',
     writeBundle(options) {
-      cpSync(resolve('src/main/store/migrations'), resolve(options.dir ?? 'out/main', 'migrations'), { recursive: true });
+      const out = options.dir ?? 'out/main';
+      cpSync(resolve('src/main/store/migrations'), resolve(out, 'migrations'), { recursive: true });
+      cpSync(resolve('resources/prompts'), resolve(out, 'prompts'), { recursive: true });
     },
   };
 }
 
 export default defineConfig({
   main: {
-    plugins: [copyMigrations()],
+    plugins: [copyRuntimeFiles()],
     build: { rollupOptions: { input: { index: resolve('src/main/index.ts') } } },
   },
   preload: {

@@ -1,6 +1,6 @@
 // The prompt templates of a round, as editable text files in resources/prompts/; their text is
 // recorded with each round so a run can be read back exactly as it was asked.
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -8,7 +8,9 @@ export const templateNames = ['answer', 'describe', 'retrospect', 'judge', 'cont
 export type TemplateName = (typeof templateNames)[number];
 export type Templates = Record<TemplateName, string>;
 
-export const defaultTemplatesDir = fileURLToPath(new URL('../../../resources/prompts/', import.meta.url));
+// resources/prompts in the source tree; the Electron build copies them beside its bundle (out/main/prompts).
+const bundled = fileURLToPath(new URL('./prompts/', import.meta.url));
+export const defaultTemplatesDir = existsSync(bundled) ? bundled : fileURLToPath(new URL('../../../resources/prompts/', import.meta.url));
 
 export function loadTemplates(dir: string = defaultTemplatesDir): Templates {
   return Object.fromEntries(templateNames.map((name) => {
