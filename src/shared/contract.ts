@@ -9,6 +9,8 @@ import type {
   DatasetSummary,
   ImportIssue,
   JobRef,
+  PairsPage,
+  PairSummary,
   RunSummary,
 } from './types';
 import { runModes } from './types';
@@ -65,6 +67,24 @@ export const contract = {
   ),
   /** Continues a stopped, failed or killed run from what the database holds. */
   resumeRun: method<JobRef>()(z.object({ runId: z.number().int().positive() }).strict()),
+  /** The review queue of a run: filtered and sorted in SQL, a page at a time (lists of 10,000 stay fast). */
+  listPairs: method<PairsPage>()(
+    z
+      .object({
+        runId: z.number().int().positive(),
+        round: z.number().int().min(1).optional(),
+        /** confidence: least confident first; disagreement: the two orders most at odds first; length: largest length difference first. */
+        sort: z.enum(['id', 'confidence', 'disagreement', 'length']).default('id'),
+        overridden: z.boolean().optional(),
+        offset: z.number().int().min(0).default(0),
+        limit: z.number().int().min(1).max(1000).default(200),
+      })
+      .strict(),
+  ),
+  /** A person's verdict on a pair, saved at once; 'cleared' undoes. The judge's record never changes. */
+  setOverride: method<PairSummary>()(
+    z.object({ pairId: z.number().int().positive(), choice: z.enum(['a', 'b', 'tie', 'cleared']) }).strict(),
+  ),
   listJobs: method<JobSnapshot[]>()(empty),
   cancelJob: method<{ cancelled: boolean }>()(z.object({ jobId: z.string().min(1) }).strict()),
 } as const;

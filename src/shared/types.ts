@@ -86,3 +86,25 @@ export interface RunResult {
   runId: number;
   rounds: { round: number; pairs: number; ties: number; steps: number; accuracy: number | null; meanTokens: number | null; meanWords: number | null; judgeAgreement: number | null }[];
 }
+
+export type PairChoice = 'a' | 'b' | 'tie';
+
+/** One row of the review queue. */
+export interface PairSummary {
+  id: number;
+  round: number;
+  question: string;
+  /** The judge's probability that A is better, averaged over both orders. */
+  pA: number;
+  judgeChoice: PairChoice;
+  override: PairChoice | null;
+  /** |p(A) asked A-first - p(A) asked B-first|: how much the two orders disagree. */
+  disagreement: number;
+  /** Tokens of A minus tokens of B. */
+  lengthDiff: number;
+}
+
+export interface PairsPage {
+  total: number;
+  pairs: PairSummary[];
+}

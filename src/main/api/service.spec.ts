@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { JobSnapshot } from '../../shared/jobs';
-import type { DatasetRowsPage, DatasetSummary, ImportIssue, ImportResult, JobRef, RunResult, RunSummary } from '../../shared/types';
+import type { DatasetRowsPage, DatasetSummary, ImportIssue, ImportResult, JobRef, PairsPage, PairSummary, RunResult, RunSummary } from '../../shared/types';
 import { writeFixture } from '../engine/model/fixture';
 import { resolveFfmpeg } from '../video/ffmpeg';
 import { flatClip } from '../video/test-clips';
@@ -264,6 +264,14 @@ describe('openStudio through dispatch', () => {
     expect(resumed.state).toBe('done');
     expect((resumed.result as RunResult).rounds.map((r) => r.round)).toEqual([1, 2]);
     expect((await call<RunSummary[]>(s, 'listRuns', {}))[0]).toMatchObject({ status: 'done', roundsDone: 2, roundsPlanned: 2 });
+
+    // Review: the queue pages the run's pairs; an override is saved at once and shown as such.
+    const queue = await call<PairsPage>(s, 'listPairs', { runId: started.runId, sort: 'confidence' });
+    expect(queue.total).toBe(4);
+    const overridden = await call<PairSummary>(s, 'setOverride', { pairId: queue.pairs[0].id, choice: 'tie' });
+    expect(overridden).toMatchObject({ id: queue.pairs[0].id, override: 'tie', judgeChoice: queue.pairs[0].judgeChoice });
+    expect((await call<PairsPage>(s, 'listPairs', { runId: started.runId, overridden: true })).pairs.map((p) => p.id)).toEqual([queue.pairs[0].id]);
+    expect(await dispatch(s.service, 'setOverride', { pairId: 99999, choice: 'a' })).toMatchObject({ ok: false, error: { code: 'not_found' } });
   }, 60_000);
 
   it('resolves only media keys it made: no paths, no traversal, no missing files', () => {

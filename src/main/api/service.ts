@@ -11,7 +11,7 @@ import { getDataset, listDatasets } from '../store/datasets';
 import { openDatabase } from '../store/db';
 import { listIssues } from '../store/import-issues';
 import { countPrompts, pagePrompts } from '../store/prompts';
-import { getRun, listRuns, roundsOf } from '../store/rounds';
+import { addOverride, getRun, listRuns, pairRow, queryPairs, roundsOf } from '../store/rounds';
 import { resolveFfmpeg, type Ffmpeg } from '../video/ffmpeg';
 import { defaultDatasetName, importDataset } from './import-dataset';
 import { JobRegistry } from './jobs';
@@ -118,6 +118,17 @@ export function openStudio(options: StudioOptions): Studio {
       if (!run) throw new ApiError('not_found', `no run with id ${runId}`);
       if (running.has(runId)) throw new ApiError('bad_input', `run ${runId} is already running`);
       return { jobId: startRunJob(runId) };
+    },
+
+    async listPairs(query) {
+      if (!getRun(db, query.runId)) throw new ApiError('not_found', `no run with id ${query.runId}`);
+      return queryPairs(db, query);
+    },
+
+    async setOverride({ pairId, choice }) {
+      if (!pairRow(db, pairId)) throw new ApiError('not_found', `no pair with id ${pairId}`);
+      addOverride(db, pairId, choice);
+      return pairRow(db, pairId)!;
     },
 
     async listJobs() {

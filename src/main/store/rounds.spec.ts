@@ -6,7 +6,7 @@ import { beginImport } from './datasets';
 import { openDatabase, type Db } from './db';
 import { insertPrompts } from './prompts';
 import {
-  addOverride, contextChain, createRun, effectiveChoice, ensureRound, evaluationsOf, getRun, judgmentsOf, pairsOf, registerModel, responsesOf,
+  addOverride, contextChain, pairRow, queryPairs, createRun, effectiveChoice, ensureRound, evaluationsOf, getRun, judgmentsOf, pairsOf, registerModel, responsesOf,
   roundsOf, saveContext, saveEvaluation, saveJudgment, savePair, saveResponse, saveTrainStep, setRoundPhase, setRunStatus, trainStepsOf,
 } from './rounds';
 import { upsertVideo } from './videos';
@@ -75,6 +75,34 @@ describe('the round history', () => {
     expect(pair).toMatchObject({ override: null, judgeChoice: 'a', pA: 0.9 });
     expect(effectiveChoice(pair)).toBe('a');
     expect(db.prepare('SELECT choice FROM overrides ORDER BY id').pluck().all()).toEqual(['b', 'tie', 'cleared']);
+  });
+
+  it('pages the review queue sorted by confidence, disagreement or length difference, and filters overridden pairs', () => {
+    const { db, promptId, runId, modelId } = seeded();
+    const round = ensureRound(db, runId, 1, modelId, {});
+    // Three pairs: (p(A) asked A-first, p(A)'s complement asked B-first, tokens of A, tokens of B).
+    const spec: [number, number, number, number][] = [[0.9, 0.9, 3, 3], [0.55, 0.45, 2, 12], [0.95, 0.25, 5, 4]];
+    const ids = spec.map(([first, second, lenA, lenB], k) => {
+      const a = saveResponse(db, round.id, { promptId, sample: 2 * k, text: `a${k}`, tokenCount: lenA, seed: k });
+      const b = saveResponse(db, round.id, { promptId, sample: 2 * k + 1, text: `b${k}`, tokenCount: lenB, seed: k });
+      saveJudgment(db, round.id, { responseAId: a, responseBId: b, shownFirst: 'a', contextId: null, pFirst: first, attention: null, visualShare: null });
+      saveJudgment(db, round.id, { responseAId: a, responseBId: b, shownFirst: 'b', contextId: null, pFirst: 1 - second, attention: null, visualShare: null });
+      return savePair(db, round.id, { promptId, responseAId: a, responseBId: b, pA: (first + second) / 2, judgeChoice: (first + second) / 2 > 0.55 ? 'a' : 'tie' });
+    });
+    const page = (sort: 'id' | 'confidence' | 'disagreement' | 'length', overridden?: boolean) =>
+      queryPairs(db, { runId, sort, overridden, offset: 0, limit: 10 }).pairs.map((p) => ids.indexOf(p.id));
+    expect(page('id')).toEqual([0, 1, 2]);
+    expect(page('confidence')).toEqual([1, 2, 0]);
+    expect(page('disagreement')).toEqual([2, 1, 0]);
+    expect(page('length')).toEqual([1, 2, 0]);
+    const [row] = queryPairs(db, { runId, sort: 'disagreement', offset: 0, limit: 1 }).pairs;
+    expect(row.disagreement).toBeCloseTo(0.7, 10);
+    expect(row.lengthDiff).toBe(1);
+    addOverride(db, ids[1], 'b');
+    expect(page('id', true)).toEqual([1]);
+    expect(page('id', false)).toEqual([0, 2]);
+    expect(queryPairs(db, { runId, round: 2, sort: 'id', offset: 0, limit: 10 }).total).toBe(0);
+    expect(pairRow(db, ids[1])).toMatchObject({ override: 'b', judgeChoice: 'tie', question: 'What colour?' });
   });
 
   it('records a model once per folder and notices when the folder was rewritten', () => {

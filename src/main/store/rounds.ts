@@ -279,3 +279,55 @@ export function evaluationsOf(db: Db, roundId: number): EvaluationRecord[] {
     .prepare('SELECT prompt_id AS promptId, answer, token_count AS tokenCount, word_count AS wordCount, score FROM evaluations WHERE round_id = ? ORDER BY prompt_id')
     .all(roundId) as EvaluationRecord[];
 }
+
+export interface PairQuery {
+  runId: number;
+  round?: number;
+  sort: 'id' | 'confidence' | 'disagreement' | 'length';
+  overridden?: boolean;
+  offset: number;
+  limit: number;
+}
+
+export interface PairRow {
+  id: number;
+  round: number;
+  question: string;
+  pA: number;
+  judgeChoice: Choice;
+  override: Choice | null;
+  disagreement: number;
+  lengthDiff: number;
+}
+
+const reviewSql = `
+  SELECT p.id, r.round, q.question, p.p_a AS pA, p.judge_choice AS judgeChoice,
+    (SELECT CASE o.choice WHEN 'cleared' THEN NULL ELSE o.choice END FROM overrides o WHERE o.pair_id = p.id ORDER BY o.id DESC LIMIT 1) AS override,
+    abs((SELECT p_first FROM judgments j WHERE j.response_a_id = p.response_a_id AND j.response_b_id = p.response_b_id AND j.shown_first = 'a')
+      - (1 - (SELECT p_first FROM judgments j WHERE j.response_a_id = p.response_a_id AND j.response_b_id = p.response_b_id AND j.shown_first = 'b'))) AS disagreement,
+    (SELECT token_count FROM responses WHERE id = p.response_a_id) - (SELECT token_count FROM responses WHERE id = p.response_b_id) AS lengthDiff
+  FROM pairs p JOIN rounds r ON r.id = p.round_id JOIN prompts q ON q.id = p.prompt_id
+  WHERE r.run_id = @runId AND (@round IS NULL OR r.round = @round)`;
+
+const orderBy: Record<PairQuery['sort'], string> = {
+  id: 'id',
+  confidence: 'abs(pA - 0.5), id',
+  disagreement: 'disagreement DESC, id',
+  length: 'abs(lengthDiff) DESC, id',
+};
+
+/** A page of a run's pairs for review, filtered and sorted by the database. */
+export function queryPairs(db: Db, q: PairQuery): { total: number; pairs: PairRow[] } {
+  const filter = q.overridden === undefined ? '' : q.overridden ? 'WHERE override IS NOT NULL' : 'WHERE override IS NULL';
+  const params = { runId: q.runId, round: q.round ?? null };
+  const total = db.prepare(`SELECT COUNT(*) FROM (${reviewSql}) ${filter}`).pluck().get(params) as number;
+  const pairs = db.prepare(`SELECT * FROM (${reviewSql}) ${filter} ORDER BY ${orderBy[q.sort]} LIMIT @limit OFFSET @offset`).all({ ...params, limit: q.limit, offset: q.offset }) as PairRow[];
+  return { total, pairs };
+}
+
+/** One pair as the review queue shows it. */
+export function pairRow(db: Db, pairId: number): PairRow | undefined {
+  const runId = db.prepare('SELECT r.run_id FROM pairs p JOIN rounds r ON r.id = p.round_id WHERE p.id = ?').pluck().get(pairId) as number | undefined;
+  if (runId === undefined) return undefined;
+  return (db.prepare(`SELECT * FROM (${reviewSql}) WHERE id = @id`).get({ runId, round: null, id: pairId }) as PairRow | undefined);
+}
