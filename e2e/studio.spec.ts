@@ -1,5 +1,5 @@
 // A new user's first minutes: generate demo data, import it through the UI, see the rows with
-// their thumbnails and the bad row reported. Once against `isr-studio serve` in Chromium, once
+// their thumbnails and the bad row reported, then launch a one-round ISR-DPO run and watch it finish. Once against `isr-studio serve` in Chromium, once
 // against the Electron app where its binary exists.
 import { _electron as electron, expect, test, type Page } from '@playwright/test';
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
@@ -48,6 +48,20 @@ async function importThroughUi(page: Page, data: { file: string; goodRows: numbe
   expect(problems).toEqual([]);
 }
 
+/** Launches a one-round run on the imported dataset with a tiny fixture model and watches it finish. */
+async function runThroughUi(page: Page) {
+  const model = join(mkdtempSync(join(tmpdir(), 'isr-e2e-model-')), 'tiny');
+  cli('fixture', '--arch', 'llava-onevision', '--out', model, '--seed', '3');
+  await page.getByRole('link', { name: 'Rounds' }).click();
+  await expect(page.getByRole('heading', { name: 'Rounds', level: 1 })).toBeVisible();
+  await page.getByLabel('Preset').selectOption({ label: 'Quick look (1 round, small LoRA)' });
+  await page.getByLabel('Model folder').fill(model);
+  await page.getByLabel('Training prompts').selectOption({ index: 1 });
+  await page.getByRole('button', { name: 'Launch run' }).click();
+  await expect(page.getByTestId('run-progress')).toContainText('ISR-DPO run 1: 1 rounds; last:', { timeout: 90_000 });
+  await expect(page.getByRole('cell', { name: 'done' })).toBeVisible();
+}
+
 test.describe('served in Chromium', () => {
   let server: ChildProcess;
   let url: string;
@@ -74,9 +88,10 @@ test.describe('served in Chromium', () => {
     expect(await exited).toBe(0);
   });
 
-  test('imports demo data through the UI and shows rows, thumbnails and the bad row', async ({ page }) => {
+  test('imports demo data through the UI, shows rows, thumbnails and the bad row, then runs a round', async ({ page }) => {
     await page.goto(url);
     await importThroughUi(page, makeDataset());
+    await runThroughUi(page);
   });
 
   test('the API refuses a page without the token', async ({ page }) => {
@@ -99,7 +114,7 @@ test.describe('the Electron app', () => {
   const binary = electronBinary();
   test.skip(!binary, 'no Electron binary in node_modules/electron/dist (its download is unreachable here); run `npm start` once where it is reachable');
 
-  test('imports demo data through the UI and shows rows, thumbnails and the bad row', async () => {
+  test('imports demo data through the UI, shows rows, thumbnails and the bad row, then runs a round', async () => {
     const db = join(mkdtempSync(join(tmpdir(), 'isr-e2e-electron-')), 'studio.db');
     const app = await electron.launch({
       executablePath: binary!,
@@ -108,7 +123,9 @@ test.describe('the Electron app', () => {
       env: { ...process.env, ISR_STUDIO_DB: db },
     });
     try {
-      await importThroughUi(await app.firstWindow(), makeDataset());
+      const page = await app.firstWindow();
+      await importThroughUi(page, makeDataset());
+      await runThroughUi(page);
     } finally {
       await app.close();
     }

@@ -15,7 +15,7 @@ const info: AppInfo = {
 function fakeClient(appInfo: AppInfo = info) {
   const listeners = new Set<(e: StudioEvent) => void>();
   const client = {
-    api: { appInfo: async () => appInfo, listDatasets: async () => [], listJobs: async () => [] },
+    api: { appInfo: async () => appInfo, listDatasets: async () => [], listRuns: async () => [], listJobs: async () => [] },
     onEvent: (l: (e: StudioEvent) => void) => {
       listeners.add(l);
       return () => listeners.delete(l);
@@ -40,10 +40,10 @@ describe('studio shell', () => {
     expect(screen.getByRole('heading', { level: 1 }).textContent).toBe('Datasets');
     expect(screen.getByRole('link', { name: 'Datasets' }).getAttribute('aria-current')).toBe('page');
 
-    window.location.hash = '#rounds';
-    await waitFor(() => expect(screen.getByRole('heading', { level: 1 }).textContent).toBe('Rounds'));
-    expect(screen.getByText(/Coming in a later version: Launch an ISR-DPO round/)).toBeTruthy();
-    expect(screen.getByRole('link', { name: 'Rounds' }).getAttribute('aria-current')).toBe('page');
+    window.location.hash = '#review';
+    await waitFor(() => expect(screen.getByRole('heading', { level: 1 }).textContent).toBe('Review'));
+    expect(screen.getByText(/Coming in a later version: Step through the judge/)).toBeTruthy();
+    expect(screen.getByRole('link', { name: 'Review' }).getAttribute('aria-current')).toBe('page');
     expect(screen.getByRole('link', { name: 'Datasets' }).hasAttribute('aria-current')).toBe(false);
     await waitFor(() => expect(document.activeElement).toBe(screen.getByRole('main')));
     expect((await screen.findByText(/^v1\.2\.3/)).textContent).toBe('v1.2.3 · served');

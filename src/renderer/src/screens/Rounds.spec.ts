@@ -1,0 +1,104 @@
+import { cleanup, fireEvent, render, screen, waitFor } from '@testing-library/svelte';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { StudioEvent } from '../../../shared/contract';
+import { ApiError } from '../../../shared/errors';
+import type { JobSnapshot } from '../../../shared/jobs';
+import type { DatasetSummary, RunSummary } from '../../../shared/types';
+import type { Client } from '../lib/client';
+import { createJobStore, type JobStore } from '../lib/jobs';
+import Rounds from './Rounds.svelte';
+
+const dataset: DatasetSummary = { id: 4, name: 'demo-train', sourcePath: '/d/train.jsonl', status: 'ready', rowCount: 66, errorCount: 0, createdAt: '' };
+const stoppedRun: RunSummary = { id: 2, mode: 'no-context', status: 'stopped', error: null, datasetId: 4, evalDatasetId: null, roundsPlanned: 3, roundsDone: 1, createdAt: '' };
+const running: JobSnapshot = {
+  id: 'r1', kind: 'run', title: 'ISR-DPO run 3', state: 'running', phase: 'round 1: judging', done: 5, total: 66,
+  etaSeconds: 40, startedAt: '2026-01-01T00:00:00Z', finishedAt: null, result: null, error: null,
+};
+
+// A test double of the API at this unit level; the real service runs rounds in src/main/api/service.spec.ts.
+function fakeClient(startRun: (input: Record<string, unknown>) => Promise<unknown>) {
+  const listeners = new Set<(e: StudioEvent) => void>();
+  const calls: [string, unknown][] = [];
+  const client = {
+    api: {
+      listDatasets: async () => [dataset],
+      listRuns: async () => [stoppedRun],
+      listJobs: async () => [],
+      startRun: async (input: Record<string, unknown>) => {
+        calls.push(['startRun', input]);
+        return startRun(input);
+      },
+      resumeRun: async (input: unknown) => {
+        calls.push(['resumeRun', input]);
+        return { jobId: 'r2' };
+      },
+      cancelJob: async (input: unknown) => {
+        calls.push(['cancelJob', input]);
+        return { cancelled: true };
+      },
+    },
+    onEvent: (l: (e: StudioEvent) => void) => {
+      listeners.add(l);
+      return () => listeners.delete(l);
+    },
+    mediaUrl: (key: string) => key,
+  } as unknown as Client;
+  return { client, calls, emit: (job: JobSnapshot) => listeners.forEach((l) => l({ type: 'job', job })) };
+}
+
+let jobs: JobStore | undefined;
+afterEach(() => {
+  cleanup();
+  jobs?.stop();
+});
+
+describe('Rounds screen', () => {
+  it('checks the form before asking, then launches with every setting and shows the run progressing, with cancel', async () => {
+    const { client, calls, emit } = fakeClient(async () => ({ jobId: 'r1', runId: 3 }));
+    jobs = createJobStore(client);
+    render(Rounds, { client, jobs });
+    await waitFor(() => expect(screen.getAllByRole('option', { name: 'demo-train (66 rows)', hidden: true })).toHaveLength(2));
+
+    await fireEvent.click(screen.getByRole('button', { name: 'Launch run' }));
+    expect(screen.getByText('the model folder is required')).toBeTruthy();
+    expect(screen.getByText('choose the training prompts')).toBeTruthy();
+    expect(calls).toEqual([]);
+
+    await fireEvent.input(screen.getByLabelText('Model folder'), { target: { value: '/models/tiny' } });
+    await fireEvent.change(screen.getByLabelText('Training prompts'), { target: { value: '4' } });
+    await fireEvent.change(screen.getByLabelText('Preset'), { target: { value: '1' } });
+    await fireEvent.click(screen.getByRole('button', { name: 'Launch run' }));
+    await waitFor(() => expect(calls).toHaveLength(1));
+    expect(calls[0][1]).toMatchObject({
+      model: '/models/tiny', datasetId: 4, evalDatasetId: null, mode: 'isr', rounds: 1,
+      settings: { samples: 2, temperature: 0.7, topP: 0.9, tieBand: [0.45, 0.55], frames: 4, train: { loss: 'sigmoid', beta: 0.1, epochs: 1, loraR: 4, loraAlpha: 8 } },
+    });
+
+    emit(running);
+    const progress = await screen.findByTestId('run-progress');
+    expect(progress.textContent).toContain('round 1: judging 5/66');
+    await fireEvent.click(screen.getByRole('button', { name: 'Cancel' }));
+    expect(calls.at(-1)).toEqual(['cancelJob', { jobId: 'r1' }]);
+  });
+
+  it("puts the run's own validation messages beside their fields", async () => {
+    const { client } = fakeClient(async () => {
+      throw new ApiError('invalid_argument', 'settings: train.beta: Too small', { issues: ['train.beta: Too small: expected number to be >0'] });
+    });
+    jobs = createJobStore(client);
+    render(Rounds, { client, jobs });
+    await waitFor(() => expect(screen.getAllByRole('option', { name: 'demo-train (66 rows)', hidden: true })).toHaveLength(2));
+    await fireEvent.input(screen.getByLabelText('Model folder'), { target: { value: '/models/tiny' } });
+    await fireEvent.change(screen.getByLabelText('Training prompts'), { target: { value: '4' } });
+    await fireEvent.click(screen.getByRole('button', { name: 'Launch run' }));
+    expect((await screen.findByText('Too small: expected number to be >0')).className).toContain('field-error');
+  });
+
+  it('resumes a stopped run', async () => {
+    const { client, calls } = fakeClient(async () => ({ jobId: 'r1', runId: 3 }));
+    jobs = createJobStore(client);
+    render(Rounds, { client, jobs });
+    await fireEvent.click(await screen.findByRole('button', { name: 'Resume run 2' }));
+    expect(calls).toEqual([['resumeRun', { runId: 2 }]]);
+  });
+});
