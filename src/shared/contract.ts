@@ -9,6 +9,7 @@ import type {
   DatasetSummary,
   ImportIssue,
   JobRef,
+  PairDetail,
   PairsPage,
   PairSummary,
   RunSummary,
@@ -81,6 +82,7 @@ export const contract = {
       })
       .strict(),
   ),
+  getPair: method<PairDetail>()(z.object({ pairId: z.number().int().positive() }).strict()),
   /** A person's verdict on a pair, saved at once; 'cleared' undoes. The judge's record never changes. */
   setOverride: method<PairSummary>()(
     z.object({ pairId: z.number().int().positive(), choice: z.enum(['a', 'b', 'tie', 'cleared']) }).strict(),

@@ -108,3 +108,23 @@ export interface PairsPage {
   total: number;
   pairs: PairSummary[];
 }
+
+/** One order of the judge's verdict on a pair, with where it looked. */
+export interface VerdictDetail {
+  shownFirst: 'a' | 'b';
+  /** Probability that the response shown first is better. */
+  pFirst: number;
+  visualShare: number | null;
+  /** Attention of the verdict position per frame: frames x rows x cols values, row-major. */
+  attention: { frames: number; rows: number; cols: number; values: number[] } | null;
+}
+
+/** Everything the review screen shows for one pair. */
+export interface PairDetail extends PairSummary {
+  /** The frames the judge saw, as images, in order. */
+  frames: MediaKey[];
+  responses: { a: { text: string; tokens: number }; b: { text: string; tokens: number } };
+  verdicts: VerdictDetail[];
+  /** The context the judge read and the earlier ones it refined: c0, ..., ct (empty when it read none). */
+  contexts: string[];
+}

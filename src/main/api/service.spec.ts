@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { JobSnapshot } from '../../shared/jobs';
-import type { DatasetRowsPage, DatasetSummary, ImportIssue, ImportResult, JobRef, PairsPage, PairSummary, RunResult, RunSummary } from '../../shared/types';
+import type { DatasetRowsPage, DatasetSummary, ImportIssue, ImportResult, JobRef, PairDetail, PairsPage, PairSummary, RunResult, RunSummary } from '../../shared/types';
 import { writeFixture } from '../engine/model/fixture';
 import { resolveFfmpeg } from '../video/ffmpeg';
 import { flatClip } from '../video/test-clips';
@@ -272,6 +272,17 @@ describe('openStudio through dispatch', () => {
     expect(overridden).toMatchObject({ id: queue.pairs[0].id, override: 'tie', judgeChoice: queue.pairs[0].judgeChoice });
     expect((await call<PairsPage>(s, 'listPairs', { runId: started.runId, overridden: true })).pairs.map((p) => p.id)).toEqual([queue.pairs[0].id]);
     expect(await dispatch(s.service, 'setOverride', { pairId: 99999, choice: 'a' })).toMatchObject({ ok: false, error: { code: 'not_found' } });
+
+    // A round-2 pair in full: the frames the judge saw (served as images), both verdicts with their
+    // attention maps, and the context chain c0 -> c1.
+    const [late] = (await call<PairsPage>(s, 'listPairs', { runId: started.runId, round: 2 })).pairs;
+    const detail = await call<PairDetail>(s, 'getPair', { pairId: late.id });
+    expect(detail.frames).toHaveLength(2);
+    for (const key of detail.frames) expect(s.resolveMedia(key)).toMatch(/\.jpg$/);
+    expect(detail.verdicts.map((v) => v.shownFirst).sort()).toEqual(['a', 'b']);
+    for (const v of detail.verdicts) expect(v.attention!.values).toHaveLength(v.attention!.frames * v.attention!.rows * v.attention!.cols);
+    expect(detail.contexts).toHaveLength(2);
+    expect(detail.responses.a.tokens).toBeGreaterThan(0);
   }, 60_000);
 
   it('resolves only media keys it made: no paths, no traversal, no missing files', () => {

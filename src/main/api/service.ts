@@ -11,13 +11,18 @@ import { getDataset, listDatasets } from '../store/datasets';
 import { openDatabase } from '../store/db';
 import { listIssues } from '../store/import-issues';
 import { countPrompts, pagePrompts } from '../store/prompts';
-import { addOverride, getRun, listRuns, pairRow, queryPairs, roundsOf } from '../store/rounds';
+import { addOverride, contextChain, getRun, judgmentsOf, listRuns, pairRow, queryPairs, responsesOf, roundsOf } from '../store/rounds';
+import { getVideo } from '../store/videos';
+import { uniformFrameTimes } from '../video/frames';
+import { frameImage } from '../video/thumbnail';
+import { parseRunSettings } from '../isr/settings';
 import { resolveFfmpeg, type Ffmpeg } from '../video/ffmpeg';
 import { defaultDatasetName, importDataset } from './import-dataset';
 import { JobRegistry } from './jobs';
 import type { Studio, StudioOptions } from './studio';
 
 const thumbnailKey = /^thumb\/([1-9]\d{0,15})$/;
+const frameKey = /^frame\/([1-9]\d{0,15})\/([1-9]\d?)\/(\d{1,2})$/;
 
 export function openStudio(options: StudioOptions): Studio {
   const dbPath = resolve(options.dbPath);
@@ -25,6 +30,7 @@ export function openStudio(options: StudioOptions): Studio {
   const db = openDatabase(dbPath);
   const jobs = new JobRegistry();
   const thumbnailPath = (videoId: number) => join(cacheDir, 'thumbs', `${videoId}.jpg`);
+  const framePath = (videoId: number, count: number, index: number) => join(cacheDir, 'frame-images', `${videoId}-${count}-${index}.jpg`);
   // Resolved once per studio, on first need; a failure is not cached, so installing ffmpeg
   // while the studio runs is picked up by the next call.
   let ffmpeg: Promise<Ffmpeg> | null = null;
@@ -125,6 +131,34 @@ export function openStudio(options: StudioOptions): Studio {
       return queryPairs(db, query);
     },
 
+    async getPair({ pairId }) {
+      const row = pairRow(db, pairId);
+      if (!row) throw new ApiError('not_found', `no pair with id ${pairId}`);
+      const pair = db.prepare('SELECT p.round_id, p.response_a_id, p.response_b_id, q.video_id, r.run_id FROM pairs p JOIN prompts q ON q.id = p.prompt_id JOIN rounds r ON r.id = p.round_id WHERE p.id = ?')
+        .get(pairId) as { round_id: number; response_a_id: number; response_b_id: number; video_id: number; run_id: number };
+      const responses = new Map(responsesOf(db, pair.round_id).map((r) => [r.id, r]));
+      const verdicts = judgmentsOf(db, pair.round_id).filter((j) => j.responseAId === pair.response_a_id && j.responseBId === pair.response_b_id);
+      const contextId = verdicts.find((v) => v.contextId !== null)?.contextId ?? null;
+      const frameCount = parseRunSettings(getRun(db, pair.run_id)!.settings).frames;
+      const video = getVideo(db, pair.video_id)!;
+      const times = uniformFrameTimes(video, frameCount);
+      for (const [i, t] of times.entries()) {
+        const file = framePath(video.id, frameCount, i);
+        if (!existsSync(file)) await frameImage((await findFfmpeg()).path, video.path, t, file, 240);
+      }
+      const response = (id: number) => ({ text: responses.get(id)!.text, tokens: responses.get(id)!.tokenCount });
+      return {
+        ...row,
+        frames: times.map((_, i) => `frame/${video.id}/${frameCount}/${i}`),
+        responses: { a: response(pair.response_a_id), b: response(pair.response_b_id) },
+        verdicts: verdicts.map((v) => ({
+          shownFirst: v.shownFirst, pFirst: v.pFirst, visualShare: v.visualShare,
+          attention: v.attention && { frames: v.attention.frames, rows: v.attention.rows, cols: v.attention.cols, values: Array.from(v.attention.data) },
+        })),
+        contexts: contextId === null ? [] : contextChain(db, contextId).map((c) => c.text),
+      };
+    },
+
     async setOverride({ pairId, choice }) {
       if (!pairRow(db, pairId)) throw new ApiError('not_found', `no pair with id ${pairId}`);
       addOverride(db, pairId, choice);
@@ -146,10 +180,10 @@ export function openStudio(options: StudioOptions): Studio {
     jobs,
     resolveMedia(key: MediaKey): string | null {
       // Only keys this studio hands out: a number, never a path, so nothing outside the cache is reachable.
-      const match = thumbnailKey.exec(key);
-      if (!match) return null;
-      const file = thumbnailPath(Number(match[1]));
-      return existsSync(file) ? file : null;
+      const thumb = thumbnailKey.exec(key);
+      const frame = frameKey.exec(key);
+      const file = thumb ? thumbnailPath(Number(thumb[1])) : frame ? framePath(Number(frame[1]), Number(frame[2]), Number(frame[3])) : null;
+      return file !== null && existsSync(file) ? file : null;
     },
     async close() {
       // A running import may be mid-batch: let it stop at its next check before the file closes.

@@ -32,7 +32,15 @@ export async function frameAt(ffmpeg: string, path: string, timeS: number, size:
   return new Uint8Array(stdout.buffer, stdout.byteOffset, stdout.length);
 }
 
-/** N frames sampled uniformly (see uniformFrameIndices), in order; `info` comes from a probe. */
+/** Seek times of N uniform samples (see uniformFrameIndices): a quarter frame before each frame's
+ *  timestamp, so rounding never skips to the next one. The model's frames and the ones the studio
+ *  shows beside them come from the same times. */
+export function uniformFrameTimes(info: { durationS: number; fps: number }, count: number): number[] {
+  const frameCount = Math.max(1, Math.round(info.durationS * info.fps));
+  return uniformFrameIndices(frameCount, count).map((index) => Math.max(0, (index - 0.25) / info.fps));
+}
+
+/** N frames sampled uniformly, in order; `info` comes from a probe. */
 export async function sampleFrames(
   ffmpeg: string,
   path: string,
@@ -40,13 +48,8 @@ export async function sampleFrames(
   count: number,
   size: FrameSize,
 ): Promise<Uint8Array[]> {
-  const frameCount = Math.max(1, Math.round(info.durationS * info.fps));
   const frames: Uint8Array[] = [];
   // One at a time: the machines this runs on are small, and ffmpeg brings threads of its own.
-  for (const index of uniformFrameIndices(frameCount, count)) {
-    // A quarter frame before the frame's timestamp, so rounding never skips to the next one.
-    const t = Math.max(0, (index - 0.25) / info.fps);
-    frames.push(await frameAt(ffmpeg, path, t, size));
-  }
+  for (const t of uniformFrameTimes(info, count)) frames.push(await frameAt(ffmpeg, path, t, size));
   return frames;
 }
