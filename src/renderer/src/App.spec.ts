@@ -40,10 +40,10 @@ describe('studio shell', () => {
     expect(screen.getByRole('heading', { level: 1 }).textContent).toBe('Datasets');
     expect(screen.getByRole('link', { name: 'Datasets' }).getAttribute('aria-current')).toBe('page');
 
-    window.location.hash = '#review';
-    await waitFor(() => expect(screen.getByRole('heading', { level: 1 }).textContent).toBe('Review'));
-    expect(screen.getByText(/Coming in a later version: Step through the judge/)).toBeTruthy();
-    expect(screen.getByRole('link', { name: 'Review' }).getAttribute('aria-current')).toBe('page');
+    window.location.hash = '#history';
+    await waitFor(() => expect(screen.getByRole('heading', { level: 1 }).textContent).toBe('History'));
+    expect(screen.getByText(/Coming in a later version: Compare rounds and runs/)).toBeTruthy();
+    expect(screen.getByRole('link', { name: 'History' }).getAttribute('aria-current')).toBe('page');
     expect(screen.getByRole('link', { name: 'Datasets' }).hasAttribute('aria-current')).toBe(false);
     await waitFor(() => expect(document.activeElement).toBe(screen.getByRole('main')));
     expect((await screen.findByText(/^v1\.2\.3/)).textContent).toBe('v1.2.3 · served');
