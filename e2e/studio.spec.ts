@@ -60,6 +60,18 @@ async function runThroughUi(page: Page) {
   await page.getByRole('button', { name: 'Launch run' }).click();
   await expect(page.getByTestId('run-progress')).toContainText('ISR-DPO run 1: 1 rounds; last:', { timeout: 90_000 });
   await expect(page.getByRole('cell', { name: 'done' })).toBeVisible();
+
+  // Review: override the first pair with the keyboard; the override survives a reload.
+  await page.getByRole('link', { name: 'Review' }).click();
+  await expect(page.getByTestId('frame-strip').getByRole('img').first()).toBeVisible();
+  await expect
+    .poll(() => page.getByTestId('frame-strip').getByRole('img').evaluateAll((imgs) => imgs.every((i) => (i as HTMLImageElement).naturalWidth > 0)))
+    .toBe(true);
+  await expect(page.getByTestId('override')).toHaveText('No override.');
+  await page.keyboard.press('b');
+  await expect(page.getByTestId('override')).toHaveText('Overridden: prefers B.');
+  await page.reload();
+  await expect(page.getByTestId('override')).toHaveText('Overridden: prefers B.');
 }
 
 test.describe('served in Chromium', () => {
