@@ -12,6 +12,7 @@ import type {
   PairDetail,
   PairsPage,
   PairSummary,
+  RunHistory,
   RunSummary,
 } from './types';
 import { runModes } from './types';
@@ -81,6 +82,12 @@ export const contract = {
         limit: z.number().int().min(1).max(1000).default(200),
       })
       .strict(),
+  ),
+  /** Every run's per-round figures and DPO steps, for charts that compare runs and modes. */
+  getHistory: method<RunHistory[]>()(empty),
+  /** A round's pairs as TRL DPO JSONL text (overrides applied, ties left out). */
+  exportPairs: method<{ fileName: string; jsonl: string; rows: number }>()(
+    z.object({ runId: z.number().int().positive(), round: z.number().int().min(1) }).strict(),
   ),
   getPair: method<PairDetail>()(z.object({ pairId: z.number().int().positive() }).strict()),
   /** A person's verdict on a pair, saved at once; 'cleared' undoes. The judge's record never changes. */

@@ -81,10 +81,35 @@ export interface RunSummary {
   createdAt: string;
 }
 
+/** A round's figures (round 0: the starting policy, evaluated only). */
+export interface RoundSummary {
+  round: number;
+  /** Pairs trained on (overrides applied), and ties dropped. */
+  pairs: number;
+  ties: number;
+  steps: number;
+  /** Held-out accuracy (exact match, or the share graded 3 or more). */
+  accuracy: number | null;
+  meanTokens: number | null;
+  meanWords: number | null;
+  /** Share of this round's overridden pairs where the judge had chosen as the person did. */
+  judgeAgreement: number | null;
+  /** Mean share of the judge's verdict attention on visual tokens. */
+  visualShare: number | null;
+}
+
 /** What a run job ends with. */
 export interface RunResult {
   runId: number;
-  rounds: { round: number; pairs: number; ties: number; steps: number; accuracy: number | null; meanTokens: number | null; meanWords: number | null; judgeAgreement: number | null }[];
+  rounds: RoundSummary[];
+}
+
+/** One run's curves for the History screen. */
+export interface RunHistory {
+  run: RunSummary;
+  rounds: RoundSummary[];
+  /** DPO steps of every round, TRL's metric names. */
+  steps: { round: number; step: number; metrics: Record<string, number> }[];
 }
 
 export type PairChoice = 'a' | 'b' | 'tie';

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { JobSnapshot } from '../../shared/jobs';
-import type { DatasetRowsPage, DatasetSummary, ImportIssue, ImportResult, JobRef, PairDetail, PairsPage, PairSummary, RunResult, RunSummary } from '../../shared/types';
+import type { DatasetRowsPage, DatasetSummary, ImportIssue, ImportResult, JobRef, PairDetail, PairsPage, PairSummary, RunHistory, RunResult, RunSummary } from '../../shared/types';
 import { writeFixture } from '../engine/model/fixture';
 import { resolveFfmpeg } from '../video/ffmpeg';
 import { flatClip } from '../video/test-clips';
@@ -283,6 +283,16 @@ describe('openStudio through dispatch', () => {
     for (const v of detail.verdicts) expect(v.attention!.values).toHaveLength(v.attention!.frames * v.attention!.rows * v.attention!.cols);
     expect(detail.contexts).toHaveLength(2);
     expect(detail.responses.a.tokens).toBeGreaterThan(0);
+
+    // History: per-round figures and DPO steps of the run; a round's pairs as TRL JSONL.
+    const [history] = await call<RunHistory[]>(s, 'getHistory', {});
+    expect(history.rounds.map((r) => r.round)).toEqual([1, 2]);
+    expect(history.rounds[0].visualShare).toBeGreaterThan(0);
+    expect(history.steps.length).toBeGreaterThan(0);
+    expect(Object.keys(history.steps[0].metrics)).toEqual(expect.arrayContaining(['loss', 'rewards/margins', 'rewards/accuracies']));
+    const exported = await call<{ fileName: string; jsonl: string; rows: number }>(s, 'exportPairs', { runId: started.runId, round: 1 });
+    expect(exported.fileName).toBe(`run-${started.runId}-round-1-pairs.jsonl`);
+    expect(exported.jsonl.trim().split('\n').map((l) => Object.keys(JSON.parse(l) as object).sort())).toEqual(Array(exported.rows).fill(['chosen', 'prompt', 'rejected', 'video']));
   }, 60_000);
 
   it('resolves only media keys it made: no paths, no traversal, no missing files', () => {

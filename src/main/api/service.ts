@@ -5,13 +5,14 @@ import { join, resolve } from 'node:path';
 import { version } from '../../../package.json';
 import type { StudioService } from '../../shared/contract';
 import { ApiError, toErrorShape } from '../../shared/errors';
-import type { AppInfo, DatasetRow, MediaKey, RunResult } from '../../shared/types';
-import { createRunRecord, runRounds } from '../isr/run';
+import type { AppInfo, DatasetRow, MediaKey, RunResult, RunSummary } from '../../shared/types';
+import { createRunRecord, runRounds, summarise } from '../isr/run';
 import { getDataset, listDatasets } from '../store/datasets';
 import { openDatabase } from '../store/db';
 import { listIssues } from '../store/import-issues';
 import { countPrompts, pagePrompts } from '../store/prompts';
-import { addOverride, contextChain, getRun, judgmentsOf, listRuns, pairRow, queryPairs, responsesOf, roundsOf } from '../store/rounds';
+import { addOverride, contextChain, getRun, judgmentsOf, listRuns, pairRow, queryPairs, responsesOf, roundsOf, trainStepsOf, type RunRecord } from '../store/rounds';
+import { toJsonl, trlDpoRows } from '../isr/export';
 import { getVideo } from '../store/videos';
 import { uniformFrameTimes } from '../video/frames';
 import { frameImage } from '../video/thumbnail';
@@ -48,6 +49,11 @@ export function openStudio(options: StudioOptions): Studio {
     if (!found) throw new ApiError('not_found', `no dataset with id ${id}`);
     return found;
   };
+
+  const runSummary = (r: RunRecord): RunSummary => ({
+    id: r.id, mode: r.mode, status: r.status, error: r.error, datasetId: r.datasetId, evalDatasetId: r.evalDatasetId,
+    roundsPlanned: r.roundsPlanned, roundsDone: roundsOf(db, r.id).filter((x) => x.round > 0 && x.phase === 'done').length, createdAt: r.createdAt,
+  });
 
   // A run is one job; the engine runs in this process for now (see README, decisions).
   const running = new Set<number>();
@@ -106,10 +112,24 @@ export function openStudio(options: StudioOptions): Studio {
     },
 
     async listRuns() {
-      return listRuns(db).map((r) => ({
-        id: r.id, mode: r.mode, status: r.status, error: r.error, datasetId: r.datasetId, evalDatasetId: r.evalDatasetId,
-        roundsPlanned: r.roundsPlanned, roundsDone: roundsOf(db, r.id).filter((x) => x.round > 0 && x.phase === 'done').length, createdAt: r.createdAt,
-      }));
+      return listRuns(db).map(runSummary);
+    },
+
+    async getHistory() {
+      return listRuns(db).map((r) => {
+        const settings = parseRunSettings(r.settings);
+        const rounds = roundsOf(db, r.id);
+        return {
+          run: runSummary(r),
+          rounds: rounds.filter((x) => x.phase === 'done').map((x) => summarise(db, x, settings)),
+          steps: rounds.flatMap((x) => trainStepsOf(db, x.id).map((s) => ({ round: x.round, step: s.step, metrics: s.metrics }))),
+        };
+      });
+    },
+
+    async exportPairs({ runId, round }) {
+      const rows = trlDpoRows(db, runId, round);
+      return { fileName: `run-${runId}-round-${round}-pairs.jsonl`, jsonl: toJsonl(rows), rows: rows.length };
     },
 
     async startRun({ model, datasetId, evalDatasetId, rounds, mode, settings }) {

@@ -6,9 +6,9 @@ import { resolve } from 'node:path';
 import { ApiError } from '../../shared/errors';
 import type { ImportResult, RunResult } from '../../shared/types';
 import { openStudio } from '../api/service';
+import { toJsonl, trlDpoRows } from '../isr/export';
 import { runModes, type RunMode } from '../isr/settings';
 import { openDatabase } from '../store/db';
-import { effectiveChoice, pairsOf, responsesOf, roundsOf } from '../store/rounds';
 import { progressPrinter, waitForJob } from './jobs';
 import { choice, integer } from './options';
 
@@ -104,18 +104,8 @@ export function registerRun(program: Command): void {
     .action(async (opts: { db: string; run: number; round: number; out: string }) => {
       const db = openDatabase(resolve(opts.db));
       try {
-        const round = roundsOf(db, opts.run).find((r) => r.round === opts.round);
-        if (!round) throw new ApiError('not_found', `run ${opts.run} has no round ${opts.round}`);
-        const texts = new Map(responsesOf(db, round.id).map((r) => [r.id, r.text]));
-        const prompts = db.prepare('SELECT p.id, p.question, v.path FROM prompts p JOIN videos v ON v.id = p.video_id').all() as { id: number; question: string; path: string }[];
-        const rows = pairsOf(db, round.id).flatMap((pair) => {
-          const c = effectiveChoice(pair);
-          if (c === 'tie') return [];
-          const p = prompts.find((x) => x.id === pair.promptId)!;
-          const [chosen, rejected] = c === 'a' ? [pair.responseAId, pair.responseBId] : [pair.responseBId, pair.responseAId];
-          return [JSON.stringify({ prompt: p.question, chosen: texts.get(chosen), rejected: texts.get(rejected), video: p.path })];
-        });
-        writeFileSync(resolve(opts.out), rows.map((r) => `${r}\n`).join(''));
+        const rows = trlDpoRows(db, opts.run, opts.round);
+        writeFileSync(resolve(opts.out), toJsonl(rows));
         process.stdout.write(`wrote ${rows.length} pairs of run ${opts.run} round ${opts.round} to ${resolve(opts.out)}\n`);
       } finally {
         db.close();

@@ -6,6 +6,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { ApiError } from '../../shared/errors';
+import type { RoundSummary } from '../../shared/types';
 import { modelFingerprint } from '../engine/model/feature-cache';
 import { VideoLanguageModel } from '../engine/model/vlm';
 import { defaultTrainConfig, Trainer, type TrainExample } from '../engine/train/trainer';
@@ -41,17 +42,7 @@ export interface RunEnvironment {
   templatesDir?: string;
 }
 
-export interface RoundSummary {
-  round: number;
-  pairs: number;
-  ties: number;
-  steps: number;
-  accuracy: number | null;
-  meanTokens: number | null;
-  meanWords: number | null;
-  /** Share of this round's overridden pairs where the judge had chosen as the person did. */
-  judgeAgreement: number | null;
-}
+export type { RoundSummary };
 
 function allPrompts(db: Db, datasetId: number): PromptWithVideo[] {
   return pagePrompts(db, datasetId, 0, countPrompts(db, datasetId));
@@ -319,7 +310,8 @@ async function evaluate(env: RunEnvironment, run: RunRecord, settings: RunSettin
 
 const scorerOf = (s: RunSettings): AnswerScorer => (s.evaluation.scorer.kind === 'openai' ? openAiScorer(s.evaluation.scorer) : exactMatchScorer);
 
-function summarise(db: Db, round: RoundRecord, settings: RunSettings): RoundSummary {
+/** A round's figures as reports and the History screen show them. */
+export function summarise(db: Db, round: RoundRecord, settings: RunSettings): RoundSummary {
   const pairs = pairsOf(db, round.id);
   const evals = evaluationsOf(db, round.id);
   const overridden = pairs.filter((p) => p.override !== null);
@@ -333,6 +325,7 @@ function summarise(db: Db, round: RoundRecord, settings: RunSettings): RoundSumm
     meanTokens: evals.length === 0 ? null : evals.reduce((s, e) => s + e.tokenCount, 0) / evals.length,
     meanWords: evals.length === 0 ? null : evals.reduce((s, e) => s + e.wordCount, 0) / evals.length,
     judgeAgreement: overridden.length === 0 ? null : overridden.filter((p) => p.override === p.judgeChoice).length / overridden.length,
+    visualShare: db.prepare('SELECT AVG(visual_share) FROM judgments WHERE round_id = ? AND visual_share IS NOT NULL').pluck().get(round.id) as number | null,
   };
 }
 
