@@ -2,6 +2,7 @@
 // their thumbnails and the bad row reported, then launch a one-round ISR-DPO run and watch it finish. Once against `isr-studio serve` in Chromium, once
 // against the Electron app where its binary exists.
 import { _electron as electron, expect, test, type Page } from '@playwright/test';
+import Database from 'better-sqlite3';
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { appendFileSync, existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -48,8 +49,10 @@ async function importThroughUi(page: Page, data: { file: string; goodRows: numbe
   expect(problems).toEqual([]);
 }
 
-/** Launches a one-round run on the imported dataset with a tiny fixture model and watches it finish. */
-async function runThroughUi(page: Page) {
+/** Launches a one-round run on the imported dataset with a tiny fixture model and watches it
+ *  finish, overrides a pair in Review, and sees History's charts; a screenshot of each screen is
+ *  kept with the test's results (test-results/) to look at. */
+async function runThroughUi(page: Page, db: string, shot: (name: string) => Promise<void>) {
   const model = join(mkdtempSync(join(tmpdir(), 'isr-e2e-model-')), 'tiny');
   cli('fixture', '--arch', 'llava-onevision', '--out', model, '--seed', '3');
   await page.getByRole('link', { name: 'Rounds' }).click();
@@ -57,9 +60,13 @@ async function runThroughUi(page: Page) {
   await page.getByLabel('Preset').selectOption({ label: 'Quick look (1 round, small LoRA)' });
   await page.getByLabel('Model folder').fill(model);
   await page.getByLabel('Training prompts').selectOption({ index: 1 });
+  // A random tiny model judges near 50/50: a zero-width tie band keeps its pairs, so the round trains.
+  await page.getByLabel('Tie band from').fill('0.5');
+  await page.getByLabel('to', { exact: true }).fill('0.5');
   await page.getByRole('button', { name: 'Launch run' }).click();
   await expect(page.getByTestId('run-progress')).toContainText('ISR-DPO run 1: 1 rounds; last:', { timeout: 90_000 });
   await expect(page.getByRole('cell', { name: 'done' })).toBeVisible();
+  await shot('rounds');
 
   // Review: override the first pair with the keyboard; the override survives a reload.
   await page.getByRole('link', { name: 'Review' }).click();
@@ -72,14 +79,33 @@ async function runThroughUi(page: Page) {
   await expect(page.getByTestId('override')).toHaveText('Overridden: prefers B.');
   await page.reload();
   await expect(page.getByTestId('override')).toHaveText('Overridden: prefers B.');
+  const stored = new Database(db, { readonly: true });
+  expect(stored.prepare('SELECT choice FROM overrides').pluck().all()).toEqual(['b']);
+  stored.close();
+  await shot('review');
+
+  await page.getByRole('link', { name: 'History' }).click();
+  await expect(page.getByRole('table', { name: 'Runs and rounds' }).locator('tbody tr')).toHaveCount(1);
+  const charts = page.getByTestId('chart');
+  await expect(charts).toHaveCount(7);
+  await expect(charts.filter({ hasText: 'DPO loss' }).locator('path')).toHaveCount(1);
+  await expect(charts.filter({ hasText: 'Judge visual-attention share' }).locator('circle')).toHaveCount(1);
+  const download = page.waitForEvent('download');
+  await charts.filter({ hasText: 'DPO loss' }).getByRole('button', { name: 'Save PNG' }).click();
+  const png = await download;
+  expect(png.suggestedFilename()).toBe('dpo-loss.png');
+  expect(readFileSync(await png.path()).subarray(1, 4).toString()).toBe('PNG');
+  await shot('history');
 }
 
 test.describe('served in Chromium', () => {
   let server: ChildProcess;
   let url: string;
 
+  let db: string;
+
   test.beforeAll(async () => {
-    const db = join(mkdtempSync(join(tmpdir(), 'isr-e2e-db-')), 'studio.db');
+    db = join(mkdtempSync(join(tmpdir(), 'isr-e2e-db-')), 'studio.db');
     server = spawn(process.execPath, ['bin/isr-studio.mjs', 'serve', '--db', db, '--port', '0'], { cwd: root });
     url = await new Promise<string>((resolve, reject) => {
       let out = '';
@@ -103,7 +129,8 @@ test.describe('served in Chromium', () => {
   test('imports demo data through the UI, shows rows, thumbnails and the bad row, then runs a round', async ({ page }) => {
     await page.goto(url);
     await importThroughUi(page, makeDataset());
-    await runThroughUi(page);
+    await page.screenshot({ path: test.info().outputPath('datasets.png'), fullPage: true });
+    await runThroughUi(page, db, async (name) => void (await page.screenshot({ path: test.info().outputPath(`${name}.png`), fullPage: true })));
   });
 
   test('the API refuses a page without the token', async ({ page }) => {
@@ -137,7 +164,7 @@ test.describe('the Electron app', () => {
     try {
       const page = await app.firstWindow();
       await importThroughUi(page, makeDataset());
-      await runThroughUi(page);
+      await runThroughUi(page, db, async (name) => void (await page.screenshot({ path: test.info().outputPath(`electron-${name}.png`) })));
     } finally {
       await app.close();
     }

@@ -15,7 +15,7 @@ const info: AppInfo = {
 function fakeClient(appInfo: AppInfo = info) {
   const listeners = new Set<(e: StudioEvent) => void>();
   const client = {
-    api: { appInfo: async () => appInfo, listDatasets: async () => [], listRuns: async () => [], listJobs: async () => [] },
+    api: { appInfo: async () => appInfo, listDatasets: async () => [], listRuns: async () => [], getHistory: async () => [], listJobs: async () => [] },
     onEvent: (l: (e: StudioEvent) => void) => {
       listeners.add(l);
       return () => listeners.delete(l);
@@ -42,7 +42,7 @@ describe('studio shell', () => {
 
     window.location.hash = '#history';
     await waitFor(() => expect(screen.getByRole('heading', { level: 1 }).textContent).toBe('History'));
-    expect(screen.getByText(/Coming in a later version: Compare rounds and runs/)).toBeTruthy();
+    expect(await screen.findByText('No runs yet: launch one on the Rounds screen.')).toBeTruthy();
     expect(screen.getByRole('link', { name: 'History' }).getAttribute('aria-current')).toBe('page');
     expect(screen.getByRole('link', { name: 'Datasets' }).hasAttribute('aria-current')).toBe(false);
     await waitFor(() => expect(document.activeElement).toBe(screen.getByRole('main')));
