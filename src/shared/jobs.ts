@@ -13,6 +13,8 @@ export interface JobSnapshot {
   phase: string;
   done: number;
   total: number;
+  /** The latest figures of the phase, e.g. a training step's loss and reward accuracy. */
+  detail?: string;
   /** Seconds left, estimated from the rate so far; null until there is a rate. */
   etaSeconds: number | null;
   startedAt: string;

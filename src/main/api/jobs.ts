@@ -6,7 +6,7 @@ import type { JobKind, JobSnapshot } from '../../shared/jobs';
 export interface JobContext {
   signal: AbortSignal;
   /** Report progress; the ETA is derived from the rate since the phase began. */
-  progress(phase: string, done: number, total: number): void;
+  progress(phase: string, done: number, total: number, detail?: string): void;
   /** Throws ApiError('cancelled') once the job was cancelled; call between units of work. */
   throwIfCancelled(): void;
 }
@@ -68,7 +68,7 @@ export class JobRegistry {
 
     const ctx: JobContext = {
       signal: abort.signal,
-      progress: (phase, done, total) => {
+      progress: (phase, done, total, detail) => {
         const now = Date.now();
         if (phase !== phaseStart.phase) phaseStart = { phase, time: now, done };
         const rate = (done - phaseStart.done) / Math.max(1e-3, (now - phaseStart.time) / 1000);
@@ -76,6 +76,7 @@ export class JobRegistry {
           phase,
           done,
           total,
+          detail,
           etaSeconds: rate > 0 && done > phaseStart.done ? Math.max(0, (total - done) / rate) : null,
         });
         this.emit(snapshot);

@@ -260,9 +260,13 @@ describe('openStudio through dispatch', () => {
     expect(stopped.state).toBe('cancelled');
     expect((await call<RunSummary[]>(s, 'listRuns', {}))[0]).toMatchObject({ id: started.runId, status: 'stopped', roundsDone: 0 });
 
-    const resumed = await finished(s, (await call<JobRef>(s, 'resumeRun', { runId: started.runId })).jobId);
+    const details: string[] = [];
+    const resumed = await finished(s, (await call<JobRef>(s, 'resumeRun', { runId: started.runId })).jobId, (j) => j.phase.endsWith('training') && j.detail && details.push(j.detail));
     expect(resumed.state).toBe('done');
     expect((resumed.result as RunResult).rounds.map((r) => r.round)).toEqual([1, 2]);
+    // The latest training step's figures travel with the job's progress.
+    expect(details.length).toBeGreaterThan(0);
+    expect(details[0]).toMatch(/^loss \d\.\d{4}, rewards\/accuracies \d\.\d{2}, rewards\/margins -?\d\.\d{4}$/);
     expect((await call<RunSummary[]>(s, 'listRuns', {}))[0]).toMatchObject({ status: 'done', roundsDone: 2, roundsPlanned: 2 });
 
     // Review: the queue pages the run's pairs; an override is saved at once and shown as such.

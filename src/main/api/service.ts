@@ -63,7 +63,7 @@ export function openStudio(options: StudioOptions): Studio {
       try {
         const rounds = await runRounds(runId, {
           db, ffmpeg: (await findFfmpeg()).path, cacheDir, runsDir: `${dbPath}.runs`, signal: ctx.signal,
-          onProgress: (p) => ctx.progress(`round ${p.round}: ${p.phase}`, p.done, p.total),
+          onProgress: (p) => ctx.progress(`round ${p.round}: ${p.phase}`, p.done, p.total, p.detail),
         });
         return { runId, rounds };
       } finally {

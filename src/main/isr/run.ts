@@ -27,6 +27,8 @@ export interface RunProgress {
   phase: string;
   done: number;
   total: number;
+  /** Training: the latest step's figures under TRL's names. */
+  detail?: string;
 }
 
 export interface RunEnvironment {
@@ -111,7 +113,7 @@ async function runRound(env: RunEnvironment, run: RunRecord, settings: RunSettin
   const prompts = allPrompts(db, run.datasetId);
   const templates = round.templates as Templates;
   const policyPath = modelPath(db, round.policyModelId);
-  const progress = (phase: string, done: number, total: number) => env.onProgress?.({ round: round.round, phase, done, total });
+  const progress = (phase: string, done: number, total: number, detail?: string) => env.onProgress?.({ round: round.round, phase, done, total, detail });
 
   await withModel(policyPath, async (vlm) => {
     const features = new VideoFeatures(vlm, env.ffmpeg, env.cacheDir);
@@ -215,7 +217,7 @@ async function runRound(env: RunEnvironment, run: RunRecord, settings: RunSettin
           reference, signal: env.signal, saveEvery: 1,
           onStep: (m) => {
             saveTrainStep(db, round.id, m.step, m.epoch, m);
-            progress('training', m.step, trainer.totalSteps);
+            progress('training', m.step, trainer.totalSteps, `loss ${m.loss.toFixed(4)}, rewards/accuracies ${m['rewards/accuracies'].toFixed(2)}, rewards/margins ${m['rewards/margins'].toFixed(4)}`);
           },
         });
         mkdirSync(dir, { recursive: true });

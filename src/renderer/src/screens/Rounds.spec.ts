@@ -77,6 +77,8 @@ describe('Rounds screen', () => {
     emit(running);
     const progress = await screen.findByTestId('run-progress');
     expect(progress.textContent).toContain('round 1: judging 5/66');
+    emit({ ...running, phase: 'round 1: training', done: 3, total: 9, detail: 'loss 0.6500, rewards/accuracies 0.75, rewards/margins 0.0300' });
+    expect((await screen.findByTestId('job-detail')).textContent).toBe('loss 0.6500, rewards/accuracies 0.75, rewards/margins 0.0300');
     await fireEvent.click(screen.getByRole('button', { name: 'Cancel' }));
     expect(calls.at(-1)).toEqual(['cancelJob', { jobId: 'r1' }]);
   });
