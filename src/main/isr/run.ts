@@ -5,6 +5,7 @@
 // already there, so a run killed at any moment resumes without redoing or losing stored work.
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { concatTyped } from '../../shared/arrays';
 import { ApiError } from '../../shared/errors';
 import type { RoundSummary } from '../../shared/types';
 import { modelFingerprint } from '../engine/model/feature-cache';
@@ -183,7 +184,7 @@ async function runRound(env: RunEnvironment, run: RunRecord, settings: RunSettin
           const att = verdict.attention;
           saveJudgment(db, round.id, {
             responseAId: a.id, responseBId: b.id, shownFirst, contextId: run.mode === 'isr' || run.mode === 'no-retrospect' ? (context?.id ?? null) : null, pFirst: verdict.pFirst,
-            attention: att ? { frames: att.maps.length, rows: att.rows, cols: att.cols, data: concat(att.maps) } : null, visualShare: att?.visualShare ?? null,
+            attention: att ? { frames: att.maps.length, rows: att.rows, cols: att.cols, data: concatTyped(att.maps, (n) => new Float32Array(n)) } : null, visualShare: att?.visualShare ?? null,
           });
         }
       }
@@ -234,16 +235,6 @@ async function runRound(env: RunEnvironment, run: RunRecord, settings: RunSettin
   setRoundPhase(db, round.id, 'evaluation');
   if (run.evalDatasetId !== null) await withModel(modelPath(db, round.outputModelId!), (vlm) => evaluate(env, run, settings, round, vlm));
   setRoundPhase(db, round.id, 'done');
-}
-
-function concat(maps: Float32Array[]): Float32Array {
-  const out = new Float32Array(maps.reduce((n, m) => n + m.length, 0));
-  let at = 0;
-  for (const m of maps) {
-    out.set(m, at);
-    at += m.length;
-  }
-  return out;
 }
 
 function groupResponses(db: Db, roundId: number) {

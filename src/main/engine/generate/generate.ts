@@ -12,6 +12,7 @@
 //
 // Each (request, sample) draws from its own Rng seeded from (seed, request, sample), so the tokens
 // do not depend on batchSize or on which rows share a batch.
+import { concatTyped } from '../../../shared/arrays';
 import { ApiError } from '../../../shared/errors';
 import { selectCacheRows, type KvCache, type LanguageModel } from '../model/language-model';
 import { Rng, sampleToken, type SamplingOptions } from './sampling';
@@ -153,7 +154,7 @@ async function generateBatch(
       inputsEmbeds: await lm.embed(active.map((r) => r.tokens[r.tokens.length - 1])),
       batch: active.length,
       seq: 1,
-      attentionMask: concat(rowMask),
+      attentionMask: concatTyped(rowMask, (n) => new BigInt64Array(n)),
       positionIds: BigInt64Array.from(active, (r) => BigInt(r.position++)),
       past: cache,
       lastLogitsOnly: true,
@@ -183,12 +184,3 @@ function advance(row: Row, token: number, options: GenerateOptions): void {
   if (row.tokens.length >= options.maxNewTokens) row.finish = 'length';
 }
 
-function concat(parts: readonly BigInt64Array[]): BigInt64Array {
-  const out = new BigInt64Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}

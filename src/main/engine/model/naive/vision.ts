@@ -5,6 +5,7 @@
 // as Python indexes a tuple, and Idefics3's pixel shuffle replays the view/permute steps of
 // Idefics3Connector.pixel_shuffle one by one. Follows transformers models/siglip/modeling_siglip.py,
 // models/llava_onevision/modeling_llava_onevision.py and models/idefics3/modeling_idefics3.py.
+import { concatTyped } from '../../../../shared/arrays';
 import { erf } from '../../graph/reference';
 import type { ModelConfig } from '../config';
 import { visionWeightPrefix } from '../vision';
@@ -136,11 +137,5 @@ export function naiveVisionForward(config: ModelConfig, weights: ModelWeights, p
   const per = 3 * config.vision.imageSize ** 2;
   if (pixelValues.length !== frames * per) throw new Error(`naive vision: ${pixelValues.length} pixel values for ${frames} frames of ${per}`);
   const outs = Array.from({ length: frames }, (_, f) => frameForward(config, weights, Float64Array.from({ length: per }, (_, i) => pixelValues[f * per + i]), options));
-  const result = new Float64Array(outs.reduce((n, o) => n + o.length, 0));
-  let at = 0;
-  for (const o of outs) {
-    result.set(o, at);
-    at += o.length;
-  }
-  return result;
+  return concatTyped(outs, (n) => new Float64Array(n));
 }
