@@ -11,7 +11,7 @@ import { getDataset, listDatasets } from '../store/datasets';
 import { openDatabase } from '../store/db';
 import { listIssues } from '../store/import-issues';
 import { countPrompts, pagePrompts } from '../store/prompts';
-import { addOverride, contextChain, getRun, judgmentsOf, listRuns, pairRow, queryPairs, responsesOf, roundsOf, trainStepsOf, type RunRecord } from '../store/rounds';
+import { addOverride, contextChain, getRun, judgmentsOf, listRuns, pairPlace, pairRow, queryPairs, responsesOf, roundsOf, trainStepsOf, type RunRecord } from '../store/rounds';
 import { toJsonl, trlDpoRows } from '../isr/export';
 import { getVideo } from '../store/videos';
 import { uniformFrameTimes } from '../video/frames';
@@ -154,13 +154,12 @@ export function openStudio(options: StudioOptions): Studio {
     async getPair({ pairId }) {
       const row = pairRow(db, pairId);
       if (!row) throw new ApiError('not_found', `no pair with id ${pairId}`);
-      const pair = db.prepare('SELECT p.round_id, p.response_a_id, p.response_b_id, q.video_id, r.run_id FROM pairs p JOIN prompts q ON q.id = p.prompt_id JOIN rounds r ON r.id = p.round_id WHERE p.id = ?')
-        .get(pairId) as { round_id: number; response_a_id: number; response_b_id: number; video_id: number; run_id: number };
-      const responses = new Map(responsesOf(db, pair.round_id).map((r) => [r.id, r]));
-      const verdicts = judgmentsOf(db, pair.round_id).filter((j) => j.responseAId === pair.response_a_id && j.responseBId === pair.response_b_id);
+      const pair = pairPlace(db, pairId)!;
+      const responses = new Map(responsesOf(db, pair.roundId).map((r) => [r.id, r]));
+      const verdicts = judgmentsOf(db, pair.roundId).filter((j) => j.responseAId === pair.responseAId && j.responseBId === pair.responseBId);
       const contextId = verdicts.find((v) => v.contextId !== null)?.contextId ?? null;
-      const frameCount = parseRunSettings(getRun(db, pair.run_id)!.settings).frames;
-      const video = getVideo(db, pair.video_id)!;
+      const frameCount = parseRunSettings(getRun(db, pair.runId)!.settings).frames;
+      const video = getVideo(db, pair.videoId)!;
       const times = uniformFrameTimes(video, frameCount);
       for (const [i, t] of times.entries()) {
         const file = framePath(video.id, frameCount, i);
@@ -170,7 +169,7 @@ export function openStudio(options: StudioOptions): Studio {
       return {
         ...row,
         frames: times.map((_, i) => `frame/${video.id}/${frameCount}/${i}`),
-        responses: { a: response(pair.response_a_id), b: response(pair.response_b_id) },
+        responses: { a: response(pair.responseAId), b: response(pair.responseBId) },
         verdicts: verdicts.map((v) => ({
           shownFirst: v.shownFirst, pFirst: v.pFirst, visualShare: v.visualShare,
           attention: v.attention && { frames: v.attention.frames, rows: v.attention.rows, cols: v.attention.cols, values: Array.from(v.attention.data) },

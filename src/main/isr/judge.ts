@@ -37,13 +37,12 @@ function labelIds(vlm: VideoLanguageModel, label: string): number[] {
 export async function judge(vlm: VideoLanguageModel, templates: Templates, input: JudgeInput): Promise<Verdict> {
   const prompt = vlm.prompt(judgeMessages(templates, input), input.features === null ? 0 : input.frames);
   const promptInput = { prompt, features: input.features };
-  const logits = await vlm.logits(promptInput);
-  const vocab = vlm.config.text.vocabSize;
-  const last = logits.subarray(logits.length - vocab);
+  // With a video, one pass gives the verdict's logits and where it looked; without, the logits alone.
+  const seen = input.features === null ? null : await vlm.attendAndPredict(promptInput, [prompt.inputIds.length - 1]);
+  const last = seen?.lastLogits ?? (await vlm.lastLogits(promptInput));
   // Softmax restricted to the two labels' tokens (each label may be spelt with or without a space).
   const max = Math.max(...last);
   const mass = (label: string) => labelIds(vlm, label).reduce((s, id) => s + Math.exp(last[id] - max), 0);
   const [a, b] = [mass('A'), mass('B')];
-  const attention = input.features === null ? null : await vlm.visualAttention(promptInput, [prompt.inputIds.length - 1]);
-  return { pFirst: a / (a + b), attention };
+  return { pFirst: a / (a + b), attention: seen?.attention ?? null };
 }

@@ -15,7 +15,7 @@ import type { Db } from '../store/db';
 import { pagePrompts, countPrompts, type PromptWithVideo } from '../store/prompts';
 import {
   contextsOf, createRun, effectiveChoice, ensureRound, evaluationsOf, getRun, judgmentsOf, pairsOf, registerModel, responsesOf, roundsOf, saveContext,
-  saveEvaluation, saveJudgment, savePair, saveResponse, saveTrainStep, setRoundOutput, setRoundPhase, setRunStatus, type RoundRecord, type RunRecord,
+  saveEvaluation, saveJudgment, savePair, saveResponse, saveTrainStep, setRoundOutput, setRoundPhase, setRunStatus, type ResponseRecord, type RoundRecord, type RunRecord,
 } from '../store/rounds';
 import { judge } from './judge';
 import { accuracy, exactMatchScorer, openAiScorer, type AnswerScorer } from './scorer';
@@ -56,8 +56,8 @@ export async function createRunRecord(db: Db, o: { model: string; mode: RunMode;
   const settings = parseRunSettings(o.settings);
   if (countPrompts(db, o.datasetId) === 0) throw new ApiError('invalid_argument', `dataset ${o.datasetId} has no prompts to train on`);
   if (!Number.isInteger(o.rounds) || o.rounds < 1) throw new ApiError('invalid_argument', `rounds must be a whole number >= 1, got ${o.rounds}`);
-  // Loading checks the whole folder (config, weights, tokenizer) before the run is stored.
-  const family = await withModel(o.model, async (m) => m.config.arch);
+  // Every file of the folder is checked before the run is stored; no session is needed for that.
+  const family = VideoLanguageModel.check(o.model).arch;
   const modelId = registerModel(db, { path: o.model, family, fingerprint: await modelFingerprint(o.model) });
   return createRun(db, { mode: o.mode, datasetId: o.datasetId, evalDatasetId: o.evalDatasetId, startModelId: modelId, roundsPlanned: o.rounds, settings });
 }
@@ -123,15 +123,17 @@ async function runRound(env: RunEnvironment, run: RunRecord, settings: RunSettin
 
     // 1. Responses: K samples per prompt, re-sampled (new seed) when two come out identical.
     setRoundPhase(db, round.id, 'responses');
-    const stored = new Set(responsesOf(db, round.id).map((r) => `${r.promptId}:${r.sample}`));
+    const storedResponses = groupResponses(db, round.id);
     for (const [i, p] of prompts.entries()) {
       check(env);
       progress('responses', i, prompts.length);
-      if (Array.from({ length: settings.samples }, (_, k) => stored.has(`${p.id}:${k}`)).every(Boolean)) continue;
+      const have = storedResponses.get(p.id) ?? [];
+      const stored = new Set(have.map((r) => r.sample));
+      if (Array.from({ length: settings.samples }, (_, k) => stored.has(k)).every(Boolean)) continue;
       const input = { prompt: videoPrompt(fill(templates.answer, { question: p.question }, 'answer'), true), features: await visual(p) };
-      const texts = new Set(responsesOf(db, round.id).filter((r) => r.promptId === p.id).map((r) => r.text));
+      const texts = new Set(have.map((r) => r.text));
       for (let k = 0; k < settings.samples; k++) {
-        if (stored.has(`${p.id}:${k}`)) continue;
+        if (stored.has(k)) continue;
         for (let attempt = 0; ; attempt++) {
           const seed = settings.seed * 1_000_003 + round.round * 10_007 + p.id * 101 + k * 7 + attempt * 1_000_000_007;
           const [g] = await vlm.generate([input], { maxNewTokens: settings.maxNewTokens, temperature: settings.temperature, topP: settings.topP, seed: seed % 2 ** 31 });
@@ -164,7 +166,7 @@ async function runRound(env: RunEnvironment, run: RunRecord, settings: RunSettin
 
     // 3. Judging, both orders of each pair (0, 1), (2, 3), ...
     setRoundPhase(db, round.id, 'judging');
-    const judged = new Set(judgmentsOf(db, round.id).map((j) => `${j.responseAId}:${j.responseBId}:${j.shownFirst}`));
+    const judged = new Set(judgmentsOf(db, round.id).map((j) => verdictKey(j.responseAId, j.responseBId, j.shownFirst)));
     const byPrompt = groupResponses(db, round.id);
     for (const [i, p] of prompts.entries()) {
       check(env);
@@ -174,7 +176,7 @@ async function runRound(env: RunEnvironment, run: RunRecord, settings: RunSettin
       for (let k = 0; k + 1 < responses.length; k += 2) {
         const [a, b] = [responses[k], responses[k + 1]];
         for (const shownFirst of ['a', 'b'] as const) {
-          if (judged.has(`${a.id}:${b.id}:${shownFirst}`)) continue;
+          if (judged.has(verdictKey(a.id, b.id, shownFirst))) continue;
           const [first, second] = shownFirst === 'a' ? [a, b] : [b, a];
           const verdict = await judge(vlm, templates, {
             question: p.question, first: first.text, second: second.text, frames: settings.frames,
@@ -193,13 +195,12 @@ async function runRound(env: RunEnvironment, run: RunRecord, settings: RunSettin
     // 4. Pairs: the two orders averaged; inside the tie band, a tie (not trained on).
     setRoundPhase(db, round.id, 'pairs');
     const [lo, hi] = settings.tieBand;
-    const verdicts = judgmentsOf(db, round.id);
+    const verdicts = new Map(judgmentsOf(db, round.id).map((j) => [verdictKey(j.responseAId, j.responseBId, j.shownFirst), j.pFirst]));
     for (const p of prompts) {
       const responses = byPrompt.get(p.id) ?? [];
       for (let k = 0; k + 1 < responses.length; k += 2) {
         const [a, b] = [responses[k], responses[k + 1]];
-        const order = (o: 'a' | 'b') => verdicts.find((j) => j.responseAId === a.id && j.responseBId === b.id && j.shownFirst === o)!;
-        const pA = (order('a').pFirst + (1 - order('b').pFirst)) / 2;
+        const pA = (verdicts.get(verdictKey(a.id, b.id, 'a'))! + (1 - verdicts.get(verdictKey(a.id, b.id, 'b'))!)) / 2;
         savePair(db, round.id, { promptId: p.id, responseAId: a.id, responseBId: b.id, pA, judgeChoice: pA > hi ? 'a' : pA < lo ? 'b' : 'tie' });
       }
     }
@@ -237,9 +238,15 @@ async function runRound(env: RunEnvironment, run: RunRecord, settings: RunSettin
   setRoundPhase(db, round.id, 'done');
 }
 
+const verdictKey = (a: number, b: number, shownFirst: 'a' | 'b') => `${a}:${b}:${shownFirst}`;
+
 function groupResponses(db: Db, roundId: number) {
-  const byPrompt = new Map<number, ReturnType<typeof responsesOf>>();
-  for (const r of responsesOf(db, roundId)) byPrompt.set(r.promptId, [...(byPrompt.get(r.promptId) ?? []), r]);
+  const byPrompt = new Map<number, ResponseRecord[]>();
+  for (const r of responsesOf(db, roundId)) {
+    const list = byPrompt.get(r.promptId);
+    if (list) list.push(r);
+    else byPrompt.set(r.promptId, [r]);
+  }
   return byPrompt;
 }
 
@@ -267,10 +274,11 @@ async function trainingExamples(
   const eot = vlm.tokenizer.stopTokenIds()[0];
   const responses = new Map([...byPrompt.values()].flat().map((r) => [r.id, r]));
   const examples: TrainExample[] = [];
+  const promptById = new Map(prompts.map((p) => [p.id, p]));
   for (const pair of pairsOf(db, round.id)) {
     const choice = effectiveChoice(pair);
     if (choice === 'tie') continue;
-    const p = prompts.find((x) => x.id === pair.promptId)!;
+    const p = promptById.get(pair.promptId)!;
     const [chosen, rejected] = choice === 'a' ? [pair.responseAId, pair.responseBId] : [pair.responseBId, pair.responseAId];
     const prompt = videoPrompt(fill((round.templates as Templates).answer, { question: p.question }, 'answer'), true);
     const ids = (id: number) => [...vlm.tokenizer.encode(responses.get(id)!.text), eot];

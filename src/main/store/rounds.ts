@@ -325,9 +325,19 @@ export function queryPairs(db: Db, q: PairQuery): { total: number; pairs: PairRo
   return { total, pairs };
 }
 
+/** Where a pair belongs: its run, round, video and responses. */
+export function pairPlace(db: Db, pairId: number): { runId: number; roundId: number; videoId: number; responseAId: number; responseBId: number } | undefined {
+  return db
+    .prepare(
+      `SELECT r.run_id AS runId, p.round_id AS roundId, q.video_id AS videoId, p.response_a_id AS responseAId, p.response_b_id AS responseBId
+       FROM pairs p JOIN rounds r ON r.id = p.round_id JOIN prompts q ON q.id = p.prompt_id WHERE p.id = ?`,
+    )
+    .get(pairId) as { runId: number; roundId: number; videoId: number; responseAId: number; responseBId: number } | undefined;
+}
+
 /** One pair as the review queue shows it. */
 export function pairRow(db: Db, pairId: number): PairRow | undefined {
-  const runId = db.prepare('SELECT r.run_id FROM pairs p JOIN rounds r ON r.id = p.round_id WHERE p.id = ?').pluck().get(pairId) as number | undefined;
-  if (runId === undefined) return undefined;
-  return (db.prepare(`SELECT * FROM (${reviewSql}) WHERE id = @id`).get({ runId, round: null, id: pairId }) as PairRow | undefined);
+  const place = pairPlace(db, pairId);
+  if (place === undefined) return undefined;
+  return db.prepare(`SELECT * FROM (${reviewSql}) WHERE id = @id`).get({ runId: place.runId, round: null, id: pairId }) as PairRow | undefined;
 }

@@ -125,7 +125,7 @@ describe.each(fixtureArchs)('%s language model', (arch) => {
     const { lm, weights } = await model;
     const { numHeads: heads } = lm.config.text;
     const seq = ids.length;
-    const probs = await lm.attention(await lm.embed(ids), seq, [1]);
+    const { probs } = await lm.attention(await lm.embed(ids), seq, [1]);
     const naive = naiveForward(lm.config, weights, naiveEmbed(lm.config, weights, ids), seq, { attention: true });
     expect(probs).toHaveLength(1);
     expect(probs[0]).toHaveLength(heads * seq * seq);

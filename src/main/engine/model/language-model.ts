@@ -6,7 +6,6 @@
 import * as ort from 'onnxruntime-node';
 import type { Graph } from '../graph/ir';
 import { serialize } from '../graph/onnx';
-import { prune } from '../graph/prune';
 import { Session, type SessionOptions } from '../graph/session';
 import type { ModelConfig } from './config';
 import { attentionName, buildDecoderGraph, buildEmbeddingGraph, pastName, presentName } from './decoder';
@@ -122,21 +121,21 @@ export class LanguageModel {
     return { logits: out.logits.data as Float32Array, present: { layers, batch, length: total } };
   }
 
-  /** Softmax attention of one unpadded sequence at positions 0..seq-1: per layer asked, [heads, seq, seq]. */
-  async attention(inputsEmbeds: Float32Array, seq: number, layers: readonly number[]): Promise<Float32Array[]> {
-    if (layers.length === 0) return [];
+  /**
+   * One forward of an unpadded sequence that returns the softmax attention of the layers asked (per
+   * layer [heads, seq, seq]) and the logits of its last position [vocab]: what a judge's verdict
+   * needs, in one pass (the head costs one position).
+   */
+  async attention(inputsEmbeds: Float32Array, seq: number, layers: readonly number[]): Promise<{ probs: Float32Array[]; lastLogits: Float32Array }> {
     if (inputsEmbeds.length !== seq * this.hiddenSize) throw new Error(`attention: inputsEmbeds has ${inputsEmbeds.length} values, expected ${seq * this.hiddenSize}`);
-    // Only the attentions are outputs, so pruning drops the head and every layer after the last one asked.
-    const session = await this.session(`decoder_attentions_${layers.join('_')}`, () => {
-      const g = buildDecoderGraph(this.config, this.weights, { kvCache: false, lastLogitsOnly: true, attentionLayers: layers });
-      return prune({ ...g, name: 'decoder_attentions', outputs: g.outputs.filter((o) => o.name.startsWith('attentions.')) });
-    });
+    const session = await this.session(`decoder_attentions_${layers.join('_')}`, () =>
+      buildDecoderGraph(this.config, this.weights, { kvCache: false, lastLogitsOnly: true, attentionLayers: layers }));
     const out = await session.run({
       inputs_embeds: new ort.Tensor('float32', inputsEmbeds, [1, seq, this.hiddenSize]),
       attention_mask: new ort.Tensor('int64', new BigInt64Array(seq).fill(1n), [1, seq]),
       position_ids: new ort.Tensor('int64', BigInt64Array.from({ length: seq }, (_, i) => BigInt(i)), [1, seq]),
     });
-    return layers.map((l) => out[attentionName(l)].data as Float32Array);
+    return { probs: layers.map((l) => out[attentionName(l)].data as Float32Array), lastLogits: out.logits.data as Float32Array };
   }
 
   async release(): Promise<void> {

@@ -76,6 +76,13 @@ describe.each(fixtureArchs)('%s model folder', (arch: FixtureArch) => {
     if (arch === 'idefics3') expect(onFrames).toBeCloseTo(att.visualShare, 5);
     else expect(onFrames).toBeLessThanOrEqual(att.visualShare + 1e-6);
     await expect(model.visualAttention({ prompt, features }, [prompt.inputIds.length])).rejects.toThrow(/outside the prompt/);
+    // The same pass predicts the next token as the full forward and the cached prefill do.
+    const { lastLogits } = await model.attendAndPredict({ prompt, features }, [last]);
+    const full = await model.logits({ prompt, features });
+    const tail = full.subarray(full.length - model.config.text.vocabSize);
+    for (const other of [tail, await model.lastLogits({ prompt, features })]) {
+      expect(lastLogits.reduce((m, v, i) => Math.max(m, Math.abs(v - other[i])), 0)).toBeLessThan(1e-4);
+    }
   });
 
   it('refuses a prompt that shows a video without its features', async () => {

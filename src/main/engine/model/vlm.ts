@@ -44,8 +44,9 @@ export class VideoLanguageModel {
 
   private tower: Promise<VisionEncoder> | null = null;
 
-  /** Loads and checks every file of the folder first, so a broken folder fails before any session is built. */
-  static async load(dir: string, options: Omit<SessionOptions, 'graphName'> = {}): Promise<VideoLanguageModel> {
+  /** Reads and checks every file of a model folder (config, tokenizer, preprocessor, each weight's
+   *  name, dtype and shape) without building any session; the weights are left open. */
+  private static open(dir: string): { config: ModelConfig; tokenizer: ModelTokenizer; preprocessor: ImageProcessorConfig; weights: ModelWeights } {
     const config = readModelConfig(dir);
     const tokenizer = ModelTokenizer.load(dir);
     const preprocessor = readPreprocessorConfig(dir);
@@ -53,7 +54,19 @@ export class VideoLanguageModel {
     if (preprocessor.size.height !== side || preprocessor.size.width !== side) {
       throw new Error(`${preprocessor.file}: frames of ${preprocessor.size.width}x${preprocessor.size.height} do not fit the vision tower's ${side}x${side} (config.json vision_config.image_size)`);
     }
-    const weights = openWeights(dir, config);
+    return { config, tokenizer, preprocessor, weights: openWeights(dir, config) };
+  }
+
+  /** The folder's config, once every file is checked as `load` checks them; cheap: no session is built. */
+  static check(dir: string): ModelConfig {
+    const { config, weights } = VideoLanguageModel.open(dir);
+    weights.close();
+    return config;
+  }
+
+  /** Loads and checks every file of the folder first, so a broken folder fails before any session is built. */
+  static async load(dir: string, options: Omit<SessionOptions, 'graphName'> = {}): Promise<VideoLanguageModel> {
+    const { config, tokenizer, preprocessor, weights } = VideoLanguageModel.open(dir);
     try {
       const vision = await VisionEncoder.create(config, weights, options);
       const lm = await LanguageModel.create(config, weights, options);
@@ -108,7 +121,17 @@ export class VideoLanguageModel {
   }
 
   /** Logits of every position of one prompt (full forward, no cache): [seq, vocab]. */
-  async logits(input: PromptInput): Promise<Float32Array> {
+  logits(input: PromptInput): Promise<Float32Array> {
+    return this.prefill(input, false);
+  }
+
+  /** Logits of the prompt's last position [vocab]: what the next token is drawn from (the
+   *  generation session, so no other copy of the decoder is built). */
+  lastLogits(input: PromptInput): Promise<Float32Array> {
+    return this.prefill(input, true);
+  }
+
+  private async prefill(input: PromptInput, lastLogitsOnly: boolean): Promise<Float32Array> {
     const { inputIds, visual } = this.request(input);
     const seq = inputIds.length;
     const { logits } = await this.lm.forward({
@@ -118,7 +141,7 @@ export class VideoLanguageModel {
       attentionMask: new BigInt64Array(seq).fill(1n),
       positionIds: BigInt64Array.from({ length: seq }, (_, i) => BigInt(i)),
       past: null,
-      lastLogitsOnly: false,
+      lastLogitsOnly,
     });
     return logits;
   }
@@ -129,6 +152,11 @@ export class VideoLanguageModel {
    * content is sharpest) and the query positions, folded onto each frame's patch grid.
    */
   async visualAttention(input: PromptInput, queryPositions: readonly number[], layers?: readonly number[]): Promise<VisualAttention> {
+    return (await this.attendAndPredict(input, queryPositions, layers)).attention;
+  }
+
+  /** visualAttention and the last position's logits from one forward pass: a judge's verdict and where it looked. */
+  async attendAndPredict(input: PromptInput, queryPositions: readonly number[], layers?: readonly number[]): Promise<{ attention: VisualAttention; lastLogits: Float32Array }> {
     const { prompt } = input;
     if (prompt.layout === null) throw new Error('the prompt shows no video, so there is no visual attention to map');
     const seq = prompt.inputIds.length;
@@ -137,10 +165,10 @@ export class VideoLanguageModel {
     const n = this.config.text.numLayers;
     const chosen = layers ?? Array.from({ length: n - Math.floor(n / 2) }, (_, i) => Math.floor(n / 2) + i);
     const { inputIds, visual } = this.request(input);
-    const probs = await this.lm.attention(await this.lm.embed(inputIds, visual), seq, chosen);
+    const { probs, lastLogits } = await this.lm.attention(await this.lm.embed(inputIds, visual), seq, chosen);
     const perKey = attentionOverKeys(probs, this.config.text.numHeads, seq, queryPositions);
     const { maps, visualShare } = foldVisual(perKey, prompt.layout);
-    return { maps, rows: prompt.layout.rows, cols: prompt.layout.cols, visualShare };
+    return { attention: { maps, rows: prompt.layout.rows, cols: prompt.layout.cols, visualShare }, lastLogits };
   }
 
   async release(): Promise<void> {
