@@ -7,7 +7,7 @@ import { ApiError } from '../../shared/errors';
 import type { ImportResult, RunResult } from '../../shared/types';
 import { openStudio } from '../api/service';
 import { toJsonl, trlDpoRows } from '../isr/export';
-import { runModes, type RunMode } from '../isr/settings';
+import { runModes, type RunMode } from '../../shared/types';
 import { openDatabase } from '../store/db';
 import { progressPrinter, waitForJob } from './jobs';
 import { choice, integer } from './options';
@@ -25,6 +25,18 @@ interface RunOptions {
 }
 
 type Studio = ReturnType<typeof openStudio>;
+
+/** The --config file's settings object, or an error naming the file. */
+function readConfig(file: string): Record<string, unknown> {
+  let value: unknown;
+  try {
+    value = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new ApiError('bad_input', `run settings ${file} cannot be read: ${(err as Error).message}`);
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new ApiError('bad_input', `run settings ${file} must hold a JSON object`);
+  return value as Record<string, unknown>;
+}
 
 /** A dataset id: an imported dataset by name, or a file imported now (resuming an earlier import). */
 async function datasetOf(studio: Studio, file: string | undefined, name: string | undefined, what: string): Promise<number> {
@@ -67,7 +79,7 @@ export function registerRun(program: Command): void {
         let jobId: string;
         if (runId === undefined) {
           if (opts.model === undefined || opts.rounds === undefined) throw new ApiError('invalid_argument', 'a new run needs --model and --rounds (or --resume <id>)');
-          const settings = opts.config === undefined ? {} : (JSON.parse(readFileSync(opts.config, 'utf8')) as Record<string, unknown>);
+          const settings = opts.config === undefined ? {} : readConfig(opts.config);
           const datasetId = await datasetOf(studio, opts.data, opts.dataset, 'the training prompts');
           const evalDatasetId = opts.evalData === undefined ? null : await datasetOf(studio, opts.evalData, undefined, 'the evaluation prompts');
           ({ jobId, runId } = await studio.service.startRun({ model: opts.model, datasetId, evalDatasetId, rounds: opts.rounds, mode: opts.mode, settings }));

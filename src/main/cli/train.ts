@@ -5,7 +5,7 @@
 // summary.json.
 import type { Command } from 'commander';
 import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { z } from 'zod';
 import { ApiError } from '../../shared/errors';
 import { defaultTrainConfig, dpoMetricNames, Trainer, type StepMetrics, type TrainConfig, type TrainExample } from '../engine/train/trainer';
@@ -134,7 +134,7 @@ export function registerTrain(program: Command): void {
         const features = rows.some((r) => r.video !== undefined) ? new VideoFeatures(model, (await resolveFfmpeg()).path, opts.cache) : null;
         const examples: TrainExample[] = [];
         for (const row of rows) {
-          const video = row.video === undefined ? undefined : isAbsolute(row.video) ? row.video : join(dirname(pairsFile), row.video);
+          const video = row.video === undefined ? undefined : resolve(dirname(pairsFile), row.video);
           if (video !== undefined && !existsSync(video)) throw new ApiError('bad_input', `${pairsFile} line ${row.line}: video not found: ${video}`);
           const prompt = video === undefined
             ? model.prompt([{ role: 'user', content: row.prompt }], 0)

@@ -7,7 +7,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { concatTyped } from '../../shared/arrays';
 import { ApiError } from '../../shared/errors';
-import type { RoundSummary } from '../../shared/types';
+import type { RoundSummary, RunMode } from '../../shared/types';
 import { modelFingerprint } from '../engine/model/feature-cache';
 import { VideoLanguageModel } from '../engine/model/vlm';
 import { defaultTrainConfig, Trainer, type TrainExample } from '../engine/train/trainer';
@@ -19,7 +19,7 @@ import {
 } from '../store/rounds';
 import { judge } from './judge';
 import { accuracy, exactMatchScorer, openAiScorer, type AnswerScorer } from './scorer';
-import { parseRunSettings, type RunMode, type RunSettings } from './settings';
+import { parseRunSettings, type RunSettings } from './settings';
 import { fill, loadTemplates, type Templates } from './templates';
 import { VideoFeatures } from './video-features';
 

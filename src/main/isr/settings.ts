@@ -4,7 +4,6 @@ import { z } from 'zod';
 import { ApiError } from '../../shared/errors';
 import { dpoLossTypes } from '../engine/train/losses';
 
-export { runModes, type RunMode } from '../../shared/types';
 
 const int = (min: number, max: number) => z.number().int().min(min).max(max);
 

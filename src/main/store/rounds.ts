@@ -3,8 +3,6 @@
 // already there), so a round killed at any point resumes by asking what is stored and doing the rest.
 import type { RunMode } from '../../shared/types';
 import type { Db } from './db';
-
-export type { RunMode };
 export type RoundPhase = 'responses' | 'contexts' | 'judging' | 'pairs' | 'training' | 'evaluation' | 'done';
 export type Choice = 'a' | 'b' | 'tie';
 

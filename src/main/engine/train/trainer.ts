@@ -10,6 +10,7 @@
 import * as ort from 'onnxruntime-node';
 import { copyFileSync, existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { concatTyped } from '../../../shared/arrays';
 import { ApiError } from '../../../shared/errors';
 import { GraphBuilder } from '../graph/builder';
 import type { Graph } from '../graph/ir';
@@ -192,9 +193,9 @@ export class Trainer {
     // With the projector in the graph, visual positions embed as zeros and point into the batch's
     // table of visual rows: one block of rows per video, in the order the videos first appear.
     const videos: TrainExample[] = [];
-    const visualIndex = new BigInt64Array(projector ? rows.length * Math.max(...rows.map((r) => r.example.prompt.length + r.response.length)) : 0);
     const seq = Math.max(...rows.map((r) => r.example.prompt.length + r.response.length));
     const n = rows.length;
+    const visualIndex = new BigInt64Array(projector ? n * seq : 0);
     const embeds = new Float32Array(n * seq * h);
     const mask = new BigInt64Array(n * seq);
     const positions = new BigInt64Array(n * seq);
@@ -233,8 +234,7 @@ export class Trainer {
       const perFrame = towerTokensPerFrame(this.config) * v.hiddenSize;
       // A batch without any video still feeds one (zero) video, which no position points at.
       const towers = videos.length > 0 ? videos.map((e) => e.tower!) : [new Float32Array(this.frames * perFrame)];
-      const tower = new Float32Array(towers.length * this.frames * perFrame);
-      towers.forEach((t, i) => tower.set(t, i * this.frames * perFrame));
+      const tower = concatTyped(towers, (length) => new Float32Array(length));
       projectorFeeds[inputs.tower] = new ort.Tensor('float32', tower, [towers.length * this.frames, towerTokensPerFrame(this.config), v.hiddenSize]);
       projectorFeeds[inputs.visualIndex] = new ort.Tensor('int64', visualIndex, dims);
     }
@@ -342,7 +342,7 @@ export class Trainer {
       params[names.a] = f.a;
       params[names.b] = f.b;
     }
-    for (const [name, dims] of this.projectorParams().filter(([n]) => this.extraParams().includes(n))) params[name] = { dims, data: this.initialParam(name) };
+    if (this.settings.trainProjector) for (const [name, dims] of this.projectorParams()) params[name] = { dims, data: this.initialParam(name) };
     return newTrainState(params, this.examples.length, rng);
   }
 
