@@ -45,8 +45,6 @@ export interface RunEnvironment {
   templatesDir?: string;
 }
 
-export type { RoundSummary };
-
 function allPrompts(db: Db, datasetId: number): PromptWithVideo[] {
   return pagePrompts(db, datasetId, 0, countPrompts(db, datasetId));
 }
