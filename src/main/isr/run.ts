@@ -42,7 +42,6 @@ export interface RunEnvironment {
   onProgress?: (p: RunProgress) => void;
   onRoundDone?: (summary: RoundSummary) => void;
   signal?: AbortSignal;
-  templatesDir?: string;
 }
 
 function allPrompts(db: Db, datasetId: number): PromptWithVideo[] {
@@ -67,7 +66,7 @@ export async function runRounds(runId: number, env: RunEnvironment): Promise<Rou
   const run = getRun(env.db, runId);
   if (!run) throw new ApiError('not_found', `no run ${runId}`);
   const settings = parseRunSettings(run.settings, `run ${runId} settings`);
-  const templates = loadTemplates(env.templatesDir);
+  const templates = loadTemplates();
   setRunStatus(env.db, runId, 'running');
   const summaries: RoundSummary[] = [];
   try {
