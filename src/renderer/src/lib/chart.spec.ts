@@ -13,6 +13,11 @@ describe('plot', () => {
     expect(yTicks[0]).toEqual({ value: 0.2, at: 90 });
   });
 
+  it('puts ticks on whole multiples of the step, with 0 exactly 0', () => {
+    const { yTicks } = plot([{ label: 'r', points: [{ x: 1, y: -0.07 }, { x: 2, y: 0.003 }] }], 100, 100);
+    expect(yTicks.map((t) => t.value)).toEqual([-0.06, -0.04, -0.02, 0]);
+  });
+
   it('leaves gaps for missing values and copes with flat or empty data', () => {
     expect(plot([{ label: 'r', points: [{ x: 0, y: 1 }, { x: 1, y: null }, { x: 2, y: 1 }] }], 100, 100, 0).paths[0]).toBe('M0.0,50.0M100.0,50.0');
     expect(plot([{ label: 'r', points: [] }], 100, 100)).toEqual({ paths: [''], markers: [[]], xTicks: [], yTicks: [] });

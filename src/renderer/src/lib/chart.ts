@@ -19,8 +19,9 @@ function ticks(lo: number, hi: number, count = 4): number[] {
   if (lo === hi) return [lo];
   const step = 10 ** Math.floor(Math.log10((hi - lo) / count));
   const nice = [1, 2, 5, 10].map((m) => m * step).find((s) => (hi - lo) / s <= count) ?? 10 * step;
+  // Whole multiples of the step, so 0 is 0 and not the sum of steps that miss it by 1e-18.
   const out: number[] = [];
-  for (let v = Math.ceil(lo / nice) * nice; v <= hi + 1e-12; v += nice) out.push(Number(v.toPrecision(12)));
+  for (let k = Math.ceil(lo / nice - 1e-9); k * nice <= hi + 1e-12; k++) out.push(Number((k * nice).toPrecision(12)));
   return out;
 }
 
