@@ -63,6 +63,14 @@ export default tseslint.config(
     },
   },
   {
+    files: ['src/main/report/**'],
+    rules: {
+      'no-restricted-imports': ['error', {
+        patterns: [upper('api', 'serve', 'cli', 'renderer', 'preload'), layer('^electron$', 'reports are written from figures, below the entry points')],
+      }],
+    },
+  },
+  {
     files: ['src/main/api/**'],
     rules: {
       'no-restricted-imports': ['error', {

@@ -1,10 +1,9 @@
 // `npm run bench [-- name ...]`: runs the named benchmarks (all by default) and replaces their
 // sections of BENCHMARKS.md, each headed by the machine it ran on.
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createRequire } from 'node:module';
+import { machineDescription } from '../src/main/report/machine';
 import { autodiffSection } from './autodiff';
 import { generateSection } from './generate';
 import { trainSection } from './train';
@@ -31,11 +30,8 @@ const names = process.argv.slice(2);
 const unknown = names.filter((n) => !(n in sections));
 if (unknown.length > 0) throw new Error(`unknown benchmark ${unknown.join(', ')}; choose from ${Object.keys(sections).join(', ')}`);
 
-const ortVersion = (createRequire(import.meta.url)('onnxruntime-node/package.json') as { version: string }).version;
-const cpus = os.cpus();
-const machine =
-  `Machine: ${cpus[0]?.model ?? 'unknown CPU'}, ${cpus.length} cores (as Node sees them), ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, ` +
-  `Node ${process.version}, onnxruntime-node ${ortVersion}, ${os.platform()} ${os.arch()}. Date: ${new Date().toISOString().slice(0, 10)}.`;
+const where = machineDescription();
+const machine = `Machine: ${where.machine}, ${where.runtime}. Date: ${new Date().toISOString().slice(0, 10)}.`;
 for (const name of names.length > 0 ? names : Object.keys(sections)) {
   const body = await sections[name](machine);
   const doc = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '# Benchmarks\n\nFigures written by `npm run bench`; tests never assert times.\n';

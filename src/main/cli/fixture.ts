@@ -3,16 +3,8 @@
 import type { Command } from 'commander';
 import { resolve } from 'node:path';
 import { fixtureArchs, fixtureSizes, writeFixture, type FixtureArch, type FixtureSize } from '../engine/model/fixture';
-import { demoCorpus } from '../video/demo/corpus';
+import { fixtureCorpus } from '../isr/demo-model';
 import { choice, integer } from './options';
-
-/** Sentences of the kind the studio's own prompts use (descriptions, judging), beside the demo data's. */
-const promptCorpus = [
-  'Describe the video in detail: which shapes appear, their colours, and how they move.',
-  'Here is a description of the video. Question: which response answers the question better?',
-  'Response A. Response B. Answer with A or B.',
-  'The video shows a shape moving across a dark background.',
-];
 
 export function registerFixture(program: Command): void {
   program
@@ -29,7 +21,7 @@ export function registerFixture(program: Command): void {
     .option('--seed <s>', 'seed for the weights', integer(0), 1)
     .action((opts: { arch: FixtureArch; out: string; size: FixtureSize; seed: number }) => {
       const out = resolve(opts.out);
-      const { parameters } = writeFixture(out, { arch: opts.arch, size: opts.size, seed: opts.seed, corpus: [...promptCorpus, ...demoCorpus()] });
+      const { parameters } = writeFixture(out, { arch: opts.arch, size: opts.size, seed: opts.seed, corpus: fixtureCorpus() });
       process.stdout.write(`wrote a ${opts.size} ${opts.arch} model (${(parameters / 1e6).toFixed(2)}M parameters) to ${out}\n`);
     });
 }

@@ -1,6 +1,8 @@
 // Every subcommand, in the order `--help` lists them.
 import type { Command } from 'commander';
 import { registerDemoData } from './demo-data';
+import { registerDemoModel } from './demo-model';
+import { registerExperiment } from './experiment';
 import { registerFixture } from './fixture';
 import { registerGenerate } from './generate';
 import { registerImport } from './import';
@@ -11,4 +13,4 @@ import { registerTrain } from './train';
 
 export type RegisterCommand = (program: Command) => void;
 
-export const commands: RegisterCommand[] = [registerDemoData, registerImport, registerServe, registerFixture, registerGenerate, registerInspect, registerTrain, registerRun];
+export const commands: RegisterCommand[] = [registerDemoData, registerDemoModel, registerImport, registerServe, registerFixture, registerGenerate, registerInspect, registerTrain, registerRun, registerExperiment];

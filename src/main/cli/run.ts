@@ -27,7 +27,7 @@ interface RunOptions {
 type Studio = ReturnType<typeof openStudio>;
 
 /** The --config file's settings object, or an error naming the file. */
-function readConfig(file: string): Record<string, unknown> {
+export function readConfig(file: string): Record<string, unknown> {
   let value: unknown;
   try {
     value = JSON.parse(readFileSync(file, 'utf8'));
@@ -39,7 +39,7 @@ function readConfig(file: string): Record<string, unknown> {
 }
 
 /** A dataset id: an imported dataset by name, or a file imported now (resuming an earlier import). */
-async function datasetOf(studio: Studio, file: string | undefined, name: string | undefined, what: string): Promise<number> {
+export async function datasetOf(studio: Studio, file: string | undefined, name: string | undefined, what: string): Promise<number> {
   if (name !== undefined) {
     const found = (await studio.service.listDatasets({})).find((d) => d.name === name);
     if (!found) throw new ApiError('not_found', `no dataset named "${name}" in the database`);

@@ -3,14 +3,13 @@ import { judgeMessages } from './judge';
 import { loadTemplates } from './templates';
 
 const templates = loadTemplates();
-const base = { question: 'What colour is the square?', first: 'Red.', second: 'A long story about a blue square.', frames: 4 };
+const base = { question: 'What colour is the square?', first: 'Red.', second: 'A long story about a blue square.' };
 
 describe("the judge's prompt in each mode", () => {
   it('holds the video and the context only when the mode shows them', () => {
-    const features = new Float32Array(8);
-    const isr = judgeMessages(templates, { ...base, context: 'A red square moves left.', features });
-    const noContext = judgeMessages(templates, { ...base, context: null, features });
-    const textJudge = judgeMessages(templates, { ...base, context: null, features: null });
+    const isr = judgeMessages(templates, { ...base, context: 'A red square moves left.' }, true);
+    const noContext = judgeMessages(templates, { ...base, context: null }, true);
+    const textJudge = judgeMessages(templates, { ...base, context: null }, false);
     const parts = (m: ReturnType<typeof judgeMessages>) => (typeof m[0].content === 'string' ? [{ type: 'text', text: m[0].content }] : m[0].content);
     const text = (m: ReturnType<typeof judgeMessages>) => parts(m).map((p) => ('text' in p ? p.text : `<${p.type}>`)).join('');
     expect(parts(isr)[0]).toEqual({ type: 'video' });
@@ -27,6 +26,6 @@ describe("the judge's prompt in each mode", () => {
   });
 
   it('names a placeholder a template uses but the step does not provide', () => {
-    expect(() => judgeMessages({ ...templates, judge: '{question} {verdict}' }, { ...base, context: null, features: null })).toThrow('prompt template "judge" uses {verdict}');
+    expect(() => judgeMessages({ ...templates, judge: '{question} {verdict}' }, { ...base, context: null }, false)).toThrow('prompt template "judge" uses {verdict}');
   });
 });

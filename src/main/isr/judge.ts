@@ -5,12 +5,16 @@ import type { ChatMessage } from '../engine/model/tokenizer';
 import type { VideoLanguageModel, VisualAttention } from '../engine/model/vlm';
 import { fill, type Templates } from './templates';
 
-export interface JudgeInput {
+/** What the judge reads. */
+export interface JudgeText {
   question: string;
   first: string;
   second: string;
   /** Null when the mode shows the judge no context. */
   context: string | null;
+}
+
+export interface JudgeInput extends JudgeText {
   /** Null when the mode shows the judge no video (text-judge). */
   features: Float32Array | null;
   frames: number;
@@ -23,10 +27,10 @@ export interface Verdict {
 }
 
 /** The judge's chat: the template's text, after the video when the judge sees one. */
-export function judgeMessages(templates: Templates, input: JudgeInput): ChatMessage[] {
+export function judgeMessages(templates: Templates, input: JudgeText, withVideo: boolean): ChatMessage[] {
   const contextBlock = input.context === null ? '' : `${fill(templates.context_block, { context: input.context }, 'context_block')}\n`;
   const text = fill(templates.judge, { context_block: contextBlock, question: input.question, response_a: input.first, response_b: input.second }, 'judge');
-  return [{ role: 'user', content: input.features === null ? text : [{ type: 'video' }, { type: 'text', text }] }];
+  return [{ role: 'user', content: withVideo ? [{ type: 'video' }, { type: 'text', text }] : text }];
 }
 
 /** Ids a label can start the answer with: "A" right after the prompt, or " A" after a colon. */
@@ -35,7 +39,7 @@ function labelIds(vlm: VideoLanguageModel, label: string): number[] {
 }
 
 export async function judge(vlm: VideoLanguageModel, templates: Templates, input: JudgeInput): Promise<Verdict> {
-  const prompt = vlm.prompt(judgeMessages(templates, input), input.features === null ? 0 : input.frames);
+  const prompt = vlm.prompt(judgeMessages(templates, input, input.features !== null), input.features === null ? 0 : input.frames);
   const promptInput = { prompt, features: input.features };
   // With a video, one pass gives the verdict's logits and where it looked; without, the logits alone.
   const seen = input.features === null ? null : await vlm.attendAndPredict(promptInput, [prompt.inputIds.length - 1]);

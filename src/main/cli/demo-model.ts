@@ -1,0 +1,54 @@
+// `isr-studio demo-model`: the demo's starting policy, a `small` fixture warm-started with SFT on the
+// demo data (see src/main/isr/demo-model.ts); prints its held-out accuracy.
+import type { Command } from 'commander';
+import { resolve } from 'node:path';
+import { fixtureArchs, fixtureSizes, type FixtureArch, type FixtureSize } from '../engine/model/fixture';
+import { demoModelDefaults, trainDemoModel } from '../isr/demo-model';
+import { resolveFfmpeg } from '../video/ffmpeg';
+import { defaultCacheDir } from './model-input';
+import { choice, decimal, integer } from './options';
+
+/** A line per phase, then at most one every two seconds. */
+function throttled(): (phase: string, done: number, total: number, detail?: string) => void {
+  let last = { phase: '', at: 0 };
+  return (phase, done, total, detail) => {
+    const now = Date.now();
+    if (phase === last.phase && now - last.at < 2000) return;
+    process.stdout.write(`${phase}: ${done}/${total}${detail ? ` ${detail}` : ''}\n`);
+    last = { phase, at: now };
+  };
+}
+
+export function registerDemoModel(program: Command): void {
+  program
+    .command('demo-model')
+    .summary('warm-start a small fixture with SFT on the demo data: the demo rounds\' starting policy')
+    .description(
+      'write a fixture of one family (small by default) and train it with SFT (LoRA r 32 and the projector) on the demo data\'s train split: ' +
+        'captions of the clips, corrections of flawed captions, answers to the questions, and judge examples whose worse answer is wrong, ' +
+        'verbose and hallucinated, or right but padded with an invented shape. --out becomes a model folder (training state, metrics and ' +
+        'the untrained base under --out/training; running again resumes). Prints held-out answer accuracy and judge accuracy on the test split.',
+    )
+    .requiredOption('--data <dir>', 'demo data folder (from `isr-studio demo-data`)')
+    .requiredOption('--out <dir>', 'model folder to write')
+    .option('--arch <arch>', `family: ${fixtureArchs.join(' or ')}`, choice(fixtureArchs), demoModelDefaults.arch)
+    .option('--size <size>', `fixture size: ${fixtureSizes.join(' or ')} (tiny trains in seconds, for trying the commands out)`, choice(fixtureSizes), demoModelDefaults.size)
+    .option('--epochs <e>', 'passes over the warm-start items', integer(1, 100), demoModelDefaults.epochs)
+    .option('--lr <lr>', 'peak learning rate', decimal(1e-9, 1), demoModelDefaults.lr)
+    .option('--frames <n>', 'frames sampled from each video', integer(1, 64), demoModelDefaults.frames)
+    .option('--seed <s>', 'seed for the weights, the items and the training order', integer(0), demoModelDefaults.seed)
+    .option('--cache <dir>', 'cache for frames and vision features', defaultCacheDir())
+    .action(async (opts: { data: string; out: string; arch: FixtureArch; size: FixtureSize; epochs: number; lr: number; frames: number; seed: number; cache: string }) => {
+      const started = Date.now();
+      const out = resolve(opts.out);
+      const r = await trainDemoModel({
+        data: opts.data, out, arch: opts.arch, size: opts.size, seed: opts.seed, epochs: opts.epochs, lr: opts.lr, frames: opts.frames,
+        ffmpeg: (await resolveFfmpeg()).path, cacheDir: resolve(opts.cache), onProgress: throttled(),
+      });
+      const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
+      process.stdout.write(
+        `trained ${r.steps} steps on ${r.examples} warm-start items${r.final ? ` (final loss ${r.final.loss.toFixed(4)})` : ''} in ${((Date.now() - started) / 1000).toFixed(0)} s; model in ${out}\n` +
+          `held-out accuracy: ${pct(r.accuracy)} of ${r.answers} test questions (exact match); judge accuracy: ${pct(r.judgeAccuracy)} of ${r.judged} held-out judge items\n`,
+      );
+    });
+}

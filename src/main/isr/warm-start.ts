@@ -1,0 +1,131 @@
+// The demo's warm start: what a fixture must learn before ISR-DPO rounds mean anything. From the
+// demo data's ground truth it builds supervised items of the four tasks a round asks of the policy:
+// describe a clip, refine an earlier (flawed) description, answer a question, and judge two answers
+// (with and without a description, in both orders), where the worse answer is a wrong one, a verbose
+// wrong one with an invented shape, or a right one padded with an invented shape. Answers are
+// sometimes bare and sometimes followed by a true sentence, so the policy can say more than a word.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ApiError } from '../../shared/errors';
+import { captionFor } from '../video/demo/questions';
+import { int, pick, type Rng } from '../video/demo/prng';
+import { COLOUR_NAMES, DIRECTIONS, KINDS, type Scene, type ShapeTruth } from '../video/demo/scene';
+import { judgeMessages, type JudgeText } from './judge';
+import { fill, type Templates } from './templates';
+import type { ChatMessage } from '../engine/model/tokenizer';
+
+/** A clip of clips.jsonl: its scene (which redraws and re-captions it), split and caption. */
+export interface DemoClip extends Scene {
+  clip: string;
+  video: string;
+  split: 'train' | 'test';
+  caption: string;
+}
+
+/** A row of train.jsonl / test.jsonl. */
+export interface DemoQuestion {
+  video: string;
+  question: string;
+  answer: string;
+}
+
+export type WarmStartTask = 'describe' | 'retrospect' | 'answer' | 'judge';
+
+export interface WarmStartItem {
+  task: WarmStartTask;
+  /** Video path relative to the data folder. */
+  video: string;
+  messages: ChatMessage[];
+  target: string;
+  /** For judge items: what the judge reads, so held-out items can be judged as a round judges. */
+  judge?: JudgeText;
+}
+
+/** A user turn showing the video, then `text`. */
+export const videoMessages = (text: string): ChatMessage[] => [{ role: 'user', content: [{ type: 'video' }, { type: 'text', text }] }];
+
+function readJsonl<T>(file: string, check: (row: Record<string, unknown>) => string | null): T[] {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ApiError('bad_input', `${file} cannot be read (write the demo data with \`isr-studio demo-data\`): ${(err as Error).message}`);
+  }
+  return text.split('\n').flatMap((line, i) => {
+    if (line.trim() === '') return [];
+    let row: unknown;
+    try {
+      row = JSON.parse(line);
+    } catch {
+      throw new ApiError('bad_input', `${file} line ${i + 1}: not JSON`);
+    }
+    const problem = typeof row === 'object' && row !== null ? check(row as Record<string, unknown>) : 'not an object';
+    if (problem !== null) throw new ApiError('bad_input', `${file} line ${i + 1}: ${problem}`);
+    return [row as T];
+  });
+}
+
+const missing = (row: Record<string, unknown>, fields: string[]) => {
+  const absent = fields.find((f) => row[f] === undefined);
+  return absent === undefined ? null : `${absent} is missing`;
+};
+
+/** The demo data of `dir`: its clips' ground truth and its train and test questions. */
+export function readDemoData(dir: string): { clips: DemoClip[]; train: DemoQuestion[]; test: DemoQuestion[] } {
+  const clips = readJsonl<DemoClip>(join(dir, 'clips.jsonl'), (r) => missing(r, ['clip', 'video', 'split', 'shapes', 'caption']) ?? (Array.isArray(r.shapes) ? null : 'shapes must be a list'));
+  const questions = (split: string) => readJsonl<DemoQuestion>(join(dir, `${split}.jsonl`), (r) => missing(r, ['video', 'question', 'answer']));
+  return { clips, train: questions('train'), test: questions('test') };
+}
+
+/** The other values an answer could have taken: colours, kinds, directions or counts. */
+function alternatives(answer: string): readonly string[] {
+  for (const words of [COLOUR_NAMES, KINDS, DIRECTIONS] as readonly (readonly string[])[]) if (words.includes(answer)) return words.filter((w) => w !== answer);
+  if (/^\d+$/.test(answer)) return ['1', '2', '3', '4'].filter((n) => n !== answer);
+  throw new ApiError('bad_input', `demo answer "${answer}" is not a colour, shape, direction or count`);
+}
+
+const sentence = (s: Pick<ShapeTruth, 'colour' | 'kind' | 'direction'>) => `The ${s.colour} ${s.kind} moves ${s.direction}.`;
+
+/** A shape the clip does not have (an invented one, for hallucinated distractors). */
+function invented(clip: DemoClip, rng: Rng): Pick<ShapeTruth, 'colour' | 'kind' | 'direction'> {
+  for (;;) {
+    const s = { colour: pick(rng, COLOUR_NAMES), kind: pick(rng, KINDS), direction: pick(rng, DIRECTIONS) };
+    if (!clip.shapes.some((t) => t.colour === s.colour && t.kind === s.kind)) return s;
+  }
+}
+
+/** A description with one thing wrong: a shape's colour or direction changed, or the last shape dropped. */
+function flawedCaption(clip: DemoClip, rng: Rng): string {
+  const shapes = clip.shapes.map((s) => ({ ...s }));
+  const which = int(rng, 0, shapes.length - 1);
+  const flaw = shapes.length > 1 ? int(rng, 0, 2) : int(rng, 0, 1);
+  if (flaw === 0) shapes[which].colour = pick(rng, COLOUR_NAMES.filter((c) => c !== shapes[which].colour));
+  else if (flaw === 1) shapes[which].direction = pick(rng, DIRECTIONS.filter((d) => d !== shapes[which].direction));
+  else shapes.pop();
+  return captionFor({ ...clip, shapes });
+}
+
+/** The supervised items of every question and clip of one split, drawn with `rng`. */
+export function warmStartItems(clips: readonly DemoClip[], questions: readonly DemoQuestion[], templates: Templates, rng: Rng): WarmStartItem[] {
+  const byVideo = new Map(clips.map((c) => [c.video, c]));
+  const items: WarmStartItem[] = [];
+  for (const clip of clips) {
+    items.push({ task: 'describe', video: clip.video, messages: videoMessages(templates.describe), target: clip.caption });
+    items.push({ task: 'retrospect', video: clip.video, messages: videoMessages(fill(templates.retrospect, { previous: flawedCaption(clip, rng) }, 'retrospect')), target: clip.caption });
+  }
+  for (const q of questions) {
+    const clip = byVideo.get(q.video);
+    if (!clip) throw new ApiError('bad_input', `question "${q.question}" is about ${q.video}, which clips.jsonl does not list`);
+    const question = fill(templates.answer, { question: q.question }, 'answer');
+    const good = () => (rng() < 0.5 ? q.answer : `${q.answer}. ${sentence(pick(rng, clip.shapes))}`);
+    items.push({ task: 'answer', video: q.video, messages: videoMessages(question), target: good() });
+    for (const context of [clip.caption, null]) {
+      const wrong = pick(rng, alternatives(q.answer));
+      const bad = [wrong, `${wrong}. ${sentence(invented(clip, rng))}`, `${q.answer}. ${sentence(invented(clip, rng))}`][int(rng, 0, 2)];
+      const goodFirst = rng() < 0.5;
+      const text = { question: q.question, context, first: goodFirst ? good() : bad, second: goodFirst ? bad : good() };
+      items.push({ task: 'judge', video: q.video, messages: judgeMessages(templates, text, true), target: goodFirst ? 'A' : 'B', judge: text });
+    }
+  }
+  return items;
+}
