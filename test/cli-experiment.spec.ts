@@ -51,6 +51,7 @@ describe('isr-studio demo-model and experiment', () => {
     expect(report).toContain(`- Command: \`isr-studio experiment --data ${join(dir, 'demo')} --model ${model()} --rounds 1 --modes isr,text-judge`);
     expect(report).toMatch(/- Commit: `[0-9a-f]{40}`/);
     expect(report).toContain('| round | isr | text-judge |');
+    expect(report).toMatch(/- Starting policy: .*\(llava-onevision\); warm-started by `isr-studio demo-model` \(\d+ SFT steps on \d+ items\): held-out accuracy/);
 
     const db = new Database(join(study(), 'experiment.db'), { readonly: true });
     try {

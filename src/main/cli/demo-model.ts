@@ -24,7 +24,7 @@ export function registerDemoModel(program: Command): void {
     .command('demo-model')
     .summary('warm-start a small fixture with SFT on the demo data: the demo rounds\' starting policy')
     .description(
-      'write a fixture of one family (small by default) and train it with SFT (LoRA r 32 and the projector) on the demo data\'s train split: ' +
+      'write a fixture of one family (small by default) and train it with SFT (LoRA r 32 on the decoder) on the demo data\'s train split: ' +
         'captions of the clips, corrections of flawed captions, answers to the questions, and judge examples whose worse answer is wrong, ' +
         'verbose and hallucinated, or right but padded with an invented shape. --out becomes a model folder (training state, metrics and ' +
         'the untrained base under --out/training; running again resumes). Prints held-out answer accuracy and judge accuracy on the test split.',

@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { ApiError } from '../../shared/errors';
 import { runModes, type RunMode } from '../../shared/types';
 import { openStudio } from '../api/service';
+import type { DemoModelResult } from '../isr/demo-model';
 import { runFigures } from '../isr/experiment';
 import { parseRunSettings } from '../isr/settings';
 import { VideoLanguageModel } from '../engine/model/vlm';
@@ -62,6 +63,15 @@ function studyState(file: string, inputs: Omit<StudyState, 'runs' | 'seconds'>):
   return saved;
 }
 
+/** What `demo-model` measured of the starting policy, when it made it. */
+function warmStartNote(model: string): string | null {
+  const file = join(model, 'training', 'summary.json');
+  if (!existsSync(file)) return null;
+  const s = JSON.parse(readFileSync(file, 'utf8')) as Partial<DemoModelResult>;
+  if (typeof s.accuracy !== 'number' || typeof s.judgeAccuracy !== 'number') return null;
+  return `warm-started by \`isr-studio demo-model\` (${s.steps} SFT steps on ${s.examples} items): held-out accuracy ${(100 * s.accuracy).toFixed(1)}% of ${s.answers} questions, judge accuracy ${(100 * s.judgeAccuracy).toFixed(1)}% of ${s.judged} held-out judge items`;
+}
+
 export function registerExperiment(program: Command): void {
   program
     .command('experiment')
@@ -98,19 +108,29 @@ export function registerExperiment(program: Command): void {
         for (const mode of opts.modes) {
           const runId = state.runs[mode];
           if (runId !== undefined && (await studio.service.listRuns({})).find((r) => r.id === runId)?.status === 'done') continue;
-          const t0 = Date.now();
+          // Time is recorded as the run goes, so a study killed and resumed still reports all it took.
+          const [t0, before] = [Date.now(), state.seconds[mode] ?? 0];
+          let savedAt = t0;
+          const clock = (final = false) => {
+            state.seconds[mode] = before + (Date.now() - t0) / 1000;
+            if (final || Date.now() - savedAt > 10_000) {
+              save();
+              savedAt = Date.now();
+            }
+          };
           const { jobId } = runId === undefined
             ? await studio.service.startRun({ model, datasetId, evalDatasetId, rounds: opts.rounds, mode, settings })
                 .then((r) => { state.runs[mode] = r.runId; save(); return r; })
             : await studio.service.resumeRun({ runId });
           process.stdout.write(`mode ${mode}: run ${state.runs[mode]}\n`);
           const print = progressPrinter();
-          const job = await waitForJob(studio.jobs, jobId, (j) => print({ ...j, phase: `${mode} ${j.phase}` }));
-          state.seconds[mode] = (state.seconds[mode] ?? 0) + (Date.now() - t0) / 1000;
-          save();
+          const job = await waitForJob(studio.jobs, jobId, (j) => {
+            clock();
+            print({ ...j, phase: `${mode} ${j.phase}` });
+          });
+          clock(true);
           if (job.state !== 'done') throw new ApiError(job.error?.code ?? 'internal', `mode ${mode}: ${job.error?.message ?? `run ${job.state}`}`);
         }
-
       } finally {
         await studio.close();
       }
@@ -125,7 +145,7 @@ export function registerExperiment(program: Command): void {
           commit: code?.commit ?? null, dirty: code?.dirty ?? false, ...machineDescription(), date: started.toISOString().slice(0, 10),
           seconds, totalSeconds: Object.values(seconds).reduce((s, x) => s + x, 0),
           data: { dir: opts.data, trainQuestions: countPrompts(db, datasetId), testQuestions: countPrompts(db, evalDatasetId) },
-          model: { dir: opts.model, family }, rounds: opts.rounds, settings: parsedSettings,
+          model: { dir: opts.model, family, warmStart: warmStartNote(model) }, rounds: opts.rounds, settings: parsedSettings,
         });
         process.stdout.write(`${claims(figures).slice(2).join('\n').replace(/\*\*/g, '')}\nwrote ${files.join(', ')} to ${out}\n`);
       } finally {

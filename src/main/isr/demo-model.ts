@@ -1,5 +1,5 @@
 // `isr-studio demo-model`: the warm start the demo's rounds begin from. A `small` fixture of one
-// family is written, trained with SFT (LoRA on the decoder plus the projector) on the warm-start
+// family is written, trained with SFT (LoRA on every projection of the decoder) on the warm-start
 // items of the demo data's train split, merged into a model folder, and measured on the test split:
 // answer accuracy (normalised exact match, as rounds score it) and judge accuracy on held-out
 // judge items. Training state is saved every update, so running the command again resumes it.
@@ -49,10 +49,12 @@ export interface DemoModelResult {
 
 export const demoModelDefaults = { arch: 'llava-onevision', size: 'small', seed: 1, epochs: 4, lr: 1e-3, frames: 8 } as const satisfies Partial<DemoModelOptions>;
 
-/** The warm start's training settings: SFT with a wide adapter, since the fixture starts from random weights. */
+/** The warm start's training settings: SFT with a wide adapter, since the fixture starts from random
+ *  weights. The projector stays frozen: trained along (lr 1e-3, 4 or 8 epochs) it grew the visual
+ *  tokens' shared component until clips differed by 4% instead of 14%, and held-out accuracy fell. */
 function trainSettings(o: DemoModelOptions): TrainConfig {
   return {
-    ...defaultTrainConfig, loss: 'sft', lr: o.lr, epochs: o.epochs, batchSize: 4, warmupRatio: 0.05, seed: o.seed, trainProjector: true,
+    ...defaultTrainConfig, loss: 'sft', lr: o.lr, epochs: o.epochs, batchSize: 4, warmupRatio: 0.05, seed: o.seed, trainProjector: false,
     lora: { ...defaultTrainConfig.lora, r: 32, alpha: 64 },
   };
 }
@@ -82,7 +84,7 @@ export async function trainDemoModel(o: DemoModelOptions): Promise<DemoModelResu
       const video = join(data, item.video);
       examples.push({
         prompt: prompt.inputIds, chosen: [...vlm.tokenizer.encode(item.target), eot],
-        visual: { tokenId: prompt.visualTokenId!, features: await features.of(video, o.frames) }, tower: await features.of(video, o.frames, 'tower'),
+        visual: { tokenId: prompt.visualTokenId!, features: await features.of(video, o.frames) },
       });
     }
     const trainer = Trainer.create(vlm, examples, settings, join(work, 'state'));

@@ -20,7 +20,7 @@ export interface ExperimentMeta {
   seconds: Record<string, number>;
   totalSeconds: number;
   data: { dir: string; trainQuestions: number; testQuestions: number };
-  model: { dir: string; family: string };
+  model: { dir: string; family: string; warmStart: string | null };
   rounds: number;
   settings: RunSettings;
 }
@@ -125,7 +125,7 @@ export function writeExperimentReport(dir: string, figures: readonly ModeFigures
     `- Date: ${meta.date}`,
     `- Time: ${duration(meta.totalSeconds)} in all (${Object.entries(meta.seconds).map(([m, s]) => `${m} ${duration(s)}`).join(', ')})`,
     `- Data: ${meta.data.dir} (${meta.data.trainQuestions} training questions, ${meta.data.testQuestions} held-out)`,
-    `- Starting policy: ${meta.model.dir} (${meta.model.family})`,
+    `- Starting policy: ${meta.model.dir} (${meta.model.family})${meta.model.warmStart ? `; ${meta.model.warmStart}` : ''}`,
     `- Settings: \`${JSON.stringify(meta.settings)}\``,
     '',
     ...claims(figures),
