@@ -3,7 +3,8 @@
 // describe a clip, refine an earlier (flawed) description, answer a question, and judge two answers
 // (with and without a description, in both orders), where the worse answer is a wrong one, a verbose
 // wrong one with an invented shape, or a right one padded with an invented shape. Answers are
-// sometimes bare and sometimes followed by a true sentence, so the policy can say more than a word.
+// sometimes bare and sometimes followed by a true sentence, so the policy can say more than a word;
+// better and worse answers are padded equally often, so the judge cannot learn length for truth.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ApiError } from '../../shared/errors';
@@ -121,7 +122,8 @@ export function warmStartItems(clips: readonly DemoClip[], questions: readonly D
     items.push({ task: 'answer', video: q.video, messages: videoMessages(question), target: good() });
     for (const context of [clip.caption, null]) {
       const wrong = pick(rng, alternatives(q.answer));
-      const bad = [wrong, `${wrong}. ${sentence(invented(clip, rng))}`, `${q.answer}. ${sentence(invented(clip, rng))}`][int(rng, 0, 2)];
+      // Half the distractors are bare and half padded, as half the good answers are: length alone tells nothing.
+      const bad = rng() < 0.5 ? wrong : rng() < 0.5 ? `${wrong}. ${sentence(invented(clip, rng))}` : `${q.answer}. ${sentence(invented(clip, rng))}`;
       const goodFirst = rng() < 0.5;
       const text = { question: q.question, context, first: goodFirst ? good() : bad, second: goodFirst ? bad : good() };
       items.push({ task: 'judge', video: q.video, messages: judgeMessages(templates, text, true), target: goodFirst ? 'A' : 'B', judge: text });
