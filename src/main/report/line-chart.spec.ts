@@ -60,3 +60,18 @@ describe('line charts', () => {
     expect(inkIn(0, 10)).toBe(0);
   });
 });
+
+describe('coinciding series', () => {
+  it('stay visible: the earlier one shows as a border around the later one', () => {
+    const points = [{ x: 0, y: 1 }, { x: 1, y: 2 }];
+    const series = [{ label: 'isr', points }, { label: 'no-retrospect', points }];
+    const [width, height] = [400, 300];
+    const px = decode(lineChartPng({ title: "judge's share", xLabel: 'round', series, width, height }), width, height);
+    const at = (x: number, y: number) => Array.from(px.subarray((y * width + x) * 3, (y * width + x) * 3 + 3));
+    const box = chartBox(width, height);
+    const [m] = plot(series, box.right - box.left, box.bottom - box.top, 14).markers[1];
+    const [x, y] = [Math.round(box.left + m.x), Math.round(box.top + m.y)];
+    expect(at(x, y)).toEqual([...seriesColours[1]]);
+    expect(at(x + 5, y)).toEqual([...seriesColours[0]]);
+  });
+});

@@ -98,10 +98,12 @@ export function lineChartPng(o: LineChartOptions): Buffer {
   r.line(box.left, box.bottom, box.right, box.bottom, ink);
   r.text(o.xLabel, (box.left + box.right - textWidth(o.xLabel, 2)) / 2, height - 22, ink, 2);
 
+  // Earlier series are drawn wider, so a series that coincides with a later one still shows around it.
   p.markers.forEach((points, i) => {
     const c = seriesColours[i % seriesColours.length];
-    for (let k = 1; k < points.length; k++) r.line(box.left + points[k - 1].x, box.top + points[k - 1].y, box.left + points[k].x, box.top + points[k].y, c, 3);
-    for (const m of points) r.rect(Math.round(box.left + m.x) - 4, Math.round(box.top + m.y) - 4, 9, 9, c);
+    const wider = 2 * (p.markers.length - 1 - i);
+    for (let k = 1; k < points.length; k++) r.line(box.left + points[k - 1].x, box.top + points[k - 1].y, box.left + points[k].x, box.top + points[k].y, c, 3 + wider);
+    for (const m of points) r.rect(Math.round(box.left + m.x) - 4 - wider, Math.round(box.top + m.y) - 4 - wider, 9 + 2 * wider, 9 + 2 * wider, c);
   });
   return encodePng(width, height, r.pixels);
 }
