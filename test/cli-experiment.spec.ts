@@ -4,6 +4,9 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { VideoLanguageModel } from '../src/main/engine/model/vlm';
+import { VideoFeatures } from '../src/main/isr/video-features';
+import { resolveFfmpeg } from '../src/main/video/ffmpeg';
 import { runCli } from './cli';
 
 let dir: string;
@@ -35,6 +38,30 @@ describe('isr-studio demo-model and experiment', () => {
     const steps = (JSON.parse(readFileSync(join(model(), 'training/summary.json'), 'utf8')) as { steps: number }).steps;
     expect(steps).toBeGreaterThan(0);
     for (const f of ['config.json', 'model.safetensors', 'tokenizer.json', 'preprocessor_config.json']) expect(existsSync(join(model(), f))).toBe(true);
+    // The base's projector is centred: the training clips' visual tokens (image_newline aside) average zero.
+    const base = await VideoLanguageModel.load(join(model(), 'training/base'));
+    try {
+      const features = new VideoFeatures(base, (await resolveFfmpeg()).path, join(dir, 'cache'));
+      const videos = [...new Set(lines(join(dir, 'demo/train.jsonl')).map((r) => r.video))];
+      const hidden = base.config.text.hiddenSize;
+      const sum = new Float64Array(hidden);
+      let [rows, squares] = [0, 0];
+      for (const video of videos) {
+        const f = await features.of(join(dir, 'demo', video), 2);
+        for (let t = 0; t < f.length / hidden - 1; t++, rows++) {
+          for (let h = 0; h < hidden; h++) {
+            const v = f[t * hidden + h];
+            sum[h] += v;
+            squares += v * v;
+          }
+        }
+      }
+      // The mean token is tiny beside a typical token (float32 sums leave ~1e-6 of it).
+      const meanNorm = Math.sqrt(sum.reduce((s, x) => s + (x / rows) ** 2, 0));
+      expect(meanNorm).toBeLessThan(1e-4 * Math.sqrt(squares / rows));
+    } finally {
+      await base.release();
+    }
     // The merged weights moved away from the untrained base.
     expect(readFileSync(join(model(), 'model.safetensors')).equals(readFileSync(join(model(), 'training/base/model.safetensors')))).toBe(false);
 

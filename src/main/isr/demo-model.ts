@@ -3,10 +3,12 @@
 // items of the demo data's train split, merged into a model folder, and measured on the test split:
 // answer accuracy (normalised exact match, as rounds score it) and judge accuracy on held-out
 // judge items. Training state is saved every update, so running the command again resumes it.
-import { appendFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { mulberry32 } from '../../shared/prng';
+import { writeCheckpoint, type TensorToWrite } from '../engine/graph/safetensors';
 import { writeFixture, type FixtureArch, type FixtureSize } from '../engine/model/fixture';
+import { expectedWeights } from '../engine/model/weights';
 import { VideoLanguageModel } from '../engine/model/vlm';
 import { defaultTrainConfig, Trainer, type StepMetrics, type TrainConfig, type TrainExample } from '../engine/train/trainer';
 import { demoCorpus } from '../video/demo/corpus';
@@ -65,10 +67,17 @@ export async function trainDemoModel(o: DemoModelOptions): Promise<DemoModelResu
   const templates = loadTemplates();
   const work = join(o.out, 'training');
   const base = join(work, 'base');
-  if (!existsSync(join(base, 'model.safetensors'))) writeFixture(base, { arch: o.arch, size: o.size, seed: o.seed, corpus: fixtureCorpus(templates) });
   const progress = o.onProgress ?? (() => {});
-
   const split = (s: 'train' | 'test') => clips.filter((c) => c.split === s);
+  if (!existsSync(join(base, 'model.safetensors'))) {
+    // Written beside and renamed when complete, so a killed run never leaves a half-made base.
+    const fresh = `${base}.partial`;
+    rmSync(fresh, { recursive: true, force: true });
+    writeFixture(fresh, { arch: o.arch, size: o.size, seed: o.seed, corpus: fixtureCorpus(templates) });
+    if (o.arch === 'llava-onevision') await centreProjector(fresh, split('train').map((c) => join(data, c.video)), o);
+    renameSync(fresh, base);
+  }
+
   const items = warmStartItems(split('train'), train, templates, mulberry32(o.seed));
   const settings = trainSettings(o);
   const vlm = await VideoLanguageModel.load(base);
@@ -107,6 +116,39 @@ export async function trainDemoModel(o: DemoModelOptions): Promise<DemoModelResu
   const result: DemoModelResult = { examples: items.length, steps, final, ...measured };
   writeFileSync(join(work, 'summary.json'), `${JSON.stringify({ data, settings, ...result }, null, 2)}\n`);
   return result;
+}
+
+/**
+ * Shifts the projector's output bias so the training clips' visual tokens average zero: a
+ * closed-form stand-in for the alignment stage a real VLM's projector went through. A random tower's
+ * tokens share a large common part (the dark background, biases), so two clips' tokens differ by
+ * about 14% of their norm, and tokens are three times as long as text embeddings; centred, they
+ * differ by about 68% and come to the text embeddings' scale. Idefics3's connector has no bias, so
+ * its fixture is left as written.
+ */
+async function centreProjector(dir: string, videos: string[], o: DemoModelOptions): Promise<void> {
+  const vlm = await VideoLanguageModel.load(dir);
+  const tensors: Record<string, TensorToWrite> = {};
+  try {
+    const features = new VideoFeatures(vlm, o.ffmpeg, o.cacheDir);
+    const hidden = vlm.config.text.hiddenSize;
+    const sum = new Float64Array(hidden);
+    let rows = 0;
+    for (const [i, video] of videos.entries()) {
+      o.onProgress?.('centring the projector', i, videos.length);
+      const f = await features.of(video, o.frames);
+      // The last row is image_newline, a weight of its own, not the projector's output.
+      const n = f.length / hidden - 1;
+      for (let t = 0; t < n; t++) for (let h = 0; h < hidden; h++) sum[h] += f[t * hidden + h];
+      rows += n;
+    }
+    for (const [name, shape] of expectedWeights(vlm.config)) tensors[name] = { dtype: 'F32', shape, data: vlm.weights.get(name) };
+    const bias = 'multi_modal_projector.linear_2.bias';
+    tensors[bias] = { dtype: 'F32', shape: [hidden], data: (tensors[bias].data as Float32Array).map((b, h) => b - sum[h] / rows) };
+  } finally {
+    await vlm.release();
+  }
+  writeCheckpoint(dir, tensors, { metadata: { format: 'pt' } });
 }
 
 /** The merged model on the test split: answers scored by exact match, judge items by their verdict. */
