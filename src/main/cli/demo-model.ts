@@ -5,19 +5,9 @@ import { resolve } from 'node:path';
 import { fixtureArchs, fixtureSizes, type FixtureArch, type FixtureSize } from '../engine/model/fixture';
 import { demoModelDefaults, trainDemoModel } from '../isr/demo-model';
 import { resolveFfmpeg } from '../video/ffmpeg';
+import { progressLines } from './jobs';
 import { defaultCacheDir } from './model-input';
 import { choice, decimal, integer } from './options';
-
-/** A line per phase, then at most one every two seconds. */
-function throttled(): (phase: string, done: number, total: number, detail?: string) => void {
-  let last = { phase: '', at: 0 };
-  return (phase, done, total, detail) => {
-    const now = Date.now();
-    if (phase === last.phase && now - last.at < 2000) return;
-    process.stdout.write(`${phase}: ${done}/${total}${detail ? ` ${detail}` : ''}\n`);
-    last = { phase, at: now };
-  };
-}
 
 export function registerDemoModel(program: Command): void {
   program
@@ -40,10 +30,11 @@ export function registerDemoModel(program: Command): void {
     .option('--cache <dir>', 'cache for frames and vision features', defaultCacheDir())
     .action(async (opts: { data: string; out: string; arch: FixtureArch; size: FixtureSize; epochs: number; lr: number; frames: number; seed: number; cache: string }) => {
       const started = Date.now();
+      const line = progressLines();
       const out = resolve(opts.out);
       const r = await trainDemoModel({
         data: opts.data, out, arch: opts.arch, size: opts.size, seed: opts.seed, epochs: opts.epochs, lr: opts.lr, frames: opts.frames,
-        ffmpeg: (await resolveFfmpeg()).path, cacheDir: resolve(opts.cache), onProgress: throttled(),
+        ffmpeg: (await resolveFfmpeg()).path, cacheDir: resolve(opts.cache), onProgress: (phase, done, total, detail) => line(phase, done, total, detail ? ` ${detail}` : ''),
       });
       const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
       process.stdout.write(

@@ -22,13 +22,20 @@ export function waitForJob(jobs: JobRegistry, jobId: string, onChange: (job: Job
 
 /** A line per phase, then at most one a second: enough to see it move without flooding a log. */
 export function progressPrinter(): (job: JobSnapshot) => void {
-  let printed = { phase: '', at: 0 };
+  const line = progressLines();
   return (job) => {
+    if (job.state === 'failed' || job.state === 'cancelled' || job.phase === 'starting') return;
+    line(job.phase, job.done, job.total, job.etaSeconds === null ? '' : `, ETA ${Math.ceil(job.etaSeconds)} s`, job.state === 'done');
+  };
+}
+
+/** Progress lines "phase: done/total<suffix>": each new phase, then at most one a second (or when `force`). */
+export function progressLines(): (phase: string, done: number, total: number, suffix?: string, force?: boolean) => void {
+  let printed = { phase: '', at: 0 };
+  return (phase, done, total, suffix = '', force = false) => {
     const now = Date.now();
-    const due = job.phase !== printed.phase || now - printed.at >= 1000 || job.state === 'done';
-    if (job.state === 'failed' || job.state === 'cancelled' || job.phase === 'starting' || !due) return;
-    const eta = job.etaSeconds === null ? '' : `, ETA ${Math.ceil(job.etaSeconds)} s`;
-    process.stdout.write(`${job.phase}: ${job.done}/${job.total}${eta}\n`);
-    printed = { phase: job.phase, at: now };
+    if (phase === printed.phase && now - printed.at < 1000 && !force) return;
+    process.stdout.write(`${phase}: ${done}/${total}${suffix}\n`);
+    printed = { phase, at: now };
   };
 }

@@ -95,13 +95,13 @@ export function claims(figures: readonly ModeFigures[]): string[] {
   lines.push(
     `2. **It stops the drift toward long answers over rounds.** Change of the mean held-out answer length from the start to the last round: ` +
       `isr ${gi === null ? '–' : `${gi >= 0 ? '+' : ''}${gi.toFixed(2)}`} words, text-judge ${gt === null ? '–' : `${gt >= 0 ? '+' : ''}${gt.toFixed(2)}`} words. ` +
-      `Share of the judge's non-tie verdicts on pairs of unequal length that chose the longer response, averaged over rounds: isr ${pct(pooledLonger(isr))}, text-judge ${pct(pooledLonger(text))}. Verdict: ${lengthVerdict}.`,
+      `Share of the judge's non-tie verdicts on pairs of unequal length that chose the longer response, averaged over rounds: isr ${pct(meanPreferLonger(isr))}, text-judge ${pct(meanPreferLonger(text))}. Verdict: ${lengthVerdict}.`,
     '',
   );
   return lines;
 }
 
-function pooledLonger(f: ModeFigures): number | null {
+function meanPreferLonger(f: ModeFigures): number | null {
   const rs = f.rounds.filter((r) => r.preferLonger !== null);
   return rs.length === 0 ? null : rs.reduce((s, r) => s + r.preferLonger!, 0) / rs.length;
 }
