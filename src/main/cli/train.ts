@@ -10,7 +10,7 @@ import { z } from 'zod';
 import { ApiError } from '../../shared/errors';
 import { defaultTrainConfig, dpoMetricNames, Trainer, type StepMetrics, type TrainConfig, type TrainExample } from '../engine/train/trainer';
 import { dpoLossTypes } from '../engine/train/losses';
-import { loadState, STATE_FILE } from '../engine/train/state';
+import { keepLoggedSteps } from '../engine/train/state';
 import { VideoLanguageModel } from '../engine/model/vlm';
 import { readDatasetFile } from '../api/dataset-file';
 import { VideoFeatures } from '../isr/video-features';
@@ -83,14 +83,6 @@ function trainConfig(o: TrainCliOptions): TrainConfig {
 
 const format = (m: StepMetrics, keys: readonly string[]) =>
   keys.filter((k) => k in m).map((k) => `${k}=${Math.abs(m[k]) >= 1e-3 || m[k] === 0 ? m[k].toFixed(4) : m[k].toExponential(2)}`).join(' ');
-
-/** On a resumed run, drops metric lines of steps the saved state does not include (they run again). */
-function keepLoggedSteps(metricsFile: string, stateDir: string): void {
-  if (!existsSync(metricsFile)) return;
-  const saved = existsSync(join(stateDir, STATE_FILE)) ? loadState(stateDir).step : 0;
-  const kept = readFileSync(metricsFile, 'utf8').split('\n').filter((l) => l.trim() !== '' && (JSON.parse(l) as StepMetrics).step <= saved);
-  writeFileSync(metricsFile, kept.map((l) => `${l}\n`).join(''));
-}
 
 export function registerTrain(program: Command): void {
   program

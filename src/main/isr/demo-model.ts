@@ -10,6 +10,7 @@ import { writeCheckpoint, type TensorToWrite } from '../engine/graph/safetensors
 import { writeFixture, type FixtureArch, type FixtureSize } from '../engine/model/fixture';
 import { expectedWeights } from '../engine/model/weights';
 import { VideoLanguageModel } from '../engine/model/vlm';
+import { keepLoggedSteps } from '../engine/train/state';
 import { defaultTrainConfig, Trainer, type StepMetrics, type TrainConfig, type TrainExample } from '../engine/train/trainer';
 import { demoCorpus } from '../video/demo/corpus';
 import { judge } from './judge';
@@ -98,6 +99,7 @@ export async function trainDemoModel(o: DemoModelOptions): Promise<DemoModelResu
     }
     const trainer = Trainer.create(vlm, examples, settings, join(work, 'state'));
     mkdirSync(work, { recursive: true });
+    keepLoggedSteps(join(work, 'metrics.jsonl'), join(work, 'state'));
     const state = await trainer.train({
       saveEvery: 1,
       onStep: (m) => {

@@ -128,3 +128,11 @@ export function loadState(dir: string): TrainState {
   }
   return state;
 }
+
+/** On a resumed run, drops metric lines of steps the saved state does not include (they run again). */
+export function keepLoggedSteps(metricsFile: string, stateDir: string): void {
+  if (!fs.existsSync(metricsFile)) return;
+  const saved = fs.existsSync(path.join(stateDir, STATE_FILE)) ? loadState(stateDir).step : 0;
+  const kept = fs.readFileSync(metricsFile, 'utf8').split('\n').filter((l) => l.trim() !== '' && (JSON.parse(l) as { step: number }).step <= saved);
+  fs.writeFileSync(metricsFile, kept.map((l) => `${l}\n`).join(''));
+}
