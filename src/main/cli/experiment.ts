@@ -27,7 +27,7 @@ interface ExperimentOptions {
   data: string;
   model: string;
   rounds: number;
-  modes: RunMode[];
+  modes?: RunMode[];
   out: string;
   config?: string;
   cache: string;
@@ -84,16 +84,21 @@ export function registerExperiment(program: Command): void {
     .requiredOption('--data <dir>', 'demo data folder (train.jsonl, test.jsonl, videos/)')
     .requiredOption('--model <dir>', 'starting policy (e.g. from `isr-studio demo-model`)')
     .requiredOption('--rounds <n>', 'rounds per mode', integer(1, 100))
-    .option('--modes <list>', 'comma-separated modes', modeList, [...runModes])
+    .option('--modes <list>', `comma-separated modes (default: ${runModes.join(',')})`, modeList)
     .requiredOption('--out <dir>', 'study folder: database, runs, REPORT.md and charts')
     .option('--config <file>', 'run settings as JSON, the same for every mode (defaults otherwise)')
     .option('--cache <dir>', 'cache for frames and vision features', defaultCacheDir())
-    .action(async (opts: ExperimentOptions) => {
+    .action(async (options: ExperimentOptions) => {
+      const opts = { ...options, modes: options.modes ?? [...runModes] };
       const started = new Date();
       const [out, data, model] = [resolve(opts.out), resolve(opts.data), resolve(opts.model)];
       const settings = opts.config === undefined ? {} : readConfig(opts.config);
       const parsedSettings = parseRunSettings(settings, opts.config ?? 'settings');
       const family = VideoLanguageModel.check(model).arch;
+      // Checked before anything is written, so a mistyped --data does not leave a study bound to it.
+      for (const file of ['train.jsonl', 'test.jsonl']) {
+        if (!existsSync(join(data, file))) throw new ApiError('bad_input', `${join(data, file)} not found: --data takes a folder written by \`isr-studio demo-data\``);
+      }
       mkdirSync(out, { recursive: true });
       const stateFile = join(out, 'experiment.json');
       const state = studyState(stateFile, { model, data, rounds: opts.rounds, settings });
