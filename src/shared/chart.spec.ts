@@ -13,6 +13,11 @@ describe('plot', () => {
     expect(yTicks[0]).toEqual({ value: 0.2, at: 90 });
   });
 
+  it('keeps a wider left margin for the y labels when asked', () => {
+    const { paths } = plot([{ label: 'r', points: [{ x: 0, y: 0 }, { x: 1, y: 1 }] }], 200, 100, 10, 50);
+    expect(paths[0]).toBe('M50.0,90.0L190.0,10.0');
+  });
+
   it('puts ticks on whole multiples of the step, with 0 exactly 0', () => {
     const { yTicks } = plot([{ label: 'r', points: [{ x: 1, y: -0.07 }, { x: 2, y: 0.003 }] }], 100, 100);
     expect(yTicks.map((t) => t.value)).toEqual([-0.06, -0.04, -0.02, 0]);

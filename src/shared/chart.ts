@@ -25,14 +25,14 @@ function ticks(lo: number, hi: number, count = 4): number[] {
   return out;
 }
 
-/** Scales every series into a width x height box with `pad` pixels for the axes. */
-export function plot(series: readonly Series[], width: number, height: number, pad = 32): Plot {
+/** Scales every series into a width x height box with `pad` pixels for the axes (`left` on the left, where the y labels go). */
+export function plot(series: readonly Series[], width: number, height: number, pad = 32, left = pad): Plot {
   const all = series.flatMap((s) => s.points.filter((p): p is { x: number; y: number } => p.y !== null && Number.isFinite(p.y)));
   if (all.length === 0) return { paths: series.map(() => ''), markers: series.map(() => []), xTicks: [], yTicks: [] };
   const [x0, x1] = [Math.min(...all.map((p) => p.x)), Math.max(...all.map((p) => p.x))];
   let [y0, y1] = [Math.min(...all.map((p) => p.y)), Math.max(...all.map((p) => p.y))];
   if (y0 === y1) [y0, y1] = [y0 - 0.5, y1 + 0.5];
-  const sx = (x: number) => pad + (x1 === x0 ? (width - 2 * pad) / 2 : ((x - x0) / (x1 - x0)) * (width - 2 * pad));
+  const sx = (x: number) => left + (x1 === x0 ? (width - left - pad) / 2 : ((x - x0) / (x1 - x0)) * (width - left - pad));
   const sy = (y: number) => height - pad - ((y - y0) / (y1 - y0)) * (height - 2 * pad);
   const paths = series.map((s) => {
     let d = '';
