@@ -42,6 +42,7 @@ const charts: Chart[] = [
 
 const pct = (x: number | null) => (x === null ? '–' : `${(100 * x).toFixed(1)}%`);
 const num = (x: number | null, digits = 2) => (x === null ? '–' : x.toFixed(digits));
+const signed = (x: number | null) => (x === null ? '–' : `${x >= 0 ? '+' : ''}${x.toFixed(2)}`);
 const duration = (s: number) => (s >= 90 ? `${(s / 60).toFixed(1)} min` : `${s.toFixed(0)} s`);
 
 function table(figures: readonly ModeFigures[], cell: (r: RoundFigures) => string, fromRound: number): string[] {
@@ -94,7 +95,7 @@ export function claims(figures: readonly ModeFigures[]): string[] {
     : gt > gi && gt > 0 ? 'reproduced' : gt <= 0 ? 'not shown: the language-only judge did not make answers longer here' : 'did not reproduce';
   lines.push(
     `2. **It stops the drift toward long answers over rounds.** Change of the mean held-out answer length from the start to the last round: ` +
-      `isr ${gi === null ? '–' : `${gi >= 0 ? '+' : ''}${gi.toFixed(2)}`} words, text-judge ${gt === null ? '–' : `${gt >= 0 ? '+' : ''}${gt.toFixed(2)}`} words. ` +
+      `isr ${signed(gi)} words, text-judge ${signed(gt)} words. ` +
       `Share of the judge's non-tie verdicts on pairs of unequal length that chose the longer response, averaged over rounds: isr ${pct(meanPreferLonger(isr))}, text-judge ${pct(meanPreferLonger(text))}. Verdict: ${lengthVerdict}.`,
     '',
   );
