@@ -3,7 +3,7 @@
 import type { Command } from 'commander';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
-import type { ChatMessage } from '../engine/model/tokenizer';
+import { userTurn } from '../engine/model/tokenizer';
 import { VideoLanguageModel, type PromptInput } from '../engine/model/vlm';
 import { VideoFeatures } from '../isr/video-features';
 import { resolveFfmpeg } from '../video/ffmpeg';
@@ -35,12 +35,11 @@ export async function openModelInput(opts: ModelInputOptions): Promise<{ model: 
   const model = await VideoLanguageModel.load(resolve(opts.model));
   try {
     if (opts.video === undefined) {
-      return { model, input: { prompt: model.prompt([{ role: 'user', content: opts.prompt }], 0), features: null } };
+      return { model, input: { prompt: model.prompt(userTurn(opts.prompt, false), 0), features: null } };
     }
-    const messages: ChatMessage[] = [{ role: 'user', content: [{ type: 'video' }, { type: 'text', text: opts.prompt }] }];
     const ffmpeg = await resolveFfmpeg();
     const features = await new VideoFeatures(model, ffmpeg.path, opts.cache).of(resolve(opts.video), opts.frames);
-    return { model, input: { prompt: model.prompt(messages, opts.frames), features } };
+    return { model, input: { prompt: model.prompt(userTurn(opts.prompt), opts.frames), features } };
   } catch (err) {
     await model.release();
     throw err;

@@ -11,6 +11,7 @@ import { ApiError } from '../../shared/errors';
 import { defaultTrainConfig, dpoMetricNames, Trainer, type StepMetrics, type TrainConfig, type TrainExample } from '../engine/train/trainer';
 import { dpoLossTypes } from '../engine/train/losses';
 import { keepLoggedSteps } from '../engine/train/state';
+import { userTurn } from '../engine/model/tokenizer';
 import { VideoLanguageModel } from '../engine/model/vlm';
 import { readDatasetFile } from '../api/dataset-file';
 import { VideoFeatures } from '../isr/video-features';
@@ -128,9 +129,7 @@ export function registerTrain(program: Command): void {
         for (const row of rows) {
           const video = row.video === undefined ? undefined : resolve(dirname(pairsFile), row.video);
           if (video !== undefined && !existsSync(video)) throw new ApiError('bad_input', `${pairsFile} line ${row.line}: video not found: ${video}`);
-          const prompt = video === undefined
-            ? model.prompt([{ role: 'user', content: row.prompt }], 0)
-            : model.prompt([{ role: 'user', content: [{ type: 'video' }, { type: 'text', text: row.prompt }] }], opts.frames);
+          const prompt = model.prompt(userTurn(row.prompt, video !== undefined), video === undefined ? 0 : opts.frames);
           const response = (t: string) => [...model.tokenizer.encode(t), eot];
           examples.push({
             prompt: prompt.inputIds,

@@ -9,6 +9,7 @@ import { mulberry32 } from '../../shared/prng';
 import { writeCheckpoint, type TensorToWrite } from '../engine/graph/safetensors';
 import { writeFixture, type FixtureArch, type FixtureSize } from '../engine/model/fixture';
 import { expectedWeights } from '../engine/model/weights';
+import { userTurn } from '../engine/model/tokenizer';
 import { VideoLanguageModel } from '../engine/model/vlm';
 import { keepLoggedSteps } from '../engine/train/state';
 import { defaultTrainConfig, Trainer, type StepMetrics, type TrainConfig, type TrainExample } from '../engine/train/trainer';
@@ -17,7 +18,7 @@ import { judge } from './judge';
 import { exactMatch } from './scorer';
 import { fill, loadTemplates, templateNames, type Templates } from './templates';
 import { VideoFeatures } from './video-features';
-import { readDemoData, videoMessages, warmStartItems, type DemoClip, type DemoQuestion } from './warm-start';
+import { readDemoData, warmStartItems, type DemoClip, type DemoQuestion } from './warm-start';
 
 /** What a fixture's tokenizer is learned from: the demo data's language and the studio's prompts. */
 export function fixtureCorpus(templates: Templates = loadTemplates()): string[] {
@@ -162,7 +163,7 @@ async function heldOut(o: DemoModelOptions, data: string, clips: DemoClip[], que
     let correct = 0;
     for (const [i, q] of questions.entries()) {
       o.onProgress?.('held-out answers', i, questions.length);
-      const prompt = vlm.prompt(videoMessages(fill(templates.answer, { question: q.question }, 'answer')), o.frames);
+      const prompt = vlm.prompt(userTurn(fill(templates.answer, { question: q.question }, 'answer')), o.frames);
       const [g] = await vlm.generate([{ prompt, features: await visual(q.video) }], { maxNewTokens: 32 });
       if (exactMatch(g.text, q.answer)) correct++;
     }

@@ -1,7 +1,7 @@
 // The self-judge (METHOD.md step 3): the policy sees the video (unless text-judge), the context
 // (isr, no-retrospect), the question and two responses, and its verdict is read from the
 // next-token probabilities of the two choice labels, not parsed from text. One call judges one order.
-import type { ChatMessage } from '../engine/model/tokenizer';
+import { userTurn, type ChatMessage } from '../engine/model/tokenizer';
 import type { VideoLanguageModel, VisualAttention } from '../engine/model/vlm';
 import { fill, type Templates } from './templates';
 
@@ -30,7 +30,7 @@ export interface Verdict {
 export function judgeMessages(templates: Templates, input: JudgeText, withVideo: boolean): ChatMessage[] {
   const contextBlock = input.context === null ? '' : `${fill(templates.context_block, { context: input.context }, 'context_block')}\n`;
   const text = fill(templates.judge, { context_block: contextBlock, question: input.question, response_a: input.first, response_b: input.second }, 'judge');
-  return [{ role: 'user', content: withVideo ? [{ type: 'video' }, { type: 'text', text }] : text }];
+  return userTurn(text, withVideo);
 }
 
 /** Ids a label can start the answer with: "A" right after the prompt, or " A" after a colon. */

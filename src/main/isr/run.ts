@@ -9,6 +9,7 @@ import { concatTyped } from '../../shared/arrays';
 import { ApiError } from '../../shared/errors';
 import type { RoundSummary, RunMode } from '../../shared/types';
 import { modelFingerprint } from '../engine/model/feature-cache';
+import { userTurn } from '../engine/model/tokenizer';
 import { VideoLanguageModel } from '../engine/model/vlm';
 import { defaultTrainConfig, Trainer, type TrainExample } from '../engine/train/trainer';
 import type { Db } from '../store/db';
@@ -116,7 +117,7 @@ async function runRound(env: RunEnvironment, run: RunRecord, settings: RunSettin
   await withModel(policyPath, async (vlm) => {
     const features = new VideoFeatures(vlm, env.ffmpeg, env.cacheDir);
     const visual = (p: PromptWithVideo) => features.of(p.video.path, settings.frames);
-    const videoPrompt = (text: string, withVideo: boolean) => vlm.prompt([{ role: 'user', content: withVideo ? [{ type: 'video' }, { type: 'text', text }] : text }], withVideo ? settings.frames : 0);
+    const videoPrompt = (text: string, withVideo: boolean) => vlm.prompt(userTurn(text, withVideo), withVideo ? settings.frames : 0);
 
     // 1. Responses: K samples per prompt, re-sampled (new seed) when two come out identical.
     setRoundPhase(db, round.id, 'responses');
@@ -297,7 +298,7 @@ async function evaluate(env: RunEnvironment, run: RunRecord, settings: RunSettin
     check(env);
     env.onProgress?.({ round: round.round, phase: 'evaluation', done: i, total: prompts.length });
     if (done.has(p.id)) continue;
-    const prompt = vlm.prompt([{ role: 'user', content: [{ type: 'video' }, { type: 'text', text: fill((round.templates as Templates).answer, { question: p.question }, 'answer') }] }], settings.frames);
+    const prompt = vlm.prompt(userTurn(fill((round.templates as Templates).answer, { question: p.question }, 'answer')), settings.frames);
     const [g] = await vlm.generate([{ prompt, features: await features.of(p.video.path, settings.frames) }], { maxNewTokens: settings.evaluation.maxNewTokens });
     saveEvaluation(env.db, round.id, {
       promptId: p.id, answer: g.text, tokenCount: g.tokenIds.length, wordCount: g.text.split(/\s+/).filter(Boolean).length,

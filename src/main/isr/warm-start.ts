@@ -13,7 +13,7 @@ import { int, pick, type Rng } from '../video/demo/prng';
 import { COLOUR_NAMES, DIRECTIONS, KINDS, type Scene, type ShapeTruth } from '../video/demo/scene';
 import { judgeMessages, type JudgeText } from './judge';
 import { fill, type Templates } from './templates';
-import type { ChatMessage } from '../engine/model/tokenizer';
+import { userTurn, type ChatMessage } from '../engine/model/tokenizer';
 
 /** A clip of clips.jsonl: its scene (which redraws and re-captions it), split and caption. */
 export interface DemoClip extends Scene {
@@ -41,9 +41,6 @@ export interface WarmStartItem {
   /** For judge items: what the judge reads, so held-out items can be judged as a round judges. */
   judge?: JudgeText;
 }
-
-/** A user turn showing the video, then `text`. */
-export const videoMessages = (text: string): ChatMessage[] => [{ role: 'user', content: [{ type: 'video' }, { type: 'text', text }] }];
 
 function readJsonl<T>(file: string, check: (row: Record<string, unknown>) => string | null): T[] {
   let text: string;
@@ -111,15 +108,15 @@ export function warmStartItems(clips: readonly DemoClip[], questions: readonly D
   const byVideo = new Map(clips.map((c) => [c.video, c]));
   const items: WarmStartItem[] = [];
   for (const clip of clips) {
-    items.push({ task: 'describe', video: clip.video, messages: videoMessages(templates.describe), target: clip.caption });
-    items.push({ task: 'retrospect', video: clip.video, messages: videoMessages(fill(templates.retrospect, { previous: flawedCaption(clip, rng) }, 'retrospect')), target: clip.caption });
+    items.push({ task: 'describe', video: clip.video, messages: userTurn(templates.describe), target: clip.caption });
+    items.push({ task: 'retrospect', video: clip.video, messages: userTurn(fill(templates.retrospect, { previous: flawedCaption(clip, rng) }, 'retrospect')), target: clip.caption });
   }
   for (const q of questions) {
     const clip = byVideo.get(q.video);
     if (!clip) throw new ApiError('bad_input', `question "${q.question}" is about ${q.video}, which clips.jsonl does not list`);
     const question = fill(templates.answer, { question: q.question }, 'answer');
     const good = () => (rng() < 0.5 ? q.answer : `${q.answer}. ${sentence(pick(rng, clip.shapes))}`);
-    items.push({ task: 'answer', video: q.video, messages: videoMessages(question), target: good() });
+    items.push({ task: 'answer', video: q.video, messages: userTurn(question), target: good() });
     for (const context of [clip.caption, null]) {
       const wrong = pick(rng, alternatives(q.answer));
       // Half the distractors are bare and half padded, as half the good answers are: length alone tells nothing.

@@ -13,6 +13,11 @@ export interface ChatMessage {
   content: string | ContentPart[];
 }
 
+/** A chat of one user turn: the video (unless `withVideo` is false), then `text`. */
+export function userTurn(text: string, withVideo = true): ChatMessage[] {
+  return [{ role: 'user', content: withVideo ? [{ type: 'video' }, { type: 'text', text }] : text }];
+}
+
 function readJson(file: string): Record<string, unknown> {
   let text: string;
   try {
