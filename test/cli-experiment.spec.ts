@@ -30,13 +30,23 @@ describe('isr-studio demo-model and experiment', () => {
   const study = () => join(dir, 'study');
   const experiment = (...extra: string[]) => ['experiment', '--data', join(dir, 'demo'), '--model', model(), '--rounds', '1', '--modes', 'isr,text-judge', '--out', study(), '--config', join(dir, 'config.json'), ...extra];
 
-  it('warm-starts a fixture and prints its held-out accuracy; running again resumes instead of retraining', async () => {
-    const first = await runCli(['demo-model', '--data', join(dir, 'demo'), '--out', model(), '--size', 'tiny', '--epochs', '1', '--frames', '2']);
+  const demoModel = () => ['demo-model', '--data', join(dir, 'demo'), '--out', model(), '--size', 'tiny', '--epochs', '1', '--frames', '2', '--reading-short', '3', '--reading-full', '2'];
+
+  it('warm-starts a fixture in three stages and prints its held-out accuracy; running again resumes instead of retraining', async () => {
+    const first = await runCli(demoModel());
     expect(first.stderr).toBe('');
     const tests = lines(join(dir, 'demo/test.jsonl')).length;
-    expect(first.stdout).toMatch(new RegExp(`held-out accuracy: \\d+\\.\\d% of ${tests} test questions \\(exact match\\); judge accuracy: \\d+\\.\\d% of ${2 * tests} held-out judge items`));
-    const steps = (JSON.parse(readFileSync(join(model(), 'training/summary.json'), 'utf8')) as { steps: number }).steps;
-    expect(steps).toBeGreaterThan(0);
+    expect(first.stdout).toMatch(/^trained 3 \+ 2 reading steps, then \d+ steps on \d+ warm-start items/m);
+    expect(first.stdout).toMatch(new RegExp(
+      `held-out accuracy: \\d+\\.\\d% of ${tests} test questions \\(exact match\\); judge accuracy: \\d+\\.\\d% of ${2 * tests} held-out judge items, ` +
+        '\\d+\\.\\d% of them outside the tie band; reading: \\d+\\.\\d% of fresh text-only judge items',
+    ));
+    const summary = JSON.parse(readFileSync(join(model(), 'training/summary.json'), 'utf8')) as { steps: number; readingSteps: { short: number; full: number } };
+    expect(summary.readingSteps).toEqual({ short: 3, full: 2 });
+    expect(summary.steps).toBeGreaterThan(0);
+    // Each stage starts from the one before and moves its weights: base, short reading, full reading, video.
+    const weights = ['training/base', 'training/reading-short/model', 'training/reading-full/model', '.'].map((d) => readFileSync(join(model(), d, 'model.safetensors')));
+    for (let k = 1; k < weights.length; k++) expect(weights[k].equals(weights[k - 1])).toBe(false);
     for (const f of ['config.json', 'model.safetensors', 'tokenizer.json', 'preprocessor_config.json']) expect(existsSync(join(model(), f))).toBe(true);
     // The base's projector is centred: the training clips' visual tokens (image_newline aside) average zero.
     const base = await VideoLanguageModel.load(join(model(), 'training/base'));
@@ -62,12 +72,13 @@ describe('isr-studio demo-model and experiment', () => {
     } finally {
       await base.release();
     }
-    // The merged weights moved away from the untrained base.
-    expect(readFileSync(join(model(), 'model.safetensors')).equals(readFileSync(join(model(), 'training/base/model.safetensors')))).toBe(false);
 
-    const again = await runCli(['demo-model', '--data', join(dir, 'demo'), '--out', model(), '--size', 'tiny', '--epochs', '1', '--frames', '2']);
+    const again = await runCli(demoModel());
     expect(again.code).toBe(0);
-    expect(readFileSync(join(model(), 'training/metrics.jsonl'), 'utf8').trim().split('\n')).toHaveLength(steps);
+    const logged = (stage: string) => readFileSync(join(model(), 'training', stage, 'metrics.jsonl'), 'utf8').trim().split('\n').length;
+    expect([logged('reading-short'), logged('reading-full'), logged('video')]).toEqual([3, 2, summary.steps]);
+    // Resumed, not retrained: the finished stages rewrite the same weights.
+    expect(readFileSync(join(model(), 'model.safetensors')).equals(weights[3])).toBe(true);
   }, 300_000);
 
   it('runs each mode from the same start and writes a report whose figures the database bears out', async () => {
@@ -78,7 +89,7 @@ describe('isr-studio demo-model and experiment', () => {
     expect(report).toContain(`- Command: \`isr-studio experiment --data ${join(dir, 'demo')} --model ${model()} --rounds 1 --modes isr,text-judge`);
     expect(report).toMatch(/- Commit: `[0-9a-f]{40}`/);
     expect(report).toContain('| round | isr | text-judge |');
-    expect(report).toMatch(/- Starting policy: .*\(llava-onevision\); warm-started by `isr-studio demo-model` \(\d+ SFT steps on \d+ items\): held-out accuracy/);
+    expect(report).toMatch(/- Starting policy: .*\(llava-onevision\); warm-started by `isr-studio demo-model` \(3 \+ 2 reading steps on text-only judge items .*, then \d+ SFT steps on \d+ items\): held-out accuracy .*\(\d+\.\d% outside the tie band\)/);
 
     const db = new Database(join(study(), 'experiment.db'), { readonly: true });
     try {

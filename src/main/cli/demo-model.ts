@@ -14,7 +14,8 @@ export function registerDemoModel(program: Command): void {
     .command('demo-model')
     .summary('warm-start a small fixture with SFT on the demo data: the demo rounds\' starting policy')
     .description(
-      'write a fixture of one family (small by default) and train it with SFT (LoRA r 32 on the decoder) on the demo data\'s train split: ' +
+      'write a fixture of one family (small by default) and train it with SFT (LoRA r 32 on the decoder) in three stages: reading (text-only judge items ' +
+        'about synthetic scenes, a short prompt first, then the judge template), then the demo data\'s train split with its videos: ' +
         'captions of the clips, corrections of flawed captions, answers to the questions, and judge examples whose worse answer is wrong, ' +
         'verbose and hallucinated, or right but padded with an invented shape. --out becomes a model folder (training state, metrics and ' +
         'the untrained base under --out/training; running again resumes). Prints held-out answer accuracy and judge accuracy on the test split.',
@@ -25,21 +26,26 @@ export function registerDemoModel(program: Command): void {
     .option('--size <size>', `fixture size: ${fixtureSizes.join(' or ')} (tiny trains in seconds, for trying the commands out)`, choice(fixtureSizes), demoModelDefaults.size)
     .option('--epochs <e>', 'passes over the warm-start items', integer(1, 100), demoModelDefaults.epochs)
     .option('--lr <lr>', 'peak learning rate', decimal(1e-9, 1), demoModelDefaults.lr)
+    .option('--reading-short <n>', 'updates of 8 text-only judge items with a short prompt (0 skips the stage)', integer(0, 100000), demoModelDefaults.readingShort)
+    .option('--reading-full <n>', 'then updates of 8 text-only judge items with the judge template (0 skips the stage)', integer(0, 100000), demoModelDefaults.readingFull)
     .option('--frames <n>', 'frames sampled from each video', integer(1, 64), demoModelDefaults.frames)
     .option('--seed <s>', 'seed for the weights, the items and the training order', integer(0), demoModelDefaults.seed)
     .option('--cache <dir>', 'cache for frames and vision features', defaultCacheDir())
-    .action(async (opts: { data: string; out: string; arch: FixtureArch; size: FixtureSize; epochs: number; lr: number; frames: number; seed: number; cache: string }) => {
+    .action(async (opts: { data: string; out: string; arch: FixtureArch; size: FixtureSize; epochs: number; lr: number; frames: number; readingShort: number; readingFull: number; seed: number; cache: string }) => {
       const started = Date.now();
       const line = progressLines();
       const out = resolve(opts.out);
       const r = await trainDemoModel({
         data: opts.data, out, arch: opts.arch, size: opts.size, seed: opts.seed, epochs: opts.epochs, lr: opts.lr, frames: opts.frames,
+        readingShort: opts.readingShort, readingFull: opts.readingFull,
         ffmpeg: (await resolveFfmpeg()).path, cacheDir: resolve(opts.cache), onProgress: (phase, done, total, detail) => line(phase, done, total, detail ? ` ${detail}` : ''),
       });
       const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
       process.stdout.write(
-        `trained ${r.steps} steps on ${r.examples} warm-start items${r.final ? ` (final loss ${r.final.loss.toFixed(4)})` : ''} in ${((Date.now() - started) / 1000).toFixed(0)} s; model in ${out}\n` +
-          `held-out accuracy: ${pct(r.accuracy)} of ${r.answers} test questions (exact match); judge accuracy: ${pct(r.judgeAccuracy)} of ${r.judged} held-out judge items\n`,
+        `trained ${r.readingSteps.short} + ${r.readingSteps.full} reading steps, then ${r.steps} steps on ${r.examples} warm-start items${r.final ? ` (final loss ${r.final.loss.toFixed(4)})` : ''} ` +
+          `in ${((Date.now() - started) / 1000).toFixed(0)} s; model in ${out}\n` +
+          `held-out accuracy: ${pct(r.accuracy)} of ${r.answers} test questions (exact match); judge accuracy: ${pct(r.judgeAccuracy)} of ${r.judged} held-out judge items, ` +
+          `${pct(r.judgeDecided)} of them outside the tie band; reading: ${pct(r.readingAccuracy)} of fresh text-only judge items\n`,
       );
     });
 }

@@ -69,7 +69,12 @@ function warmStartNote(model: string): string | null {
   if (!existsSync(file)) return null;
   const s = JSON.parse(readFileSync(file, 'utf8')) as Partial<DemoModelResult>;
   if (typeof s.accuracy !== 'number' || typeof s.judgeAccuracy !== 'number') return null;
-  return `warm-started by \`isr-studio demo-model\` (${s.steps} SFT steps on ${s.examples} items): held-out accuracy ${(100 * s.accuracy).toFixed(1)}% of ${s.answers} questions, judge accuracy ${(100 * s.judgeAccuracy).toFixed(1)}% of ${s.judged} held-out judge items`;
+  const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
+  const reading = s.readingSteps && s.readingSteps.short + s.readingSteps.full > 0
+    ? `${s.readingSteps.short} + ${s.readingSteps.full} reading steps on text-only judge items about synthetic scenes, a short prompt and then the judge template with a description (which favours the modes that show the judge one), then `
+    : '';
+  const judged = `judge accuracy ${pct(s.judgeAccuracy)} of ${s.judged} held-out judge items${typeof s.judgeDecided === 'number' ? ` (${pct(s.judgeDecided)} outside the tie band)` : ''}`;
+  return `warm-started by \`isr-studio demo-model\` (${reading}${s.steps} SFT steps on ${s.examples} items): held-out accuracy ${pct(s.accuracy)} of ${s.answers} questions, ${judged}`;
 }
 
 export function registerExperiment(program: Command): void {

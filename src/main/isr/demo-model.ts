@@ -1,8 +1,11 @@
 // `isr-studio demo-model`: the warm start the demo's rounds begin from. A `small` fixture of one
-// family is written, trained with SFT (LoRA on every projection of the decoder) on the warm-start
-// items of the demo data's train split, merged into a model folder, and measured on the test split:
-// answer accuracy (normalised exact match, as rounds score it) and judge accuracy on held-out
-// judge items. Training state is saved every update, so running the command again resumes it.
+// family is written and trained with SFT (LoRA on every projection of the decoder) in three stages,
+// each merged before the next: reading with a short prompt, reading with the judge template (both
+// text only, on synthetic scenes: reading.ts says why), then the warm-start items of the demo data's
+// train split with their videos. The result is measured on the test split: answer accuracy
+// (normalised exact match, as rounds score it) and the judge on held-out judge items, judged in
+// both orders as a round judges. Training state is saved every update, so running the command
+// again resumes where it stopped.
 import { appendFileSync, existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { mulberry32 } from '../../shared/prng';
@@ -14,8 +17,10 @@ import { VideoLanguageModel } from '../engine/model/vlm';
 import { keepLoggedSteps } from '../engine/train/state';
 import { defaultTrainConfig, Trainer, type StepMetrics, type TrainConfig, type TrainExample } from '../engine/train/trainer';
 import { demoCorpus } from '../video/demo/corpus';
-import { judge } from './judge';
+import { judge, type JudgeText } from './judge';
+import { readingItems, type ReadingPrompt } from './reading';
 import { exactMatch } from './scorer';
+import { runSettingsSchema } from './settings';
 import { fill, loadTemplates, templateNames, type Templates } from './templates';
 import { VideoFeatures } from './video-features';
 import { readDemoData, warmStartItems, type DemoClip, type DemoQuestion } from './warm-start';
@@ -34,24 +39,34 @@ export interface DemoModelOptions {
   epochs: number;
   lr: number;
   frames: number;
+  /** Updates (of 8 fresh items each) of the reading stage with the short prompt, then with the judge template. */
+  readingShort: number;
+  readingFull: number;
   ffmpeg: string;
   cacheDir: string;
   onProgress?: (phase: string, done: number, total: number, detail?: string) => void;
 }
 
 export interface DemoModelResult {
+  /** Updates of the two reading stages. */
+  readingSteps: { short: number; full: number };
+  /** Warm-start items of the video stage, and its updates. */
   examples: number;
   steps: number;
   final: StepMetrics | null;
   /** Held-out answers scored correct, of `answers`. */
   answers: number;
   accuracy: number;
-  /** Held-out judge items decided the right way (probability of the better answer > 0.5), of `judged`. */
+  /** Held-out judge items decided the right way (the better answer's probability, averaged over both
+   *  orders, above 0.5), of `judged`; `judgeDecided`: the share outside the rounds' default tie band. */
   judged: number;
   judgeAccuracy: number;
+  judgeDecided: number;
+  /** The judge template on fresh text-only reading items: the reading stage's skill, after the video stage. */
+  readingAccuracy: number;
 }
 
-export const demoModelDefaults = { arch: 'llava-onevision', size: 'small', seed: 1, epochs: 4, lr: 1e-3, frames: 8 } as const satisfies Partial<DemoModelOptions>;
+export const demoModelDefaults = { arch: 'llava-onevision', size: 'small', seed: 1, epochs: 4, lr: 1e-3, frames: 8, readingShort: 500, readingFull: 700 } as const satisfies Partial<DemoModelOptions>;
 
 /** The warm start's training settings: SFT with a wide adapter, since the fixture starts from random
  *  weights. The projector stays frozen: trained along (lr 1e-3, 4 or 8 epochs) it grew the visual
@@ -62,6 +77,9 @@ function trainSettings(o: DemoModelOptions): TrainConfig {
     lora: { ...defaultTrainConfig.lora, r: 32, alpha: 64 },
   };
 }
+
+/** Each reading update sees 8 items never seen before: one epoch over fresh synthetic scenes. */
+const readingBatch = 8;
 
 export async function trainDemoModel(o: DemoModelOptions): Promise<DemoModelResult> {
   const data = resolve(o.data);
@@ -80,45 +98,77 @@ export async function trainDemoModel(o: DemoModelOptions): Promise<DemoModelResu
     renameSync(fresh, base);
   }
 
+  const stage = (name: string, from: string, to: string, settings: TrainConfig, examples: (vlm: VideoLanguageModel) => Promise<TrainExample[]>) =>
+    trainStage({ name, from, to, dir: join(work, name), settings, examples, progress });
+  // The reading stages draw their scenes from seeds of their own: nothing of the demo data's clips.
+  const reading = (prompt: ReadingPrompt, updates: number, seed: number) => async (vlm: VideoLanguageModel) => {
+    const eot = vlm.tokenizer.stopTokenIds()[0];
+    return readingItems(updates * readingBatch, prompt, templates, mulberry32(seed)).map((item) => ({
+      prompt: vlm.prompt(item.messages, 0).inputIds, chosen: [...vlm.tokenizer.encode(item.target), eot],
+    }));
+  };
+  const readingSettings = { ...trainSettings(o), epochs: 1, batchSize: readingBatch };
+  let from = base;
+  const readingSteps = { short: 0, full: 0 };
+  for (const [prompt, updates, seed] of [['short', o.readingShort, o.seed + 100], ['full', o.readingFull, o.seed + 200]] as const) {
+    if (updates === 0) continue;
+    const to = join(work, `reading-${prompt}`, 'model');
+    readingSteps[prompt] = (await stage(`reading-${prompt}`, from, to, readingSettings, reading(prompt, updates, seed))).steps;
+    from = to;
+  }
+
   const items = warmStartItems(split('train'), train, templates, mulberry32(o.seed));
-  const settings = trainSettings(o);
-  const vlm = await VideoLanguageModel.load(base);
-  let final: StepMetrics | null = null;
-  let steps = 0;
-  try {
+  const { steps, final } = await stage('video', from, o.out, trainSettings(o), async (vlm) => {
     const features = new VideoFeatures(vlm, o.ffmpeg, o.cacheDir);
     const eot = vlm.tokenizer.stopTokenIds()[0];
     const examples: TrainExample[] = [];
     for (const [i, item] of items.entries()) {
       progress('features', i, items.length);
       const prompt = vlm.prompt(item.messages, o.frames);
-      const video = join(data, item.video);
       examples.push({
         prompt: prompt.inputIds, chosen: [...vlm.tokenizer.encode(item.target), eot],
-        visual: { tokenId: prompt.visualTokenId!, features: await features.of(video, o.frames) },
+        visual: { tokenId: prompt.visualTokenId!, features: await features.of(join(data, item.video), o.frames) },
       });
     }
-    const trainer = Trainer.create(vlm, examples, settings, join(work, 'state'));
-    mkdirSync(work, { recursive: true });
-    keepLoggedSteps(join(work, 'metrics.jsonl'), join(work, 'state'));
+    return examples;
+  });
+
+  const measured = await heldOut(o, data, split('test'), test, templates);
+  const result: DemoModelResult = { readingSteps, examples: items.length, steps, final, ...measured };
+  writeFileSync(join(work, 'summary.json'), `${JSON.stringify({ data, settings: { video: trainSettings(o), reading: readingSettings }, ...result }, null, 2)}\n`);
+  return result;
+}
+
+/**
+ * One stage of the warm start: SFT of the model in `from` on `examples`, merged into `to`. Its state
+ * and metrics live in `dir`, saved every update, so a killed run resumes the stage, and a finished
+ * stage run again only rewrites the same merged model.
+ */
+async function trainStage(s: {
+  name: string; from: string; to: string; dir: string; settings: TrainConfig;
+  examples: (vlm: VideoLanguageModel) => Promise<TrainExample[]>;
+  progress: NonNullable<DemoModelOptions['onProgress']>;
+}): Promise<{ steps: number; final: StepMetrics | null }> {
+  const vlm = await VideoLanguageModel.load(s.from);
+  try {
+    const trainer = Trainer.create(vlm, await s.examples(vlm), s.settings, join(s.dir, 'state'));
+    const metrics = join(s.dir, 'metrics.jsonl');
+    mkdirSync(s.dir, { recursive: true });
+    keepLoggedSteps(metrics, join(s.dir, 'state'));
+    let final: StepMetrics | null = null;
     const state = await trainer.train({
       saveEvery: 1,
       onStep: (m) => {
         final = m;
-        appendFileSync(join(work, 'metrics.jsonl'), `${JSON.stringify(m)}\n`);
-        progress('training', m.step, trainer.totalSteps, `loss ${m.loss.toFixed(4)}`);
+        appendFileSync(metrics, `${JSON.stringify(m)}\n`);
+        s.progress(s.name, m.step, trainer.totalSteps, `loss ${m.loss.toFixed(4)}`);
       },
     });
-    steps = state.step;
-    trainer.writeMerged(o.out, base, state);
+    trainer.writeMerged(s.to, s.from, state);
+    return { steps: state.step, final };
   } finally {
     await vlm.release();
   }
-
-  const measured = await heldOut(o, data, split('test'), test, templates);
-  const result: DemoModelResult = { examples: items.length, steps, final, ...measured };
-  writeFileSync(join(work, 'summary.json'), `${JSON.stringify({ data, settings, ...result }, null, 2)}\n`);
-  return result;
 }
 
 /**
@@ -167,16 +217,40 @@ async function heldOut(o: DemoModelOptions, data: string, clips: DemoClip[], que
       const [g] = await vlm.generate([{ prompt, features: await visual(q.video) }], { maxNewTokens: 32 });
       if (exactMatch(g.text, q.answer)) correct++;
     }
-    // The judge items of the test split (fresh distractors from a seed of their own), judged as a round judges.
+    // The judge items of the test split (fresh distractors from a seed of their own), judged in both
+    // orders and averaged, as a round judges its pairs.
     const judgeItems = warmStartItems(clips, questions, templates, mulberry32(o.seed + 1)).flatMap((it) => (it.judge ? [{ ...it, judge: it.judge }] : []));
+    const [lo, hi] = runSettingsSchema.parse({}).tieBand;
     let right = 0;
+    let decided = 0;
     for (const [i, item] of judgeItems.entries()) {
       o.onProgress?.('held-out judging', i, judgeItems.length);
-      const verdict = await judge(vlm, templates, { ...item.judge, features: await visual(item.video), frames: o.frames });
-      if ((verdict.pFirst > 0.5) === (item.target === 'A')) right++;
+      const features = await visual(item.video);
+      const p = await bothOrders(vlm, templates, item.judge, features, o.frames);
+      const pBetter = item.target === 'A' ? p : 1 - p;
+      if (pBetter > 0.5) right++;
+      if (p < lo || p > hi) decided++;
     }
-    return { answers: questions.length, accuracy: questions.length === 0 ? 0 : correct / questions.length, judged: judgeItems.length, judgeAccuracy: judgeItems.length === 0 ? 0 : right / judgeItems.length };
+    // The reading stage's skill, kept or lost: the judge template on fresh text-only items.
+    const readingCheck = readingItems(readingChecks, 'full', templates, mulberry32(o.seed + 300));
+    let read = 0;
+    for (const [i, item] of readingCheck.entries()) {
+      o.onProgress?.('held-out reading', i, readingCheck.length);
+      const p = await bothOrders(vlm, templates, item.text, null, 0);
+      if ((p > 0.5) === (item.target === 'A')) read++;
+    }
+    return { answers: questions.length, accuracy: share(correct, questions.length), judged: judgeItems.length, judgeAccuracy: share(right, judgeItems.length), judgeDecided: share(decided, judgeItems.length), readingAccuracy: share(read, readingCheck.length) };
   } finally {
     await vlm.release();
   }
+}
+
+const readingChecks = 100;
+const share = (n: number, of: number) => (of === 0 ? 0 : n / of);
+
+/** p(the first response is better), judged as shown and swapped, averaged. */
+async function bothOrders(vlm: VideoLanguageModel, templates: Templates, text: JudgeText, features: Float32Array | null, frames: number): Promise<number> {
+  const shown = await judge(vlm, templates, { ...text, features, frames });
+  const swapped = await judge(vlm, templates, { ...text, first: text.second, second: text.first, features, frames });
+  return (shown.pFirst + 1 - swapped.pFirst) / 2;
 }

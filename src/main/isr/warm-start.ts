@@ -84,11 +84,11 @@ function alternatives(answer: string): readonly string[] {
 
 const sentence = (s: Pick<ShapeTruth, 'colour' | 'kind' | 'direction'>) => `The ${s.colour} ${s.kind} moves ${s.direction}.`;
 
-/** A shape the clip does not have (an invented one, for hallucinated distractors). */
-function invented(clip: DemoClip, rng: Rng): Pick<ShapeTruth, 'colour' | 'kind' | 'direction'> {
+/** A shape the scene does not have (an invented one, for hallucinated distractors). */
+function invented(scene: Scene, rng: Rng): Pick<ShapeTruth, 'colour' | 'kind' | 'direction'> {
   for (;;) {
     const s = { colour: pick(rng, COLOUR_NAMES), kind: pick(rng, KINDS), direction: pick(rng, DIRECTIONS) };
-    if (!clip.shapes.some((t) => t.colour === s.colour && t.kind === s.kind)) return s;
+    if (!scene.shapes.some((t) => t.colour === s.colour && t.kind === s.kind)) return s;
   }
 }
 
@@ -103,6 +103,20 @@ function flawedCaption(clip: DemoClip, rng: Rng): string {
   return captionFor({ ...clip, shapes });
 }
 
+/** A right answer: bare half the time, else followed by a true sentence about the scene. */
+function goodAnswer(scene: Scene, answer: string, rng: Rng): string {
+  return rng() < 0.5 ? answer : `${answer}. ${sentence(pick(rng, scene.shapes))}`;
+}
+
+/** Two responses to a question about `scene`, one right and truthful, in a random order; `target` labels the better. */
+export function judgedPair(scene: Scene, answer: string, rng: Rng): { first: string; second: string; target: 'A' | 'B' } {
+  const wrong = pick(rng, alternatives(answer));
+  // Half the distractors are bare and half padded, as half the good answers are: length alone tells nothing.
+  const bad = rng() < 0.5 ? wrong : rng() < 0.5 ? `${wrong}. ${sentence(invented(scene, rng))}` : `${answer}. ${sentence(invented(scene, rng))}`;
+  const good = goodAnswer(scene, answer, rng);
+  return rng() < 0.5 ? { first: good, second: bad, target: 'A' } : { first: bad, second: good, target: 'B' };
+}
+
 /** The supervised items of every question and clip of one split, drawn with `rng`. */
 export function warmStartItems(clips: readonly DemoClip[], questions: readonly DemoQuestion[], templates: Templates, rng: Rng): WarmStartItem[] {
   const byVideo = new Map(clips.map((c) => [c.video, c]));
@@ -115,15 +129,11 @@ export function warmStartItems(clips: readonly DemoClip[], questions: readonly D
     const clip = byVideo.get(q.video);
     if (!clip) throw new ApiError('bad_input', `question "${q.question}" is about ${q.video}, which clips.jsonl does not list`);
     const question = fill(templates.answer, { question: q.question }, 'answer');
-    const good = () => (rng() < 0.5 ? q.answer : `${q.answer}. ${sentence(pick(rng, clip.shapes))}`);
-    items.push({ task: 'answer', video: q.video, messages: userTurn(question), target: good() });
+    items.push({ task: 'answer', video: q.video, messages: userTurn(question), target: goodAnswer(clip, q.answer, rng) });
     for (const context of [clip.caption, null]) {
-      const wrong = pick(rng, alternatives(q.answer));
-      // Half the distractors are bare and half padded, as half the good answers are: length alone tells nothing.
-      const bad = rng() < 0.5 ? wrong : rng() < 0.5 ? `${wrong}. ${sentence(invented(clip, rng))}` : `${q.answer}. ${sentence(invented(clip, rng))}`;
-      const goodFirst = rng() < 0.5;
-      const text = { question: q.question, context, first: goodFirst ? good() : bad, second: goodFirst ? bad : good() };
-      items.push({ task: 'judge', video: q.video, messages: judgeMessages(templates, text, true), target: goodFirst ? 'A' : 'B', judge: text });
+      const { first, second, target } = judgedPair(clip, q.answer, rng);
+      const text = { question: q.question, context, first, second };
+      items.push({ task: 'judge', video: q.video, messages: judgeMessages(templates, text, true), target, judge: text });
     }
   }
   return items;

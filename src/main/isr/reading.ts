@@ -1,0 +1,39 @@
+// The demo warm start's reading stage: text-only judge items about synthetic scenes (drawn fresh,
+// never rendered, never the demo's clips), given before any video. A fixture starts from random
+// weights, and measured on it, a judge prompt of ~130 tokens is not learned from the video items
+// alone (chance after 800 steps), while a ~50-token version of the same comparison is learned in
+// minutes and then carries over to the full template. A real checkpoint brings this skill, reading
+// an answer against a description, from pretraining; the fixture gets it here, short prompt first.
+import type { Rng } from '../video/demo/prng';
+import { captionFor, questionsFor } from '../video/demo/questions';
+import { randomScene } from '../video/demo/scene';
+import { userTurn, type ChatMessage } from '../engine/model/tokenizer';
+import { judgeMessages, type JudgeText } from './judge';
+import type { Templates } from './templates';
+import { judgedPair } from './warm-start';
+
+/** `short`: description, question and the two responses with no instruction; `full`: the judge template. */
+export type ReadingPrompt = 'short' | 'full';
+
+export interface ReadingItem {
+  messages: ChatMessage[];
+  target: 'A' | 'B';
+  text: JudgeText;
+}
+
+const shortPrompt = (t: JudgeText) => `Description: ${t.context}\nQuestion: ${t.question}\nA: ${t.first}\nB: ${t.second}\nA or B?`;
+
+/** `count` judge items, each about a new scene's question, with that scene's caption as the description. */
+export function readingItems(count: number, prompt: ReadingPrompt, templates: Templates, rng: Rng): ReadingItem[] {
+  const items: ReadingItem[] = [];
+  while (items.length < count) {
+    const scene = randomScene(rng);
+    for (const q of questionsFor(scene, rng)) {
+      if (items.length === count) break;
+      const { first, second, target } = judgedPair(scene, q.answer, rng);
+      const text = { question: q.question, context: captionFor(scene), first, second };
+      items.push({ messages: prompt === 'short' ? userTurn(shortPrompt(text), false) : judgeMessages(templates, text, false), target, text });
+    }
+  }
+  return items;
+}
