@@ -236,7 +236,7 @@ async function heldOut(o: DemoModelOptions, data: string, clips: DemoClip[], que
     let read = 0;
     for (const [i, item] of readingCheck.entries()) {
       o.onProgress?.('held-out reading', i, readingCheck.length);
-      const p = await bothOrders(vlm, templates, item.text, null, 0);
+      const p = await bothOrders(vlm, templates, item.text!, null, 0);
       if ((p > 0.5) === (item.target === 'A')) read++;
     }
     return { answers: questions.length, accuracy: share(correct, questions.length), judged: judgeItems.length, judgeAccuracy: share(right, judgeItems.length), judgeDecided: share(decided, judgeItems.length), readingAccuracy: share(read, readingCheck.length) };

@@ -16,6 +16,7 @@ describe('reading items', () => {
     expect(items).toHaveLength(400);
     let [firstBetter, betterPadded, worsePadded, worseFalse] = [0, 0, 0, 0];
     for (const { text, target } of items) {
+      if (text === null) throw new Error('the judge template has no lookup items');
       const [better, worse] = target === 'A' ? [text.first, text.second] : [text.second, text.first];
       expect(truthful(better, text.context!)).toBe(true);
       // The worse one is either another answer or the same answer with an invented shape.
@@ -32,19 +33,26 @@ describe('reading items', () => {
     expect(worseFalse).toBeGreaterThan(items.length / 5);
   });
 
-  it('draws fresh scenes, and shows the short prompt or the judge template, text only', () => {
+  it('draws fresh scenes, and shows the judge template, or a lookup before each short-prompt item, text only', () => {
     const full = readingItems(60, 'full', templates, mulberry32(3));
-    const short = readingItems(60, 'short', templates, mulberry32(3));
-    // The same seed draws the same items; only the prompt differs.
-    expect(short.map((i) => i.text)).toEqual(full.map((i) => i.text));
-    expect(new Set(full.map((i) => i.text.context)).size).toBeGreaterThan(15);
+    const short = readingItems(120, 'short', templates, mulberry32(3));
+    const lookups = short.filter((_, k) => k % 2 === 0);
+    const judged = short.filter((_, k) => k % 2 === 1);
+    // The same seed draws the same judge items; only the prompt differs.
+    expect(judged.map((i) => i.text)).toEqual(full.map((i) => i.text));
+    expect(new Set(full.map((i) => i.text!.context)).size).toBeGreaterThan(15);
     for (const [k, item] of full.entries()) {
       const prompt = JSON.stringify(item.messages);
       expect(prompt).toContain(instruction);
-      expect(prompt).toContain(JSON.stringify(item.text.context).slice(1, -1));
-      expect(JSON.stringify(short[k].messages)).not.toContain(instruction);
-      expect(JSON.stringify(short[k].messages)).toContain(`A: ${item.text.first}\\nB: ${item.text.second}\\nA or B?`);
-      for (const m of [...item.messages, ...short[k].messages]) expect(JSON.stringify(m.content)).not.toContain('"video"');
+      expect(prompt).toContain(JSON.stringify(item.text!.context).slice(1, -1));
+      expect(JSON.stringify(judged[k].messages)).not.toContain(instruction);
+      expect(JSON.stringify(judged[k].messages)).toContain(`A: ${item.text!.first}\\nB: ${item.text!.second}\\nA or B?`);
+      // The lookup before it asks the same question of the same description, answered by the better response's answer.
+      expect(lookups[k].text).toBeNull();
+      expect(JSON.stringify(lookups[k].messages)).toContain(JSON.stringify(`Description: ${item.text!.context}\nQuestion: ${item.text!.question}\nAnswer:`).slice(1, -1));
+      const better = item.target === 'A' ? item.text!.first : item.text!.second;
+      expect(better.split('.')[0]).toBe(lookups[k].target);
+      for (const m of [...item.messages, ...judged[k].messages, ...lookups[k].messages]) expect(JSON.stringify(m.content)).not.toContain('"video"');
     }
   });
 });

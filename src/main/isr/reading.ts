@@ -12,16 +12,20 @@ import { judgeMessages, type JudgeText } from './judge';
 import type { Templates } from './templates';
 import { judgedPair } from './warm-start';
 
-/** `short`: description, question and the two responses with no instruction; `full`: the judge template. */
+/** `short`: description, question and the two responses with no instruction, each such item after
+ *  a lookup item (description and question, answered from the description); `full`: the judge template. */
 export type ReadingPrompt = 'short' | 'full';
 
 export interface ReadingItem {
   messages: ChatMessage[];
-  target: 'A' | 'B';
-  text: JudgeText;
+  /** A or B for judge items; the answer for lookup items. */
+  target: string;
+  /** What a judge item shows; null for lookup items. */
+  text: JudgeText | null;
 }
 
 const shortPrompt = (t: JudgeText) => `Description: ${t.context}\nQuestion: ${t.question}\nA: ${t.first}\nB: ${t.second}\nA or B?`;
+const lookupPrompt = (description: string, question: string) => `Description: ${description}\nQuestion: ${question}\nAnswer:`;
 
 /** `count` judge items, each about a new scene's question, with that scene's caption as the description. */
 export function readingItems(count: number, prompt: ReadingPrompt, templates: Templates, rng: Rng): ReadingItem[] {
@@ -29,9 +33,11 @@ export function readingItems(count: number, prompt: ReadingPrompt, templates: Te
   while (items.length < count) {
     const scene = randomScene(rng);
     for (const q of questionsFor(scene, rng)) {
+      const context = captionFor(scene);
+      if (prompt === 'short' && items.length < count) items.push({ messages: userTurn(lookupPrompt(context, q.question), false), target: q.answer, text: null });
       if (items.length === count) break;
       const { first, second, target } = judgedPair(scene, q.answer, rng);
-      const text = { question: q.question, context: captionFor(scene), first, second };
+      const text = { question: q.question, context, first, second };
       items.push({ messages: prompt === 'short' ? userTurn(shortPrompt(text), false) : judgeMessages(templates, text, false), target, text });
     }
   }
