@@ -17,7 +17,7 @@ import { VideoLanguageModel } from '../engine/model/vlm';
 import { keepLoggedSteps } from '../engine/train/state';
 import { defaultTrainConfig, Trainer, type StepMetrics, type TrainConfig, type TrainExample } from '../engine/train/trainer';
 import { demoCorpus } from '../video/demo/corpus';
-import { judge, type JudgeText } from './judge';
+import { bothOrders, judge, type JudgeText } from './judge';
 import { readingItems, type ReadingPrompt } from './reading';
 import { exactMatch } from './scorer';
 import { runSettingsSchema } from './settings';
@@ -107,7 +107,7 @@ export async function trainDemoModel(o: DemoModelOptions): Promise<DemoModelResu
       prompt: vlm.prompt(item.messages, 0).inputIds, chosen: [...vlm.tokenizer.encode(item.target), eot],
     }));
   };
-  const readingSettings = { ...trainSettings(o), epochs: 1, batchSize: readingBatch };
+  const readingSettings: TrainConfig = { ...trainSettings(o), epochs: 1, batchSize: readingBatch };
   let from = base;
   const readingSteps = { short: 0, full: 0 };
   for (const [prompt, updates, seed] of [['short', o.readingShort, o.seed + 100], ['full', o.readingFull, o.seed + 200]] as const) {
@@ -118,7 +118,8 @@ export async function trainDemoModel(o: DemoModelOptions): Promise<DemoModelResu
   }
 
   const items = warmStartItems(split('train'), train, templates, mulberry32(o.seed));
-  const { steps, final } = await stage('video', from, o.out, trainSettings(o), async (vlm) => {
+  const videoSettings = trainSettings(o);
+  const { steps, final } = await stage('video', from, o.out, videoSettings, async (vlm) => {
     const features = new VideoFeatures(vlm, o.ffmpeg, o.cacheDir);
     const eot = vlm.tokenizer.stopTokenIds()[0];
     const examples: TrainExample[] = [];
@@ -135,7 +136,7 @@ export async function trainDemoModel(o: DemoModelOptions): Promise<DemoModelResu
 
   const measured = await heldOut(o, data, split('test'), test, templates);
   const result: DemoModelResult = { readingSteps, examples: items.length, steps, final, ...measured };
-  writeFileSync(join(work, 'summary.json'), `${JSON.stringify({ data, settings: { video: trainSettings(o), reading: readingSettings }, ...result }, null, 2)}\n`);
+  writeFileSync(join(work, 'summary.json'), `${JSON.stringify({ data, settings: { video: videoSettings, reading: readingSettings }, ...result }, null, 2)}\n`);
   return result;
 }
 
@@ -226,7 +227,7 @@ async function heldOut(o: DemoModelOptions, data: string, clips: DemoClip[], que
     for (const [i, item] of judgeItems.entries()) {
       o.onProgress?.('held-out judging', i, judgeItems.length);
       const features = await visual(item.video);
-      const p = await bothOrders(vlm, templates, item.judge, features, o.frames);
+      const p = await judgePair(vlm, templates, item.judge, features, o.frames);
       const pBetter = item.target === 'A' ? p : 1 - p;
       if (pBetter > 0.5) right++;
       if (p < lo || p > hi) decided++;
@@ -236,7 +237,7 @@ async function heldOut(o: DemoModelOptions, data: string, clips: DemoClip[], que
     let read = 0;
     for (const [i, item] of readingCheck.entries()) {
       o.onProgress?.('held-out reading', i, readingCheck.length);
-      const p = await bothOrders(vlm, templates, item.text!, null, 0);
+      const p = await judgePair(vlm, templates, item.text!, null, 0);
       if ((p > 0.5) === (item.target === 'A')) read++;
     }
     return { answers: questions.length, accuracy: share(correct, questions.length), judged: judgeItems.length, judgeAccuracy: share(right, judgeItems.length), judgeDecided: share(decided, judgeItems.length), readingAccuracy: share(read, readingCheck.length) };
@@ -248,9 +249,9 @@ async function heldOut(o: DemoModelOptions, data: string, clips: DemoClip[], que
 const readingChecks = 100;
 const share = (n: number, of: number) => (of === 0 ? 0 : n / of);
 
-/** p(the first response is better), judged as shown and swapped, averaged. */
-async function bothOrders(vlm: VideoLanguageModel, templates: Templates, text: JudgeText, features: Float32Array | null, frames: number): Promise<number> {
+/** p(the first response is better), judged as shown and swapped. */
+async function judgePair(vlm: VideoLanguageModel, templates: Templates, text: JudgeText, features: Float32Array | null, frames: number): Promise<number> {
   const shown = await judge(vlm, templates, { ...text, features, frames });
   const swapped = await judge(vlm, templates, { ...text, first: text.second, second: text.first, features, frames });
-  return (shown.pFirst + 1 - swapped.pFirst) / 2;
+  return bothOrders(shown.pFirst, swapped.pFirst);
 }

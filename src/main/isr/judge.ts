@@ -26,6 +26,11 @@ export interface Verdict {
   attention: VisualAttention | null;
 }
 
+/** p(A is better) from the two orders: p(first) with A shown first, and p(first) with B shown first. */
+export function bothOrders(pFirstAFirst: number, pFirstBFirst: number): number {
+  return (pFirstAFirst + 1 - pFirstBFirst) / 2;
+}
+
 /** The judge's chat: the template's text, after the video when the judge sees one. */
 export function judgeMessages(templates: Templates, input: JudgeText, withVideo: boolean): ChatMessage[] {
   const contextBlock = input.context === null ? '' : `${fill(templates.context_block, { context: input.context }, 'context_block')}\n`;

@@ -18,7 +18,7 @@ import {
   contextsOf, createRun, effectiveChoice, ensureRound, evaluationsOf, getRun, judgmentsOf, pairsOf, registerModel, responsesOf, roundsOf, saveContext,
   saveEvaluation, saveJudgment, savePair, saveResponse, saveTrainStep, setRoundOutput, setRoundPhase, setRunStatus, type ResponseRecord, type RoundRecord, type RunRecord,
 } from '../store/rounds';
-import { judge } from './judge';
+import { bothOrders, judge } from './judge';
 import { accuracy, exactMatchScorer, openAiScorer, type AnswerScorer } from './scorer';
 import { parseRunSettings, type RunSettings } from './settings';
 import { fill, loadTemplates, type Templates } from './templates';
@@ -198,7 +198,7 @@ async function runRound(env: RunEnvironment, run: RunRecord, settings: RunSettin
       const responses = byPrompt.get(p.id) ?? [];
       for (let k = 0; k + 1 < responses.length; k += 2) {
         const [a, b] = [responses[k], responses[k + 1]];
-        const pA = (verdicts.get(verdictKey(a.id, b.id, 'a'))! + (1 - verdicts.get(verdictKey(a.id, b.id, 'b'))!)) / 2;
+        const pA = bothOrders(verdicts.get(verdictKey(a.id, b.id, 'a'))!, verdicts.get(verdictKey(a.id, b.id, 'b'))!);
         savePair(db, round.id, { promptId: p.id, responseAId: a.id, responseBId: b.id, pA, judgeChoice: pA > hi ? 'a' : pA < lo ? 'b' : 'tie' });
       }
     }
