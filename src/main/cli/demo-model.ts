@@ -14,8 +14,8 @@ export function registerDemoModel(program: Command): void {
     .command('demo-model')
     .summary('warm-start a small fixture with SFT on the demo data: the demo rounds\' starting policy')
     .description(
-      'write a fixture of one family (small by default) and train it with SFT (LoRA r 32 on the decoder) in three stages: reading (text-only judge items ' +
-        'about synthetic scenes, a short prompt first, then the judge template), then the demo data\'s train split with its videos: ' +
+      'write a fixture of one family (small by default) and train it with SFT (LoRA r 32 on the decoder) in three stages: reading (text-only items about ' +
+        'synthetic scenes: lookups and judge items with a short prompt, then judge items with the judge template), then the demo data\'s train split with its videos: ' +
         'captions of the clips, corrections of flawed captions, answers to the questions, and judge examples whose worse answer is wrong, ' +
         'verbose and hallucinated, or right but padded with an invented shape. --out becomes a model folder (training state, metrics and ' +
         'the untrained base under --out/training; running again resumes). Prints held-out answer accuracy and judge accuracy on the test split.',
@@ -26,7 +26,7 @@ export function registerDemoModel(program: Command): void {
     .option('--size <size>', `fixture size: ${fixtureSizes.join(' or ')} (tiny trains in seconds, for trying the commands out)`, choice(fixtureSizes), demoModelDefaults.size)
     .option('--epochs <e>', 'passes over the warm-start items', integer(1, 100), demoModelDefaults.epochs)
     .option('--lr <lr>', 'peak learning rate', decimal(1e-9, 1), demoModelDefaults.lr)
-    .option('--reading-short <n>', 'updates of 8 text-only judge items with a short prompt (0 skips the stage)', integer(0, 100000), demoModelDefaults.readingShort)
+    .option('--reading-short <n>', 'updates of 8 text-only items with a short prompt, a lookup in a description before each judge item (0 skips the stage)', integer(0, 100000), demoModelDefaults.readingShort)
     .option('--reading-full <n>', 'then updates of 8 text-only judge items with the judge template (0 skips the stage)', integer(0, 100000), demoModelDefaults.readingFull)
     .option('--frames <n>', 'frames sampled from each video', integer(1, 64), demoModelDefaults.frames)
     .option('--seed <s>', 'seed for the weights, the items and the training order', integer(0), demoModelDefaults.seed)
