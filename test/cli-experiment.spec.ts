@@ -132,6 +132,13 @@ describe('isr-studio demo-model and experiment', () => {
     const db = new Database(join(study(), 'experiment.db'), { readonly: true });
     expect(db.prepare('SELECT COUNT(*) FROM runs').pluck().get()).toBe(2);
     db.close();
+    const report = () => readFileSync(join(study(), 'REPORT.md'), 'utf8');
+    expect(report()).not.toContain('resumed on');
+    // Pretend the study began on other code: the report names both commits, in order.
+    const stateFile = join(study(), 'experiment.json');
+    writeFileSync(stateFile, JSON.stringify({ ...JSON.parse(readFileSync(stateFile, 'utf8')), code: [{ commit: 'f'.repeat(40), dirty: false }] }));
+    expect((await runCli(experiment())).code).toBe(0);
+    expect(report()).toMatch(new RegExp(`- Commit: \`${'f'.repeat(40)}\`, resumed on \`[0-9a-f]{40}\``));
     const other = await runCli(['experiment', '--data', join(dir, 'demo'), '--model', model(), '--rounds', '2', '--modes', 'isr', '--out', study(), '--config', join(dir, 'config.json')]);
     expect(other.code).toBe(1);
     expect(other.stderr).toContain(`${join(study(), 'experiment.json')} is a study with another rounds (1)`);

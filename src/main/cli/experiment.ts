@@ -41,6 +41,8 @@ interface StudyState {
   settings: Record<string, unknown>;
   runs: Partial<Record<RunMode, number>>;
   seconds: Partial<Record<RunMode, number>>;
+  /** The code each invocation started on, a new entry only when it differs from the last. */
+  code: ({ commit: string; dirty: boolean } | null)[];
 }
 
 function modeList(value: string): RunMode[] {
@@ -52,15 +54,15 @@ function modeList(value: string): RunMode[] {
 }
 
 /** The study folder's state, or a fresh one; a folder holding a study of other inputs is refused, not overwritten. */
-function studyState(file: string, inputs: Omit<StudyState, 'runs' | 'seconds'>): StudyState {
-  if (!existsSync(file)) return { ...inputs, runs: {}, seconds: {} };
+function studyState(file: string, inputs: Omit<StudyState, 'runs' | 'seconds' | 'code'>): StudyState {
+  if (!existsSync(file)) return { ...inputs, runs: {}, seconds: {}, code: [] };
   const saved = JSON.parse(readFileSync(file, 'utf8')) as StudyState;
   for (const key of ['model', 'data', 'rounds', 'settings'] as const) {
     if (JSON.stringify(saved[key]) !== JSON.stringify(inputs[key])) {
       throw new ApiError('invalid_argument', `${file} is a study with another ${key} (${JSON.stringify(saved[key])}); give a new --out, or the same inputs to resume it`);
     }
   }
-  return saved;
+  return { ...saved, code: saved.code ?? [] };
 }
 
 /** What `demo-model` measured of the starting policy, when it made it. */
@@ -108,6 +110,10 @@ export function registerExperiment(program: Command): void {
       const stateFile = join(out, 'experiment.json');
       const state = studyState(stateFile, { model, data, rounds: opts.rounds, settings });
       const save = () => writeFileSync(stateFile, `${JSON.stringify(state, null, 2)}\n`);
+      // Read at the start, since the code that runs is the code loaded now, whatever the tree holds by the end.
+      const code = gitCommit(dirname(fileURLToPath(import.meta.url)));
+      if (JSON.stringify(state.code.at(-1)) !== JSON.stringify(code)) state.code.push(code);
+      save();
 
       let datasetId: number;
       let evalDatasetId: number;
@@ -148,11 +154,10 @@ export function registerExperiment(program: Command): void {
       const db = openDatabase(join(out, 'experiment.db'));
       try {
         const figures = opts.modes.map((m) => runFigures(db, state.runs[m]!));
-        const code = gitCommit(dirname(fileURLToPath(import.meta.url)));
         const seconds = Object.fromEntries(opts.modes.map((m) => [m, state.seconds[m] ?? 0]));
         const files = writeExperimentReport(out, figures, {
           command: `isr-studio experiment --data ${opts.data} --model ${opts.model} --rounds ${opts.rounds} --modes ${opts.modes.join(',')} --out ${opts.out}${opts.config ? ` --config ${opts.config}` : ''}`,
-          commit: code?.commit ?? null, dirty: code?.dirty ?? false, ...machineDescription(), date: started.toISOString().slice(0, 10),
+          code: state.code, ...machineDescription(), date: started.toISOString().slice(0, 10),
           seconds, totalSeconds: Object.values(seconds).reduce((s, x) => s + x, 0),
           data: { dir: opts.data, trainQuestions: countPrompts(db, datasetId), testQuestions: countPrompts(db, evalDatasetId) },
           model: { dir: opts.model, family, warmStart: warmStartNote(model) }, rounds: opts.rounds, settings: parsedSettings,

@@ -1,10 +1,12 @@
-import { copyFileSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openCheckpoint, writeCheckpoint, type TensorToWrite } from '../engine/graph/safetensors';
 import { writeFixture } from '../engine/model/fixture';
 import { VideoLanguageModel } from '../engine/model/vlm';
 import { resolveFfmpeg } from '../video/ffmpeg';
+import { FrameCache } from '../video/frame-cache';
 import { flatClip } from '../video/test-clips';
 import { VideoFeatures } from './video-features';
 
@@ -47,5 +49,43 @@ describe('VideoFeatures', () => {
     expect(encoded).toBe(3);
     expect(otherCount.length).toBe((first.length / 2) * 3);
     expect(otherVideo).not.toEqual(first);
+  });
+
+  it('keys on the vision weights: a policy whose language model was trained reuses them, one with another projector does not', async () => {
+    // Copies of the model with one weight nudged, as a LoRA round (language model) or projector training would.
+    const nudged = (name: string, to: string) => {
+      mkdirSync(join(dir, to));
+      for (const file of readdirSync(join(dir, 'model'))) if (file !== 'model.safetensors') copyFileSync(join(dir, 'model', file), join(dir, to, file));
+      const source = openCheckpoint(join(dir, 'model'));
+      const tensors: Record<string, TensorToWrite> = {};
+      for (const n of source.names()) {
+        const data = source.readAsFloat32(n);
+        if (n === name) data[0] += 0.5;
+        tensors[n] = { dtype: 'F32', shape: source.info(n).shape, data };
+      }
+      source.close();
+      writeCheckpoint(join(dir, to), tensors);
+      return join(dir, to);
+    };
+    const language = await VideoLanguageModel.load(nudged('model.text_model.layers.0.mlp.down_proj.weight', 'language'));
+    const projector = await VideoLanguageModel.load(nudged('model.connector.modality_projection.proj.weight', 'projector'));
+    try {
+      const cacheDir = join(dir, 'cache-by-vision');
+      const base = await new VideoFeatures(model, ffmpeg, cacheDir).of(join(dir, 'green.mp4'), 2);
+      expect(language.visionFingerprint()).toBe(model.visionFingerprint());
+      expect(projector.visionFingerprint()).not.toBe(model.visionFingerprint());
+      expect(await new VideoFeatures(language, ffmpeg, cacheDir).of(join(dir, 'green.mp4'), 2)).toEqual(base);
+      expect(readdirSync(join(cacheDir, 'features'))).toHaveLength(1);
+      const moved = await new VideoFeatures(projector, ffmpeg, cacheDir).of(join(dir, 'green.mp4'), 2);
+      expect(readdirSync(join(cacheDir, 'features'))).toHaveLength(2);
+      // What was served from the cache is what each model computes itself.
+      const frames = await new FrameCache(join(cacheDir, 'frames')).frames(ffmpeg, join(dir, 'green.mp4'), 2, model.frameSize);
+      expect(await language.visualFeatures(frames)).toEqual(base);
+      expect(await projector.visualFeatures(frames)).toEqual(moved);
+      expect(moved).not.toEqual(base);
+    } finally {
+      await language.release();
+      await projector.release();
+    }
   });
 });

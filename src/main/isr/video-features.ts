@@ -1,9 +1,10 @@
 // Frames and vision features of a video for a model, computed once: frames come from the frame
 // cache (keyed by the video's content), features from the feature cache (keyed by video content,
-// frame count and size, and the model's fingerprint), so describing, judging and training the same
-// clip never run ffmpeg or the vision tower twice.
+// frame count and size, and the model's vision fingerprint), so describing, judging and training the
+// same clip never run ffmpeg or the vision tower twice, nor do later rounds whose training left the
+// vision weights alone.
 import { join } from 'node:path';
-import { FeatureCache, modelFingerprint } from '../engine/model/feature-cache';
+import { FeatureCache } from '../engine/model/feature-cache';
 import type { VisionStage } from '../engine/model/vision';
 import type { VideoLanguageModel } from '../engine/model/vlm';
 import { FrameCache } from '../video/frame-cache';
@@ -12,7 +13,6 @@ import { sha256File } from '../video/hash';
 export class VideoFeatures {
   private readonly frames: FrameCache;
   private readonly features: FeatureCache;
-  private fingerprint: Promise<string> | null = null;
 
   constructor(
     private readonly model: VideoLanguageModel,
@@ -26,9 +26,8 @@ export class VideoFeatures {
   /** The feature rows a prompt showing `videoPath` with `frameCount` frames takes; at stage 'tower',
    *  the tower's output before the projector (what training the projector starts from). */
   async of(videoPath: string, frameCount: number, stage: VisionStage = 'features'): Promise<Float32Array> {
-    this.fingerprint ??= modelFingerprint(this.model.dir);
     const size = this.model.frameSize;
-    const model = stage === 'features' ? await this.fingerprint : `${await this.fingerprint}:${stage}`;
+    const model = stage === 'features' ? this.model.visionFingerprint() : `${this.model.visionFingerprint()}:${stage}`;
     const key = { video: await sha256File(videoPath), frames: frameCount, frameSize: size.width, model };
     const cached = this.features.get(key);
     if (cached) return cached;

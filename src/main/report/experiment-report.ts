@@ -10,9 +10,8 @@ import { lineChartPng } from './line-chart';
 
 export interface ExperimentMeta {
   command: string;
-  /** The commit the code ran on, and whether the working tree had changes on top of it. */
-  commit: string | null;
-  dirty: boolean;
+  /** The code each invocation of the study ran on, in order (one entry unless it was resumed on other code); null outside git. */
+  code: ({ commit: string; dirty: boolean } | null)[];
   machine: string;
   runtime: string;
   date: string;
@@ -121,7 +120,7 @@ export function writeExperimentReport(dir: string, figures: readonly ModeFigures
     '## How it was run',
     '',
     `- Command: \`${meta.command}\``,
-    `- Commit: ${meta.commit === null ? 'unknown (not a git checkout)' : `\`${meta.commit}\`${meta.dirty ? ' with uncommitted changes' : ''}`}`,
+    `- Commit: ${meta.code.map((c) => (c === null ? 'unknown (not a git checkout)' : `\`${c.commit}\`${c.dirty ? ' with uncommitted changes' : ''}`)).join(', resumed on ')}`,
     `- Machine: ${meta.machine}; ${meta.runtime}`,
     `- Date: ${meta.date}`,
     `- Time: ${duration(meta.totalSeconds)} in all (${Object.entries(meta.seconds).map(([m, s]) => `${m} ${duration(s)}`).join(', ')})`,

@@ -1,5 +1,5 @@
 // Vision features on disk, keyed by everything that determines them (the video's content, the frame
-// count and size, the model's weights), so describing, judging and training the same clip run the
+// count and size, the model's vision weights), so describing, judging and training the same clip run the
 // vision tower once. An entry is written to a private .partial file and renamed into place, so a
 // reader sees a whole entry or none; each entry repeats its key and length in a header, so a
 // truncated, foreign or colliding file reads as a miss, never as features.
@@ -13,7 +13,7 @@ export interface FeatureKey {
   video: string;
   frames: number;
   frameSize: number;
-  /** modelFingerprint of the model folder. */
+  /** The model's visionFingerprint (VideoLanguageModel). */
   model: string;
 }
 

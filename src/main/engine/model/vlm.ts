@@ -1,10 +1,12 @@
 // A video language model loaded from its Hugging Face folder: config, tokenizer and chat template,
 // preprocessing, the vision tower and the decoder as ONNX Runtime sessions. What the method layer
 // calls to describe, answer and judge; it knows nothing of where frames come from.
+import { createHash } from 'node:crypto';
 import type { SessionOptions } from '../graph/session';
 import { attentionOverKeys, foldVisual } from '../generate/attention';
 import { generate, type GenerateOptions, type Generation } from '../generate/generate';
 import { readModelConfig, type ModelConfig } from './config';
+import { textWeightNames } from './decoder';
 import { LanguageModel } from './language-model';
 import { readPreprocessorConfig, pixelValues, type ImageProcessorConfig } from './preprocess';
 import { buildPrompt, type BuiltPrompt } from './prompt';
@@ -43,6 +45,25 @@ export class VideoLanguageModel {
   ) {}
 
   private tower: Promise<VisionEncoder> | null = null;
+  private visionHash: string | null = null;
+
+  /** sha256 of all that visual features depend on: the config outside the language model (of which
+   *  only the hidden size, the projector's output, counts), the preprocessor, and every weight outside
+   *  the language model. Training the language model leaves it unchanged, so a round's merged policy
+   *  reuses its parent's cached features. Reads the vision weights once per loaded model. */
+  visionFingerprint(): string {
+    if (this.visionHash === null) {
+      const settings = { config: { ...this.config, file: null, text: this.config.text.hiddenSize }, preprocessor: { ...this.preprocessor, file: null } };
+      const hash = createHash('sha256').update(JSON.stringify(settings));
+      const { prefix, lmHead } = textWeightNames(this.config);
+      for (const name of [...this.weights.shapes.keys()].filter((n) => !n.startsWith(prefix) && n !== lmHead).sort()) {
+        const values = this.weights.get(name);
+        hash.update(`\0${name}\0`).update(new Uint8Array(values.buffer, values.byteOffset, values.byteLength));
+      }
+      this.visionHash = hash.digest('hex');
+    }
+    return this.visionHash;
+  }
 
   /** Reads and checks every file of a model folder (config, tokenizer, preprocessor, each weight's
    *  name, dtype and shape) without building any session; the weights are left open. */
