@@ -101,16 +101,20 @@ describe('isr-studio demo-model and experiment', () => {
 
       const cells = runs.map((run) => {
         const rows = db.prepare(
-          `SELECT p.judge_choice AS choice, a.text AS a, b.text AS b, q.answer FROM pairs p JOIN rounds r ON r.id = p.round_id
+          `SELECT p.judge_choice AS choice, p.p_a AS pA, a.text AS a, b.text AS b, q.answer FROM pairs p JOIN rounds r ON r.id = p.round_id
            JOIN responses a ON a.id = p.response_a_id JOIN responses b ON b.id = p.response_b_id JOIN prompts q ON q.id = p.prompt_id WHERE r.run_id = ? AND r.round = 1`,
-        ).all(run.id) as { choice: string; a: string; b: string; answer: string }[];
+        ).all(run.id) as { choice: string; pA: number; a: string; b: string; answer: string }[];
         const decided = rows.filter((p) => right(p.a, p.answer) !== right(p.b, p.answer));
         const ties = decided.filter((p) => p.choice === 'tie').length;
         const ok = decided.filter((p) => p.choice !== 'tie' && (p.choice === 'a') === right(p.a, p.answer)).length;
         const accuracy = decided.length - ties === 0 ? '–' : `${((100 * ok) / (decided.length - ties)).toFixed(1)}%`;
-        return `${accuracy} (${ok}/${decided.length}, ${ties} ties)`;
+        const leaning = decided.filter((p) => p.pA !== 0.5);
+        const leanRight = leaning.filter((p) => (p.pA > 0.5) === right(p.a, p.answer)).length;
+        const lean = leaning.length === 0 ? '–' : `${((100 * leanRight) / leaning.length).toFixed(1)}%`;
+        return { judge: `${accuracy} (${ok}/${decided.length}, ${ties} ties)`, lean: `${lean} (${leanRight}/${leaning.length})` };
       });
-      expect(report).toContain(`| 1 | ${cells[0]} | ${cells[1]} |`);
+      expect(report).toContain(`| 1 | ${cells[0].judge} | ${cells[1].judge} |`);
+      expect(report).toContain(`| 1 | ${cells[0].lean} | ${cells[1].lean} |`);
       const heldOut = runs.map((run) => {
         const mean = db.prepare('SELECT AVG(e.score) FROM evaluations e JOIN rounds r ON r.id = e.round_id WHERE r.run_id = ? AND r.round = 1').pluck().get(run.id) as number;
         return `${(100 * mean).toFixed(1)}%`;

@@ -27,6 +27,10 @@ export interface RoundFigures {
   judgeTies: number;
   /** judgeRight / (decided - judgeTies): null when the judge decided none. */
   judgeAccuracy: number | null;
+  /** The judge's lean with the tie band set aside: of the decided pairs whose p(A) is not exactly 0.5,
+   *  how many lean (p(A) above or below 0.5) toward the right response. Shows a signal the band hides. */
+  leanRight: number;
+  leaning: number;
   /** Of the pairs the judge decided whose responses differ in length, the share where it chose the longer. */
   preferLonger: number | null;
   /** Mean share of the verdict's attention on visual tokens (null for text-judge). */
@@ -51,7 +55,7 @@ export function runFigures(db: Db, runId: number): ModeFigures {
   const rounds = roundsOf(db, runId).filter((r) => r.phase === 'done').map((round): RoundFigures => {
     const summary = summarise(db, round, settings);
     const responses = new Map(responsesOf(db, round.id).map((r) => [r.id, r]));
-    let [decided, judgeRight, judgeTies, longer, unequal] = [0, 0, 0, 0, 0];
+    let [decided, judgeRight, judgeTies, leanRight, leaning, longer, unequal] = [0, 0, 0, 0, 0, 0, 0];
     for (const pair of pairsOf(db, round.id)) {
       const [a, b] = [responses.get(pair.responseAId)!, responses.get(pair.responseBId)!];
       const reference = answers.get(pair.promptId);
@@ -60,6 +64,10 @@ export function runFigures(db: Db, runId: number): ModeFigures {
         decided++;
         if (pair.judgeChoice === 'tie') judgeTies++;
         else if ((pair.judgeChoice === 'a') === aRight) judgeRight++;
+        if (pair.pA !== 0.5) {
+          leaning++;
+          if (pair.pA > 0.5 === aRight) leanRight++;
+        }
       }
       const [aWords, bWords] = [words(a.text), words(b.text)];
       if (pair.judgeChoice !== 'tie' && aWords !== bWords) {
@@ -72,6 +80,7 @@ export function runFigures(db: Db, runId: number): ModeFigures {
       responseWords: mean([...responses.values()].map((r) => words(r.text))),
       pairs: summary.pairs, ties: summary.ties, decided, judgeRight, judgeTies,
       judgeAccuracy: decided - judgeTies === 0 ? null : judgeRight / (decided - judgeTies),
+      leanRight, leaning,
       preferLonger: unequal === 0 ? null : longer / unequal,
       visualShare: summary.visualShare,
     };

@@ -61,6 +61,13 @@ function pooledJudge(f: ModeFigures): { right: number; n: number } {
   return f.rounds.reduce((s, r) => ({ right: s.right + r.judgeRight, n: s.n + r.decided - r.judgeTies }), { right: 0, n: 0 });
 }
 
+/** The judge's lean pooled over a run's rounds: right / leaning, the tie band set aside. */
+function pooledLean(f: ModeFigures): { right: number; n: number } {
+  return f.rounds.reduce((s, r) => ({ right: s.right + r.leanRight, n: s.n + r.leaning }), { right: 0, n: 0 });
+}
+
+const zText = (z: number | null) => (z === null ? '–' : z.toFixed(2));
+
 /** Two-proportion z statistic: |z| < 2 means the difference is within sampling noise (95%). */
 function zOf(a: { right: number; n: number }, b: { right: number; n: number }): number | null {
   if (a.n === 0 || b.n === 0) return null;
@@ -78,12 +85,15 @@ export function claims(figures: readonly ModeFigures[]): string[] {
 
   const [a, b] = [pooledJudge(isr), pooledJudge(text)];
   const z = zOf(a, b);
+  const [la, lb] = [pooledLean(isr), pooledLean(text)];
   const judgeVerdict = z === null ? 'cannot be checked: one of the judges decided no pair that ground truth decides'
     : z >= 2 ? 'reproduced' : z > 0 ? 'not shown: isr is ahead, but within sampling noise' : 'did not reproduce';
   lines.push(
     `1. **A judge grounded by a retrospective visual context picks better preferences than a language-only judge.** ` +
       `Pooled over the rounds, on pairs where exactly one response is right: isr ${pct(a.n ? a.right / a.n : null)} of ${a.n}, ` +
-      `text-judge ${pct(b.n ? b.right / b.n : null)} of ${b.n} (z = ${z === null ? '–' : z.toFixed(2)}). Verdict: ${judgeVerdict}.`,
+      `text-judge ${pct(b.n ? b.right / b.n : null)} of ${b.n} (z = ${zText(z)}). Verdict: ${judgeVerdict}. ` +
+      `With the tie band set aside, the side of 0.5 its p(A) leans to is right for isr ${pct(la.n ? la.right / la.n : null)} of ${la.n} ` +
+      `and text-judge ${pct(lb.n ? lb.right / lb.n : null)} of ${lb.n} (z = ${zText(zOf(la, lb))}); the verdict rests on the preferences the rounds trained on, not on this.`,
   );
   const growth = (f: ModeFigures) => {
     const [first, last] = [f.rounds.find((r) => r.round === 0) ?? f.rounds[0], f.rounds.at(-1)];
@@ -155,6 +165,11 @@ export function writeExperimentReport(dir: string, figures: readonly ModeFigures
       'Judge accuracy is the share of those the judge chose right, ties (inside the tie band) left out; each cell reads accuracy (right / decided, ties).',
     '',
     ...table(figures, (r) => `${pct(r.judgeAccuracy)} (${r.judgeRight}/${r.decided}, ${r.judgeTies} ties)`, 1),
+    '',
+    "The judge's lean, the tie band set aside: of the same decided pairs, the share whose p(A) (both orders averaged) lies on the right response's side of 0.5; " +
+      'a judge whose probabilities crowd 0.5 can lean right more often than chance while deciding almost nothing. Each cell reads share (right / leaning).',
+    '',
+    ...table(figures, (r) => `${pct(r.leaning ? r.leanRight / r.leaning : null)} (${r.leanRight}/${r.leaning})`, 1),
     '',
     'Of the pairs the judge did not call a tie whose two responses differ in length, the share where it chose the longer (any pair, right or wrong):',
     '',
