@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { concatTyped } from '../../shared/arrays';
 import { ApiError } from '../../shared/errors';
 import type { RoundSummary, RunMode } from '../../shared/types';
-import { modelFingerprint } from '../engine/model/feature-cache';
+import { modelFingerprint } from '../engine/model/model-fingerprint';
 import { userTurn } from '../engine/model/tokenizer';
 import { VideoLanguageModel } from '../engine/model/vlm';
 import { defaultTrainConfig, Trainer, type TrainExample } from '../engine/train/trainer';
