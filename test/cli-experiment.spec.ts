@@ -111,7 +111,7 @@ describe('isr-studio demo-model and experiment', () => {
         const leaning = decided.filter((p) => p.pA !== 0.5);
         const leanRight = leaning.filter((p) => (p.pA > 0.5) === right(p.a, p.answer)).length;
         const lean = leaning.length === 0 ? '–' : `${((100 * leanRight) / leaning.length).toFixed(1)}%`;
-        return { judge: `${accuracy} (${ok}/${decided.length}, ${ties} ties)`, lean: `${lean} (${leanRight}/${leaning.length})` };
+        return { judge: `${accuracy} (${ok}/${decided.length - ties}; ${ties} of ${decided.length} tied)`, lean: `${lean} (${leanRight}/${leaning.length})` };
       });
       expect(report).toContain(`| 1 | ${cells[0].judge} | ${cells[1].judge} |`);
       expect(report).toContain(`| 1 | ${cells[0].lean} | ${cells[1].lean} |`);

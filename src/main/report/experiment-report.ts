@@ -162,9 +162,9 @@ export function writeExperimentReport(dir: string, figures: readonly ModeFigures
     '![judge accuracy](judge-accuracy.png)',
     '',
     'A pair is decided by ground truth when exactly one of its two responses is right (normalised exact match of its first word or whole text). ' +
-      'Judge accuracy is the share of those the judge chose right, ties (inside the tie band) left out; each cell reads accuracy (right / decided, ties).',
+      'Judge accuracy is the share of those the judge chose right, ties (inside the tie band) left out; each cell reads accuracy (right / judged; how many of the decided pairs it tied).',
     '',
-    ...table(figures, (r) => `${pct(r.judgeAccuracy)} (${r.judgeRight}/${r.decided}, ${r.judgeTies} ties)`, 1),
+    ...table(figures, (r) => `${pct(r.judgeAccuracy)} (${r.judgeRight}/${r.decided - r.judgeTies}; ${r.judgeTies} of ${r.decided} tied)`, 1),
     '',
     "The judge's lean, the tie band set aside: of the same decided pairs, the share whose p(A) (both orders averaged) lies on the right response's side of 0.5; " +
       'a judge whose probabilities crowd 0.5 can lean right more often than chance while deciding almost nothing. Each cell reads share (right / leaning).',
