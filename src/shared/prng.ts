@@ -2,7 +2,10 @@
 // machine (demo clips, test tensors), which Math.random cannot promise. Sampling uses Rng
 // (engine/generate/sampling.ts), whose state can be saved and resumed.
 
-export function mulberry32(seed: number): () => number {
+/** Uniform draws in [0, 1). */
+export type Uniform = () => number;
+
+export function mulberry32(seed: number): Uniform {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;

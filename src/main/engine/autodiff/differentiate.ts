@@ -9,7 +9,7 @@
 // at long sequences. Nothing is kept between runs; frozen weights get no gradient buffers, and LoRA
 // parameters get one gradient output each. Halve it with smaller micro-batches (the caller sums).
 import { GraphBuilder } from '../graph/builder';
-import { isFloat } from '../graph/dtype';
+import { isFloat } from '../graph/element-type';
 import { type Graph, type Value, tensorNumbers } from '../graph/ir';
 import { prune } from '../graph/prune';
 import { rules, zerosLike } from './rules';

@@ -4,7 +4,7 @@
 // ONNX Runtime float32 for comparison. Used by the specs; no ONNX Runtime import here, so engine code
 // may use it too.
 import { mulberry32 } from '../../../shared/prng';
-import type { DType } from '../graph/dtype';
+import type { ElementType } from '../graph/element-type';
 import type { Graph } from '../graph/ir';
 import { runReference, tensor64, type Feeds, type Tensor64 } from '../graph/reference';
 import { differentiate, GRAD_PREFIX } from './differentiate';
@@ -14,7 +14,7 @@ export const rng = mulberry32;
 
 export type Fill = 'normal' | 'positive' | 'bool' | { int: [number, number] };
 
-export function randomTensor(rand: () => number, dtype: DType, dims: readonly number[], fill: Fill = 'normal'): Tensor64 {
+export function randomTensor(rand: () => number, dtype: ElementType, dims: readonly number[], fill: Fill = 'normal'): Tensor64 {
   const n = dims.reduce((a, b) => a * b, 1);
   const gen = (): number => {
     if (fill === 'bool') return rand() < 0.5 ? 1 : 0;

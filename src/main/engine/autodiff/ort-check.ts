@@ -1,15 +1,15 @@
 // Runs builder graphs in onnxruntime-node (plain sessions, CPU) on float64 reference feeds cast to
 // each input's declared dtype, so specs and benches can compare ORT with the reference interpreter.
 import * as ort from 'onnxruntime-node';
-import type { DType } from '../graph/dtype';
+import type { ElementType } from '../graph/element-type';
 import type { Graph } from '../graph/ir';
 import type { Feeds, Tensor64 } from '../graph/reference';
 
-const ortTypes: Partial<Record<DType, ort.Tensor.Type>> = {
+const ortTypes: Partial<Record<ElementType, ort.Tensor.Type>> = {
   float32: 'float32', float64: 'float64', int64: 'int64', int32: 'int32', bool: 'bool', uint8: 'uint8', int8: 'int8',
 };
 
-export function toOrtTensor(dtype: DType, t: Tensor64): ort.Tensor {
+export function toOrtTensor(dtype: ElementType, t: Tensor64): ort.Tensor {
   const type = ortTypes[dtype];
   if (type === undefined) throw new Error(`toOrtTensor: ${dtype} is not supported here`);
   const dims = [...t.dims];

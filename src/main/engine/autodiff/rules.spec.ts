@@ -3,7 +3,7 @@
 // the reference, forward outputs and gradients alike.
 import { describe, expect, it } from 'vitest';
 import { GraphBuilder } from '../graph/builder';
-import type { DType } from '../graph/dtype';
+import type { ElementType } from '../graph/element-type';
 import type { Dim, Graph, Value } from '../graph/ir';
 import { serialize } from '../graph/onnx';
 import { runReference, type Tensor64 } from '../graph/reference';
@@ -12,7 +12,7 @@ import { gradcheck, randomTensor, relativeError, rng, type Fill } from './gradch
 import { createOrtSession, runOrt } from './ort-check';
 import { rules } from './rules';
 
-interface InputSpec { name: string; shape: Dim[]; dims?: number[]; dtype?: DType; fill?: Fill }
+interface InputSpec { name: string; shape: Dim[]; dims?: number[]; dtype?: ElementType; fill?: Fill }
 interface Case {
   /** The registry rule this row covers (the op under test). */
   op: string;

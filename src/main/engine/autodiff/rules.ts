@@ -4,7 +4,7 @@
 // builder, so gradient graphs run on plain onnxruntime-node. What each op needs follows ONNX
 // Runtime's orttraining/orttraining/core/graph/gradient_builder.cc.
 import type { GraphBuilder } from '../graph/builder';
-import { isFloat } from '../graph/dtype';
+import { isFloat } from '../graph/element-type';
 import { attrFloat, attrInt, attrInts, type Dim, type Node, type Value } from '../graph/ir';
 import { normAxis } from '../graph/shape';
 

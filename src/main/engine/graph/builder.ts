@@ -2,7 +2,7 @@
 // build-time dtype and shape, readable node names from a scope stack
 // (`/model/layers.0/attn/q_proj/MatMul`), outputs. Every op is an ONNX op at OPSET with its exact
 // inputs and attributes; constant inputs (axes, shapes) become deduplicated int64 initializers.
-import { onnxDataType, typedFrom, type DType, type TypedData } from './dtype';
+import { onnxDataType, typedFrom, type ElementType, type TypedData } from './element-type';
 import { type Attr, type Attrs, type Graph, type Node, type Shape, type TensorData, type Value, tensorNumbers } from './ir';
 import { inferRules } from './shape';
 
@@ -81,12 +81,12 @@ export class GraphBuilder {
     return t === undefined || this.inputs.some((i) => i.name === v.name) ? undefined : tensorNumbers(t);
   }
 
-  input(name: string, dtype: DType, shape: Shape): Value {
+  input(name: string, dtype: ElementType, shape: Shape): Value {
     return this.register({ name, dtype, shape }, () => this.inputs.push({ name, dtype, shape }));
   }
 
   /** A named weight; `data` is kept by reference. */
-  initializer(name: string, dtype: DType, dims: readonly number[], data: TypedData | readonly number[]): Value {
+  initializer(name: string, dtype: ElementType, dims: readonly number[], data: TypedData | readonly number[]): Value {
     const typed = ArrayBuffer.isView(data) ? data : typedFrom(dtype, data);
     const n = dims.reduce((a, b) => a * b, 1);
     if (typed.length !== n) throw new Error(`initializer '${name}': ${typed.length} elements for dims [${dims}] (${n})`);
@@ -94,7 +94,7 @@ export class GraphBuilder {
   }
 
   /** An anonymous constant; small ones with equal contents are shared. */
-  constant(dtype: DType, dims: readonly number[], data: readonly number[]): Value {
+  constant(dtype: ElementType, dims: readonly number[], data: readonly number[]): Value {
     const key = data.length <= 64 ? `${dtype}[${dims}]${data.join(',')}` : undefined;
     const hit = key === undefined ? undefined : this.constCache.get(key);
     if (hit !== undefined) return hit;
@@ -105,7 +105,7 @@ export class GraphBuilder {
     return v;
   }
 
-  scalar(value: number, dtype: DType = 'float32'): Value { return this.constant(dtype, [], [value]); }
+  scalar(value: number, dtype: ElementType = 'float32'): Value { return this.constant(dtype, [], [value]); }
   /** A 1-D int64 constant (axes, shapes, starts). */
   ints(values: readonly number[]): Value { return this.constant('int64', [values.length], values); }
 
@@ -192,7 +192,7 @@ export class GraphBuilder {
   sin(x: Value): Value { return this.one('Sin', [x]); }
   cos(x: Value): Value { return this.one('Cos', [x]); }
   identity(x: Value): Value { return this.one('Identity', [x]); }
-  cast(x: Value, to: DType): Value { return this.one('Cast', [x], { to: attr.int(onnxDataType[to]) }); }
+  cast(x: Value, to: ElementType): Value { return this.one('Cast', [x], { to: attr.int(onnxDataType[to]) }); }
 
   matmul(a: Value, b: Value): Value { return this.one('MatMul', [a, b]); }
   /** alpha * op(a) @ op(b) + beta * c, 2-D only (op transposes when transA/transB). */
@@ -240,7 +240,7 @@ export class GraphBuilder {
   }
   gather(x: Value, indices: Value, axis = 0): Value { return this.one('Gather', [x, indices], { axis: attr.int(axis) }); }
   /** One-hot rows of `depth` along the last axis, `off`/`on` of `dtype`. */
-  oneHot(indices: Value, depth: number | Value, dtype: DType = 'float32', off = 0, on = 1): Value {
+  oneHot(indices: Value, depth: number | Value, dtype: ElementType = 'float32', off = 0, on = 1): Value {
     const d = typeof depth === 'number' ? this.ints([depth]) : depth;
     return this.one('OneHot', [indices, d, this.constant(dtype, [2], [off, on])], { axis: attr.int(-1) });
   }
@@ -248,7 +248,7 @@ export class GraphBuilder {
     return this.one('Shape', [x], { ...(start === undefined ? {} : { start: attr.int(start) }), ...(end === undefined ? {} : { end: attr.int(end) }) });
   }
   size(x: Value): Value { return this.one('Size', [x]); }
-  constantOfShape(shape: Value, value: number, dtype: DType = 'float32', outShape?: Shape): Value {
+  constantOfShape(shape: Value, value: number, dtype: ElementType = 'float32', outShape?: Shape): Value {
     return this.one('ConstantOfShape', [shape], { value: attr.tensor({ dtype, dims: [1], data: typedFrom(dtype, [value]) }) }, outShape);
   }
   range(start: Value, limit: Value, delta: Value): Value { return this.one('Range', [start, limit, delta]); }

@@ -2,7 +2,7 @@
 // reference interpreter runs. Ops and their inputs/attributes are exactly ONNX's at OPSET, so the
 // serialiser is a plain translation; constant inputs (axes, shapes, weights) are initializers,
 // which is also where build-time shape inference reads them.
-import type { DType, TypedData } from './dtype';
+import type { ElementType, TypedData } from './element-type';
 
 /** The one ONNX opset every graph is written against (ai.onnx domain). */
 export const OPSET = 17;
@@ -15,12 +15,12 @@ export type Shape = readonly Dim[];
 
 export interface Value {
   readonly name: string;
-  readonly dtype: DType;
+  readonly dtype: ElementType;
   readonly shape: Shape;
 }
 
 export interface TensorData {
-  readonly dtype: DType;
+  readonly dtype: ElementType;
   readonly dims: readonly number[];
   readonly data: TypedData;
 }

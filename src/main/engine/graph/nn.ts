@@ -5,11 +5,11 @@
 // (SiglipEncoderLayer: LayerNorm, unmasked attention, gelu_pytorch_tanh MLP).
 // Weights are in MatMul layout [in, out]: loaders transpose torch's Linear [out, in] once.
 import type { GraphBuilder } from './builder';
-import type { DType } from './dtype';
+import type { ElementType } from './element-type';
 import type { Value } from './ir';
 
 /** Added to masked attention scores: large and finite (never -inf, which turns fully masked rows into NaN). */
-export const maskNegative = (dtype: DType): number => (dtype === 'float16' ? -3e4 : -1e9);
+export const maskNegative = (dtype: ElementType): number => (dtype === 'float16' ? -3e4 : -1e9);
 
 /** A linear layer with optional bias and LoRA adapter: x @ W + bias + scale * (dropout(x) @ A) @ B. */
 export interface Projection {
@@ -104,7 +104,7 @@ export function repeatKv(b: GraphBuilder, x: Value, nRep: number): Value {
  * is not padding), maskNegative elsewhere. Positions are int64 [batch, q] and [batch, k]; keyMask
  * is int64 [batch, k] with 1 for real tokens, 0 for padding.
  */
-export function causalMask(b: GraphBuilder, queryPositions: Value, keyPositions: Value, keyMask?: Value, dtype: DType = 'float32'): Value {
+export function causalMask(b: GraphBuilder, queryPositions: Value, keyPositions: Value, keyMask?: Value, dtype: ElementType = 'float32'): Value {
   return b.scope('mask', () => {
     let masked = b.greater(b.unsqueeze(keyPositions, [1, 2]), b.unsqueeze(queryPositions, [1, 3]));
     if (keyMask !== undefined) masked = b.or(masked, b.unsqueeze(b.equal(keyMask, b.scalar(0, keyMask.dtype)), [1, 2]));

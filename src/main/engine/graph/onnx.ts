@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import onnxProto from 'onnx-proto';
 import type { onnx as P } from 'onnx-proto';
-import { onnxDataType } from './dtype';
+import { onnxDataType } from './element-type';
 import { IR_VERSION, OPSET, type Attr, type Graph, type TensorData, type Value } from './ir';
 
 const { onnx } = onnxProto;

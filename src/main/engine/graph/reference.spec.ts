@@ -6,7 +6,7 @@ import { createOrtSession, runOrt } from '../autodiff/ort-check';
 import { GraphBuilder } from './builder';
 import { serialize } from './onnx';
 import { runReference, tensor64 } from './reference';
-import { float32ToF16Bits } from './safetensors';
+import { float32ToF16Bits } from './half-float';
 
 describe('reference interpreter', () => {
   it('agrees with ONNX Runtime on logic, integer and layout ops', async () => {

@@ -2,17 +2,17 @@
 // kernels lack float64 for many ops). Every tensor is a Float64Array whatever its declared dtype
 // (integers and booleans are exact in float64), so float32 graphs run here in float64: this is the
 // ground truth the finite-difference checks and the ORT comparisons use. Clarity over speed.
-import { dtypeFromOnnx, isFloat, type DType } from './dtype';
+import { dtypeFromOnnx, isFloat, type ElementType } from './element-type';
 import { attrFloat, attrInt, attrInts, numel, type Attrs, type Graph, type TensorData } from './ir';
-import { bf16BitsToFloat32, f16BitsToFloat32 } from './safetensors';
+import { bf16BitsToFloat32, f16BitsToFloat32 } from './half-float';
 
 export interface Tensor64 {
-  readonly dtype: DType;
+  readonly dtype: ElementType;
   readonly dims: readonly number[];
   readonly data: Float64Array;
 }
 
-export const tensor64 = (dtype: DType, dims: readonly number[], data: ArrayLike<number>): Tensor64 => {
+export const tensor64 = (dtype: ElementType, dims: readonly number[], data: ArrayLike<number>): Tensor64 => {
   if (data.length !== numel(dims)) throw new Error(`tensor of dims [${dims}] needs ${numel(dims)} values, got ${data.length}`);
   return { dtype, dims: [...dims], data: Float64Array.from(data) };
 };
@@ -44,7 +44,7 @@ function broadcastDims(list: readonly (readonly number[])[]): number[] {
 }
 
 /** Elementwise map over broadcast inputs. */
-function mapN(ins: readonly Tensor64[], dtype: DType, f: (...xs: number[]) => number, dimsIn?: number[]): Tensor64 {
+function mapN(ins: readonly Tensor64[], dtype: ElementType, f: (...xs: number[]) => number, dimsIn?: number[]): Tensor64 {
   const dims = dimsIn ?? broadcastDims(ins.map((t) => t.dims));
   const rank = dims.length;
   const strides = ins.map((t) => {
@@ -97,7 +97,7 @@ const sigmoid = (x: number) => (x >= 0 ? 1 / (1 + Math.exp(-x)) : Math.exp(x) / 
 function unary(f: (x: number) => number): Kernel {
   return ([x]) => [mapN([x], x.dtype, f, [...x.dims])];
 }
-function binary(f: (a: number, b: number) => number, outDtype?: DType): Kernel {
+function binary(f: (a: number, b: number) => number, outDtype?: ElementType): Kernel {
   return ([a, b]) => [mapN([a, b], outDtype ?? a.dtype, f)];
 }
 
@@ -367,8 +367,6 @@ export const kernels: Readonly<Record<string, Kernel>> = {
     return [{ dtype: x.dtype, dims, data: out }];
   },
 };
-
-export const referenceOps = (): string[] => Object.keys(kernels);
 
 export type Feeds = Readonly<Record<string, Tensor64>>;
 

@@ -3,10 +3,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { rng } from '../autodiff/gradcheck';
-import {
-  SafetensorsFile, bf16BitsToFloat32, dtypes, f16BitsToFloat32, float32ToBF16Bits, float32ToF16Bits,
-  openCheckpoint, writeCheckpoint, writeSafetensors, type Dtype, type TensorToWrite,
-} from './safetensors';
+import { bf16BitsToFloat32, f16BitsToFloat32, float32ToBF16Bits, float32ToF16Bits } from './half-float';
+import { SafetensorsFile, dtypes, openCheckpoint, writeCheckpoint, writeSafetensors, type Dtype, type TensorToWrite } from './safetensors';
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'safetensors-spec-'));
 afterAll(() => fs.rmSync(root, { recursive: true, force: true }));

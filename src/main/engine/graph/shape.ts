@@ -1,7 +1,7 @@
 // Build-time shape and dtype inference, one entry per op the builder offers. Static dims are
 // computed exactly; symbolic dims are carried through where the op preserves them and replaced by a
 // fresh name where the size depends on runtime values.
-import { dtypeFromOnnx as dtypeOfCode, isFloat, type DType } from './dtype';
+import { dtypeFromOnnx as dtypeOfCode, isFloat, type ElementType } from './element-type';
 import { attrInt, attrInts, type Attrs, type Dim, type Shape, type Value, shapeToString } from './ir';
 
 export interface InferContext {
@@ -13,7 +13,7 @@ export interface InferContext {
   nOutputs: number;
 }
 
-export interface Inferred { dtype: DType; shape: Shape }
+export interface Inferred { dtype: ElementType; shape: Shape }
 type Infer = (ins: readonly (Value | undefined)[], attrs: Attrs, ctx: InferContext) => Inferred[];
 
 /** numpy broadcasting of one dim pair; two different symbolic names are assumed equal (ORT checks). */

@@ -1,6 +1,6 @@
 // Questions a demo clip answers, and its caption. Every answer is one word or number, and the
 // same question text recurs across clips with different answers, so only the frames tell.
-import type { Rng } from './prng';
+import type { Uniform } from './prng';
 import { pick } from './prng';
 import type { Scene, ShapeTruth } from './scene';
 
@@ -14,7 +14,7 @@ export interface Question {
 
 const name = (s: ShapeTruth) => `${s.colour} ${s.kind}`;
 
-export function questionsFor(scene: Scene, rng: Rng): Question[] {
+export function questionsFor(scene: Scene, rng: Uniform): Question[] {
   const { shapes } = scene;
   const out: Question[] = [
     { kind: 'count', question: 'How many shapes are in the video?', answer: String(shapes.length) },

@@ -1,6 +1,6 @@
 // The ground truth of a demo clip: which shapes, in which colours, where, moving which way, and
 // in which order they appear. Frames, questions and captions are all derived from it.
-import { int, pick, type Rng } from './prng';
+import { int, pick, type Uniform } from './prng';
 
 export type Rgb = [number, number, number];
 
@@ -54,7 +54,7 @@ export const defaultSceneSettings: SceneSettings = { width: 160, height: 120, fp
 
 const background: Rgb = [32, 32, 32];
 
-export function randomScene(rng: Rng, settings: SceneSettings = defaultSceneSettings): Scene {
+export function randomScene(rng: Uniform, settings: SceneSettings = defaultSceneSettings): Scene {
   const count = int(rng, 1, 4);
   // Distinct (kind, colour) pairs, so "the red circle" always names exactly one shape.
   const combos = KINDS.flatMap((kind) => COLOUR_NAMES.map((colour) => ({ kind, colour })));
@@ -72,7 +72,7 @@ export function randomScene(rng: Rng, settings: SceneSettings = defaultSceneSett
 }
 
 /** A straight path in `direction`, long enough to see and wholly inside the frame. */
-function path(rng: Rng, s: SceneSettings, radius: number, direction: Direction): { start: Point; end: Point } {
+function path(rng: Uniform, s: SceneSettings, radius: number, direction: Direction): { start: Point; end: Point } {
   const margin = radius + 2;
   const horizontal = direction === 'left' || direction === 'right';
   const span = horizontal ? s.width : s.height;

@@ -1,15 +1,15 @@
 // Element types a builder graph can carry, and how each maps to ONNX's TensorProto.DataType and
 // to the typed array that holds its data in JS.
 
-export type DType = 'float32' | 'float16' | 'bfloat16' | 'float64' | 'int64' | 'int32' | 'int8' | 'uint8' | 'bool';
+export type ElementType = 'float32' | 'float16' | 'bfloat16' | 'float64' | 'int64' | 'int32' | 'int8' | 'uint8' | 'bool';
 
 /** TensorProto.DataType codes (onnx.proto). */
-export const onnxDataType: Readonly<Record<DType, number>> = {
+export const onnxDataType: Readonly<Record<ElementType, number>> = {
   float32: 1, uint8: 2, int8: 3, int32: 6, int64: 7, bool: 9, float16: 10, float64: 11, bfloat16: 16,
 };
 
-export const dtypeFromOnnx = (code: number): DType => {
-  const found = (Object.keys(onnxDataType) as DType[]).find((d) => onnxDataType[d] === code);
+export const dtypeFromOnnx = (code: number): ElementType => {
+  const found = (Object.keys(onnxDataType) as ElementType[]).find((d) => onnxDataType[d] === code);
   if (found === undefined) throw new Error(`ONNX data type ${code} is not supported by the graph builder`);
   return found;
 };
@@ -17,14 +17,10 @@ export const dtypeFromOnnx = (code: number): DType => {
 /** float16/bfloat16 hold raw 16-bit patterns (Node 20 has no Float16Array); bool holds 0/1 bytes. */
 export type TypedData = Float32Array | Float64Array | Uint16Array | BigInt64Array | Int32Array | Int8Array | Uint8Array;
 
-export const isFloat = (d: DType): boolean => d === 'float32' || d === 'float16' || d === 'bfloat16' || d === 'float64';
-
-export const bytesPerElement: Readonly<Record<DType, number>> = {
-  float32: 4, float16: 2, bfloat16: 2, float64: 8, int64: 8, int32: 4, int8: 1, uint8: 1, bool: 1,
-};
+export const isFloat = (d: ElementType): boolean => d === 'float32' || d === 'float16' || d === 'bfloat16' || d === 'float64';
 
 /** A typed array of `dtype` from plain numbers (16-bit floats must be given as typed bit patterns). */
-export function typedFrom(dtype: DType, values: ArrayLike<number>): TypedData {
+export function typedFrom(dtype: ElementType, values: ArrayLike<number>): TypedData {
   switch (dtype) {
     case 'float32': return Float32Array.from(values);
     case 'float64': return Float64Array.from(values);
