@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { writeFixture } from '../src/main/engine/model/fixture';
+import { textWeightNames } from '../src/main/engine/model/decoder';
 import { VideoLanguageModel } from '../src/main/engine/model/vlm';
 import { expectedWeights } from '../src/main/engine/model/weights';
 import { demoCorpus } from '../src/main/video/demo/corpus';
@@ -75,10 +76,10 @@ async function measure(arch: 'llava-onevision' | 'idefics3', dir: string): Promi
       if (t >= 8) steps.push(step.ms);
     }
     // Bytes a decode step must read: every decoder matrix and norm, and the head (not the embedding table, of which it reads one row).
-    const textPrefix = arch === 'llava-onevision' ? 'language_model.' : 'model.text_model.';
+    const { prefix: textPrefix, lmHead } = textWeightNames(config);
     let weightBytes = 0;
     for (const [name, shape] of expectedWeights(config)) {
-      const text = name.startsWith(textPrefix) || name === 'lm_head.weight';
+      const text = name.startsWith(textPrefix) || name === lmHead;
       if (text && !name.includes('embed_tokens')) weightBytes += 4 * shape.reduce((a, b) => a * b, 1);
     }
     if (config.text.tieWordEmbeddings) weightBytes += 4 * config.text.vocabSize * config.text.hiddenSize;

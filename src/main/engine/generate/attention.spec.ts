@@ -2,6 +2,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import type { Idefics3Config, LlavaOnevisionConfig } from '../model/families';
 import { fixtureArchs, writeFixture } from '../model/fixture';
 import { LanguageModel } from '../model/language-model';
 import { openWeights } from '../model/weights';
@@ -48,7 +49,7 @@ describe.each(fixtureArchs)('attention maps of the %s fixture', (arch) => {
     const { numHeads: heads, hiddenSize: hidden } = config.text;
 
     // Two 2x2 "frames" of visual tokens between text tokens.
-    const v = config.imageTokenId;
+    const v = (config as Idefics3Config | LlavaOnevisionConfig).imageTokenId;
     const ids = [5, 17, v, v, v, v, 9, v, v, v, v, 42, 3, 8];
     const seq = ids.length;
     const features = Float32Array.from({ length: 8 * hidden }, (_, i) => Math.cos(i / 7));

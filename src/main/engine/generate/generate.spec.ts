@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ApiError } from '../../../shared/errors';
+import type { Idefics3Config, LlavaOnevisionConfig } from '../model/families';
 import { fixtureArchs, writeFixture } from '../model/fixture';
 import { LanguageModel } from '../model/language-model';
 import { openWeights } from '../model/weights';
@@ -124,7 +125,7 @@ describe.each(fixtureArchs)('generate on the %s fixture', (arch) => {
   it('generates from visual features spliced into the prompt', async () => {
     const lm = await model;
     const hidden = lm.config.text.hiddenSize;
-    const tokenId = lm.config.imageTokenId;
+    const tokenId = (lm.config as Idefics3Config | LlavaOnevisionConfig).imageTokenId;
     const features = Float32Array.from({ length: 2 * hidden }, (_, i) => Math.sin(i));
     const request = { inputIds: [5, tokenId, tokenId, 17], visual: { tokenId, features } };
     const [withVisual] = await generate(lm, [request], base);

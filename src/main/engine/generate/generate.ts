@@ -1,5 +1,6 @@
 // Autoregressive generation over LanguageModel: rows (request x sample) in batches, LEFT-padded with
-// an attention mask and position_ids = cumsum(mask) - 1 (padding set to 1), as transformers'
+// an attention mask and the family's left-padded position ids (1-D: cumsum(mask) - 1, padding set
+// to 1, position-ids.ts), as transformers'
 // generation/utils.py prepares them; a prefill of each distinct prompt once, its cache copied to the
 // prompt's samples; then one KV-cached token a step with last-position logits only. Finished rows
 // leave the batch (their cache rows are dropped), so they neither cost compute nor draw samples.
@@ -14,6 +15,7 @@
 // do not depend on batchSize or on which rows share a batch.
 import { concatTyped } from '../../../shared/arrays';
 import { ApiError } from '../../../shared/errors';
+import { familyOf } from '../model/families';
 import { selectCacheRows, type KvCache, type LanguageModel } from '../model/language-model';
 import { Rng, sampleToken, type SamplingOptions } from './sampling';
 
@@ -113,15 +115,12 @@ async function generateBatch(
   const longest = Math.max(...prompts.map((p) => requests[p].inputIds.length));
   const embeds = new Float32Array(prompts.length * longest * hidden);
   const mask = new BigInt64Array(prompts.length * longest);
-  const positions = new BigInt64Array(prompts.length * longest).fill(1n);
+  const positions = familyOf(lm.config).positionIds(prompts.map((p) => requests[p].inputIds.length), longest, 'left');
   for (const [i, p] of prompts.entries()) {
     const { inputIds, visual } = requests[p];
     const pad = longest - inputIds.length;
     embeds.set(await lm.embed(inputIds, visual), (i * longest + pad) * hidden);
-    for (let t = 0; t < inputIds.length; t++) {
-      mask[i * longest + pad + t] = 1n;
-      positions[i * longest + pad + t] = BigInt(t);
-    }
+    mask.fill(1n, i * longest + pad, (i + 1) * longest);
   }
   checkCancelled(options.signal);
   const prefill = await lm.forward({

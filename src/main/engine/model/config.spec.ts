@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { readModelConfig } from './config';
+import type { LlavaOnevisionConfig } from './families';
 
 const folder = (config: unknown) => {
   const dir = mkdtempSync(join(tmpdir(), 'isr-cfg-'));
@@ -41,11 +42,11 @@ const smolvlm = {
 
 describe('readModelConfig', () => {
   it('reads LLaVA-OneVision with its Qwen2 decoder (q/k/v biases, GQA, RoPE theta from the config)', () => {
-    const c = readModelConfig(folder(onevision));
+    const c = readModelConfig(folder(onevision)) as LlavaOnevisionConfig;
     expect(c.arch).toBe('llava-onevision');
     expect(c.text).toMatchObject({ modelType: 'qwen2', numHeads: 14, numKvHeads: 2, headDim: 64, ropeTheta: 1e6, qkvBias: true, outputBias: false, tieWordEmbeddings: true });
     expect(c.vision).toMatchObject({ hiddenSize: 1152, imageSize: 384, patchSize: 14, hiddenAct: 'gelu_pytorch_tanh' });
-    if (c.arch === 'llava-onevision') expect([c.imageTokenId, c.videoTokenId, c.visionFeatureLayer]).toEqual([151646, 151647, -1]);
+    expect([c.imageTokenId, c.videoTokenId, c.visionFeatureLayer]).toEqual([151646, 151647, -1]);
   });
 
   it('reads SmolVLM as the idefics3 family with its Llama decoder and pixel-shuffle factor', () => {

@@ -1,4 +1,4 @@
-// The text decoder of both families (Qwen2 for LLaVA-OneVision, Llama for Idefics3) as ONNX graphs
+// The text decoder every family composes (Qwen2 for LLaVA-OneVision, Llama for Idefics3) as ONNX graphs
 // built with the GraphBuilder, from the checkpoint's own weights.
 // Numerics follow transformers models/qwen2/modeling_qwen2.py and models/llama/modeling_llama.py:
 // pre-norm residual layers, RoPE on q and k before they enter the cache (the cache holds rotated
@@ -11,14 +11,12 @@ import { GraphBuilder } from '../graph/builder';
 import type { Graph, Shape, Value } from '../graph/ir';
 import { applyRotary, causalMask, linear, repeatKv, rmsNorm, rotaryCosSin, swigluMlp, type Projection } from '../graph/nn';
 import type { DecoderConfig, ModelConfig } from './config';
+import { familyOf } from './families';
 import { graphWeight, transpose, type ModelWeights } from './weights';
 
-/** Where the text model's weights live in each family's checkpoint (docs/families.md). */
+/** Where the text model's weights live in the family's checkpoint (docs/families.md). */
 export function textWeightNames(config: ModelConfig): { prefix: string; lmHead: string | null } {
-  const tied = config.text.tieWordEmbeddings;
-  return config.arch === 'llava-onevision'
-    ? { prefix: 'language_model.model.', lmHead: tied ? null : 'language_model.lm_head.weight' }
-    : { prefix: 'model.text_model.', lmHead: tied ? null : 'lm_head.weight' };
+  return familyOf(config).textWeights(config);
 }
 
 /** LoRA factors for one linear layer (MatMul layout: a [in, r], b [r, out]), or undefined to leave it frozen. */

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { openCheckpoint, writeCheckpoint, type TensorToWrite } from '../graph/safetensors';
 import { readModelConfig } from './config';
-import { tokenizerStyles } from './fixture-tokenizer';
+import { tokenizerStyles, type TokenizerStyle } from './fixture-tokenizer';
 import { fixtureArchs, writeFixture } from './fixture';
 import { readPreprocessorConfig } from './preprocess';
 import { ModelTokenizer } from './tokenizer';
@@ -23,6 +23,12 @@ function rewrite(dir: string, edit: (tensors: Record<string, TensorToWrite>) => 
   writeCheckpoint(dir, tensors);
 }
 
+// What each family's published tokenizer does, as the fixture must reproduce it.
+const published: Record<string, { style: TokenizerStyle; visualTokens: Record<string, string>; chat: string }> = {
+  'llava-onevision': { style: tokenizerStyles.chatml, visualTokens: { imageTokenId: '<image>', videoTokenId: '<video>' }, chat: '<|im_start|>user\n<image>\nWhat colour?<|im_end|>\n<|im_start|>assistant\n' },
+  idefics3: { style: tokenizerStyles.idefics3, visualTokens: { imageTokenId: '<image>' }, chat: '<|im_start|>User:<image> What colour?<end_of_utterance>\nAssistant:' },
+};
+
 describe.each(fixtureArchs)('%s fixture', (arch) => {
   it('is a model folder the studio loads: config, every weight at its shape, tokenizer, preprocessor', () => {
     const dir = fresh();
@@ -36,13 +42,12 @@ describe.each(fixtureArchs)('%s fixture', (arch) => {
     weights.close();
 
     const tok = ModelTokenizer.load(dir);
-    const style = arch === 'llava-onevision' ? tokenizerStyles.chatml : tokenizerStyles.idefics3;
+    const { style, visualTokens, chat: expectedChat } = published[arch];
     expect(config.text.vocabSize).toBe(tok.tokenId(style.specialTokens.at(-1)!) + 1);
-    expect(config.imageTokenId).toBe(tok.tokenId('<image>'));
-    if (config.arch === 'llava-onevision') expect(config.videoTokenId).toBe(tok.tokenId('<video>'));
+    expect(config).toMatchObject(Object.fromEntries(Object.entries(visualTokens).map(([key, token]) => [key, tok.tokenId(token)])));
     expect(tok.stopTokenIds()).toEqual([tok.tokenId(style.eos)]);
     const chat = tok.applyChatTemplate([{ role: 'user', content: [{ type: 'image' }, { type: 'text', text: 'What colour?' }] }], { addGenerationPrompt: true });
-    expect(chat).toBe(arch === 'llava-onevision' ? '<|im_start|>user\n<image>\nWhat colour?<|im_end|>\n<|im_start|>assistant\n' : '<|im_start|>User:<image> What colour?<end_of_utterance>\nAssistant:');
+    expect(chat).toBe(expectedChat);
     expect(readPreprocessorConfig(dir).size).toEqual({ height: config.vision.imageSize, width: config.vision.imageSize });
   });
 

@@ -7,11 +7,14 @@ import { join } from 'node:path';
 import { writeCheckpoint, type TensorToWrite } from '../graph/safetensors';
 import { Rng } from '../generate/sampling';
 import { readModelConfig, type ModelConfig } from './config';
-import { fixtureTokenizer, tokenizerStyles } from './fixture-tokenizer';
+import { familyById, fixtureFamilyIds, type FixturePreset } from './families';
+import { fixtureTokenizer } from './fixture-tokenizer';
 import { expectedWeights } from './weights';
 
-export const fixtureArchs = ['llava-onevision', 'idefics3'] as const;
-export type FixtureArch = (typeof fixtureArchs)[number];
+/** The families with a fixture preset (families/): the CLI's --arch choices. */
+export const fixtureArchs = fixtureFamilyIds;
+/** A family id (ModelFamily.id) whose module has a fixture preset. */
+export type FixtureArch = string;
 export const fixtureSizes = ['tiny', 'small'] as const;
 export type FixtureSize = (typeof fixtureSizes)[number];
 
@@ -35,7 +38,8 @@ const dims: Record<FixtureSize, Dims> = {
   },
 };
 
-function configJson(arch: FixtureArch, d: Dims, vocabSize: number, idOf: (token: string) => number): Record<string, unknown> {
+/** config.json: the sections every family shares, from `d`; the rest is the family's preset. */
+function configJson(preset: FixturePreset, modelType: string, d: Dims, vocabSize: number, idOf: (token: string) => number): Record<string, unknown> {
   const vision = {
     hidden_size: d.vision.hidden,
     image_size: d.vision.image,
@@ -60,36 +64,11 @@ function configJson(arch: FixtureArch, d: Dims, vocabSize: number, idOf: (token:
     tie_word_embeddings: false,
     torch_dtype: 'float32',
   };
-  if (arch === 'llava-onevision') {
-    return {
-      architectures: ['LlavaOnevisionForConditionalGeneration'],
-      model_type: 'llava_onevision',
-      image_token_index: idOf('<image>'),
-      video_token_index: idOf('<video>'),
-      projector_hidden_act: 'gelu',
-      vision_feature_layer: -1,
-      vision_feature_select_strategy: 'full',
-      vision_aspect_ratio: 'anyres_max_9',
-      image_grid_pinpoints: [[d.vision.image, d.vision.image]],
-      tie_word_embeddings: false,
-      torch_dtype: 'float32',
-      text_config: { model_type: 'qwen2', rope_theta: 1000000, ...text },
-      vision_config: { model_type: 'siglip_vision_model', vision_use_head: false, ...vision },
-    };
-  }
-  return {
-    architectures: ['Idefics3ForConditionalGeneration'],
-    model_type: 'idefics3',
-    image_token_id: idOf('<image>'),
-    scale_factor: 2,
-    tie_word_embeddings: false,
-    torch_dtype: 'float32',
-    text_config: { model_type: 'llama', rope_theta: 100000, ...text },
-    vision_config: { model_type: 'idefics3_vision', ...vision },
-  };
+  return preset.configJson({ vision, text }, idOf, modelType);
 }
 
-function preprocessorJson(arch: FixtureArch, image: number): Record<string, unknown> {
+/** preprocessor_config.json: SigLIP's rescale and normalisation; the size keys are the family's. */
+function preprocessorJson(preset: FixturePreset, image: number): Record<string, unknown> {
   const common = {
     do_resize: true,
     do_rescale: true,
@@ -100,9 +79,7 @@ function preprocessorJson(arch: FixtureArch, image: number): Record<string, unkn
     do_convert_rgb: true,
     resample: 3,
   };
-  return arch === 'llava-onevision'
-    ? { image_processor_type: 'LlavaOnevisionImageProcessor', size: { height: image, width: image }, ...common }
-    : { image_processor_type: 'Idefics3ImageProcessor', size: { longest_edge: image }, max_image_size: { longest_edge: image }, do_image_splitting: false, ...common };
+  return preset.preprocessorJson(image, common);
 }
 
 /** Standard normal draws from the seeded generator (Box-Muller). */
@@ -139,17 +116,20 @@ export interface FixtureOptions {
 /** Writes the model folder and returns its config as the studio reads it, and its parameter count. */
 export function writeFixture(dir: string, options: FixtureOptions): { config: ModelConfig; parameters: number } {
   const d = dims[options.size];
-  const style = options.arch === 'llava-onevision' ? tokenizerStyles.chatml : tokenizerStyles.idefics3;
+  const family = familyById(options.arch);
+  const preset = family.fixture;
+  if (preset === null) throw new Error(`the ${family.id} family has no fixture preset, so no fixture folder of it can be written`);
+  const style = preset.tokenizerStyle;
   const tokenizer = fixtureTokenizer(options.corpus, d.bpeVocab, style);
   const added = tokenizer['tokenizer.json'].added_tokens as { id: number; content: string }[];
   const idOf = (t: string) => added.find((a) => a.content === t)!.id;
   const vocabSize = Math.max(...added.map((a) => a.id)) + 1;
   mkdirSync(dir, { recursive: true });
   const json = (name: string, value: unknown) => writeFileSync(join(dir, name), `${JSON.stringify(value, null, 2)}\n`);
-  json('config.json', configJson(options.arch, d, vocabSize, idOf));
+  json('config.json', configJson(preset, family.modelTypes[0], d, vocabSize, idOf));
   json('tokenizer.json', tokenizer['tokenizer.json']);
   json('tokenizer_config.json', tokenizer['tokenizer_config.json']);
-  json('preprocessor_config.json', preprocessorJson(options.arch, d.vision.image));
+  json('preprocessor_config.json', preprocessorJson(preset, d.vision.image));
   json('generation_config.json', { eos_token_id: idOf(style.eos), pad_token_id: idOf(style.pad) });
 
   const config = readModelConfig(dir);

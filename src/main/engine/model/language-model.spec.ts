@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { Session } from '../graph/session';
+import type { Idefics3Config, LlavaOnevisionConfig } from './families';
 import { fixtureArchs, writeFixture } from './fixture';
 import { LanguageModel, selectCacheRows, type KvCache } from './language-model';
 import { naiveEmbed, naiveForward } from './naive/decoder';
@@ -107,7 +108,7 @@ describe.each(fixtureArchs)('%s language model', (arch) => {
   it('replaces exactly the visual token rows with the features, in order, and rejects a count mismatch', async () => {
     const { lm } = await model;
     const hidden = lm.config.text.hiddenSize;
-    const tokenId = lm.config.imageTokenId;
+    const tokenId = (lm.config as Idefics3Config | LlavaOnevisionConfig).imageTokenId;
     const prompt = [5, tokenId, tokenId, 17, tokenId, 42];
     const features = Float32Array.from({ length: 3 * hidden }, (_, i) => 100 + i);
     const plain = await lm.embed(prompt);

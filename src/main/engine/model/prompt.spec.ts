@@ -17,6 +17,19 @@ function fixture(arch: FixtureArch): { config: ModelConfig; tok: ModelTokenizer 
 
 const ask: ChatMessage[] = [{ role: 'user', content: [{ type: 'video' }, { type: 'text', text: 'What colour is the square?' }] }];
 
+// Each family processor's own route: render, expand placeholders as strings (processing_llava_onevision.py,
+// processing_idefics3.py), and the whole text is what gets tokenised.
+const processorText: Record<string, (tok: ModelTokenizer, frames: number, grid: number) => string> = {
+  'llava-onevision': (tok, frames, grid) => tok.applyChatTemplate(ask, { addGenerationPrompt: true }).replace('<video>', '<video>'.repeat(frames * grid * grid + 1)),
+  idefics3: (tok, frames, grid) => {
+    const asImages: ChatMessage[] = [{ role: 'user', content: [...Array(frames).fill({ type: 'image' }), { type: 'text', text: 'What colour is the square?' }] }];
+    const text = tok.applyChatTemplate(asImages, { addGenerationPrompt: true });
+    return text.replaceAll('<image>', `<fake_token_around_image><global-img>${'<image>'.repeat(grid * grid)}<fake_token_around_image>`);
+  },
+};
+// Visual tokens after the frames' grids: LLaVA-OneVision's image_newline.
+const trailingRows: Record<string, number> = { 'llava-onevision': 1, idefics3: 0 };
+
 describe.each(fixtureArchs)('%s prompts', (arch) => {
   const { config, tok } = fixture(arch);
   const frames = 3;
@@ -25,16 +38,7 @@ describe.each(fixtureArchs)('%s prompts', (arch) => {
     const built = buildPrompt(tok, config, ask, frames, { addGenerationPrompt: true });
     // The processor's own route: render, expand placeholders as strings, tokenise the whole text.
     const grid = promptGrid(config);
-    let expanded: string;
-    if (config.arch === 'llava-onevision') {
-      const text = tok.applyChatTemplate(ask, { addGenerationPrompt: true });
-      expanded = text.replace('<video>', '<video>'.repeat(frames * grid * grid + 1));
-    } else {
-      const asImages: ChatMessage[] = [{ role: 'user', content: [...Array(frames).fill({ type: 'image' }), { type: 'text', text: 'What colour is the square?' }] }];
-      const text = tok.applyChatTemplate(asImages, { addGenerationPrompt: true });
-      expanded = text.replaceAll('<image>', `<fake_token_around_image><global-img>${'<image>'.repeat(grid * grid)}<fake_token_around_image>`);
-    }
-    expect(built.inputIds).toEqual(tok.encode(expanded));
+    expect(built.inputIds).toEqual(tok.encode(processorText[arch](tok, frames, grid)));
   });
 
   it('records where each frame lies and how many feature rows the prompt takes', () => {
@@ -45,8 +49,7 @@ describe.each(fixtureArchs)('%s prompts', (arch) => {
     for (const start of layout!.frameStarts) {
       expect(built.inputIds.slice(start, start + cells)).toEqual(Array(cells).fill(visualTokenId));
     }
-    const newline = config.arch === 'llava-onevision' ? 1 : 0;
-    expect(built.visualTokens).toBe(frames * cells + newline);
+    expect(built.visualTokens).toBe(frames * cells + trailingRows[arch]);
     expect(built.inputIds.filter((id) => id === visualTokenId)).toHaveLength(built.visualTokens);
   });
 

@@ -9,6 +9,7 @@ import { serialize } from '../graph/onnx';
 import { runReference, tensor64 } from '../graph/reference';
 import { Session } from '../graph/session';
 import type { ModelConfig } from './config';
+import type { Idefics3Config, LlavaOnevisionConfig } from './families';
 import { fixtureArchs, writeFixture, type FixtureArch } from './fixture';
 import { naiveVisionForward } from './naive/vision';
 import { addVisualRows, buildVisionGraph, towerTokensPerFrame, visionGrid, visionTokensPerFrame, visionWeightPrefix, VisionEncoder } from './vision';
@@ -24,6 +25,19 @@ const TOLERANCE = 1e-4;
 // float32-rounded constants (GELU's coefficients).
 const REFERENCE_TOLERANCE = 1e-6;
 const FRAMES = 3;
+
+// What each family's vision graph holds, by the family modules' own account (docs/families.md).
+const graphFacts: Record<string, { projectorNode: string; postLayerNorm: boolean }> = {
+  'llava-onevision': { projectorNode: '/multi_modal_projector/linear_1/MatMul', postLayerNorm: false },
+  idefics3: { projectorNode: '/connector/modality_projection/proj/MatMul', postLayerNorm: true },
+};
+
+// The host path of one video's rows, written out here: LLaVA-OneVision pools and appends
+// image_newline, Idefics3 keeps each frame's rows.
+const hostRows: Record<string, (config: ModelConfig, weights: ModelWeights, perFrame: Float32Array, frames: number) => Float32Array> = {
+  'llava-onevision': (config, weights, perFrame, frames) => poolVideoFeatures(perFrame, frames, visionGrid(config).rows, config.text.hiddenSize, weights.get('image_newline')),
+  idefics3: (_config, _weights, perFrame) => perFrame,
+};
 
 const opened: ModelWeights[] = [];
 afterAll(() => opened.forEach((w) => w.close()));
@@ -83,7 +97,7 @@ describe.each(fixtureArchs)('%s vision graph', (arch) => {
     const names = g.nodes.map((n) => n.name);
     expect(names).toContain('/vision_tower/encoder/layers.0/self_attn/q_proj/MatMul');
     expect(names).toContain('/vision_tower/embeddings/patch_embedding/MatMul');
-    expect(names).toContain(arch === 'llava-onevision' ? '/multi_modal_projector/linear_1/MatMul' : '/connector/modality_projection/proj/MatMul');
+    expect(names).toContain(graphFacts[arch].projectorNode);
     expect(g.nodes.some((n) => n.opType === 'Conv')).toBe(false);
     // A torch Linear [out, in] is stored transposed, in MatMul layout [in, out].
     const name = `${visionWeightPrefix(config)}encoder.layers.0.mlp.fc1.weight`;
@@ -93,7 +107,7 @@ describe.each(fixtureArchs)('%s vision graph', (arch) => {
     const torch = weights.get(name);
     expect(stored.data[1 * m + 2]).toBe(torch[2 * d + 1]);
     // LLaVA-OneVision takes the last layer's output before post_layernorm; Idefics3 applies it.
-    expect(g.initializers.has(`${visionWeightPrefix(config)}post_layernorm.weight`)).toBe(arch === 'idefics3');
+    expect(g.initializers.has(`${visionWeightPrefix(config)}post_layernorm.weight`)).toBe(graphFacts[arch].postLayerNorm);
   });
 
   it(`matches the float64 loops in ONNX Runtime (relative ${TOLERANCE}) and in the reference interpreter (${REFERENCE_TOLERANCE})`, async () => {
@@ -132,8 +146,10 @@ describe.each(fixtureArchs)('%s vision graph', (arch) => {
 });
 
 describe('LLaVA-OneVision feature selection', () => {
-  const { config, weights } = tiny('llava-onevision');
-  if (config.arch !== 'llava-onevision') throw new Error('fixture arch');
+  const loaded = tiny('llava-onevision');
+  const { weights } = loaded;
+  const config = loaded.config as LlavaOnevisionConfig;
+  const variant = (change: Partial<LlavaOnevisionConfig>): LlavaOnevisionConfig => ({ ...config, ...change });
   const input = pixels(config, 2);
 
   it('would catch post_layernorm applied to the selected hidden state', async () => {
@@ -166,13 +182,15 @@ describe('LLaVA-OneVision feature selection', () => {
     expect(() => visionGrid(dropped)).toThrow(/form no patch grid/);
     // SigLIP at 384 / 14: the conv floors to 27 x 27.
     expect(visionTokensPerFrame({ ...config, vision: { ...config.vision, imageSize: 384, patchSize: 14 } })).toBe(729);
-    expect(() => buildVisionGraph({ ...config, visionFeatureLayer: -4 }, weights)).toThrow(/vision_feature_layer -4 is outside the tower's 3 hidden states \(-3\.\.2\)/);
+    expect(() => buildVisionGraph(variant({ visionFeatureLayer: -4 }), weights)).toThrow(/vision_feature_layer -4 is outside the tower's 3 hidden states \(-3\.\.2\)/);
   });
 });
 
 describe('Idefics3 connector and activation', () => {
-  const { config, weights } = tiny('idefics3');
-  if (config.arch !== 'idefics3') throw new Error('fixture arch');
+  const loaded = tiny('idefics3');
+  const { weights } = loaded;
+  const config = loaded.config as Idefics3Config;
+  const variant = (change: Partial<Idefics3Config>): Idefics3Config => ({ ...config, ...change });
   const input = pixels(config, 1);
 
   it('shuffles scale x scale patches into one token and sizes the grid accordingly', () => {
@@ -180,8 +198,8 @@ describe('Idefics3 connector and activation', () => {
     expect(visionTokensPerFrame(config)).toBe(side * side);
     expect(visionGrid(config)).toEqual({ rows: side, cols: side });
     // SmolVLM: 512 / 16 = 32 patches a side, scale 4: 64 tokens.
-    expect(visionTokensPerFrame({ ...config, scaleFactor: 4, vision: { ...config.vision, imageSize: 512, patchSize: 16 } })).toBe(64);
-    expect(() => visionTokensPerFrame({ ...config, scaleFactor: 3 })).toThrow(/cannot be pixel-shuffled by scale_factor 3/);
+    expect(visionTokensPerFrame(variant({ scaleFactor: 4, vision: { ...config.vision, imageSize: 512, patchSize: 16 } }))).toBe(64);
+    expect(() => visionTokensPerFrame(variant({ scaleFactor: 3 }))).toThrow(/cannot be pixel-shuffled by scale_factor 3/);
   });
 
   it('uses the configured hidden_act (exact GELU when "gelu")', async () => {
@@ -211,7 +229,7 @@ describe.each(fixtureArchs)('%s visual rows in a graph', (arch) => {
     const rows = perFrame.length / videos;
     for (let v = 0; v < videos; v++) {
       const one = perFrame.subarray(v * rows, (v + 1) * rows);
-      expected.push(...(config.arch === 'llava-onevision' ? poolVideoFeatures(one, frames, visionGrid(config).rows, h, weights.get('image_newline')) : one));
+      expected.push(...hostRows[arch](config, weights, one, frames));
     }
 
     const b = new GraphBuilder('visual_rows');

@@ -7,12 +7,12 @@ import { attentionOverKeys, foldVisual } from '../generate/attention';
 import { generate, type GenerateOptions, type Generation } from '../generate/generate';
 import { readModelConfig, type ModelConfig } from './config';
 import { textWeightNames } from './decoder';
+import { familyOf } from './families';
 import { LanguageModel } from './language-model';
 import { readPreprocessorConfig, pixelValues, type ImageProcessorConfig } from './preprocess';
 import { buildPrompt, type BuiltPrompt } from './prompt';
 import { ModelTokenizer, type ChatMessage } from './tokenizer';
-import { VisionEncoder, visionGrid } from './vision';
-import { poolVideoFeatures } from './video-pooling';
+import { VisionEncoder } from './vision';
 import { openWeights, type ModelWeights } from './weights';
 
 /** A prompt ready to run: its ids and, when it shows a video, the feature rows its visual tokens take. */
@@ -104,12 +104,11 @@ export class VideoLanguageModel {
   }
 
   /** Feature rows for a video's frames (rgb24 at frameSize), in the order its visual tokens take them:
-   *  LLaVA-OneVision pools each frame's grid 2x2 and ends with image_newline; Idefics3 keeps each frame's tokens. */
+   *  as the family makes them (LLaVA-OneVision pools each frame's grid 2x2 and ends with image_newline;
+   *  Idefics3 keeps each frame's tokens). */
   async visualFeatures(frames: Uint8Array[]): Promise<Float32Array> {
     const perFrame = await this.vision.encode(pixelValues(frames, this.preprocessor), frames.length);
-    if (this.config.arch !== 'llava-onevision') return perFrame;
-    const newline = this.weights.get('image_newline');
-    return poolVideoFeatures(perFrame, frames.length, visionGrid(this.config).rows, this.config.text.hiddenSize, newline);
+    return familyOf(this.config).visualRows(this.config, this.weights, perFrame, frames.length);
   }
 
   /** The tower's features of a video's frames before the projector, [frames, tokens, vision hidden]:
@@ -160,7 +159,7 @@ export class VideoLanguageModel {
       batch: 1,
       seq,
       attentionMask: new BigInt64Array(seq).fill(1n),
-      positionIds: BigInt64Array.from({ length: seq }, (_, i) => BigInt(i)),
+      positionIds: familyOf(this.config).positionIds([seq], seq, 'right'),
       past: null,
       lastLogitsOnly,
     });

@@ -175,6 +175,9 @@ export function gradientGraph(loss: LossGraph): Graph {
   return differentiate(loss.graph, { loss: LOSS, wrt: loss.params });
 }
 
+/** Opens an ONNX Runtime session on a graph, with the run's execution providers and threads. */
+export type OpenSession = (graph: Graph) => Promise<Session>;
+
 export interface StepResult {
   loss: number;
   /** Global gradient norm before clipping. */

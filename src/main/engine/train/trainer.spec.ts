@@ -188,6 +188,9 @@ describe('Trainer on a model folder', () => {
   });
 });
 
+/** The module PEFT's modules_to_save names in each family's published checkpoints. */
+const publishedProjectorModule = { 'llava-onevision': 'multi_modal_projector', idefics3: 'connector' } as const;
+
 describe.each(['llava-onevision', 'idefics3'] as const)('Trainer with the %s projector trained too', (arch) => {
   let vlm: VideoLanguageModel;
   let videoExamples: TrainExample[];
@@ -248,7 +251,7 @@ describe.each(['llava-onevision', 'idefics3'] as const)('Trainer with the %s pro
       const after = merged.weights.get(name);
       expect(after.some((v, i) => v !== before[i])).toBe(true);
       const adapter = readAdapter(join(out, 'adapter'), textWeightNames(vlm.config).prefix);
-      expect(adapter.modulesToSave!.modules).toEqual([arch === 'llava-onevision' ? 'multi_modal_projector' : 'connector']);
+      expect(adapter.modulesToSave!.modules).toEqual([publishedProjectorModule[arch]]);
       expect(adapter.modulesToSave!.tensors.get(name)!.data).toEqual(after);
     } finally {
       await merged.release();

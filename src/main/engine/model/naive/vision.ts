@@ -1,4 +1,4 @@
-// An independent float64 forward of both families' vision side in plain loops, straight from the
+// An independent float64 forward of the built-in families' vision side in plain loops, straight from the
 // checkpoint's torch-layout weights: no GraphBuilder, no ONNX. It exists to check the vision graph
 // (model/vision.ts) in tests, so it is written to be obviously right, not fast: the patch
 // embedding is a literal strided convolution, every hidden state of the tower is kept and indexed
@@ -8,6 +8,7 @@
 import { concatTyped } from '../../../../shared/arrays';
 import { erf } from '../../graph/reference';
 import type { ModelConfig } from '../config';
+import type { Idefics3Config, LlavaOnevisionConfig } from '../families';
 import { visionWeightPrefix } from '../vision';
 import type { ModelWeights } from '../weights';
 import { linear } from './decoder';
@@ -109,8 +110,29 @@ function frameForward(config: ModelConfig, weights: ModelWeights, pixels: Float6
     states.push(hidden);
   }
 
-  const h = config.text.hiddenSize;
-  if (config.arch === 'llava-onevision') {
+  const connector = connectors[config.arch];
+  if (!connector) throw new Error(`naive vision: no float64 reference of the ${config.arch} family's feature selection and connector`);
+  return connector(config, states, { side, d, get, pre, options });
+}
+
+interface FrameState {
+  /** Patches a side: the tower has side * side rows. */
+  side: number;
+  d: number;
+  get: (name: string) => Float32Array;
+  /** The tower's weight prefix. */
+  pre: string;
+  options: NaiveVisionOptions;
+}
+
+/** Each family's feature selection and connector on the tower's hidden states (embeddings output,
+ *  then each layer's), written out apart from the family modules so that it checks them. */
+const connectors: Record<string, (config: ModelConfig, states: Float64Array[], frame: FrameState) => Float64Array> = {
+  'llava-onevision': (base, states, { side, d, get, pre, options }) => {
+    const config = base as LlavaOnevisionConfig;
+    const seq = side * side;
+    const v = config.vision;
+    const h = config.text.hiddenSize;
     const at = config.visionFeatureLayer < 0 ? states.length + config.visionFeatureLayer : config.visionFeatureLayer;
     let selected: Float64Array = states[at];
     if (selected === undefined) throw new Error(`naive vision: no hidden state ${config.visionFeatureLayer}`);
@@ -121,16 +143,22 @@ function frameForward(config: ModelConfig, weights: ModelWeights, pixels: Float6
     selected = selected.subarray(dropped * d);
     const x1 = linear(selected, rows, d, get('multi_modal_projector.linear_1.weight'), h, get('multi_modal_projector.linear_1.bias')).map(gelu.gelu);
     return linear(x1, rows, h, get('multi_modal_projector.linear_2.weight'), h, get('multi_modal_projector.linear_2.bias'));
-  }
-
-  const last = options.postLayerNorm === false ? hidden : layerNorm(hidden, seq, d, get(`${pre}post_layernorm.weight`), get(`${pre}post_layernorm.bias`), v.layerNormEps);
-  // pixel_shuffle: view [side, side/s, d*s]; permute -> [side/s, side, d*s]; view [side/s, side/s, d*s*s];
-  // permute -> [side/s, side/s, d*s*s]; view [seq/s^2, d*s^2]. Views move no data.
-  const s = config.scaleFactor;
-  const first = swapLeading(last, side, side / s, d * s);
-  const shuffled = swapLeading(first, side / s, side / s, d * s * s);
-  return linear(shuffled, seq / (s * s), d * s * s, get('model.connector.modality_projection.proj.weight'), h);
-}
+  },
+  idefics3: (base, states, { side, d, get, pre, options }) => {
+    const config = base as Idefics3Config;
+    const v = config.vision;
+    const h = config.text.hiddenSize;
+    const seq = side * side;
+    const hidden = states[states.length - 1];
+    const last = options.postLayerNorm === false ? hidden : layerNorm(hidden, seq, d, get(`${pre}post_layernorm.weight`), get(`${pre}post_layernorm.bias`), v.layerNormEps);
+    // pixel_shuffle: view [side, side/s, d*s]; permute -> [side/s, side, d*s]; view [side/s, side/s, d*s*s];
+    // permute -> [side/s, side/s, d*s*s]; view [seq/s^2, d*s^2]. Views move no data.
+    const s = config.scaleFactor;
+    const first = swapLeading(last, side, side / s, d * s);
+    const shuffled = swapLeading(first, side / s, side / s, d * s * s);
+    return linear(shuffled, seq / (s * s), d * s * s, get('model.connector.modality_projection.proj.weight'), h);
+  },
+};
 
 /** pixel_values [frames, 3, S, S] to features [frames, tokens, text hidden], in float64. */
 export function naiveVisionForward(config: ModelConfig, weights: ModelWeights, pixelValues: ArrayLike<number>, frames: number, options: NaiveVisionOptions = {}): Float64Array {

@@ -1,0 +1,131 @@
+// Idefics3 / SmolVLM (model_type idefics3 or smolvlm): SigLIP tower with post_layernorm, the
+// connector (pixel shuffle by scale_factor, then modality_projection.proj without bias), each frame
+// given to the prompt as an image of its own, a Llama decoder. Follows transformers
+// configuration_idefics3.py, modeling_idefics3.py (Idefics3VisionTransformer, Idefics3Connector)
+// and processing_idefics3.py (each <image> becomes
+// <fake_token_around_image><global-img><image>*n<fake_token_around_image> with n = (side / scale_factor)^2,
+// get_image_prompt_string without splitting). See docs/families.md.
+import type { GraphBuilder } from '../../graph/builder';
+import type { Value } from '../../graph/ir';
+import { linear } from '../../graph/nn';
+import type { ModelConfig } from '../config';
+import { readDecoderConfig, readVisionConfig, type Reader } from '../config-reader';
+import { tokenizerStyles } from '../fixture-tokenizer';
+import type { ChatMessage, ContentPart, ModelTokenizer } from '../tokenizer';
+import { patchesPerSide, type WeightLoader, type WeightShapes } from '../weight-layout';
+import { ModelFamily, type FixturePreset, type PlaceholderExpansion } from './family';
+
+export interface Idefics3Config extends ModelConfig {
+  /** 'idefics3' or 'smolvlm' (SmolVLM reuses Idefics3's modelling). */
+  modelType: string;
+  imageTokenId: number;
+  scaleFactor: number;
+}
+
+const connectorProj = 'model.connector.modality_projection.proj';
+
+const fixture: FixturePreset = {
+  tokenizerStyle: tokenizerStyles.idefics3,
+  configJson: ({ vision, text }, idOf, modelType) => ({
+    architectures: ['Idefics3ForConditionalGeneration'],
+    model_type: modelType,
+    image_token_id: idOf('<image>'),
+    scale_factor: 2,
+    tie_word_embeddings: false,
+    torch_dtype: 'float32',
+    text_config: { model_type: 'llama', rope_theta: 100000, ...text },
+    vision_config: { model_type: 'idefics3_vision', ...vision },
+  }),
+  preprocessorJson: (image, common) => ({
+    image_processor_type: 'Idefics3ImageProcessor', size: { longest_edge: image }, max_image_size: { longest_edge: image }, do_image_splitting: false, ...common,
+  }),
+};
+
+export class Idefics3Family extends ModelFamily<Idefics3Config> {
+  readonly id: string = 'idefics3';
+  readonly modelTypes: readonly string[] = ['idefics3', 'smolvlm'];
+  readonly visionPrefix: string = 'model.vision_model.';
+  readonly textPrefix: string = 'model.text_model.';
+  readonly lmHeadName: string = 'lm_head.weight';
+  readonly projectorModule = 'connector';
+  readonly projectorOutputBias = null;
+  readonly placeholder: string = '<image>';
+  override readonly fixture: FixturePreset | null = fixture;
+
+  readConfig(r: Reader, modelType: string): Idefics3Config {
+    const tied = r.bool('tie_word_embeddings', false);
+    const textReader = r.child('text_config');
+    return {
+      arch: this.id,
+      modelType,
+      file: r.file,
+      vision: readVisionConfig(r.child('vision_config')),
+      text: readDecoderConfig(textReader, textReader.oneOf('model_type', ['llama'] as const, 'llama'), tied),
+      imageTokenId: r.int('image_token_id'),
+      scaleFactor: r.positiveInt('scale_factor', 2),
+    };
+  }
+
+  projectorWeights(config: Idefics3Config): WeightShapes {
+    return new Map([[`${connectorProj}.weight`, [config.text.hiddenSize, config.vision.hiddenSize * config.scaleFactor ** 2]]]);
+  }
+
+  /** Side of the grid the connector leaves: the pixel shuffle merges scale x scale patches into one token. */
+  private shuffledSide(config: Idefics3Config): number {
+    const side = patchesPerSide(config.vision);
+    if (side % config.scaleFactor !== 0) {
+      throw new Error(`${config.file}: ${side} patches per side cannot be pixel-shuffled by scale_factor ${config.scaleFactor}`);
+    }
+    return side / config.scaleFactor;
+  }
+
+  visionTokensPerFrame(config: Idefics3Config): number {
+    return this.shuffledSide(config) ** 2;
+  }
+
+  visionGrid(config: Idefics3Config): { rows: number; cols: number } {
+    const side = this.shuffledSide(config);
+    return { rows: side, cols: side };
+  }
+
+  addProjector(b: GraphBuilder, config: Idefics3Config, w: WeightLoader, tower: Value): Value {
+    const s = config.scaleFactor;
+    const d = config.vision.hiddenSize;
+    const out = this.shuffledSide(config);
+    return b.scope('connector', () => {
+      // Token (Y, X) = (I*s + a, J*s + c) goes to token (I, J), channels (a, c, :): what the view /
+      // permute / reshape chain of Idefics3Connector.pixel_shuffle amounts to.
+      const shuffled = b.scope('pixel_shuffle', () => {
+        const blocks = b.reshape(tower, [0, out, s, out, s, d]);
+        return b.reshape(b.transpose(blocks, [0, 1, 3, 2, 4, 5]), [0, out * out, s * s * d]);
+      });
+      return b.scope('modality_projection', () => b.scope('proj', () => linear(b, shuffled, w.proj(connectorProj, s * s * d, config.text.hiddenSize, false))));
+    });
+  }
+
+  promptGrid(config: Idefics3Config): number {
+    return patchesPerSide(config.vision) / config.scaleFactor;
+  }
+
+  /** The frames go in as that many images. */
+  override promptMessages(messages: ChatMessage[], frames: number): ChatMessage[] {
+    return messages.map((m) =>
+      typeof m.content === 'string' ? m : { ...m, content: m.content.flatMap((p): ContentPart[] => (p.type === 'video' ? Array.from({ length: frames }, () => ({ type: 'image' })) : [p])) },
+    );
+  }
+
+  override placeholdersFor(frames: number): number {
+    return frames;
+  }
+
+  visualTokenId(config: Idefics3Config): number {
+    return config.imageTokenId;
+  }
+
+  /** One frame: <fake_token_around_image><global-img><image>*n<fake_token_around_image>. */
+  expandPlaceholder(tokenizer: ModelTokenizer, config: Idefics3Config, _frames: number): PlaceholderExpansion {
+    const around = tokenizer.tokenId('<fake_token_around_image>');
+    const cells = this.promptGrid(config) ** 2;
+    return { ids: [around, tokenizer.tokenId('<global-img>'), ...Array<number>(cells).fill(config.imageTokenId), around], frameStarts: [2] };
+  }
+}

@@ -1,0 +1,180 @@
+// LLaVA-OneVision (model_type llava_onevision): SigLIP tower read at hidden_states[vision_feature_layer]
+// (no post_layernorm), the two-layer GELU multi_modal_projector, each frame's grid pooled 2x2
+// bilinearly and one image_newline after the video, a Qwen2 decoder. Follows transformers
+// configuration_llava_onevision.py, modeling_llava_onevision.py (get_video_features, apply_pooling,
+// LlavaOnevisionMultiModalProjector) and processing_llava_onevision.py (one <video> placeholder
+// becomes frames * ceil(side/2)^2 + 1 video tokens). See docs/families.md.
+import type { GraphBuilder } from '../../graph/builder';
+import type { Value } from '../../graph/ir';
+import { geluErf, linear } from '../../graph/nn';
+import type { ModelConfig } from '../config';
+import { readDecoderConfig, readVisionConfig, type Reader } from '../config-reader';
+import { tokenizerStyles } from '../fixture-tokenizer';
+import type { ModelTokenizer } from '../tokenizer';
+import { bilinearMatrix, pooledSide, poolVideoFeatures, videoTokenCount } from '../video-pooling';
+import { graphWeight, patchesPerSide, type WeightLoader, type WeightShapes } from '../weight-layout';
+import type { ModelWeights } from '../weights';
+import { ModelFamily, type FixturePreset, type PlaceholderExpansion } from './family';
+
+export interface LlavaOnevisionConfig extends ModelConfig {
+  imageTokenId: number;
+  videoTokenId: number;
+  /** Index into the tower's hidden states (-1: the last layer's output). */
+  visionFeatureLayer: number;
+  /** 'default' drops a CLS token; SigLIP has none, so OneVision uses 'full'. */
+  visionFeatureSelectStrategy: 'full' | 'default';
+}
+
+/** transformers 5 saves LLaVA-OneVision under model.* and lm_head.*; both layouts load. */
+const transformers5Layout: [RegExp, string][] = [
+  [/^model\.language_model\./, 'language_model.model.'],
+  [/^model\.vision_tower\./, 'vision_tower.'],
+  [/^model\.multi_modal_projector\./, 'multi_modal_projector.'],
+  [/^model\.image_newline$/, 'image_newline'],
+  [/^lm_head\.weight$/, 'language_model.lm_head.weight'],
+];
+
+const fixture: FixturePreset = {
+  tokenizerStyle: tokenizerStyles.chatml,
+  configJson: ({ vision, text }, idOf, modelType) => ({
+    architectures: ['LlavaOnevisionForConditionalGeneration'],
+    model_type: modelType,
+    image_token_index: idOf('<image>'),
+    video_token_index: idOf('<video>'),
+    projector_hidden_act: 'gelu',
+    vision_feature_layer: -1,
+    vision_feature_select_strategy: 'full',
+    vision_aspect_ratio: 'anyres_max_9',
+    image_grid_pinpoints: [[vision.image_size, vision.image_size]],
+    tie_word_embeddings: false,
+    torch_dtype: 'float32',
+    text_config: { model_type: 'qwen2', rope_theta: 1000000, ...text },
+    vision_config: { model_type: 'siglip_vision_model', vision_use_head: false, ...vision },
+  }),
+  preprocessorJson: (image, common) => ({ image_processor_type: 'LlavaOnevisionImageProcessor', size: { height: image, width: image }, ...common }),
+};
+
+export class LlavaOnevisionFamily extends ModelFamily<LlavaOnevisionConfig> {
+  readonly id = 'llava-onevision';
+  readonly modelTypes = ['llava_onevision'];
+  readonly visionPrefix = 'vision_tower.vision_model.';
+  readonly textPrefix = 'language_model.model.';
+  readonly lmHeadName = 'language_model.lm_head.weight';
+  readonly projectorModule = 'multi_modal_projector';
+  readonly projectorOutputBias = 'multi_modal_projector.linear_2.bias';
+  override readonly postLayerNorm = false;
+  override readonly appendedVisualRows = 1;
+  readonly placeholder = '<video>';
+  override readonly fixture = fixture;
+
+  readConfig(r: Reader): LlavaOnevisionConfig {
+    const tied = r.bool('tie_word_embeddings', false);
+    const textReader = r.child('text_config');
+    return {
+      arch: this.id,
+      file: r.file,
+      vision: readVisionConfig(r.child('vision_config')),
+      text: readDecoderConfig(textReader, textReader.oneOf('model_type', ['qwen2'] as const, 'qwen2'), tied),
+      imageTokenId: r.int('image_token_index'),
+      videoTokenId: r.int('video_token_index'),
+      visionFeatureLayer: r.int('vision_feature_layer', -1),
+      visionFeatureSelectStrategy: r.oneOf('vision_feature_select_strategy', ['full', 'default'] as const, 'full'),
+    };
+  }
+
+  projectorWeights(config: LlavaOnevisionConfig): WeightShapes {
+    const h = config.text.hiddenSize;
+    return new Map([
+      ['multi_modal_projector.linear_1.weight', [h, config.vision.hiddenSize]],
+      ['multi_modal_projector.linear_1.bias', [h]],
+      ['multi_modal_projector.linear_2.weight', [h, h]],
+      ['multi_modal_projector.linear_2.bias', [h]],
+    ]);
+  }
+
+  override extraWeights(config: LlavaOnevisionConfig): WeightShapes {
+    return new Map([['image_newline', [config.text.hiddenSize]]]);
+  }
+
+  override canonicalWeightName(name: string): string {
+    return transformers5Layout.reduce((n, [from, to]) => n.replace(from, to), name);
+  }
+
+  /** get_video_features reads hidden_states[vision_feature_layer] (index 0 is the embeddings
+   *  output), so the layers after it are never run. */
+  override visionLayersUsed(config: LlavaOnevisionConfig): number {
+    const layers = config.vision.numLayers;
+    const index = config.visionFeatureLayer;
+    const resolved = index < 0 ? layers + 1 + index : index;
+    if (resolved < 0 || resolved > layers) {
+      throw new Error(`${config.file}: vision_feature_layer ${index} is outside the tower's ${layers + 1} hidden states (${-(layers + 1)}..${layers})`);
+    }
+    return resolved;
+  }
+
+  override selectTowerTokens(b: GraphBuilder, config: LlavaOnevisionConfig, tower: Value): Value {
+    return config.visionFeatureSelectStrategy === 'default' ? b.slice(tower, [1], [patchesPerSide(config.vision) ** 2], [1]) : tower;
+  }
+
+  override towerTokensPerFrame(config: LlavaOnevisionConfig): number {
+    return this.visionTokensPerFrame(config);
+  }
+
+  visionTokensPerFrame(config: LlavaOnevisionConfig): number {
+    return patchesPerSide(config.vision) ** 2 - (config.visionFeatureSelectStrategy === 'default' ? 1 : 0);
+  }
+
+  visionGrid(config: LlavaOnevisionConfig): { rows: number; cols: number } {
+    if (config.visionFeatureSelectStrategy === 'default') {
+      // As in modeling_llava_onevision.py's apply_pooling, which cannot view them as a grid either.
+      throw new Error(`${config.file}: vision_feature_select_strategy "default" drops a token, so the ${this.visionTokensPerFrame(config)} features of a frame form no patch grid`);
+    }
+    const side = patchesPerSide(config.vision);
+    return { rows: side, cols: side };
+  }
+
+  addProjector(b: GraphBuilder, config: LlavaOnevisionConfig, w: WeightLoader, tower: Value): Value {
+    const d = config.vision.hiddenSize;
+    const h = config.text.hiddenSize;
+    return b.scope('multi_modal_projector', () => {
+      const x = b.scope('linear_1', () => linear(b, tower, w.proj('multi_modal_projector.linear_1', d, h)));
+      // projector_hidden_act: every published OneVision checkpoint says "gelu" (the config key is not read).
+      const act = b.scope('act', () => geluErf(b, x));
+      return b.scope('linear_2', () => linear(b, act, w.proj('multi_modal_projector.linear_2', h, h)));
+    });
+  }
+
+  /** The 2x2 bilinear pooling (one MatMul by bilinearMatrix) and one image_newline after each video's frames. */
+  override addVisualRows(b: GraphBuilder, config: LlavaOnevisionConfig, weights: ModelWeights, projected: Value, frames: number): Value {
+    const h = config.text.hiddenSize;
+    return b.scope('video_pooling', () => {
+      const side = this.visionGrid(config).rows;
+      const out = pooledSide(side);
+      const pool = b.constant('float32', [out * out, side * side], Array.from(bilinearMatrix(side, out)));
+      const pooled = b.reshape(b.matmul(pool, projected), [-1, frames * out * out, h]);
+      const newline = graphWeight(b, 'image_newline', [h], () => weights.get('image_newline'));
+      const perVideo = b.expand(b.reshape(newline, [1, 1, h]), b.concat([b.shape(pooled, 0, 1), b.ints([1, h])], 0), [pooled.shape[0], 1, h]);
+      return b.reshape(b.concat([pooled, perVideo], 1), [-1, h]);
+    });
+  }
+
+  override visualRows(config: LlavaOnevisionConfig, weights: ModelWeights, perFrame: Float32Array, frames: number): Float32Array {
+    return poolVideoFeatures(perFrame, frames, this.visionGrid(config).rows, config.text.hiddenSize, weights.get('image_newline'));
+  }
+
+  promptGrid(config: LlavaOnevisionConfig): number {
+    return pooledSide(patchesPerSide(config.vision));
+  }
+
+  visualTokenId(config: LlavaOnevisionConfig): number {
+    return config.videoTokenId;
+  }
+
+  expandPlaceholder(_tokenizer: ModelTokenizer, config: LlavaOnevisionConfig, frames: number): PlaceholderExpansion {
+    const cells = this.promptGrid(config) ** 2;
+    return {
+      ids: Array<number>(videoTokenCount(frames, patchesPerSide(config.vision))).fill(config.videoTokenId),
+      frameStarts: Array.from({ length: frames }, (_, f) => f * cells),
+    };
+  }
+}

@@ -1,0 +1,97 @@
+// The shared vocabulary of checkpoint weights: the shapes of the parts several families compose
+// (the SigLIP tower, the Qwen2 / Llama decoder) under a family's prefix, and how a graph takes a
+// weight (MatMul layout, or the caller's own value of that name). Names follow modeling_siglip.py
+// and modeling_qwen2.py / modeling_llama.py (see docs/families.md).
+import type { GraphBuilder } from '../graph/builder';
+import type { Value } from '../graph/ir';
+import type { Projection } from '../graph/nn';
+import type { DecoderConfig, VisionConfig } from './config';
+import type { ModelWeights } from './weights';
+
+export type WeightShapes = Map<string, number[]>;
+
+/** Row-major [rows, cols] to [cols, rows]: torch's Linear [out, in] to MatMul's [in, out] and back. */
+export function transpose(data: Float32Array, rows: number, cols: number): Float32Array {
+  const out = new Float32Array(data.length);
+  for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) out[j * rows + i] = data[i * cols + j];
+  return out;
+}
+
+/** A weight as an initializer under its checkpoint name. A value of that name the caller's graph
+ *  already holds (the embedding it gathered from, or a weight it feeds as an input to train it) is
+ *  used instead, so nothing is added twice; it must have the MatMul-layout dims. */
+export function graphWeight(b: GraphBuilder, name: string, dims: readonly number[], load: () => Float32Array): Value {
+  let existing: Value;
+  try {
+    existing = b.value(name);
+  } catch {
+    return b.initializer(name, 'float32', dims, load());
+  }
+  if (existing.shape.join(',') !== dims.join(',')) throw new Error(`the graph's '${name}' is [${existing.shape}], this model needs [${dims}]`);
+  return existing;
+}
+
+/** Initializers under their Hugging Face names, matrices in MatMul layout [in, out]; a value of
+ *  that name already in the graph (a projector weight fed as an input to train it) is used instead. */
+export function weightLoader(b: GraphBuilder, weights: ModelWeights) {
+  const tensor = (name: string, dims: readonly number[]): Value => graphWeight(b, name, dims, () => weights.get(name));
+  const proj = (name: string, inF: number, outF: number, bias = true): Projection => ({
+    weight: graphWeight(b, `${name}.weight`, [inF, outF], () => transpose(weights.get(`${name}.weight`), outF, inF)),
+    ...(bias ? { bias: tensor(`${name}.bias`, [outF]) } : {}),
+  });
+  return { tensor, proj };
+}
+
+export type WeightLoader = ReturnType<typeof weightLoader>;
+
+/** Patches per side: the conv patch embedding floors (SigLIP's 384 / 14 gives 27). */
+export const patchesPerSide = (v: VisionConfig) => Math.floor(v.imageSize / v.patchSize);
+
+/** The SigLIP tower's weights under `prefix` (post_layernorm included: checkpoints hold it even where it is unused). */
+export function siglipTowerShapes(out: WeightShapes, prefix: string, v: VisionConfig): void {
+  const d = v.hiddenSize;
+  out.set(`${prefix}embeddings.patch_embedding.weight`, [d, 3, v.patchSize, v.patchSize]);
+  out.set(`${prefix}embeddings.patch_embedding.bias`, [d]);
+  out.set(`${prefix}embeddings.position_embedding.weight`, [patchesPerSide(v) ** 2, d]);
+  for (let i = 0; i < v.numLayers; i++) {
+    const l = `${prefix}encoder.layers.${i}.`;
+    for (const p of ['q_proj', 'k_proj', 'v_proj', 'out_proj']) {
+      out.set(`${l}self_attn.${p}.weight`, [d, d]);
+      out.set(`${l}self_attn.${p}.bias`, [d]);
+    }
+    for (const n of ['layer_norm1', 'layer_norm2']) {
+      out.set(`${l}${n}.weight`, [d]);
+      out.set(`${l}${n}.bias`, [d]);
+    }
+    out.set(`${l}mlp.fc1.weight`, [v.intermediateSize, d]);
+    out.set(`${l}mlp.fc1.bias`, [v.intermediateSize]);
+    out.set(`${l}mlp.fc2.weight`, [d, v.intermediateSize]);
+    out.set(`${l}mlp.fc2.bias`, [d]);
+  }
+  out.set(`${prefix}post_layernorm.weight`, [d]);
+  out.set(`${prefix}post_layernorm.bias`, [d]);
+}
+
+/** The Qwen2 / Llama decoder's weights under `prefix`, and its head unless tied. */
+export function decoderShapes(out: WeightShapes, prefix: string, lmHead: string, t: DecoderConfig): void {
+  const h = t.hiddenSize;
+  const q = t.numHeads * t.headDim;
+  const kv = t.numKvHeads * t.headDim;
+  out.set(`${prefix}embed_tokens.weight`, [t.vocabSize, h]);
+  for (let i = 0; i < t.numLayers; i++) {
+    const l = `${prefix}layers.${i}.`;
+    const proj = { q_proj: [q, h], k_proj: [kv, h], v_proj: [kv, h], o_proj: [h, q] } as const;
+    for (const [name, shape] of Object.entries(proj)) {
+      out.set(`${l}self_attn.${name}.weight`, [...shape]);
+      const biased = name === 'o_proj' ? t.outputBias : t.qkvBias;
+      if (biased) out.set(`${l}self_attn.${name}.bias`, [shape[0]]);
+    }
+    out.set(`${l}mlp.gate_proj.weight`, [t.intermediateSize, h]);
+    out.set(`${l}mlp.up_proj.weight`, [t.intermediateSize, h]);
+    out.set(`${l}mlp.down_proj.weight`, [h, t.intermediateSize]);
+    out.set(`${l}input_layernorm.weight`, [h]);
+    out.set(`${l}post_attention_layernorm.weight`, [h]);
+  }
+  out.set(`${prefix}norm.weight`, [h]);
+  if (!t.tieWordEmbeddings) out.set(lmHead, [t.vocabSize, h]);
+}

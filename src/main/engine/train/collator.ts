@@ -1,0 +1,137 @@
+// Batches of examples as the policy's forward takes them (TRL's DataCollatorForPreference with
+// concatenated_forward's layout): for P pairs, rows [0, P) are prompt + chosen and [P, 2P) prompt +
+// rejected, right-padded, labels shifted by one and the loss on response tokens only. Each response
+// ends with the end-of-turn token (TRL appends EOS).
+// Embeddings (with the video's feature rows spliced in) are computed on the host by the model's
+// embedding session, so the vision tower stays frozen and its features come from the cache.
+import * as ort from 'onnxruntime-node';
+import { concatTyped } from '../../../shared/arrays';
+import { familyOf } from '../model/families';
+import { towerTokensPerFrame } from '../model/vision';
+import { trainInputs } from './policy-forward';
+import { trainsOnPairs, type TrainableModel, type TrainConfig, type TrainExample } from './train-config';
+
+export interface Rows {
+  feeds: Record<string, ort.Tensor>;
+  tokens: number;
+}
+
+/** One row of a batch: an example's prompt followed by one of its responses. */
+interface Row {
+  example: TrainExample;
+  response: number[];
+}
+
+export class PreferenceCollator {
+  constructor(
+    private readonly model: Pick<TrainableModel, 'config' | 'lm'>,
+    private readonly examples: readonly TrainExample[],
+    private readonly settings: Pick<TrainConfig, 'loss' | 'trainProjector'>,
+    /** Frames per video of the examples' tower features (0 when the projector is frozen). */
+    private readonly frames: number,
+  ) {}
+
+  /** The rows of `indices` for the frozen model (the reference pass): features spliced into the embeddings. */
+  frozenRows(indices: readonly number[]): Promise<Rows> {
+    return this.collate(this.concatenated(indices), false);
+  }
+
+  /** The data feeds of a micro-batch of examples (and their reference log-probs, for DPO). */
+  async batch(indices: readonly number[], reference?: Float32Array): Promise<Rows> {
+    const rows = await this.collate(this.concatenated(indices), this.settings.trainProjector);
+    if (trainsOnPairs(this.settings)) {
+      if (reference === undefined) throw new Error('a DPO batch needs the reference log-probs');
+      const n = this.examples.length;
+      rows.feeds[trainInputs.refChosen] = new ort.Tensor('float32', Float32Array.from(indices, (i) => reference[i]), [indices.length]);
+      rows.feeds[trainInputs.refRejected] = new ort.Tensor('float32', Float32Array.from(indices, (i) => reference[n + i]), [indices.length]);
+    }
+    return rows;
+  }
+
+  /** TRL's concatenated layout: every chosen row, then (DPO) every rejected row in the same order. */
+  private concatenated(indices: readonly number[]): Row[] {
+    const picked = indices.map((i) => this.examples[i]);
+    const chosen = picked.map((example) => ({ example, response: example.chosen }));
+    return trainsOnPairs(this.settings) ? [...chosen, ...picked.map((example) => ({ example, response: example.rejected! }))] : chosen;
+  }
+
+  private async collate(rows: readonly Row[], projector: boolean): Promise<Rows> {
+    const h = this.model.config.text.hiddenSize;
+    const ids = rows.map((r) => [...r.example.prompt, ...r.response]);
+    const seq = Math.max(...ids.map((row) => row.length));
+    const n = rows.length;
+    const dims = [n, seq];
+    const { embeds, visualIndex, videos } = await this.embed(rows, ids, seq, projector);
+    const { mask, labels, lossMask } = shiftedLabels(rows, ids, seq);
+    return {
+      tokens: ids.reduce((sum, row) => sum + row.length, 0),
+      feeds: {
+        ...(projector ? this.projectorFeeds(videos, visualIndex, dims) : {}),
+        [trainInputs.embeds]: new ort.Tensor('float32', embeds, [n, seq, h]),
+        [trainInputs.mask]: new ort.Tensor('int64', mask, dims),
+        [trainInputs.positions]: new ort.Tensor('int64', familyOf(this.model.config).positionIds(ids.map((row) => row.length), seq, 'right'), dims),
+        [trainInputs.labels]: new ort.Tensor('int64', labels, dims),
+        [trainInputs.lossMask]: new ort.Tensor('float32', lossMask, dims),
+      },
+    };
+  }
+
+  /**
+   * The rows' embeddings, right-padded with zeros. With the projector in the graph, visual positions
+   * embed as zeros and point into the batch's table of visual rows (`visualIndex`, 0: no visual
+   * row): one block of rows per video, in the order the videos first appear (`videos`).
+   */
+  private async embed(rows: readonly Row[], ids: readonly number[][], seq: number, projector: boolean) {
+    const h = this.model.config.text.hiddenSize;
+    const videos: TrainExample[] = [];
+    const visualIndex = new BigInt64Array(projector ? rows.length * seq : 0);
+    const embeds = new Float32Array(rows.length * seq * h);
+    for (const [r, { example }] of rows.entries()) {
+      const visual = example.visual;
+      if (projector && visual) {
+        let slot = videos.indexOf(example);
+        if (slot < 0) slot = videos.push(example) - 1;
+        const count = visual.features.length / h;
+        embeds.set(await this.model.lm.embed(ids[r], { tokenId: visual.tokenId, features: new Float32Array(visual.features.length) }), r * seq * h);
+        let k = 0;
+        ids[r].forEach((id, t) => {
+          if (id === visual.tokenId) visualIndex[r * seq + t] = BigInt(1 + slot * count + k++);
+        });
+      } else {
+        embeds.set(await this.model.lm.embed(ids[r], visual), r * seq * h);
+      }
+    }
+    return { embeds, visualIndex, videos };
+  }
+
+  /** The tower features of the batch's videos and the visual index table into their projected rows. */
+  private projectorFeeds(videos: readonly TrainExample[], visualIndex: BigInt64Array, dims: number[]): Record<string, ort.Tensor> {
+    const { config } = this.model;
+    const v = config.vision;
+    const perFrame = towerTokensPerFrame(config) * v.hiddenSize;
+    // A batch without any video still feeds one (zero) video, which no position points at.
+    const towers = videos.length > 0 ? videos.map((e) => e.tower!) : [new Float32Array(this.frames * perFrame)];
+    const tower = concatTyped(towers, (length) => new Float32Array(length));
+    return {
+      [trainInputs.tower]: new ort.Tensor('float32', tower, [towers.length * this.frames, towerTokensPerFrame(config), v.hiddenSize]),
+      [trainInputs.visualIndex]: new ort.Tensor('int64', visualIndex, dims),
+    };
+  }
+}
+
+/** Attention mask, next-token labels and the loss mask (response tokens only) of right-padded rows. */
+function shiftedLabels(rows: readonly Row[], ids: readonly number[][], seq: number) {
+  const mask = new BigInt64Array(rows.length * seq);
+  const labels = new BigInt64Array(rows.length * seq);
+  const lossMask = new Float32Array(rows.length * seq);
+  for (const [r, { example }] of rows.entries()) {
+    const row = ids[r];
+    for (let t = 0; t < seq; t++) {
+      const i = r * seq + t;
+      if (t < row.length) mask[i] = 1n;
+      if (t + 1 < row.length) labels[i] = BigInt(row[t + 1]);
+      if (t + 1 >= example.prompt.length && t + 1 < row.length) lossMask[i] = 1;
+    }
+  }
+  return { mask, labels, lossMask };
+}

@@ -1,0 +1,107 @@
+// What a training run is given (the model, its examples, the settings) and the checks, made before
+// anything runs, that they can train.
+import { ApiError } from '../../../shared/errors';
+import type { ModelConfig } from '../model/config';
+import type { LanguageModel } from '../model/language-model';
+import { towerTokensPerFrame } from '../model/vision';
+import type { ModelWeights } from '../model/weights';
+import type { DpoLossType } from './losses';
+import type { LoraConfig } from './lora';
+import type { Schedule } from './schedule';
+
+/** A loaded model as training uses it: its config, its checkpoint, and its embedding session. */
+export interface TrainableModel {
+  config: ModelConfig;
+  weights: ModelWeights;
+  lm: LanguageModel;
+}
+
+export interface TrainExample {
+  /** The chat-formatted prompt (with its visual tokens) as ids. */
+  prompt: number[];
+  /** Response ids, ending with the end-of-turn token. */
+  chosen: number[];
+  /** Response ids for DPO; absent for SFT. */
+  rejected?: number[];
+  visual?: { tokenId: number; features: Float32Array };
+  /** The video's tower features before the projector, [frames, towerTokensPerFrame, vision hidden]:
+   *  needed (for every example with a video) when the projector is trained. */
+  tower?: Float32Array;
+}
+
+export interface TrainConfig {
+  loss: DpoLossType | 'sft';
+  beta: number;
+  labelSmoothing: number;
+  sftWeight: number;
+  lengthPenalty: number;
+  lr: number;
+  epochs: number;
+  /** Pairs (or SFT examples) per micro-batch. */
+  batchSize: number;
+  gradientAccumulation: number;
+  warmupRatio: number;
+  schedule: Schedule['kind'];
+  weightDecay: number;
+  maxGradNorm: number;
+  lora: LoraConfig;
+  /** Also train the projector (LLaVA-OneVision) or connector (Idefics3) as whole tensors; the vision
+   *  tower stays frozen and its features come from the cache. */
+  trainProjector: boolean;
+  seed: number;
+}
+
+/** TRL's DPOConfig defaults where it has them (beta 0.1, lr 1e-6 is TRL's; the paper's code base uses 5e-7 on 7B, a LoRA run here wants more). */
+export const defaultTrainConfig: TrainConfig = {
+  loss: 'sigmoid', beta: 0.1, labelSmoothing: 0, sftWeight: 0, lengthPenalty: 0, lr: 5e-4, epochs: 3, batchSize: 2,
+  gradientAccumulation: 1, warmupRatio: 0.1, schedule: 'cosine', weightDecay: 0, maxGradNorm: 1,
+  lora: { r: 16, alpha: 32, dropout: 0, targets: ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'] }, trainProjector: false, seed: 0,
+};
+
+/** DPO-family losses train on pairs (chosen and rejected); SFT on the chosen response alone. */
+export const trainsOnPairs = (settings: Pick<TrainConfig, 'loss'>): boolean => settings.loss !== 'sft';
+
+/** Updates the whole run takes: epochs x ceil(examples / (batch x accumulation)). */
+export function totalSteps(settings: TrainConfig, examples: number): number {
+  const { batchSize, gradientAccumulation, epochs } = settings;
+  return epochs * Math.ceil(examples / (batchSize * gradientAccumulation));
+}
+
+const bad = (what: string) => new ApiError('invalid_argument', `training settings: ${what}`);
+
+/**
+ * Checks the settings and the examples, naming the first problem. Returns the frames per video of
+ * the examples' tower features (0 when the projector is frozen), which the projector's graph needs.
+ */
+export function checkTraining(config: ModelConfig, examples: readonly TrainExample[], settings: TrainConfig): number {
+  if (examples.length === 0) throw bad('there are no examples to train on');
+  checkSettings(settings);
+  examples.forEach((e, i) => {
+    if (e.chosen.length === 0) throw bad(`example ${i + 1} has an empty chosen response`);
+    if (trainsOnPairs(settings) && (e.rejected === undefined || e.rejected.length === 0)) throw bad(`example ${i + 1} has no rejected response (needed for ${settings.loss})`);
+  });
+  return settings.trainProjector ? towerFrames(config, examples) : 0;
+}
+
+function checkSettings(settings: TrainConfig): void {
+  if (!(settings.beta > 0)) throw bad(`beta must be > 0, got ${settings.beta}`);
+  if (!(settings.lr > 0)) throw bad(`lr must be > 0, got ${settings.lr}`);
+  for (const key of ['epochs', 'batchSize', 'gradientAccumulation'] as const) {
+    if (!(Number.isInteger(settings[key]) && settings[key] >= 1)) throw bad(`${key} must be a whole number >= 1, got ${settings[key]}`);
+  }
+  if (!(settings.lora.r >= 1 && Number.isInteger(settings.lora.r))) throw bad(`lora r must be a whole number >= 1, got ${settings.lora.r}`);
+}
+
+/** Frames per video of the tower features, which training the projector needs on every video, all alike. */
+function towerFrames(config: ModelConfig, examples: readonly TrainExample[]): number {
+  const perFrame = towerTokensPerFrame(config) * config.vision.hiddenSize;
+  const lengths = new Set(examples.filter((e) => e.visual).map((e, i) => {
+    if (e.tower === undefined) throw bad(`example ${i + 1} shows a video but has no tower features, which training the projector needs`);
+    return e.tower.length;
+  }));
+  if (lengths.size === 0) throw bad('training the projector needs examples with videos');
+  if (lengths.size > 1) throw bad('training the projector needs the same number of frames for every video');
+  const frames = [...lengths][0] / perFrame;
+  if (!Number.isInteger(frames)) throw bad(`tower features of ${[...lengths][0]} values are not whole frames of ${perFrame}`);
+  return frames;
+}
