@@ -11,6 +11,12 @@ const nodeBuiltins = layer('^node:', 'this layer runs without Node: no node: imp
 const mainFromOutside = layer('(^|/)main(/|$)', 'only the contract in src/shared crosses into main');
 const upper = (...names) =>
   layer(`(^|/)(${names.join('|')})(/|$)`, `this layer may not import ${names.join(', ')}`);
+const testSupport = layer('(^|/)testing(/|$)', 'test support (a testing/ folder) is for specs and benchmarks, not the product');
+/** A layer of src/main: its own files may not import test support; its specs and testing/ folders may. */
+const mainLayer = (files, patterns) => [
+  { files, rules: { 'no-restricted-imports': ['error', { patterns: [...patterns, testSupport] }] } },
+  { files: files.flatMap((f) => [f.replace(/\*\*$/, '**/*.spec.ts'), f.replace(/\*\*$/, '**/testing/**')]), rules: { 'no-restricted-imports': ['error', { patterns }] } },
+];
 
 export default tseslint.config(
   { ignores: ['out/', 'dist/', 'node_modules/', 'coverage/', 'test-results/', 'playwright-report/'] },
@@ -38,46 +44,12 @@ export default tseslint.config(
       }],
     },
   },
-  {
-    files: ['src/main/engine/**'],
-    rules: {
-      'no-restricted-imports': ['error', {
-        patterns: [upper('video', 'store', 'isr', 'api', 'serve', 'cli', 'renderer', 'preload'), layer('^(electron|better-sqlite3)$', 'the engine knows nothing of Electron or the database')],
-      }],
-    },
-  },
-  {
-    files: ['src/main/video/**', 'src/main/store/**'],
-    rules: {
-      'no-restricted-imports': ['error', {
-        patterns: [upper('isr', 'api', 'serve', 'cli', 'renderer', 'preload'), layer('^electron$', 'no Electron below the entry points')],
-      }],
-    },
-  },
-  {
-    files: ['src/main/isr/**'],
-    rules: {
-      'no-restricted-imports': ['error', {
-        patterns: [upper('api', 'serve', 'cli', 'renderer', 'preload'), layer('^electron$', 'no Electron below the entry points')],
-      }],
-    },
-  },
-  {
-    files: ['src/main/report/**'],
-    rules: {
-      'no-restricted-imports': ['error', {
-        patterns: [upper('api', 'serve', 'cli', 'renderer', 'preload'), layer('^electron$', 'reports are written from figures, below the entry points')],
-      }],
-    },
-  },
-  {
-    files: ['src/main/api/**'],
-    rules: {
-      'no-restricted-imports': ['error', {
-        patterns: [upper('serve', 'cli', 'renderer', 'preload'), layer('^electron$', 'the API is transport-agnostic: no Electron here')],
-      }],
-    },
-  },
+  ...mainLayer(['src/main/engine/**'], [upper('video', 'store', 'isr', 'api', 'serve', 'cli', 'renderer', 'preload'), layer('^(electron|better-sqlite3)$', 'the engine knows nothing of Electron or the database')]),
+  ...mainLayer(['src/main/video/**', 'src/main/store/**'], [upper('isr', 'api', 'serve', 'cli', 'renderer', 'preload'), layer('^electron$', 'no Electron below the entry points')]),
+  ...mainLayer(['src/main/isr/**'], [upper('api', 'serve', 'cli', 'renderer', 'preload'), layer('^electron$', 'no Electron below the entry points')]),
+  ...mainLayer(['src/main/report/**'], [upper('api', 'serve', 'cli', 'renderer', 'preload'), layer('^electron$', 'reports are written from figures, below the entry points')]),
+  ...mainLayer(['src/main/cli/**', 'src/main/serve/**'], []),
+  ...mainLayer(['src/main/api/**'], [upper('serve', 'cli', 'renderer', 'preload'), layer('^electron$', 'the API is transport-agnostic: no Electron here')]),
   {
     files: ['src/renderer/**', 'src/preload/**'],
     rules: {

@@ -11,8 +11,8 @@ import {
 import { serialize } from '../graph/onnx';
 import { runReference, type Tensor64 } from '../graph/reference';
 import { differentiate } from './differentiate';
-import { gradcheck, randomTensor, relativeError, rng } from './gradcheck';
-import { createOrtSession, runOrt } from './ort-check';
+import { gradcheck, randomTensor, relativeError, rng } from '../testing/gradcheck';
+import { createOrtSession, runOrt } from '../testing/ort-check';
 
 interface Setup { graph: Graph; feeds: Record<string, Tensor64>; wrt: string[] }
 

@@ -8,8 +8,8 @@ import type { Dim, Graph, Value } from '../graph/ir';
 import { serialize } from '../graph/onnx';
 import { runReference, type Tensor64 } from '../graph/reference';
 import { differentiate, GRAD_PREFIX } from './differentiate';
-import { gradcheck, randomTensor, relativeError, rng, type Fill } from './gradcheck';
-import { createOrtSession, runOrt } from './ort-check';
+import { gradcheck, randomTensor, relativeError, rng, type Fill } from '../testing/gradcheck';
+import { createOrtSession, runOrt } from '../testing/ort-check';
 import { rules } from './rules';
 
 interface InputSpec { name: string; shape: Dim[]; dims?: number[]; dtype?: ElementType; fill?: Fill }

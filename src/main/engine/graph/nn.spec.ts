@@ -1,6 +1,6 @@
 // Composite layers against independent computations and identities (float64 reference interpreter).
 import { describe, expect, it } from 'vitest';
-import { randomTensor, rng } from '../autodiff/gradcheck';
+import { randomTensor, rng } from '../testing/gradcheck';
 import { GraphBuilder } from './builder';
 import type { Value } from './ir';
 import { causalMask, geluErf, geluTanh, layerNorm, logSigmoid, rmsNorm, rotaryCosSin, selfAttention, silu, type AttentionConfig } from './nn';

@@ -4,7 +4,7 @@ import path from 'node:path';
 import onnxProto from 'onnx-proto';
 import type { onnx as P } from 'onnx-proto';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createOrtSession, runOrt } from '../autodiff/ort-check';
+import { createOrtSession, runOrt } from '../testing/ort-check';
 import { GraphBuilder } from './builder';
 import { OPSET } from './ir';
 import { saveModel, serialize } from './onnx';

@@ -2,7 +2,7 @@
 // exercise in float (comparisons, logic, integer shapes, padding, ranges, float16 weights), plus
 // exact hand-computed cases.
 import { describe, expect, it } from 'vitest';
-import { createOrtSession, runOrt } from '../autodiff/ort-check';
+import { createOrtSession, runOrt } from '../testing/ort-check';
 import { GraphBuilder } from './builder';
 import { serialize } from './onnx';
 import { runReference, tensor64 } from './reference';

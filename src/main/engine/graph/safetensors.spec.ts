@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { rng } from '../autodiff/gradcheck';
+import { rng } from '../testing/gradcheck';
 import { bf16BitsToFloat32, f16BitsToFloat32, float32ToBF16Bits, float32ToF16Bits } from './half-float';
 import { SafetensorsFile, dtypes, openCheckpoint, writeCheckpoint, writeSafetensors, type Dtype, type TensorToWrite } from './safetensors';
 

@@ -11,7 +11,7 @@ import { Session } from '../graph/session';
 import type { ModelConfig } from './config';
 import { addDecoder, addEmbedding, buildDecoderGraph, buildEmbeddingGraph, textWeightNames, type DecoderGraphOptions } from './decoder';
 import { fixtureArchs, writeFixture } from './fixture';
-import { naiveEmbed, naiveForward, type NaiveLora } from './naive/decoder';
+import { naiveEmbed, naiveForward, type NaiveLora } from '../testing/naive/decoder';
 import { openWeights, type ModelWeights } from './weights';
 
 const corpus = ['What colour is the square?', 'Which way does the red circle move?', 'How many shapes are in the video?'];

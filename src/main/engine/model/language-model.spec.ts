@@ -6,7 +6,7 @@ import { Session } from '../graph/session';
 import type { Idefics3Config, LlavaOnevisionConfig } from './families';
 import { fixtureArchs, writeFixture } from './fixture';
 import { LanguageModel, selectCacheRows, type KvCache } from './language-model';
-import { naiveEmbed, naiveForward } from './naive/decoder';
+import { naiveEmbed, naiveForward } from '../testing/naive/decoder';
 import { openWeights, type ModelWeights } from './weights';
 
 const corpus = ['What colour is the square?', 'Which way does the red circle move?', 'How many shapes are in the video?'];

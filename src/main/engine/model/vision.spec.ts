@@ -11,7 +11,7 @@ import { Session } from '../graph/session';
 import type { ModelConfig } from './config';
 import type { Idefics3Config, LlavaOnevisionConfig } from './families';
 import { fixtureArchs, writeFixture, type FixtureArch } from './fixture';
-import { naiveVisionForward } from './naive/vision';
+import { naiveVisionForward } from '../testing/naive/vision';
 import { addVisualRows, buildVisionGraph, towerTokensPerFrame, visionGrid, visionTokensPerFrame, visionWeightPrefix, VisionEncoder } from './vision';
 import { poolVideoFeatures } from './video-pooling';
 import { openWeights, patchesPerSide, type ModelWeights } from './weights';

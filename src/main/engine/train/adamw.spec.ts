@@ -1,11 +1,11 @@
 // One AdamW step in ONNX Runtime float32 against torch's AdamW and clip_grad_norm_ written out in
 // float64 (torch/optim/adamw.py single-tensor path, torch/nn/utils/clip_grad.py).
 import { describe, expect, it } from 'vitest';
-import { randomTensor, relativeError, rng } from '../autodiff/gradcheck';
+import { randomTensor, relativeError, rng } from '../testing/gradcheck';
 import { GraphBuilder } from '../graph/builder';
 import { tensor64, type Tensor64 } from '../graph/reference';
 import { addAdamW, GRAD_NORM, updatedName, type AdamWHyper } from './adamw';
-import { runInSession } from './fixture';
+import { runInSession } from '../testing/tiny-decoder';
 
 type Hyper = Omit<AdamWHyper, 'lr' | 'step'>;
 const shapes: Record<string, number[]> = { 'w.lora_A': [3, 2], 'w.lora_B': [2, 4] };

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { gradcheck, randomTensor, relativeError, rng } from '../autodiff/gradcheck';
+import { gradcheck, randomTensor, relativeError, rng } from '../testing/gradcheck';
 import { GraphBuilder } from '../graph/builder';
 import { runReference, tensor64 } from '../graph/reference';
-import { runInSession } from './fixture';
+import { runInSession } from '../testing/tiny-decoder';
 import { sequenceLogps } from './logprobs';
 
 const [B, S, V] = [3, 5, 7];

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Rng } from '../generate/sampling';
 import { SafetensorsFile } from '../graph/safetensors';
-import { dpoForward, tinyDecoder, tinyDims } from './fixture';
+import { dpoForward, tinyDecoder, tinyDims } from '../testing/tiny-decoder';
 import {
   defaultLoraConfig, initLora, isLoraTarget, loraScale, mergeLora, peftKeys, pythonFloat, readAdapter, writeAdapter,
   type Adapter, type LoraFactors,

@@ -2,10 +2,10 @@
 // LoRA factors through a tiny decoder: central differences in float64, then ONNX Runtime float32.
 import { describe, expect, it } from 'vitest';
 import { differentiate } from '../autodiff/differentiate';
-import { gradcheck, randomTensor, relativeError, rng } from '../autodiff/gradcheck';
+import { gradcheck, randomTensor, relativeError, rng } from '../testing/gradcheck';
 import { GraphBuilder } from '../graph/builder';
 import { runReference, tensor64, type Tensor64 } from '../graph/reference';
-import { batchInputs, dpoForward, preferenceBatch, runInSession, tinyDecoder, tinyDims } from './fixture';
+import { batchInputs, dpoForward, preferenceBatch, runInSession, tinyDecoder, tinyDims } from '../testing/tiny-decoder';
 import { defaultLoraConfig } from './lora';
 import { dpoLoss, sftLoss, trlMetrics, type DpoConfig } from './losses';
 import { buildLossGraph, LOSS } from './train-step';

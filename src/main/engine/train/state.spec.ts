@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Rng } from '../generate/sampling';
-import { TinyRun, type Preference } from './fixture';
+import { TinyRun, type Preference } from '../testing/tiny-decoder';
 import { defaultLoraConfig } from './lora';
 import { loadState, newTrainState, nextBatch, saveState, STATE_FILE, type TrainState } from './state';
 

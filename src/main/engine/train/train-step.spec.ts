@@ -7,7 +7,7 @@ import { serialize } from '../graph/onnx';
 import { runReference, tensor64 } from '../graph/reference';
 import { Session } from '../graph/session';
 import { GRAD_NORM, updatedName } from './adamw';
-import { dpoForward, tinyDecoder, TinyRun, type Preference } from './fixture';
+import { dpoForward, tinyDecoder, TinyRun, type Preference } from '../testing/tiny-decoder';
 import { defaultLoraConfig, loraInputNames } from './lora';
 import { trlMetrics } from './losses';
 import { buildTrainStep, DROPOUT_SEED, hashDropout, LOSS, LR_INPUT, momentNames, STEP_INPUT } from './train-step';

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { differentiate, GRAD_PREFIX } from '../autodiff/differentiate';
-import { randomTensor, rng } from '../autodiff/gradcheck';
+import { randomTensor, rng } from '../testing/gradcheck';
 import type { Graph } from '../graph/ir';
 import { runReference, tensor64, type Feeds } from '../graph/reference';
 import { readModelConfig, type ModelConfig } from '../model/config';

@@ -3,8 +3,8 @@
 // projections through the provider, preference batches laid out as TRL's concatenated_forward does
 // (rows [0, P) chosen, [P, 2P) rejected, labels shifted, loss mask on response tokens only), and a
 // whole run in ONNX Runtime.
-import { randomTensor, rng } from '../autodiff/gradcheck';
-import { ortFeeds } from '../autodiff/ort-check';
+import { randomTensor, rng } from './gradcheck';
+import { ortFeeds } from './ort-check';
 import { GraphBuilder } from '../graph/builder';
 import type { Graph, Value } from '../graph/ir';
 import { causalMask, decoderLayer, rmsNorm, rotaryCosSin } from '../graph/nn';
@@ -12,12 +12,12 @@ import { serialize } from '../graph/onnx';
 import { tensor64, type Feeds, type Tensor64 } from '../graph/reference';
 import { Session } from '../graph/session';
 import { Rng } from '../generate/sampling';
-import { sequenceLogps } from './logprobs';
-import { dpoLoss, sftLoss, type DpoConfig } from './losses';
-import { initLora, loraInputNames, type LoraConfig } from './lora';
-import { lrAt, type Schedule } from './schedule';
-import { newTrainState, nextBatch, type HostTensor, type TrainState } from './state';
-import { buildTrainStep, runTrainStep, type ForwardFn, type LoraProvider, type StepResult, type TrainStep, type TrainStepOptions } from './train-step';
+import { sequenceLogps } from '../train/logprobs';
+import { dpoLoss, sftLoss, type DpoConfig } from '../train/losses';
+import { initLora, loraInputNames, type LoraConfig } from '../train/lora';
+import { lrAt, type Schedule } from '../train/schedule';
+import { newTrainState, nextBatch, type HostTensor, type TrainState } from '../train/state';
+import { buildTrainStep, runTrainStep, type ForwardFn, type LoraProvider, type StepResult, type TrainStep, type TrainStepOptions } from '../train/train-step';
 
 export interface TinyDims { vocab: number; hidden: number; heads: number; kvHeads: number; headDim: number; intermediate: number; layers: number }
 

@@ -7,10 +7,10 @@
 // models/llava_onevision/modeling_llava_onevision.py and models/idefics3/modeling_idefics3.py.
 import { concatTyped } from '../../../../shared/arrays';
 import { erf } from '../../graph/reference';
-import type { ModelConfig } from '../config';
-import type { Idefics3Config, LlavaOnevisionConfig } from '../families';
-import { visionWeightPrefix } from '../vision';
-import type { ModelWeights } from '../weights';
+import type { ModelConfig } from '../../model/config';
+import type { Idefics3Config, LlavaOnevisionConfig } from '../../model/families';
+import { visionWeightPrefix } from '../../model/vision';
+import type { ModelWeights } from '../../model/weights';
 import { linear } from './decoder';
 
 export interface NaiveVisionOptions {

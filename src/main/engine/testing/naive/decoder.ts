@@ -4,9 +4,9 @@
 // fast. Follows transformers models/llama/modeling_llama.py and models/qwen2/modeling_qwen2.py
 // (LlamaRMSNorm, LlamaRotaryEmbedding + rotate_half, repeat_kv, eager attention with a causal
 // mask, LlamaMLP, tied lm_head).
-import type { ModelConfig } from '../config';
-import { textWeightNames } from '../decoder';
-import type { ModelWeights } from '../weights';
+import type { ModelConfig } from '../../model/config';
+import { textWeightNames } from '../../model/decoder';
+import type { ModelWeights } from '../../model/weights';
 
 /** LoRA factors of one module in MatMul layout: a [in, r], b [r, out]; adds scale * x a b. */
 export interface NaiveLora { a: Float32Array; b: Float32Array; r: number; scale: number }

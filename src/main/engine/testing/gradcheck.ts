@@ -7,7 +7,7 @@ import { mulberry32 } from '../../../shared/prng';
 import type { ElementType } from '../graph/element-type';
 import type { Graph } from '../graph/ir';
 import { runReference, tensor64, type Feeds, type Tensor64 } from '../graph/reference';
-import { differentiate, GRAD_PREFIX } from './differentiate';
+import { differentiate, GRAD_PREFIX } from '../autodiff/differentiate';
 
 /** Seeded test data: the same tensors on every machine, so failures reproduce. */
 export const rng = mulberry32;
