@@ -15,6 +15,7 @@ import type {
   RunHistory,
   RunSummary,
 } from './types';
+import { runSettingsSchema } from './run-settings';
 import { runModes } from './types';
 
 interface Method<I extends z.ZodType, O> {
@@ -62,8 +63,8 @@ export const contract = {
         evalDatasetId: datasetId.nullable().default(null),
         rounds: z.number().int().min(1).max(100),
         mode: z.enum(runModes).default('isr'),
-        /** Run settings (samples, temperature, tieBand, train, ...); validated by the run, naming each bad field. */
-        settings: z.record(z.string(), z.unknown()).default({}),
+        /** Run settings (src/shared/run-settings.ts); fields left out take their defaults. */
+        settings: runSettingsSchema.prefault({}),
       })
       .strict(),
   ),

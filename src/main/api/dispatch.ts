@@ -1,5 +1,6 @@
 // The one place a call from any transport (IPC, HTTP) meets the service: validate, run, wrap.
 import { ApiError, toErrorShape } from '../../shared/errors';
+import { describeIssues, fieldIssues } from '../../shared/field-issues';
 import {
   contract,
   isMethodName,
@@ -19,12 +20,8 @@ export async function dispatch(
     }
     const parsed = contract[methodName].input.safeParse(rawInput ?? {});
     if (!parsed.success) {
-      const issues = parsed.error.issues.map((i) => ({
-        field: i.path.join('.') || '(input)',
-        message: i.message,
-      }));
-      const summary = issues.map((i) => `${i.field}: ${i.message}`).join('; ');
-      throw new ApiError('invalid_argument', `${methodName}: ${summary}`, issues);
+      const issues = fieldIssues(parsed.error, '(input)');
+      throw new ApiError('invalid_argument', `${methodName}: ${describeIssues(issues)}`, issues);
     }
     const fn = service[methodName] as (input: unknown) => Promise<unknown>;
     return { ok: true, value: await fn.call(service, parsed.data) };

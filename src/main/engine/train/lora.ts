@@ -16,6 +16,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { ApiError } from '../../../shared/errors';
+import { runSettingsDefaults } from '../../../shared/run-settings';
 import type { Rng } from '../generate/sampling';
 import { SafetensorsFile, writeAtomically, writeSafetensors, type TensorToWrite } from '../graph/safetensors';
 import { transpose } from '../model/weights';
@@ -31,8 +32,9 @@ export interface LoraConfig {
   useRslora?: boolean;
 }
 
+/** A run's LoRA defaults (src/shared/run-settings.ts), without dropout. */
 export const defaultLoraConfig: LoraConfig = {
-  r: 16, alpha: 32, dropout: 0, targets: ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'],
+  r: runSettingsDefaults.train.loraR, alpha: runSettingsDefaults.train.loraAlpha, dropout: 0, targets: runSettingsDefaults.train.loraTargets,
 };
 
 export const loraScale = (c: LoraConfig): number => (c.useRslora ? c.alpha / Math.sqrt(c.r) : c.alpha / c.r);

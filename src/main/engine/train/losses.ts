@@ -12,13 +12,12 @@
 // subtracted inside the sigmoid: beta logits becomes beta logits - alpha (|y_w| - |y_l|); the other
 // variants see the same shifted margin (logits - alpha/beta (|y_w| - |y_l|)).
 // The reference log-probs are graph inputs: computed once per round and stored, never re-run here.
+import type { DpoLossType } from '../../../shared/run-settings';
 import type { GraphBuilder } from '../graph/builder';
 import type { Value } from '../graph/ir';
 import { logSigmoid } from '../graph/nn';
 import type { SequenceLogps } from './logprobs';
 
-export const dpoLossTypes = ['sigmoid', 'ipo', 'hinge', 'robust'] as const;
-export type DpoLossType = (typeof dpoLossTypes)[number];
 
 /** The per-step metrics TRL logs for DPO, in its order and under its names (batch means). */
 export const trlMetrics = ['rewards/chosen', 'rewards/rejected', 'rewards/accuracies', 'rewards/margins', 'logps/chosen', 'logps/rejected'] as const;

@@ -1,12 +1,12 @@
 // What a training run is given (the model, its examples, the settings) and the checks, made before
 // anything runs, that they can train.
 import { ApiError } from '../../../shared/errors';
+import { runSettingsDefaults, type DpoLossType } from '../../../shared/run-settings';
 import type { ModelConfig } from '../model/config';
 import type { LanguageModel } from '../model/language-model';
 import { towerTokensPerFrame } from '../model/vision';
 import type { ModelWeights } from '../model/weights';
-import type { DpoLossType } from './losses';
-import type { LoraConfig } from './lora';
+import { defaultLoraConfig, type LoraConfig } from './lora';
 import type { Schedule } from './schedule';
 
 /** A loaded model as training uses it: its config, its checkpoint, and its embedding session. */
@@ -51,11 +51,15 @@ export interface TrainConfig {
   seed: number;
 }
 
-/** TRL's DPOConfig defaults where it has them (beta 0.1, lr 1e-6 is TRL's; the paper's code base uses 5e-7 on 7B, a LoRA run here wants more). */
+const { train } = runSettingsDefaults;
+
+/** A round's training defaults (src/shared/run-settings.ts, docs/method.md); for what a run does not
+ *  set: 10% warm-up then cosine (TRL's TrainingArguments: none, linear), no weight decay and
+ *  gradient clipping at 1 (TRL's). */
 export const defaultTrainConfig: TrainConfig = {
-  loss: 'sigmoid', beta: 0.1, labelSmoothing: 0, sftWeight: 0, lengthPenalty: 0, lr: 5e-4, epochs: 3, batchSize: 2,
-  gradientAccumulation: 1, warmupRatio: 0.1, schedule: 'cosine', weightDecay: 0, maxGradNorm: 1,
-  lora: { r: 16, alpha: 32, dropout: 0, targets: ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'] }, trainProjector: false, seed: 0,
+  loss: train.loss, beta: train.beta, labelSmoothing: 0, sftWeight: train.sftWeight, lengthPenalty: train.lengthPenalty, lr: train.lr, epochs: train.epochs,
+  batchSize: train.batchSize, gradientAccumulation: 1, warmupRatio: 0.1, schedule: 'cosine', weightDecay: 0, maxGradNorm: 1,
+  lora: defaultLoraConfig, trainProjector: train.trainProjector, seed: runSettingsDefaults.seed,
 };
 
 /** DPO-family losses train on pairs (chosen and rejected); SFT on the chosen response alone. */

@@ -1,8 +1,10 @@
 import { cleanup, fireEvent, render, screen, waitFor } from '@testing-library/svelte';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { StudioEvent } from '../../../shared/contract';
+import { contract, type StudioEvent } from '../../../shared/contract';
 import { ApiError } from '../../../shared/errors';
+import { describeIssues, fieldIssues } from '../../../shared/field-issues';
 import type { JobSnapshot } from '../../../shared/jobs';
+import { runSettingFields } from '../../../shared/run-settings';
 import type { DatasetSummary, RunSummary } from '../../../shared/types';
 import type { Client } from '../lib/client';
 import { createJobStore, type JobStore } from '../lib/jobs';
@@ -84,8 +86,11 @@ describe('Rounds screen', () => {
   });
 
   it("puts the run's own validation messages beside their fields", async () => {
-    const { client } = fakeClient(async () => {
-      throw new ApiError('invalid_argument', 'settings: train.beta: Too small', { issues: ['train.beta: Too small: expected number to be >0'] });
+    // What dispatch answers for a request the schema rejects, built by the same schema and helper.
+    const { client } = fakeClient(async (input) => {
+      const parsed = contract.startRun.input.safeParse({ ...input, settings: { train: { beta: 0 } } });
+      const issues = fieldIssues(parsed.error!, '(input)');
+      throw new ApiError('invalid_argument', `startRun: ${describeIssues(issues)}`, issues);
     });
     jobs = createJobStore(client);
     render(Rounds, { client, jobs });
@@ -94,6 +99,39 @@ describe('Rounds screen', () => {
     await fireEvent.change(screen.getByLabelText('Training prompts'), { target: { value: '4' } });
     await fireEvent.click(screen.getByRole('button', { name: 'Launch run' }));
     expect((await screen.findByText('Too small: expected number to be >0')).className).toContain('field-error');
+  });
+
+  it('draws every setting from its declaration: label, default, bounds and help', async () => {
+    const { client } = fakeClient(async () => ({ jobId: 'r1', runId: 3 }));
+    jobs = createJobStore(client);
+    render(Rounds, { client, jobs });
+    const numbers = runSettingFields.filter((f) => f.control.kind === 'number');
+    expect(numbers.length).toBeGreaterThan(10);
+    for (const field of numbers) {
+      const { min, max } = field.control as { min?: number; max?: number };
+      const input = screen.getByLabelText(field.label) as HTMLInputElement;
+      expect([field.key, Number(input.value), input.min, input.max]).toEqual([field.key, field.default, String(min ?? ''), String(max ?? '')]);
+      expect(document.getElementById(input.getAttribute('aria-describedby')!)?.textContent).toContain(field.help);
+    }
+    expect((screen.getByLabelText('Loss') as HTMLSelectElement).value).toBe('sigmoid');
+    expect((screen.getByLabelText('LoRA targets') as HTMLInputElement).value).toBe('q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj');
+    expect([(screen.getByLabelText('Tie band from') as HTMLInputElement).value, (screen.getByLabelText('to') as HTMLInputElement).value]).toEqual(['0.45', '0.55']);
+    expect((screen.getByLabelText('Train the projector') as HTMLInputElement).checked).toBe(false);
+  });
+
+  it('checks the settings with the schema before asking, beside each field', async () => {
+    const { client, calls } = fakeClient(async () => ({ jobId: 'r1', runId: 3 }));
+    jobs = createJobStore(client);
+    render(Rounds, { client, jobs });
+    await waitFor(() => expect(screen.getAllByRole('option', { name: 'demo-train (66 rows)', hidden: true })).toHaveLength(2));
+    await fireEvent.input(screen.getByLabelText('Model folder'), { target: { value: '/models/tiny' } });
+    await fireEvent.change(screen.getByLabelText('Training prompts'), { target: { value: '4' } });
+    await fireEvent.input(screen.getByLabelText('Samples per prompt'), { target: { value: '3' } });
+    await fireEvent.input(screen.getByLabelText('Tie band from'), { target: { value: '0.6' } });
+    await fireEvent.click(screen.getByRole('button', { name: 'Launch run' }));
+    expect(screen.getByText('must be even: samples are judged in pairs').className).toContain('field-error');
+    expect(screen.getByText('low must not exceed high').className).toContain('field-error');
+    expect(calls).toEqual([]);
   });
 
   it('resumes a stopped run', async () => {
