@@ -9,7 +9,7 @@ import { writeFixture } from '../src/main/engine/model/fixture';
 import { textWeightNames } from '../src/main/engine/model/decoder';
 import { VideoLanguageModel } from '../src/main/engine/model/vlm';
 import { expectedWeights } from '../src/main/engine/model/weights';
-import { demoCorpus } from '../src/main/video/demo/corpus';
+import { demoCorpus } from '../src/main/demo/data/corpus';
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 

@@ -8,8 +8,10 @@ import { readModelConfig } from '../src/main/engine/model/config';
 import { writeFixture } from '../src/main/engine/model/fixture';
 import { LanguageModel } from '../src/main/engine/model/language-model';
 import { openWeights } from '../src/main/engine/model/weights';
-import { defaultTrainConfig, Trainer, type StepMetrics, type TrainExample } from '../src/main/engine/train/trainer';
-import { demoCorpus } from '../src/main/video/demo/corpus';
+import { defaultTrainConfig, type TrainExample } from '../src/main/engine/train/train-config';
+import { Trainer } from '../src/main/engine/train/trainer';
+import type { StepMetrics } from '../src/main/engine/train/update-loop';
+import { demoCorpus } from '../src/main/demo/data/corpus';
 
 const lengths = [64, 128, 256];
 

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { resolveFfmpeg } from '../src/main/video/ffmpeg';
-import { flatClip } from '../src/main/video/test-clips';
+import { flatClip } from '../src/main/video/testing/clips';
 import { runCli } from './cli';
 
 let dir: string;

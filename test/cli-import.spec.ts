@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { resolveFfmpeg } from '../src/main/video/ffmpeg';
-import { flatClip } from '../src/main/video/test-clips';
+import { flatClip } from '../src/main/video/testing/clips';
 import { runCli, startCli } from './cli';
 
 let dir: string;

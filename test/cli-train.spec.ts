@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { resolveFfmpeg } from '../src/main/video/ffmpeg';
-import { flatClip } from '../src/main/video/test-clips';
+import { flatClip } from '../src/main/video/testing/clips';
 import { runCli } from './cli';
 
 let dir: string;
@@ -34,6 +34,7 @@ describe('isr-studio train', () => {
     const result = await train(out);
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
+    expect(result.stdout).toContain('reference log-probs of 4 pairs...');
     expect(result.stdout).toMatch(/step 1\/8 epoch 0\.50 loss=0\.693\d rewards\/chosen=/);
     expect(result.stdout).toContain('rewards/accuracies=');
     expect(result.stdout).toContain('trained 8 steps on 4 examples');
@@ -51,6 +52,8 @@ describe('isr-studio train', () => {
     const again = await train(out);
     expect(again.code).toBe(0);
     expect(again.stdout).not.toContain('step 1/8');
+    // The reference log-probs are read back from reference_logps.json, not computed again.
+    expect(again.stdout).not.toContain('reference log-probs');
     expect(readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n')).toHaveLength(8);
 
     // The merged folder is a model the studio loads and answers with.
@@ -69,6 +72,14 @@ describe('isr-studio train', () => {
     const keys = Object.keys(JSON.parse(header.subarray(8, 8 + Number(header.readBigUInt64LE(0))).toString('utf8')) as object);
     expect(keys).toContain('base_model.model.model.connector.modality_projection.proj.weight');
   }, 120_000);
+
+  it("takes TRL's loss_type values for --loss, sigmoid by default, and not the name dpo", async () => {
+    const result = await runCli(['train', '--model', model, '--pairs', join(dir, 'pairs.jsonl'), '--out', join(dir, 'dpo-run'), '--loss', 'dpo']);
+    expect(result.code).not.toBe(0);
+    expect(result.stderr).toContain('expected one of sigmoid, ipo, hinge, robust, sft');
+    const help = await runCli(['train', '--help']);
+    expect(help.stdout.replace(/\s+/g, ' ')).toContain(`--loss <kind> TRL's loss_type: sigmoid, ipo, hinge, robust, sft (default: "sigmoid")`);
+  });
 
   it('refuses a file with bad rows, naming each by line, before loading the model', async () => {
     writeFileSync(join(dir, 'bad.jsonl'), [JSON.stringify({ prompt: 'q', chosen: 'a' }), '{oops', JSON.stringify({ prompt: 'q', chosen: 'a', rejected: 'b' })].join('\n'));

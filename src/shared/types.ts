@@ -6,8 +6,9 @@ export type MediaKey = string;
 export interface AppInfo {
   version: string;
   dbPath: string;
-  /** Which transport the renderer is talking through; Electron offers a native file dialog. */
-  transport: 'ipc' | 'http';
+  /** How calls reach the studio: Electron's IPC (it offers a native file dialog), HTTP from a
+   *  browser, or in-process from the CLI. */
+  transport: 'ipc' | 'http' | 'in-process';
   ffmpeg: { path: string; source: 'FFMPEG_PATH' | 'ffmpeg-static' | 'PATH' } | { error: string };
 }
 

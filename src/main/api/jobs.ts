@@ -1,7 +1,7 @@
 // Long work runs as jobs: one registry, one snapshot shape, progress with an ETA, cancellation.
 import { randomUUID } from 'node:crypto';
 import { ApiError, toErrorShape } from '../../shared/errors';
-import type { JobKind, JobSnapshot } from '../../shared/jobs';
+import { isFinished, type JobKind, type JobSnapshot } from '../../shared/jobs';
 
 export interface JobContext {
   signal: AbortSignal;
@@ -30,6 +30,24 @@ export class JobRegistry {
   get(id: string): JobSnapshot | undefined {
     const job = this.jobs.get(id);
     return job && { ...job.snapshot };
+  }
+
+  /** Resolves with the job's final snapshot, passing every snapshot before it to `onChange`. */
+  finished(id: string, onChange: (job: JobSnapshot) => void = () => {}): Promise<JobSnapshot> {
+    return new Promise((resolve) => {
+      const seen = (job: JobSnapshot) => {
+        if (job.id !== id) return;
+        onChange(job);
+        if (isFinished(job)) {
+          stop();
+          resolve(job);
+        }
+      };
+      const stop = this.onChange(seen);
+      // The job does its work after start() returns, so nothing was missed; this is its current state.
+      const now = this.get(id);
+      if (now) seen(now);
+    });
   }
 
   cancel(id: string): boolean {

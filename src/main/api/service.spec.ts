@@ -6,7 +6,7 @@ import type { JobSnapshot } from '../../shared/jobs';
 import type { DatasetRowsPage, DatasetSummary, ImportIssue, ImportResult, JobRef, PairDetail, PairsPage, PairSummary, RunHistory, RunResult, RunSummary } from '../../shared/types';
 import { writeFixture } from '../engine/model/fixture';
 import { resolveFfmpeg } from '../video/ffmpeg';
-import { flatClip } from '../video/test-clips';
+import { flatClip } from '../video/testing/clips';
 import { dispatch } from './dispatch';
 import { openStudio } from './service';
 import type { Studio } from './studio';

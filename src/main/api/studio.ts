@@ -1,7 +1,7 @@
 // What every entry point (Electron, serve, CLI) holds: the service that implements the contract,
 // the job registry whose events it relays, and the media resolver behind thumbnails and frames.
 import type { StudioService } from '../../shared/contract';
-import type { MediaKey } from '../../shared/types';
+import type { AppInfo, MediaKey } from '../../shared/types';
 import type { JobRegistry } from './jobs';
 
 export interface StudioOptions {
@@ -9,7 +9,7 @@ export interface StudioOptions {
   dbPath: string;
   /** Where thumbnails and frame caches live; defaults to `<dbPath>.cache/` beside the database. */
   cacheDir?: string;
-  transport: 'ipc' | 'http';
+  transport: AppInfo['transport'];
 }
 
 export interface Studio {

@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { resolve } from 'node:path';
 import { resolveFfmpeg } from '../video/ffmpeg';
-import { defaultDemoVideos, testClipCount, writeDemoData } from '../video/demo/write';
+import { defaultDemoVideos, testClipCount, writeDemoData } from '../demo/data/write';
 import { integer } from './options';
 
 export function registerDemoData(program: Command): void {

@@ -3,7 +3,7 @@
 import type { Command } from 'commander';
 import { resolve } from 'node:path';
 import { fixtureArchs, fixtureSizes, type FixtureArch, type FixtureSize } from '../engine/model/fixture';
-import { demoModelDefaults, trainDemoModel } from '../isr/demo-model';
+import { demoModelDefaults, trainDemoModel } from '../demo/demo-model';
 import { resolveFfmpeg } from '../video/ffmpeg';
 import { progressLines } from './jobs';
 import { defaultCacheDir } from './model-input';

@@ -3,7 +3,7 @@
 import type { Command } from 'commander';
 import { resolve } from 'node:path';
 import { fixtureArchs, fixtureSizes, writeFixture, type FixtureArch, type FixtureSize } from '../engine/model/fixture';
-import { fixtureCorpus } from '../isr/demo-model';
+import { fixtureCorpus } from '../demo/demo-model';
 import { choice, integer } from './options';
 
 export function registerFixture(program: Command): void {

@@ -3,7 +3,7 @@
 import type { Command } from 'commander';
 import type { ImportResult } from '../../shared/types';
 import { openStudio } from '../api/service';
-import { progressPrinter, waitForJob } from './jobs';
+import { progressPrinter } from './jobs';
 
 export function registerImport(program: Command): void {
   program
@@ -17,10 +17,10 @@ export function registerImport(program: Command): void {
     .requiredOption('--data <file>', 'dataset file (.json or .jsonl); video paths are relative to it')
     .option('--name <name>', 'dataset name (default: the file name without extension)')
     .action(async (opts: { db: string; data: string; name?: string }) => {
-      const studio = openStudio({ dbPath: opts.db, transport: 'ipc' });
+      const studio = openStudio({ dbPath: opts.db, transport: 'in-process' });
       try {
         const { jobId } = await studio.service.importDataset({ path: opts.data, name: opts.name });
-        const job = await waitForJob(studio.jobs, jobId, progressPrinter());
+        const job = await studio.jobs.finished(jobId, progressPrinter());
         if (job.state !== 'done') throw new Error(job.error?.message ?? `import ${job.state}`);
         const result = job.result as ImportResult;
         const [dataset] = (await studio.service.listDatasets({})).filter((d) => d.id === result.datasetId);

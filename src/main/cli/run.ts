@@ -7,9 +7,10 @@ import { ApiError } from '../../shared/errors';
 import type { ImportResult, RunResult } from '../../shared/types';
 import { openStudio } from '../api/service';
 import { toJsonl, trlDpoRows } from '../isr/export';
+import { parseRunSettings } from '../isr/settings';
 import { runModes, type RunMode } from '../../shared/types';
 import { openDatabase } from '../store/db';
-import { progressPrinter, waitForJob } from './jobs';
+import { progressPrinter } from './jobs';
 import { choice, integer } from './options';
 
 interface RunOptions {
@@ -48,7 +49,7 @@ export async function datasetOf(studio: Studio, file: string | undefined, name: 
   if (file === undefined) throw new ApiError('invalid_argument', `give ${what} as --data FILE or --dataset NAME`);
   const { jobId } = await studio.service.importDataset({ path: resolve(file) });
   // Quiet: a run's first output line is "run <id>", for scripts to read.
-  const job = await waitForJob(studio.jobs, jobId, () => {});
+  const job = await studio.jobs.finished(jobId);
   if (job.state !== 'done') throw new ApiError('bad_input', job.error?.message ?? `import of ${file} ${job.state}`);
   return (job.result as ImportResult).datasetId;
 }
@@ -73,7 +74,7 @@ export function registerRun(program: Command): void {
     .option('--resume <id>', 'continue run <id>', integer(1))
     .action(async (opts: RunOptions) => {
       // The same service and job the app uses: one code path for a run, wherever it starts.
-      const studio = openStudio({ dbPath: resolve(opts.db), transport: 'ipc' });
+      const studio = openStudio({ dbPath: resolve(opts.db), transport: 'in-process' });
       try {
         let runId = opts.resume;
         let jobId: string;
@@ -82,12 +83,12 @@ export function registerRun(program: Command): void {
           const settings = opts.config === undefined ? {} : readConfig(opts.config);
           const datasetId = await datasetOf(studio, opts.data, opts.dataset, 'the training prompts');
           const evalDatasetId = opts.evalData === undefined ? null : await datasetOf(studio, opts.evalData, undefined, 'the evaluation prompts');
-          ({ jobId, runId } = await studio.service.startRun({ model: opts.model, datasetId, evalDatasetId, rounds: opts.rounds, mode: opts.mode, settings }));
+          ({ jobId, runId } = await studio.service.startRun({ model: opts.model, datasetId, evalDatasetId, rounds: opts.rounds, mode: opts.mode, settings: parseRunSettings(settings) }));
         } else {
           ({ jobId } = await studio.service.resumeRun({ runId }));
         }
         process.stdout.write(`run ${runId}\n`);
-        const job = await waitForJob(studio.jobs, jobId, progressPrinter());
+        const job = await studio.jobs.finished(jobId, progressPrinter());
         if (job.state !== 'done') throw new ApiError(job.error?.code ?? 'internal', job.error?.message ?? `run ${job.state}`);
         const result = job.result as RunResult;
         for (const s of result.rounds) {

@@ -1,25 +1,19 @@
 // `isr-studio train`: DPO-family or SFT training of a model folder with LoRA outside a round, from
-// a TRL-style preference file ({prompt, chosen, rejected, video} per line). Writes into --out:
-// adapter/ (PEFT), merged/ (a model folder in the input's layout), metrics.jsonl (one line per
-// step, TRL's names), reference_logps.json (computed once), state/ (so re-running resumes) and
-// summary.json.
+// a TRL-style preference file (src/main/isr/preference-training.ts does the work and names the files
+// it writes into --out). Here: the options, and a line per step.
 import type { Command } from 'commander';
-import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { z } from 'zod';
+import { resolve } from 'node:path';
 import { ApiError } from '../../shared/errors';
-import { defaultTrainConfig, dpoMetricNames, Trainer, type StepMetrics, type TrainConfig, type TrainExample } from '../engine/train/trainer';
-import { dpoLossTypes } from '../engine/train/losses';
-import { keepLoggedSteps } from '../engine/train/state';
-import { userTurn } from '../engine/model/tokenizer';
-import { VideoLanguageModel } from '../engine/model/vlm';
+import { dpoLossTypes } from '../../shared/run-settings';
 import { readDatasetFile } from '../api/dataset-file';
-import { VideoFeatures } from '../isr/video-features';
-import { resolveFfmpeg } from '../video/ffmpeg';
+import { defaultTrainConfig, type TrainConfig } from '../engine/train/train-config';
+import { dpoMetricNames, type StepMetrics } from '../engine/train/update-loop';
+import { preferenceRows, trainOnPreferences } from '../isr/preference-training';
 import { defaultCacheDir } from './model-input';
 import { choice, decimal, integer } from './options';
 
-const losses = ['dpo', ...dpoLossTypes.filter((l) => l !== 'sigmoid'), 'sft'] as const;
+/** TRL's loss_type values, and sft. */
+const losses = [...dpoLossTypes, 'sft'] as const;
 type LossOption = (typeof losses)[number];
 
 interface TrainCliOptions {
@@ -47,34 +41,12 @@ interface TrainCliOptions {
   cache: string;
 }
 
-const text = (field: string) => z.string({ error: (i) => (i.input === undefined ? `${field} is missing` : `${field} must be a string`) }).min(1, `${field} is empty`);
-const rowSchema = z.object({ prompt: text('prompt'), chosen: text('chosen'), rejected: text('rejected').optional(), video: text('video').optional() });
-type PreferenceRow = z.infer<typeof rowSchema> & { line: number };
-
-/** Every row of the file, or an error listing each bad row by line and field (training on part of a file would mislead). */
-async function readPreferences(path: string, needRejected: boolean): Promise<PreferenceRow[]> {
-  const rows: PreferenceRow[] = [];
-  const problems: string[] = [];
-  for (const row of await readDatasetFile(path)) {
-    if ('issue' in row) {
-      problems.push(row.issue.message);
-      continue;
-    }
-    const parsed = rowSchema.safeParse(row.value);
-    if (!parsed.success) problems.push(`line ${row.line}: ${parsed.error.issues[0].message}`);
-    else if (needRejected && parsed.data.rejected === undefined) problems.push(`line ${row.line}: rejected is missing`);
-    else rows.push({ ...parsed.data, line: row.line });
-  }
-  if (problems.length > 0) throw new ApiError('bad_input', `${path}: ${problems.length} bad row(s):\n  ${problems.join('\n  ')}`);
-  return rows;
-}
-
 function trainConfig(o: TrainCliOptions): TrainConfig {
   const targets = o.loraTargets.split(',').map((t) => t.trim()).filter(Boolean);
   if (targets.length === 0) throw new ApiError('invalid_argument', '--lora-targets names no module');
   return {
     ...defaultTrainConfig,
-    loss: o.loss === 'dpo' ? 'sigmoid' : o.loss,
+    loss: o.loss,
     beta: o.beta, lr: o.lr, epochs: o.epochs, batchSize: o.batchSize, gradientAccumulation: o.gradAccum, warmupRatio: o.warmupRatio,
     schedule: o.schedule, labelSmoothing: o.labelSmoothing, sftWeight: o.sftWeight, lengthPenalty: o.lengthPenalty, seed: o.seed,
     lora: { r: o.loraR, alpha: o.loraAlpha, dropout: o.loraDropout, targets },
@@ -97,7 +69,7 @@ export function registerTrain(program: Command): void {
     .requiredOption('--model <dir>', 'model folder (Hugging Face layout)')
     .requiredOption('--pairs <file>', 'preference rows (.jsonl or .json)')
     .requiredOption('--out <dir>', 'where the adapter, merged model, metrics and resumable state go')
-    .option('--loss <kind>', `${losses.join(', ')}`, choice(losses), 'dpo')
+    .option('--loss <kind>', `TRL's loss_type: ${losses.join(', ')}`, choice(losses), defaultTrainConfig.loss)
     .option('--beta <b>', 'DPO beta', decimal(1e-6), defaultTrainConfig.beta)
     .option('--lr <lr>', 'peak learning rate', decimal(1e-12, 1), defaultTrainConfig.lr)
     .option('--epochs <e>', 'passes over the data', integer(1, 1000), defaultTrainConfig.epochs)
@@ -118,61 +90,15 @@ export function registerTrain(program: Command): void {
     .option('--cache <dir>', 'cache for frames and vision features', defaultCacheDir())
     .action(async (opts: TrainCliOptions) => {
       const settings = trainConfig(opts);
-      const out = resolve(opts.out);
-      const pairsFile = resolve(opts.pairs);
-      const rows = await readPreferences(pairsFile, settings.loss !== 'sft');
-      const model = await VideoLanguageModel.load(resolve(opts.model));
-      try {
-        const eot = model.tokenizer.stopTokenIds()[0];
-        const features = rows.some((r) => r.video !== undefined) ? new VideoFeatures(model, (await resolveFfmpeg()).path, opts.cache) : null;
-        const examples: TrainExample[] = [];
-        for (const row of rows) {
-          const video = row.video === undefined ? undefined : resolve(dirname(pairsFile), row.video);
-          if (video !== undefined && !existsSync(video)) throw new ApiError('bad_input', `${pairsFile} line ${row.line}: video not found: ${video}`);
-          const prompt = model.prompt(userTurn(row.prompt, video !== undefined), video === undefined ? 0 : opts.frames);
-          const response = (t: string) => [...model.tokenizer.encode(t), eot];
-          examples.push({
-            prompt: prompt.inputIds,
-            chosen: response(row.chosen),
-            rejected: row.rejected === undefined ? undefined : response(row.rejected),
-            visual: video === undefined ? undefined : { tokenId: prompt.visualTokenId!, features: await features!.of(video, opts.frames) },
-            tower: video === undefined || !settings.trainProjector ? undefined : await features!.of(video, opts.frames, 'tower'),
-          });
-        }
-        mkdirSync(out, { recursive: true });
-        const trainer = Trainer.create(model, examples, settings, join(out, 'state'));
-        let reference: Float32Array | undefined;
-        if (settings.loss !== 'sft') {
-          const file = join(out, 'reference_logps.json');
-          if (existsSync(file)) reference = Float32Array.from(JSON.parse(readFileSync(file, 'utf8')) as number[]);
-          else {
-            process.stdout.write(`reference log-probs of ${examples.length} pairs...\n`);
-            reference = await trainer.referenceLogps();
-            writeFileSync(file, JSON.stringify(Array.from(reference)));
-          }
-        }
-        const keys = settings.loss === 'sft' ? ['loss', 'grad_norm', 'learning_rate', 'tokens/s'] : dpoMetricNames;
-        const metricsFile = join(out, 'metrics.jsonl');
-        keepLoggedSteps(metricsFile, join(out, 'state'));
-        const seen: StepMetrics[] = [];
-        const state = await trainer.train({
-          reference,
-          saveEvery: 1,
-          onStep: (m) => {
-            seen.push(m);
-            appendFileSync(metricsFile, `${JSON.stringify(m)}\n`);
-            process.stdout.write(`step ${m.step}/${trainer.totalSteps} epoch ${m.epoch.toFixed(2)} ${format(m, keys)}\n`);
-          },
-        });
-        trainer.writeAdapter(join(out, 'adapter'), state, model.dir);
-        trainer.writeMerged(join(out, 'merged'), model.dir, state);
-        const last = seen.at(-1) ?? null;
-        const summary = { model: model.dir, pairs: pairsFile, examples: examples.length, steps: state.step, settings, final: last };
-        writeFileSync(join(out, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
-        process.stdout.write(`trained ${state.step} steps on ${examples.length} examples; adapter in ${join(out, 'adapter')}, merged model in ${join(out, 'merged')}\n`);
-        if (last) process.stdout.write(`final: ${format(last, keys)}\n`);
-      } finally {
-        await model.release();
-      }
+      const pairs = resolve(opts.pairs);
+      const rows = preferenceRows(pairs, await readDatasetFile(pairs), settings.loss !== 'sft');
+      const keys = settings.loss === 'sft' ? ['loss', 'grad_norm', 'learning_rate', 'tokens/s'] : dpoMetricNames;
+      const r = await trainOnPreferences({
+        model: opts.model, pairs, rows, out: opts.out, settings, frames: opts.frames, cacheDir: opts.cache,
+        onReference: (n) => process.stdout.write(`reference log-probs of ${n} pairs...\n`),
+        onStep: (m, total) => process.stdout.write(`step ${m.step}/${total} epoch ${m.epoch.toFixed(2)} ${format(m, keys)}\n`),
+      });
+      process.stdout.write(`trained ${r.steps} steps on ${r.examples} examples; adapter in ${r.adapterDir}, merged model in ${r.mergedDir}\n`);
+      if (r.final) process.stdout.write(`final: ${format(r.final, keys)}\n`);
     });
 }

@@ -6,7 +6,7 @@ import type { RunMode } from '../../shared/types';
 import type { Db } from '../store/db';
 import { pagePrompts, countPrompts } from '../store/prompts';
 import { getRun, pairsOf, responsesOf, roundsOf } from '../store/rounds';
-import { summarise } from './run';
+import { summarise } from './round-summary';
 import { exactMatch } from './scorer';
 import { parseRunSettings } from './settings';
 

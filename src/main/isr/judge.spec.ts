@@ -1,6 +1,11 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { judgeMessages } from './judge';
-import { loadTemplates } from './templates';
+import { writeFixture } from '../engine/model/fixture';
+import { VideoLanguageModel } from '../engine/model/vlm';
+import { bothOrders, judge, judgeBothOrders, judgeMessages, type ShownFirst } from './judge';
+import { loadTemplates, templateNames } from './templates';
 
 const templates = loadTemplates();
 const base = { question: 'What colour is the square?', first: 'Red.', second: 'A long story about a blue square.' };
@@ -28,4 +33,30 @@ describe("the judge's prompt in each mode", () => {
   it('names a placeholder a template uses but the step does not provide', () => {
     expect(() => judgeMessages({ ...templates, judge: '{question} {verdict}' }, { ...base, context: null }, false)).toThrow('prompt template "judge" uses {verdict}');
   });
+});
+
+describe('judging a pair in both orders', () => {
+  it('judges A first then B first, averages them, and judges no order it is given', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'isr-judge-'));
+    writeFixture(dir, { arch: 'idefics3', size: 'tiny', seed: 2, corpus: [...templateNames.map((n) => templates[n]), base.question, base.first, base.second] });
+    const vlm = await VideoLanguageModel.load(dir);
+    try {
+      const input = { ...base, context: null, features: null, frames: 0 };
+      const shown = await judge(vlm, templates, input);
+      const swapped = await judge(vlm, templates, { ...input, first: base.second, second: base.first });
+      expect(shown.pFirst).not.toBe(swapped.pFirst);
+      const made: [ShownFirst, number][] = [];
+      const both = await judgeBothOrders(vlm, templates, input, { onVerdict: (order, v) => made.push([order, v.pFirst]) });
+      expect(made).toEqual([['a', shown.pFirst], ['b', swapped.pFirst]]);
+      expect(both).toEqual({ pFirst: { a: shown.pFirst, b: swapped.pFirst }, pA: bothOrders(shown.pFirst, swapped.pFirst) });
+      // A resumed round: the order already stored is taken as given, only the other is judged.
+      made.length = 0;
+      const resumed = await judgeBothOrders(vlm, templates, input, { known: { a: 0.9 }, onVerdict: (order, v) => made.push([order, v.pFirst]) });
+      expect(made).toEqual([['b', swapped.pFirst]]);
+      expect(resumed.pA).toBeCloseTo((0.9 + 1 - swapped.pFirst) / 2, 12);
+    } finally {
+      await vlm.release();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
 });

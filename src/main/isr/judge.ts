@@ -43,6 +43,37 @@ function labelIds(vlm: VideoLanguageModel, label: string): number[] {
   return [...new Set([label, ` ${label}`].map((t) => vlm.tokenizer.encode(t)[0]))];
 }
 
+/** One order of a pair: 'a' is A shown first, 'b' is B shown first. */
+export type ShownFirst = 'a' | 'b';
+
+export interface PairVerdict {
+  /** p(first is better) in each order. */
+  pFirst: Record<ShownFirst, number>;
+  /** p(A is better), the two orders averaged. */
+  pA: number;
+}
+
+/**
+ * Judges the pair `input` (first = A, second = B) in both orders, A first then B first, and averages
+ * them. An order in `known` (its stored p(first)) is not judged again; each order judged now is
+ * handed to `onVerdict` as soon as it is known, so a caller can keep it before the next.
+ */
+export async function judgeBothOrders(
+  vlm: VideoLanguageModel, templates: Templates, input: JudgeInput,
+  o: { known?: Partial<Record<ShownFirst, number>>; onVerdict?: (shownFirst: ShownFirst, verdict: Verdict) => void } = {},
+): Promise<PairVerdict> {
+  const pFirst = { ...o.known };
+  for (const shownFirst of ['a', 'b'] as const) {
+    if (pFirst[shownFirst] !== undefined) continue;
+    const shown = shownFirst === 'a' ? input : { ...input, first: input.second, second: input.first };
+    const verdict = await judge(vlm, templates, shown);
+    o.onVerdict?.(shownFirst, verdict);
+    pFirst[shownFirst] = verdict.pFirst;
+  }
+  const both = pFirst as Record<ShownFirst, number>;
+  return { pFirst: both, pA: bothOrders(both.a, both.b) };
+}
+
 export async function judge(vlm: VideoLanguageModel, templates: Templates, input: JudgeInput): Promise<Verdict> {
   const prompt = vlm.prompt(judgeMessages(templates, input, input.features !== null), input.features === null ? 0 : input.frames);
   const promptInput = { prompt, features: input.features };

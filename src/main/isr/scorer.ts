@@ -2,6 +2,7 @@
 // with short answers, or the paper's 1-5 grade from an LLM behind an OpenAI-compatible endpoint
 // (off by default; its key is read from an environment variable, never stored with the run).
 import { ApiError } from '../../shared/errors';
+import type { RunSettings } from './settings';
 
 export interface ScoreItem {
   question: string;
@@ -68,3 +69,6 @@ export function accuracy(scale: AnswerScorer['scale'], scores: readonly (number 
   if (scored.length === 0) return null;
   return scored.filter((s) => (scale === 'exact' ? s === 1 : s >= 3)).length / scored.length;
 }
+
+/** The scorer a run's settings name. */
+export const runScorer = (s: RunSettings): AnswerScorer => (s.evaluation.scorer.kind === 'openai' ? openAiScorer(s.evaluation.scorer) : exactMatchScorer);

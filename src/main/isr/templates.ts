@@ -3,6 +3,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { userTurn, type ChatMessage } from '../engine/model/tokenizer';
 
 export const templateNames = ['answer', 'describe', 'retrospect', 'judge', 'context_block'] as const;
 export type TemplateName = (typeof templateNames)[number];
@@ -31,3 +32,6 @@ export function fill(template: string, values: Record<string, string>, name = 't
     return value;
   });
 }
+
+/** The answer template's user turn for a question, after the video: how a policy is asked to answer. */
+export const answerTurn = (templates: Templates, question: string): ChatMessage[] => userTurn(fill(templates.answer, { question }, 'answer'));

@@ -7,7 +7,7 @@ import { writeFixture } from '../engine/model/fixture';
 import { VideoLanguageModel } from '../engine/model/vlm';
 import { resolveFfmpeg } from '../video/ffmpeg';
 import { FrameCache } from '../video/frame-cache';
-import { flatClip } from '../video/test-clips';
+import { flatClip } from '../video/testing/clips';
 import { VideoFeatures } from './video-features';
 
 let dir: string;

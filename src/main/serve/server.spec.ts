@@ -9,7 +9,7 @@ import type { DatasetRowsPage, ImportResult } from '../../shared/types';
 import { openStudio } from '../api/service';
 import type { Studio } from '../api/studio';
 import { resolveFfmpeg } from '../video/ffmpeg';
-import { flatClip } from '../video/test-clips';
+import { flatClip } from '../video/testing/clips';
 import { startServer, type RunningServer } from './server';
 
 let dir: string;

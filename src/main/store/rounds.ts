@@ -21,6 +21,13 @@ export function registerModel(db: Db, model: { path: string; family: string; fin
   );
 }
 
+/** The folder of model `id`, as registered. */
+export function modelPath(db: Db, id: number): string {
+  const path = db.prepare('SELECT path FROM models WHERE id = ?').pluck().get(id) as string | undefined;
+  if (path === undefined) throw new Error(`no model with id ${id} in the database`);
+  return path;
+}
+
 export interface RunRecord {
   id: number;
   mode: RunMode;
@@ -143,6 +150,11 @@ export function setRefLogp(db: Db, responseId: number, logp: number): void {
   db.prepare('UPDATE responses SET ref_logp = ? WHERE id = ?').run(logp, responseId);
 }
 
+/** Reference log-probs of many responses, in one transaction. */
+export function setRefLogps(db: Db, values: readonly { responseId: number; logp: number }[]): void {
+  db.transaction(() => values.forEach((v) => setRefLogp(db, v.responseId, v.logp)))();
+}
+
 export interface ContextRecord {
   id: number;
   videoId: number;
@@ -259,6 +271,10 @@ export function trainStepsOf(db: Db, roundId: number): { step: number; epoch: nu
     .map((r) => ({ step: r.step, epoch: r.epoch, metrics: JSON.parse(r.metrics) as Record<string, number> }));
 }
 
+export function trainStepCount(db: Db, roundId: number): number {
+  return db.prepare('SELECT COUNT(*) FROM train_steps WHERE round_id = ?').pluck().get(roundId) as number;
+}
+
 export interface EvaluationRecord {
   promptId: number;
   answer: string;
@@ -276,6 +292,11 @@ export function evaluationsOf(db: Db, roundId: number): EvaluationRecord[] {
   return db
     .prepare('SELECT prompt_id AS promptId, answer, token_count AS tokenCount, word_count AS wordCount, score FROM evaluations WHERE round_id = ? ORDER BY prompt_id')
     .all(roundId) as EvaluationRecord[];
+}
+
+/** Mean share of the verdicts' attention on visual tokens; null when no judgment of the round saw a video. */
+export function meanVisualShare(db: Db, roundId: number): number | null {
+  return db.prepare('SELECT AVG(visual_share) FROM judgments WHERE round_id = ? AND visual_share IS NOT NULL').pluck().get(roundId) as number | null;
 }
 
 export interface PairQuery {

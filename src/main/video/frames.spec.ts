@@ -6,7 +6,7 @@ import { resolveFfmpeg } from './ffmpeg';
 import { FrameCache } from './frame-cache';
 import { sampleFrames, uniformFrameIndices } from './frames';
 import { sha256File } from './hash';
-import { meanColour, flatClip } from './test-clips';
+import { meanColour, flatClip } from './testing/clips';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 

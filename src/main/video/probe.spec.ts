@@ -5,7 +5,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { ApiError } from '../../shared/errors';
 import { resolveFfmpeg } from './ffmpeg';
 import { parseProbe, probeVideo } from './probe';
-import { flatClip } from './test-clips';
+import { flatClip } from './testing/clips';
 
 let ffmpeg: string;
 let dir: string;

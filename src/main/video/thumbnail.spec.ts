@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { resolveFfmpeg } from './ffmpeg';
 import { runFfmpeg } from './run';
-import { flatClip } from './test-clips';
+import { flatClip } from './testing/clips';
 import { makeThumbnail } from './thumbnail';
 
 let ffmpeg: string;

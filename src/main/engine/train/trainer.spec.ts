@@ -20,7 +20,9 @@ import { projectorWeightNames } from '../model/vision';
 import { VideoLanguageModel } from '../model/vlm';
 import { ADAPTER_CONFIG, ADAPTER_WEIGHTS, readAdapter } from './lora';
 import { DROPOUT_SEED, LOSS } from './train-step';
-import { defaultTrainConfig, Trainer, type StepMetrics, type TrainConfig, type TrainExample } from './trainer';
+import { defaultTrainConfig, type TrainConfig, type TrainExample } from './train-config';
+import { Trainer } from './trainer';
+import type { StepMetrics } from './update-loop';
 
 const corpus = ['What colour is the square?', 'The square is red.', 'The square is blue.', 'How many shapes move left?', 'Two.', 'Three.'];
 

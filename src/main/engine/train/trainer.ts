@@ -16,11 +16,6 @@ import { checkTraining, totalSteps, type TrainableModel, type TrainConfig, type 
 import { buildLossGraph, type LossGraph, type OpenSession } from './train-step';
 import { runUpdates, type TrainOptions } from './update-loop';
 
-// Re-exported where callers have always found them.
-export type { Rows } from './collator';
-export { defaultTrainConfig, type TrainConfig, type TrainExample } from './train-config';
-export { dpoMetricNames, type StepMetrics } from './update-loop';
-
 export class Trainer {
   private readonly collator: PreferenceCollator;
   private readonly openSession: OpenSession;

@@ -1,15 +1,14 @@
 // The demo warm start's reading stage: text-only judge items about synthetic scenes (drawn fresh,
 // never rendered, never the demo's clips), given before any video. A real checkpoint brings this
 // skill, reading an answer against a description, from pretraining; a fixture starts from random
-// weights, and on it a judge prompt of ~130 tokens is not learned from the video items alone
-// (chance after 800 steps). Shorter prompts and lookup items come first for that reason. Measured
-// (docs/experiments/README.md): the lookup is learned (81%), the short judge not yet (51%).
-import type { Rng } from '../video/demo/prng';
-import { captionFor, questionsFor } from '../video/demo/questions';
-import { randomScene } from '../video/demo/scene';
+// weights, and on it the judge prompt is not learned from the video items alone, so shorter prompts
+// and lookup items come first (docs/experiments/README.md has what each stage was measured to learn).
+import type { Uniform } from './data/prng';
+import { captionFor, questionsFor } from './data/questions';
+import { randomScene } from './data/scene';
 import { userTurn, type ChatMessage } from '../engine/model/tokenizer';
-import { judgeMessages, type JudgeText } from './judge';
-import type { Templates } from './templates';
+import { judgeMessages, type JudgeText } from '../isr/judge';
+import type { Templates } from '../isr/templates';
 import { judgedPair } from './warm-start';
 
 /** `short`: description, question and the two responses with no instruction, each such item after
@@ -28,7 +27,7 @@ const shortPrompt = (t: JudgeText) => `Description: ${t.context}\nQuestion: ${t.
 const lookupPrompt = (description: string, question: string) => `Description: ${description}\nQuestion: ${question}\nAnswer:`;
 
 /** `count` judge items, each about a new scene's question, with that scene's caption as the description. */
-export function readingItems(count: number, prompt: ReadingPrompt, templates: Templates, rng: Rng): ReadingItem[] {
+export function readingItems(count: number, prompt: ReadingPrompt, templates: Templates, rng: Uniform): ReadingItem[] {
   const items: ReadingItem[] = [];
   while (items.length < count) {
     const scene = randomScene(rng);

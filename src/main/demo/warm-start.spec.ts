@@ -3,10 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { mulberry32 } from '../../shared/prng';
-import { captionFor, questionsFor } from '../video/demo/questions';
-import { randomScene } from '../video/demo/scene';
-import { exactMatch } from './scorer';
-import { loadTemplates } from './templates';
+import { captionFor, questionsFor } from './data/questions';
+import { randomScene } from './data/scene';
+import { exactMatch } from '../isr/scorer';
+import { loadTemplates } from '../isr/templates';
 import { readDemoData, warmStartItems, type DemoClip, type DemoQuestion } from './warm-start';
 
 const templates = loadTemplates();

@@ -8,11 +8,11 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ApiError } from '../../shared/errors';
-import { captionFor } from '../video/demo/questions';
-import { int, pick, type Rng } from '../video/demo/prng';
-import { COLOUR_NAMES, DIRECTIONS, KINDS, type Scene, type ShapeTruth } from '../video/demo/scene';
-import { judgeMessages, type JudgeText } from './judge';
-import { fill, type Templates } from './templates';
+import { captionFor } from './data/questions';
+import { int, pick, type Uniform } from './data/prng';
+import { COLOUR_NAMES, DIRECTIONS, KINDS, type Scene, type ShapeTruth } from './data/scene';
+import { judgeMessages, type JudgeText } from '../isr/judge';
+import { fill, type Templates } from '../isr/templates';
 import { userTurn, type ChatMessage } from '../engine/model/tokenizer';
 
 /** A clip of clips.jsonl: its scene (which redraws and re-captions it), split and caption. */
@@ -85,7 +85,7 @@ function alternatives(answer: string): readonly string[] {
 const sentence = (s: Pick<ShapeTruth, 'colour' | 'kind' | 'direction'>) => `The ${s.colour} ${s.kind} moves ${s.direction}.`;
 
 /** A shape the scene does not have (an invented one, for hallucinated distractors). */
-function invented(scene: Scene, rng: Rng): Pick<ShapeTruth, 'colour' | 'kind' | 'direction'> {
+function invented(scene: Scene, rng: Uniform): Pick<ShapeTruth, 'colour' | 'kind' | 'direction'> {
   for (;;) {
     const s = { colour: pick(rng, COLOUR_NAMES), kind: pick(rng, KINDS), direction: pick(rng, DIRECTIONS) };
     if (!scene.shapes.some((t) => t.colour === s.colour && t.kind === s.kind)) return s;
@@ -93,7 +93,7 @@ function invented(scene: Scene, rng: Rng): Pick<ShapeTruth, 'colour' | 'kind' | 
 }
 
 /** A description with one thing wrong: a shape's colour or direction changed, or the last shape dropped. */
-function flawedCaption(clip: DemoClip, rng: Rng): string {
+function flawedCaption(clip: DemoClip, rng: Uniform): string {
   const shapes = clip.shapes.map((s) => ({ ...s }));
   const which = int(rng, 0, shapes.length - 1);
   const flaw = shapes.length > 1 ? int(rng, 0, 2) : int(rng, 0, 1);
@@ -104,12 +104,12 @@ function flawedCaption(clip: DemoClip, rng: Rng): string {
 }
 
 /** A right answer: bare half the time, else followed by a true sentence about the scene. */
-function goodAnswer(scene: Scene, answer: string, rng: Rng): string {
+function goodAnswer(scene: Scene, answer: string, rng: Uniform): string {
   return rng() < 0.5 ? answer : `${answer}. ${sentence(pick(rng, scene.shapes))}`;
 }
 
 /** Two responses to a question about `scene`, one right and truthful, in a random order; `target` labels the better. */
-export function judgedPair(scene: Scene, answer: string, rng: Rng): { first: string; second: string; target: 'A' | 'B' } {
+export function judgedPair(scene: Scene, answer: string, rng: Uniform): { first: string; second: string; target: 'A' | 'B' } {
   const wrong = pick(rng, alternatives(answer));
   // Half the distractors are bare and half padded, as half the good answers are: length alone tells nothing.
   const bad = rng() < 0.5 ? wrong : rng() < 0.5 ? `${wrong}. ${sentence(invented(scene, rng))}` : `${answer}. ${sentence(invented(scene, rng))}`;
@@ -118,7 +118,7 @@ export function judgedPair(scene: Scene, answer: string, rng: Rng): { first: str
 }
 
 /** The supervised items of every question and clip of one split, drawn with `rng`. */
-export function warmStartItems(clips: readonly DemoClip[], questions: readonly DemoQuestion[], templates: Templates, rng: Rng): WarmStartItem[] {
+export function warmStartItems(clips: readonly DemoClip[], questions: readonly DemoQuestion[], templates: Templates, rng: Uniform): WarmStartItem[] {
   const byVideo = new Map(clips.map((c) => [c.video, c]));
   const items: WarmStartItem[] = [];
   for (const clip of clips) {

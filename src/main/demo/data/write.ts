@@ -1,7 +1,7 @@
 // Writing the demo video QA set: clips, train/test question files, and ground truth per clip.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { encodeRgbVideo } from '../encode';
+import { encodeRgbVideo } from '../../video/encode';
 import { mulberry32 } from './prng';
 import { captionFor, questionsFor } from './questions';
 import { renderFrame } from './raster';

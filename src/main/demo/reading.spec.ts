@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { mulberry32 } from '../../shared/prng';
 import { readingItems } from './reading';
-import { loadTemplates } from './templates';
+import { loadTemplates } from '../isr/templates';
 
 const templates = loadTemplates();
 const instruction = templates.judge.split('\n').at(-1)!;

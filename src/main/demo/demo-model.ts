@@ -6,23 +6,26 @@
 // (normalised exact match, as rounds score it) and the judge on held-out judge items, judged in
 // both orders as a round judges. Training state is saved every update, so running the command
 // again resumes where it stopped.
-import { appendFileSync, existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { mulberry32 } from '../../shared/prng';
 import { writeCheckpoint, type TensorToWrite } from '../engine/graph/safetensors';
 import { writeFixture, type FixtureArch, type FixtureSize } from '../engine/model/fixture';
+import { familyById, familyOf } from '../engine/model/families';
 import { expectedWeights } from '../engine/model/weights';
-import { userTurn } from '../engine/model/tokenizer';
 import { VideoLanguageModel } from '../engine/model/vlm';
-import { keepLoggedSteps } from '../engine/train/state';
-import { defaultTrainConfig, Trainer, type StepMetrics, type TrainConfig, type TrainExample } from '../engine/train/trainer';
-import { demoCorpus } from '../video/demo/corpus';
-import { bothOrders, judge, type JudgeText } from './judge';
+import { defaultTrainConfig, type TrainConfig, type TrainExample } from '../engine/train/train-config';
+import type { StepMetrics } from '../engine/train/update-loop';
+import { demoCorpus } from './data/corpus';
+import { evaluateAnswers } from '../isr/answer-evaluation';
+import { judgeBothOrders, type JudgeText } from '../isr/judge';
 import { readingItems, type ReadingPrompt } from './reading';
-import { exactMatch } from './scorer';
-import { runSettingsSchema } from './settings';
-import { fill, loadTemplates, templateNames, type Templates } from './templates';
-import { VideoFeatures } from './video-features';
+import { exactMatchScorer } from '../isr/scorer';
+import { runSettingsDefaults } from '../isr/settings';
+import { loadTemplates, templateNames, type Templates } from '../isr/templates';
+import { trainingExample } from '../isr/training-example';
+import { runTraining } from '../isr/training-pipeline';
+import { VideoFeatures } from '../isr/video-features';
 import { readDemoData, warmStartItems, type DemoClip, type DemoQuestion } from './warm-start';
 
 /** What a fixture's tokenizer is learned from: the demo data's language and the studio's prompts. */
@@ -69,8 +72,8 @@ export interface DemoModelResult {
 export const demoModelDefaults = { arch: 'llava-onevision', size: 'small', seed: 1, epochs: 4, lr: 1e-3, frames: 8, readingShort: 500, readingFull: 700 } as const satisfies Partial<DemoModelOptions>;
 
 /** The warm start's training settings: SFT with a wide adapter, since the fixture starts from random
- *  weights. The projector stays frozen: trained along (lr 1e-3, 4 or 8 epochs) it grew the visual
- *  tokens' shared component until clips differed by 4% instead of 14%, and held-out accuracy fell. */
+ *  weights. The projector stays frozen: trained along, it made the clips' visual tokens alike and
+ *  held-out accuracy fell (docs/experiments/README.md). */
 function trainSettings(o: DemoModelOptions): TrainConfig {
   return {
     ...defaultTrainConfig, loss: 'sft', lr: o.lr, epochs: o.epochs, batchSize: 4, warmupRatio: 0.05, seed: o.seed, trainProjector: false,
@@ -94,19 +97,16 @@ export async function trainDemoModel(o: DemoModelOptions): Promise<DemoModelResu
     const fresh = `${base}.partial`;
     rmSync(fresh, { recursive: true, force: true });
     writeFixture(fresh, { arch: o.arch, size: o.size, seed: o.seed, corpus: fixtureCorpus(templates) });
-    if (o.arch === 'llava-onevision') await centreProjector(fresh, split('train').map((c) => join(data, c.video)), o);
+    const outputBias = familyById(o.arch).projectorOutputBias;
+    if (outputBias !== null) await centreProjector(fresh, outputBias, split('train').map((c) => join(data, c.video)), o);
     renameSync(fresh, base);
   }
 
   const stage = (name: string, from: string, to: string, settings: TrainConfig, examples: (vlm: VideoLanguageModel) => Promise<TrainExample[]>) =>
     trainStage({ name, from, to, dir: join(work, name), settings, examples, progress });
   // The reading stages draw their scenes from seeds of their own: nothing of the demo data's clips.
-  const reading = (prompt: ReadingPrompt, updates: number, seed: number) => async (vlm: VideoLanguageModel) => {
-    const eot = vlm.tokenizer.stopTokenIds()[0];
-    return readingItems(updates * readingBatch, prompt, templates, mulberry32(seed)).map((item) => ({
-      prompt: vlm.prompt(item.messages, 0).inputIds, chosen: [...vlm.tokenizer.encode(item.target), eot],
-    }));
-  };
+  const reading = (prompt: ReadingPrompt, updates: number, seed: number) => (vlm: VideoLanguageModel) =>
+    Promise.all(readingItems(updates * readingBatch, prompt, templates, mulberry32(seed)).map((item) => trainingExample(vlm, { messages: item.messages, chosen: item.target }, null)));
   const readingSettings: TrainConfig = { ...trainSettings(o), epochs: 1, batchSize: readingBatch };
   let from = base;
   const readingSteps = { short: 0, full: 0 };
@@ -120,16 +120,11 @@ export async function trainDemoModel(o: DemoModelOptions): Promise<DemoModelResu
   const items = warmStartItems(split('train'), train, templates, mulberry32(o.seed));
   const videoSettings = trainSettings(o);
   const { steps, final } = await stage('video', from, o.out, videoSettings, async (vlm) => {
-    const features = new VideoFeatures(vlm, o.ffmpeg, o.cacheDir);
-    const eot = vlm.tokenizer.stopTokenIds()[0];
+    const video = { features: new VideoFeatures(vlm, o.ffmpeg, o.cacheDir), frames: o.frames, tower: false };
     const examples: TrainExample[] = [];
     for (const [i, item] of items.entries()) {
       progress('features', i, items.length);
-      const prompt = vlm.prompt(item.messages, o.frames);
-      examples.push({
-        prompt: prompt.inputIds, chosen: [...vlm.tokenizer.encode(item.target), eot],
-        visual: { tokenId: prompt.visualTokenId!, features: await features.of(join(data, item.video), o.frames) },
-      });
+      examples.push(await trainingExample(vlm, { messages: item.messages, chosen: item.target, video: join(data, item.video) }, video));
     }
     return examples;
   });
@@ -152,21 +147,11 @@ async function trainStage(s: {
 }): Promise<{ steps: number; final: StepMetrics | null }> {
   const vlm = await VideoLanguageModel.load(s.from);
   try {
-    const trainer = Trainer.create(vlm, await s.examples(vlm), s.settings, join(s.dir, 'state'));
-    const metrics = join(s.dir, 'metrics.jsonl');
-    mkdirSync(s.dir, { recursive: true });
-    keepLoggedSteps(metrics, join(s.dir, 'state'));
-    let final: StepMetrics | null = null;
-    const state = await trainer.train({
-      saveEvery: 1,
-      onStep: (m) => {
-        final = m;
-        appendFileSync(metrics, `${JSON.stringify(m)}\n`);
-        s.progress(s.name, m.step, trainer.totalSteps, `loss ${m.loss.toFixed(4)}`);
-      },
+    return await runTraining({
+      model: vlm, from: s.from, examples: await s.examples(vlm), settings: s.settings, stateDir: join(s.dir, 'state'),
+      metricsFile: join(s.dir, 'metrics.jsonl'), mergedDir: s.to,
+      onStep: (m, total) => s.progress(s.name, m.step, total, `loss ${m.loss.toFixed(4)}`),
     });
-    trainer.writeMerged(s.to, s.from, state);
-    return { steps: state.step, final };
   } finally {
     await vlm.release();
   }
@@ -175,12 +160,11 @@ async function trainStage(s: {
 /**
  * Shifts the projector's output bias so the training clips' visual tokens average zero: a
  * closed-form stand-in for the alignment stage a real VLM's projector went through. A random tower's
- * tokens share a large common part (the dark background, biases), so two clips' tokens differ by
- * about 14% of their norm, and tokens are three times as long as text embeddings; centred, they
- * differ by about 68% and come to the text embeddings' scale. Idefics3's connector has no bias, so
- * its fixture is left as written.
+ * tokens share a large common part (the dark background, biases) that swamps what tells clips apart
+ * and dwarfs the text embeddings; centring removes it (docs/experiments/README.md has the figures).
+ * A family whose connector has no output bias (Idefics3) is left as written.
  */
-async function centreProjector(dir: string, videos: string[], o: DemoModelOptions): Promise<void> {
+async function centreProjector(dir: string, bias: string, videos: string[], o: DemoModelOptions): Promise<void> {
   const vlm = await VideoLanguageModel.load(dir);
   const tensors: Record<string, TensorToWrite> = {};
   try {
@@ -191,13 +175,12 @@ async function centreProjector(dir: string, videos: string[], o: DemoModelOption
     for (const [i, video] of videos.entries()) {
       o.onProgress?.('centring the projector', i, videos.length);
       const f = await features.of(video, o.frames);
-      // The last row is image_newline, a weight of its own, not the projector's output.
-      const n = f.length / hidden - 1;
+      // Rows such as image_newline are weights of their own, not the projector's output.
+      const n = f.length / hidden - familyOf(vlm.config).appendedVisualRows;
       for (let t = 0; t < n; t++) for (let h = 0; h < hidden; h++) sum[h] += f[t * hidden + h];
       rows += n;
     }
     for (const [name, shape] of expectedWeights(vlm.config)) tensors[name] = { dtype: 'F32', shape, data: vlm.weights.get(name) };
-    const bias = 'multi_modal_projector.linear_2.bias';
     tensors[bias] = { dtype: 'F32', shape: [hidden], data: (tensors[bias].data as Float32Array).map((b, h) => b - sum[h] / rows) };
   } finally {
     await vlm.release();
@@ -211,17 +194,14 @@ async function heldOut(o: DemoModelOptions, data: string, clips: DemoClip[], que
   try {
     const features = new VideoFeatures(vlm, o.ffmpeg, o.cacheDir);
     const visual = (video: string) => features.of(join(data, video), o.frames);
-    let correct = 0;
-    for (const [i, q] of questions.entries()) {
-      o.onProgress?.('held-out answers', i, questions.length);
-      const prompt = vlm.prompt(userTurn(fill(templates.answer, { question: q.question }, 'answer')), o.frames);
-      const [g] = await vlm.generate([{ prompt, features: await visual(q.video) }], { maxNewTokens: 32 });
-      if (exactMatch(g.text, q.answer)) correct++;
-    }
+    const answers = await evaluateAnswers(vlm, features, questions.map((q) => ({ question: q.question, video: join(data, q.video), reference: q.answer })), {
+      templates, frames: o.frames, maxNewTokens: 32, scorer: exactMatchScorer, onProgress: (i, total) => o.onProgress?.('held-out answers', i, total),
+    });
+    const correct = answers.filter((a) => a.score === 1).length;
     // The judge items of the test split (fresh distractors from a seed of their own), judged in both
     // orders and averaged, as a round judges its pairs.
     const judgeItems = warmStartItems(clips, questions, templates, mulberry32(o.seed + 1)).flatMap((it) => (it.judge ? [{ ...it, judge: it.judge }] : []));
-    const [lo, hi] = runSettingsSchema.parse({}).tieBand;
+    const [lo, hi] = runSettingsDefaults.tieBand;
     let right = 0;
     let decided = 0;
     for (const [i, item] of judgeItems.entries()) {
@@ -249,9 +229,21 @@ async function heldOut(o: DemoModelOptions, data: string, clips: DemoClip[], que
 const readingChecks = 100;
 const share = (n: number, of: number) => (of === 0 ? 0 : n / of);
 
-/** p(the first response is better), judged as shown and swapped. */
+/** p(the first response is better), judged as shown and swapped, as a round judges its pairs. */
 async function judgePair(vlm: VideoLanguageModel, templates: Templates, text: JudgeText, features: Float32Array | null, frames: number): Promise<number> {
-  const shown = await judge(vlm, templates, { ...text, features, frames });
-  const swapped = await judge(vlm, templates, { ...text, first: text.second, second: text.first, features, frames });
-  return bothOrders(shown.pFirst, swapped.pFirst);
+  return (await judgeBothOrders(vlm, templates, { ...text, features, frames })).pA;
+}
+
+/** What `demo-model` measured of the starting policy, when it made it. */
+export function warmStartNote(model: string): string | null {
+  const file = join(model, 'training', 'summary.json');
+  if (!existsSync(file)) return null;
+  const s = JSON.parse(readFileSync(file, 'utf8')) as Partial<DemoModelResult>;
+  if (typeof s.accuracy !== 'number' || typeof s.judgeAccuracy !== 'number') return null;
+  const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
+  const reading = s.readingSteps && s.readingSteps.short + s.readingSteps.full > 0
+    ? `${s.readingSteps.short} + ${s.readingSteps.full} reading steps on text-only judge items about synthetic scenes, a short prompt and then the judge template with a description (which favours the modes that show the judge one), then `
+    : '';
+  const judged = `judge accuracy ${pct(s.judgeAccuracy)} of ${s.judged} held-out judge items${typeof s.judgeDecided === 'number' ? ` (${pct(s.judgeDecided)} outside the tie band)` : ''}`;
+  return `warm-started by \`isr-studio demo-model\` (${reading}${s.steps} SFT steps on ${s.examples} items): held-out accuracy ${pct(s.accuracy)} of ${s.answers} questions, ${judged}`;
 }

@@ -1,5 +1,5 @@
 // Test fixtures: tiny clips whose every frame is known, made with the real encoder.
-import { encodeRgbVideo } from './encode';
+import { encodeRgbVideo } from '../encode';
 
 /** A clip whose frame k is one flat colour, `colours[k]`. */
 export async function flatClip(

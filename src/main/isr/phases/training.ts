@@ -1,0 +1,79 @@
+// Phase 5: DPO on the round's preferences (the override in force, else the judge; ties dropped),
+// with the round's starting policy as reference, through the one training pipeline. Each response's
+// reference log-prob is kept in the store (responses.ref_logp) as soon as the reference pass ends,
+// so a resumed round computes only those it lacks; the context is not part of the training input:
+// it only informed the judge (METHOD.md step 4).
+import { join } from 'node:path';
+import { modelFingerprint } from '../../engine/model/model-fingerprint';
+import { defaultTrainConfig, type TrainConfig, type TrainExample } from '../../engine/train/train-config';
+import { effectiveChoice, pairsOf, registerModel, responsesOf, saveTrainStep, setRefLogps, setRoundOutput, setRoundPhase } from '../../store/rounds';
+import type { RunSettings } from '../settings';
+import { answerTurn } from '../templates';
+import { trainingExample } from '../training-example';
+import { runTraining, type ReferenceCache } from '../training-pipeline';
+import type { PolicyScope } from './round-scope';
+
+/** The trainer's settings for a run's settings. */
+export function roundTrainConfig(s: RunSettings): TrainConfig {
+  const t = s.train;
+  return {
+    ...defaultTrainConfig, loss: t.loss, beta: t.beta, lr: t.lr, epochs: t.epochs, batchSize: t.batchSize, sftWeight: t.sftWeight, lengthPenalty: t.lengthPenalty,
+    trainProjector: t.trainProjector, seed: s.seed, lora: { r: t.loraR, alpha: t.loraAlpha, dropout: 0, targets: t.loraTargets },
+  };
+}
+
+/** Where a round's training state, adapter and merged model go. */
+export const roundDir = (runsDir: string, runId: number, round: number) => join(runsDir, `run-${runId}`, `round-${round}`);
+
+export async function trainRound(s: PolicyScope): Promise<void> {
+  const { db, round, vlm } = s;
+  setRoundPhase(db, round.id, 'training');
+  if (round.outputModelId !== null) return;
+  const dir = roundDir(s.env.runsDir, s.run.id, round.round);
+  const { examples, responses } = await preferenceExamples(s);
+  let output = round.policyModelId;
+  if (examples.length > 0) {
+    await runTraining({
+      model: vlm, from: s.policyPath, examples, settings: roundTrainConfig(s.settings), stateDir: join(dir, 'state'),
+      reference: storedReference(s, responses), adapterDir: join(dir, 'adapter'), mergedDir: join(dir, 'model'), signal: s.env.signal,
+      onReference: (done, total) => s.progress('reference log-probs', done, total),
+      onStep: (m, total) => {
+        saveTrainStep(db, round.id, m.step, m.epoch, m);
+        s.progress('training', m.step, total, `loss ${m.loss.toFixed(4)}, rewards/accuracies ${m['rewards/accuracies'].toFixed(2)}, rewards/margins ${m['rewards/margins'].toFixed(4)}`);
+      },
+    });
+    output = registerModel(db, { path: join(dir, 'model'), family: vlm.config.arch, fingerprint: await modelFingerprint(join(dir, 'model')), parentId: round.policyModelId });
+  }
+  setRoundOutput(db, round.id, output);
+  round.outputModelId = output;
+}
+
+/** The examples, and for each the ids of its chosen and rejected responses. */
+async function preferenceExamples(s: PolicyScope): Promise<{ examples: TrainExample[]; responses: { chosen: number; rejected: number }[] }> {
+  const texts = new Map(responsesOf(s.db, s.round.id).map((r) => [r.id, r.text]));
+  const prompts = new Map(s.prompts.map((p) => [p.id, p]));
+  const video = { features: s.features, frames: s.settings.frames, tower: s.settings.train.trainProjector };
+  const examples: TrainExample[] = [];
+  const responses: { chosen: number; rejected: number }[] = [];
+  for (const pair of pairsOf(s.db, s.round.id)) {
+    const choice = effectiveChoice(pair);
+    if (choice === 'tie') continue;
+    const p = prompts.get(pair.promptId)!;
+    const [chosen, rejected] = choice === 'a' ? [pair.responseAId, pair.responseBId] : [pair.responseBId, pair.responseAId];
+    examples.push(await trainingExample(s.vlm, { messages: answerTurn(s.templates, p.question), chosen: texts.get(chosen)!, rejected: texts.get(rejected)!, video: p.video.path }, video));
+    responses.push({ chosen, rejected });
+  }
+  return { examples, responses };
+}
+
+/** The round's reference log-probs, kept per response in the store. */
+function storedReference(s: PolicyScope, responses: readonly { chosen: number; rejected: number }[]): ReferenceCache {
+  const stored = new Map(responsesOf(s.db, s.round.id).map((r) => [r.id, r.refLogp]));
+  return {
+    kept: (i) => ({ chosen: stored.get(responses[i].chosen) ?? null, rejected: stored.get(responses[i].rejected) ?? null }),
+    keep: (computed) => setRefLogps(s.db, computed.flatMap((c) => [
+      { responseId: responses[c.example].chosen, logp: c.chosen },
+      { responseId: responses[c.example].rejected, logp: c.rejected },
+    ])),
+  };
+}

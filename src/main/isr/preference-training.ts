@@ -1,0 +1,108 @@
+// Training a model folder outside a round (`isr-studio train`), from a TRL-style preference file
+// ({prompt, chosen, rejected, video} per row): the rows checked, made into examples, and trained
+// through the one pipeline. Writes into `out`: adapter/ (PEFT), merged/ (a model folder in the
+// input's layout), metrics.jsonl (one line per step, TRL's names), reference_logps.json (computed
+// once), state/ (so running again resumes) and summary.json.
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { z } from 'zod';
+import { ApiError } from '../../shared/errors';
+import type { ImportIssue } from '../../shared/types';
+import { userTurn } from '../engine/model/tokenizer';
+import { VideoLanguageModel } from '../engine/model/vlm';
+import type { TrainConfig, TrainExample } from '../engine/train/train-config';
+import type { StepMetrics } from '../engine/train/update-loop';
+import { trainingExample } from './training-example';
+import { runTraining, type ReferenceCache } from './training-pipeline';
+import { resolveFfmpeg } from '../video/ffmpeg';
+import { VideoFeatures } from './video-features';
+
+/** A row of a JSON or JSONL file as read (line by line), or the issue that made it unreadable. */
+export type PreferenceFileRow = { line: number; value: unknown } | { line: number; issue: ImportIssue };
+
+const text = (field: string) => z.string({ error: (i) => (i.input === undefined ? `${field} is missing` : `${field} must be a string`) }).min(1, `${field} is empty`);
+const rowSchema = z.object({ prompt: text('prompt'), chosen: text('chosen'), rejected: text('rejected').optional(), video: text('video').optional() });
+export type PreferenceRow = z.infer<typeof rowSchema> & { line: number };
+
+/** Every row of the file, or an error listing each bad row by line and field (training on part of a file would mislead). */
+export function preferenceRows(path: string, rows: readonly PreferenceFileRow[], needRejected: boolean): PreferenceRow[] {
+  const good: PreferenceRow[] = [];
+  const problems: string[] = [];
+  for (const row of rows) {
+    if ('issue' in row) {
+      problems.push(row.issue.message);
+      continue;
+    }
+    const parsed = rowSchema.safeParse(row.value);
+    if (!parsed.success) problems.push(`line ${row.line}: ${parsed.error.issues[0].message}`);
+    else if (needRejected && parsed.data.rejected === undefined) problems.push(`line ${row.line}: rejected is missing`);
+    else good.push({ ...parsed.data, line: row.line });
+  }
+  if (problems.length > 0) throw new ApiError('bad_input', `${path}: ${problems.length} bad row(s):\n  ${problems.join('\n  ')}`);
+  return good;
+}
+
+export interface PreferenceTraining {
+  model: string;
+  /** The preference file (video paths are relative to it) and its checked rows. */
+  pairs: string;
+  rows: readonly PreferenceRow[];
+  out: string;
+  settings: TrainConfig;
+  frames: number;
+  cacheDir: string;
+  /** Before the reference pass, with the number of pairs (not called when the file keeps them). */
+  onReference?: (pairs: number) => void;
+  onStep?: (m: StepMetrics, totalSteps: number) => void;
+}
+
+export interface PreferenceTrainingResult {
+  model: string;
+  examples: number;
+  steps: number;
+  final: StepMetrics | null;
+  adapterDir: string;
+  mergedDir: string;
+}
+
+export async function trainOnPreferences(t: PreferenceTraining): Promise<PreferenceTrainingResult> {
+  const [out, pairsFile] = [resolve(t.out), resolve(t.pairs)];
+  const model = await VideoLanguageModel.load(resolve(t.model));
+  try {
+    const features = t.rows.some((r) => r.video !== undefined) ? new VideoFeatures(model, (await resolveFfmpeg()).path, t.cacheDir) : null;
+    const examples: TrainExample[] = [];
+    for (const row of t.rows) {
+      const video = row.video === undefined ? undefined : resolve(dirname(pairsFile), row.video);
+      if (video !== undefined && !existsSync(video)) throw new ApiError('bad_input', `${pairsFile} line ${row.line}: video not found: ${video}`);
+      const withVideo = features === null ? null : { features, frames: t.frames, tower: t.settings.trainProjector };
+      examples.push(await trainingExample(model, { messages: userTurn(row.prompt, video !== undefined), chosen: row.chosen, rejected: row.rejected, video }, withVideo));
+    }
+    const [adapterDir, mergedDir] = [join(out, 'adapter'), join(out, 'merged')];
+    const { steps, final } = await runTraining({
+      model, from: model.dir, examples, settings: t.settings, stateDir: join(out, 'state'),
+      reference: referenceFile(join(out, 'reference_logps.json'), examples.length), metricsFile: join(out, 'metrics.jsonl'), adapterDir, mergedDir,
+      onReference: (done) => {
+        if (done === 0) t.onReference?.(examples.length);
+      },
+      onStep: t.onStep,
+    });
+    const summary = { model: model.dir, pairs: pairsFile, examples: examples.length, steps, settings: t.settings, final };
+    writeFileSync(join(out, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
+    return { model: model.dir, examples: examples.length, steps, final, adapterDir, mergedDir };
+  } finally {
+    await model.release();
+  }
+}
+
+/** Reference log-probs kept in a file, [chosen..., rejected...]: written once, all at a time. */
+function referenceFile(file: string, n: number): ReferenceCache {
+  const kept = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as number[]) : null;
+  return {
+    kept: (i) => ({ chosen: kept?.[i] ?? null, rejected: kept?.[n + i] ?? null }),
+    keep: (computed) => {
+      const values = Float32Array.from({ length: 2 * n }, (_, j) => kept?.[j] ?? 0);
+      for (const c of computed) [values[c.example], values[n + c.example]] = [c.chosen, c.rejected];
+      writeFileSync(file, JSON.stringify(Array.from(values)));
+    },
+  };
+}

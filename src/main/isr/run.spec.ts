@@ -1,0 +1,125 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import type { RunMode } from '../../shared/types';
+import { writeFixture } from '../engine/model/fixture';
+import { Trainer } from '../engine/train/trainer';
+import { beginImport, markReady } from '../store/datasets';
+import { openDatabase, type Db } from '../store/db';
+import { insertPrompts } from '../store/prompts';
+import { responsesOf, roundsOf } from '../store/rounds';
+import { upsertVideo } from '../store/videos';
+import { resolveFfmpeg } from '../video/ffmpeg';
+import { flatClip } from '../video/testing/clips';
+import type { RunProgress } from './phases/round-scope';
+import { createRunRecord, runRounds } from './run';
+import { loadTemplates, templateNames } from './templates';
+
+let dir: string;
+let ffmpeg: string;
+const model = () => join(dir, 'model');
+const questions = ['What colour is the square?', 'Is the square red?', 'Which colour fills the frame?'];
+// batchSize 1: each pair is its own batch of the reference pass, so a pass over some of the pairs
+// computes exactly what the pass over all of them did.
+const settings = { samples: 2, maxNewTokens: 4, frames: 2, tieBand: [0.5, 0.5], train: { epochs: 2, batchSize: 1, lr: 0.01, loraR: 2, loraAlpha: 4 } };
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'isr-run-'));
+  ffmpeg = (await resolveFfmpeg()).path;
+  await flatClip(ffmpeg, join(dir, 'red.mp4'), Array(4).fill([220, 30, 30]), { width: 32, height: 32, fps: 4 });
+  await flatClip(ffmpeg, join(dir, 'blue.mp4'), Array(4).fill([30, 30, 220]), { width: 32, height: 32, fps: 4 });
+  const templates = loadTemplates();
+  writeFixture(model(), { arch: 'llava-onevision', size: 'tiny', seed: 4, corpus: [...templateNames.map((n) => templates[n]), ...questions, 'red blue square'] });
+}, 60_000);
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+afterEach(() => vi.restoreAllMocks());
+
+/** A fresh database holding one run of one round over three prompts on two clips. */
+async function newRun(name: string, mode: RunMode = 'no-context'): Promise<Db> {
+  const db = openDatabase(join(dir, `${name}.db`));
+  const datasetId = beginImport(db, name, join(dir, `${name}.jsonl`));
+  const videoIds = ['red', 'blue'].map((c) => upsertVideo(db, { path: join(dir, `${c}.mp4`), durationS: 1, width: 32, height: 32, fps: 4 }).id);
+  insertPrompts(db, questions.map((question, i) => ({ datasetId, videoId: videoIds[i % 2], rowId: `${i}`, line: i + 1, question, answer: i % 2 === 0 ? 'red' : 'blue' })));
+  markReady(db, datasetId);
+  await createRunRecord(db, { model: model(), mode, datasetId, evalDatasetId: null, rounds: 1, settings });
+  return db;
+}
+
+const env = (db: Db, name: string, events: RunProgress[], signal?: AbortSignal) => ({
+  db, ffmpeg, cacheDir: join(dir, 'cache'), runsDir: join(dir, `${name}.runs`), signal, onProgress: (p: RunProgress) => events.push(p),
+});
+
+/** What the round stored, ids left out. */
+function stored(db: Db) {
+  const all = (sql: string) => db.prepare(sql).all();
+  return {
+    responses: all('SELECT prompt_id, sample, text, seed, ref_logp FROM responses ORDER BY 1, 2'),
+    judgments: all('SELECT response_a_id, shown_first, p_first FROM judgments ORDER BY 1, 2'),
+    pairs: all('SELECT prompt_id, p_a, judge_choice FROM pairs ORDER BY 1'),
+    // Every metric but the throughput, which is a timing.
+    steps: (all('SELECT metrics FROM train_steps ORDER BY step') as { metrics: string }[]).map((r) => {
+      const { 'tokens/s': _, ...metrics } = JSON.parse(r.metrics) as Record<string, number>;
+      return metrics;
+    }),
+  };
+}
+
+/** Runs the round until its first training step, then stops it as a cancelled job stops. */
+async function stopAtTraining(db: Db, name: string): Promise<void> {
+  const abort = new AbortController();
+  const events: RunProgress[] = [];
+  const stopping = env(db, name, events, abort.signal);
+  await expect(runRounds(1, { ...stopping, onProgress: (p) => {
+    events.push(p);
+    if (p.phase === 'training') abort.abort();
+  } })).rejects.toThrow(/cancelled/);
+  expect(events.some((e) => e.phase === 'reference log-probs')).toBe(true);
+  expect(roundsOf(db, 1)[0].phase).toBe('training');
+}
+
+describe('a round', () => {
+  let whole: ReturnType<typeof stored>;
+
+  it('keeps each trained response\'s reference log-prob in the store', async () => {
+    const db = await newRun('whole');
+    const events: RunProgress[] = [];
+    await runRounds(1, env(db, 'whole', events));
+    whole = stored(db);
+    const pairs = whole.pairs as { judge_choice: string }[];
+    const trained = pairs.filter((p) => p.judge_choice !== 'tie').length;
+    expect(trained).toBeGreaterThan(0);
+    const kept = (whole.responses as { ref_logp: number | null }[]).filter((r) => r.ref_logp !== null);
+    expect(kept).toHaveLength(2 * trained);
+    for (const r of kept) expect(r.ref_logp).toBeLessThan(0);
+    expect(events.filter((e) => e.phase === 'reference log-probs').at(-1)).toMatchObject({ done: trained, total: trained });
+    db.close();
+  }, 120_000);
+
+  it('resumed after its reference pass, computes none again and ends with the data of an uninterrupted round', async () => {
+    const db = await newRun('stopped');
+    await stopAtTraining(db, 'stopped');
+    expect(responsesOf(db, roundsOf(db, 1)[0].id).filter((r) => r.refLogp !== null)).toHaveLength((whole.responses as { ref_logp: number | null }[]).filter((r) => r.ref_logp !== null).length);
+    const passes = vi.spyOn(Trainer.prototype, 'referenceLogps');
+    const events: RunProgress[] = [];
+    await runRounds(1, env(db, 'stopped', events));
+    expect(passes).not.toHaveBeenCalled();
+    expect(events.filter((e) => e.phase === 'reference log-probs')).toEqual([]);
+    expect(stored(db)).toEqual(whole);
+    db.close();
+  }, 120_000);
+
+  it('resumed with a reference log-prob missing, computes only that pair\'s', async () => {
+    const db = await newRun('partial');
+    await stopAtTraining(db, 'partial');
+    const lost = db.prepare('SELECT id FROM responses WHERE ref_logp IS NOT NULL ORDER BY id DESC LIMIT 1').pluck().get() as number;
+    db.prepare('UPDATE responses SET ref_logp = NULL WHERE id = ?').run(lost);
+    const passes = vi.spyOn(Trainer.prototype, 'referenceLogps');
+    const events: RunProgress[] = [];
+    await runRounds(1, env(db, 'partial', events));
+    expect(passes).toHaveBeenCalledTimes(1);
+    expect(events.filter((e) => e.phase === 'reference log-probs').map((e) => [e.done, e.total])).toEqual([[0, 1], [1, 1]]);
+    expect(stored(db)).toEqual(whole);
+    db.close();
+  }, 120_000);
+});
