@@ -2,6 +2,7 @@
 // ties left out. What `isr-studio export`, the History screen and `isr-studio train` share.
 import { ApiError } from '../../shared/errors';
 import type { Db } from '../store/db';
+import { questionAndVideo } from '../store/prompts';
 import { effectiveChoice, pairsOf, responsesOf, roundsOf } from '../store/rounds';
 
 export interface TrlDpoRow {
@@ -15,11 +16,10 @@ export function trlDpoRows(db: Db, runId: number, round: number): TrlDpoRow[] {
   const found = roundsOf(db, runId).find((r) => r.round === round);
   if (!found) throw new ApiError('not_found', `run ${runId} has no round ${round}`);
   const texts = new Map(responsesOf(db, found.id).map((r) => [r.id, r.text]));
-  const prompt = db.prepare('SELECT p.question, v.path FROM prompts p JOIN videos v ON v.id = p.video_id WHERE p.id = ?');
   return pairsOf(db, found.id).flatMap((pair) => {
     const choice = effectiveChoice(pair);
     if (choice === 'tie') return [];
-    const p = prompt.get(pair.promptId) as { question: string; path: string };
+    const p = questionAndVideo(db, pair.promptId);
     const [chosen, rejected] = choice === 'a' ? [pair.responseAId, pair.responseBId] : [pair.responseBId, pair.responseAId];
     return [{ prompt: p.question, chosen: texts.get(chosen)!, rejected: texts.get(rejected)!, video: p.path }];
   });

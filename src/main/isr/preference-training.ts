@@ -1,13 +1,14 @@
 // Training a model folder outside a round (`isr-studio train`), from a TRL-style preference file
 // ({prompt, chosen, rejected, video} per row): the rows checked, made into examples, and trained
 // through the one pipeline. Writes into `out`: adapter/ (PEFT), merged/ (a model folder in the
-// input's layout), metrics.jsonl (one line per step, TRL's names), reference_logps.json (computed
-// once), state/ (so running again resumes) and summary.json.
+// input's layout), metrics.jsonl (one line per step, TRL's names), reference_logps.json (kept
+// batch by batch, so none is computed twice), state/ (so running again resumes) and summary.json.
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { z } from 'zod';
 import { ApiError } from '../../shared/errors';
 import type { ImportIssue } from '../../shared/types';
+import { writeAtomically } from '../engine/graph/safetensors';
 import { userTurn } from '../engine/model/tokenizer';
 import { VideoLanguageModel } from '../engine/model/vlm';
 import type { TrainConfig, TrainExample } from '../engine/train/train-config';
@@ -94,15 +95,16 @@ export async function trainOnPreferences(t: PreferenceTraining): Promise<Prefere
   }
 }
 
-/** Reference log-probs kept in a file, [chosen..., rejected...]: written once, all at a time. */
+/** Reference log-probs kept in a file, [chosen..., rejected...] with null for one not computed yet:
+ *  rewritten whole (atomically) after each batch of the reference pass. */
 function referenceFile(file: string, n: number): ReferenceCache {
-  const kept = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as number[]) : null;
+  const values: (number | null)[] = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as (number | null)[]) : Array<null>(2 * n).fill(null);
+  if (values.length !== 2 * n) throw new ApiError('bad_input', `${file} holds ${values.length} reference log-probs, not the ${2 * n} of these ${n} pairs: remove it (or --out) to start afresh`);
   return {
-    kept: (i) => ({ chosen: kept?.[i] ?? null, rejected: kept?.[n + i] ?? null }),
+    kept: (i) => ({ chosen: values[i], rejected: values[n + i] }),
     keep: (computed) => {
-      const values = Float32Array.from({ length: 2 * n }, (_, j) => kept?.[j] ?? 0);
       for (const c of computed) [values[c.example], values[n + c.example]] = [c.chosen, c.rejected];
-      writeFileSync(file, JSON.stringify(Array.from(values)));
+      writeAtomically(file, [new TextEncoder().encode(JSON.stringify(values))]);
     },
   };
 }

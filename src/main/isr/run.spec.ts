@@ -109,6 +109,23 @@ describe('a round', () => {
     db.close();
   }, 120_000);
 
+  it('killed during its reference pass, keeps the batches it finished and computes only the rest', async () => {
+    const trained = (whole.pairs as { judge_choice: string }[]).filter((p) => p.judge_choice !== 'tie').length;
+    expect(trained).toBeGreaterThanOrEqual(2);
+    const db = await newRun('mid-reference');
+    const events: RunProgress[] = [];
+    // A throw from the progress callback after the first batch stands for a kill at that moment.
+    await expect(runRounds(1, { ...env(db, 'mid-reference', events), onProgress: (p) => {
+      if (p.phase === 'reference log-probs' && p.done === 1) throw new Error('killed');
+    } })).rejects.toThrow('killed');
+    expect(responsesOf(db, roundsOf(db, 1)[0].id).filter((r) => r.refLogp !== null)).toHaveLength(2);
+    const resumed: RunProgress[] = [];
+    await runRounds(1, env(db, 'mid-reference', resumed));
+    expect(resumed.filter((e) => e.phase === 'reference log-probs').map((e) => [e.done, e.total]).at(-1)).toEqual([trained - 1, trained - 1]);
+    expect(stored(db)).toEqual(whole);
+    db.close();
+  }, 120_000);
+
   it('resumed with a reference log-prob missing, computes only that pair\'s', async () => {
     const db = await newRun('partial');
     await stopAtTraining(db, 'partial');

@@ -18,7 +18,7 @@ import type { StepMetrics } from '../engine/train/update-loop';
 export interface ReferenceCache {
   /** Kept log-probs of example i's chosen and rejected responses, null for one not kept. */
   kept(example: number): { chosen: number | null; rejected: number | null };
-  /** The ones computed now, handed over as soon as the reference pass ends. */
+  /** The ones computed now, handed over batch by batch as the reference pass makes them. */
   keep(computed: readonly { example: number; chosen: number; rejected: number }[]): void;
 }
 
@@ -69,7 +69,7 @@ export async function runTraining(job: TrainingJob): Promise<TrainingOutcome> {
 }
 
 /** [chosen..., rejected...] of every example: the kept ones, and the rest computed in one pass
- *  over just those examples (all of them, in order, the first time). */
+ *  over just those examples (all of them, in order, the first time), each batch kept as it comes. */
 async function referenceLogps(job: TrainingJob, trainer: Trainer): Promise<Float32Array> {
   const n = job.examples.length;
   const out = new Float32Array(2 * n);
@@ -83,9 +83,12 @@ async function referenceLogps(job: TrainingJob, trainer: Trainer): Promise<Float
   const m = missing.length;
   job.onReference?.(0, m);
   const pass = m === n ? trainer : Trainer.create(job.model, missing.map((i) => job.examples[i]), job.settings, job.stateDir);
-  const computed = await pass.referenceLogps(job.onReference);
-  const found = missing.map((i, k) => ({ example: i, chosen: computed[k], rejected: computed[m + k] }));
-  for (const f of found) [out[f.example], out[n + f.example]] = [f.chosen, f.rejected];
-  job.reference?.keep(found);
+  // Each batch is kept as it comes, so a run killed during the pass keeps what it computed.
+  await pass.referenceLogps((done, total, batch) => {
+    const found = batch.examples.map((k, j) => ({ example: missing[k], chosen: batch.chosen[j], rejected: batch.rejected[j] }));
+    for (const f of found) [out[f.example], out[n + f.example]] = [f.chosen, f.rejected];
+    job.reference?.keep(found);
+    job.onReference?.(done, total);
+  });
   return out;
 }

@@ -36,6 +36,11 @@ export function insertPrompts(db: Db, prompts: NewPrompt[]): void {
   })();
 }
 
+/** A prompt's question and its video's path, as a preference export names them. */
+export function questionAndVideo(db: Db, promptId: number): { question: string; path: string } {
+  return db.prepare('SELECT p.question, v.path FROM prompts p JOIN videos v ON v.id = p.video_id WHERE p.id = ?').get(promptId) as { question: string; path: string };
+}
+
 export function countPrompts(db: Db, datasetId: number): number {
   return db.prepare('SELECT COUNT(*) FROM prompts WHERE dataset_id = ?').pluck().get(datasetId) as number;
 }

@@ -10,7 +10,7 @@ import { PreferenceCollator, type Rows } from './collator';
 import { PeftExport } from './peft-export';
 import { policyForward } from './policy-forward';
 import { initialProjectorParam, projectorParams, wholeTensorParams } from './projector-params';
-import { referenceLogps } from './reference-pass';
+import { referenceLogps, type ReferenceProgress } from './reference-pass';
 import type { TrainState } from './state';
 import { checkTraining, totalSteps, type TrainableModel, type TrainConfig, type TrainExample } from './train-config';
 import { buildLossGraph, type LossGraph, type OpenSession } from './train-step';
@@ -71,7 +71,7 @@ export class Trainer {
    * Summed response log-probs of every example's chosen and rejected responses under the frozen
    * model (no adapter): the DPO reference, computed once. Returns [chosen..., rejected...].
    */
-  referenceLogps(onProgress?: (done: number, total: number) => void): Promise<Float32Array> {
+  referenceLogps(onProgress?: ReferenceProgress): Promise<Float32Array> {
     return referenceLogps(this.model, this.collator, { examples: this.examples.length, batchSize: this.settings.batchSize, openSession: this.openSession }, onProgress);
   }
 
