@@ -64,7 +64,7 @@ async function runThroughUi(page: Page, db: string, shot: (name: string) => Prom
   await page.getByLabel('Tie band from').fill('0.5');
   await page.getByLabel('to', { exact: true }).fill('0.5');
   await page.getByRole('button', { name: 'Launch run' }).click();
-  await expect(page.getByTestId('run-progress')).toContainText('ISR-DPO run 1: 1 rounds; last:', { timeout: 90_000 });
+  await expect(page.getByTestId('run-progress')).toContainText('ISR-DPO run 1: 1 round; last:', { timeout: 90_000 });
   await expect(page.getByRole('cell', { name: 'done' })).toBeVisible();
   await shot('rounds');
 
