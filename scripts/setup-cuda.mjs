@@ -6,9 +6,13 @@ import { dirname, join } from 'node:path';
 
 const require = createRequire(import.meta.url);
 const ortDir = dirname(require.resolve('onnxruntime-node/package.json'));
-const result = spawnSync(process.execPath, [join(ortDir, 'script', 'install.js'), '--onnxruntime-node-install=cuda12'], {
+// ONNXRUNTIME_NODE_INSTALL=true forces the download of what the platform's package leaves out (CUDA 12
+// on Linux x64). A flag on the command line would lose: the script reads the environment first, where
+// `npm run` puts .npmrc's `skip`; and onnxruntime-node 1.30 reads a named value such as `cuda12` as unset.
+const result = spawnSync(process.execPath, [join(ortDir, 'script', 'install.js')], {
   cwd: ortDir,
   stdio: 'inherit',
+  env: { ...process.env, ONNXRUNTIME_NODE_INSTALL: 'true' },
 });
 if (result.status !== 0) {
   console.error('setup:cuda: the CUDA binaries could not be installed (see above); the studio still runs on CPU.');
