@@ -23,7 +23,7 @@ export function registerDemoModel(program: Command): void {
     .requiredOption('--data <dir>', 'demo data folder (from `isr-studio demo-data`)')
     .requiredOption('--out <dir>', 'model folder to write')
     .option('--arch <arch>', `family: ${fixtureArchs.join(' or ')}`, choice(fixtureArchs), demoModelDefaults.arch)
-    .option('--size <size>', `fixture size: ${fixtureSizes.join(' or ')} (tiny trains in seconds, for trying the commands out)`, choice(fixtureSizes), demoModelDefaults.size)
+    .option('--size <size>', `fixture size: ${fixtureSizes.join(' or ')} (tiny, for trying the commands out, takes about a minute, most of it the reading stages)`, choice(fixtureSizes), demoModelDefaults.size)
     .option('--epochs <e>', 'passes over the warm-start items', integer(1, 100), demoModelDefaults.epochs)
     .option('--lr <lr>', 'peak learning rate', decimal(1e-9, 1), demoModelDefaults.lr)
     .option('--reading-short <n>', 'updates of 8 text-only items with a short prompt, a lookup in a description before each judge item (0 skips the stage)', integer(0, 100000), demoModelDefaults.readingShort)
