@@ -1,5 +1,5 @@
 // `isr-studio demo-model`: the demo's starting policy, a `small` fixture warm-started with SFT on the
-// demo data (see src/main/isr/demo-model.ts); prints its held-out accuracy.
+// demo data (see src/main/demo/demo-model.ts); prints its held-out accuracy.
 import type { Command } from 'commander';
 import { resolve } from 'node:path';
 import { fixtureArchs, fixtureSizes, type FixtureArch, type FixtureSize } from '../engine/model/fixture';
