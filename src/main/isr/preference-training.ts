@@ -52,7 +52,7 @@ export interface PreferenceTraining {
   settings: TrainConfig;
   frames: number;
   cacheDir: string;
-  /** Before the reference pass, with the number of pairs (not called when the file keeps them). */
+  /** Before the reference pass, with the number of pairs it computes (those the file does not keep). */
   onReference?: (pairs: number) => void;
   onStep?: (m: StepMetrics, totalSteps: number) => void;
 }
@@ -82,8 +82,8 @@ export async function trainOnPreferences(t: PreferenceTraining): Promise<Prefere
     const { steps, final } = await runTraining({
       model, from: model.dir, examples, settings: t.settings, stateDir: join(out, 'state'),
       reference: referenceFile(join(out, 'reference_logps.json'), examples.length), metricsFile: join(out, 'metrics.jsonl'), adapterDir, mergedDir,
-      onReference: (done) => {
-        if (done === 0) t.onReference?.(examples.length);
+      onReference: (done, total) => {
+        if (done === 0) t.onReference?.(total);
       },
       onStep: t.onStep,
     });

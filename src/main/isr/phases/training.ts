@@ -1,7 +1,7 @@
 // Phase 5: DPO on the round's preferences (the override in force, else the judge; ties dropped),
 // with the round's starting policy as reference, through the one training pipeline. Each response's
-// reference log-prob is kept in the store (responses.ref_logp) as soon as the reference pass ends,
-// so a resumed round computes only those it lacks; the context is not part of the training input:
+// reference log-prob is kept in the store (responses.ref_logp) batch by batch as the reference pass
+// makes them, so a resumed round computes only those it lacks; the context is not part of the training input:
 // it only informed the judge (METHOD.md step 4).
 import { join } from 'node:path';
 import { modelFingerprint } from '../../engine/model/model-fingerprint';
