@@ -21,7 +21,14 @@ function copyRuntimeFiles(): Plugin {
 export default defineConfig({
   main: {
     plugins: [copyRuntimeFiles()],
-    build: { rollupOptions: { input: { index: resolve('src/main/index.ts') } } },
+    build: {
+      rollupOptions: {
+        // The engine's utilityProcess entry beside the app's; shared chunks stay in out/main too,
+        // where the modules that read files beside themselves (migrations, prompts) find them.
+        input: { index: resolve('src/main/index.ts'), 'engine-process': resolve('src/main/engine-host/engine-process.ts') },
+        output: { chunkFileNames: '[name]-[hash].js' },
+      },
+    },
   },
   preload: {
     build: {

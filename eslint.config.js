@@ -50,6 +50,8 @@ export default tseslint.config(
   ...mainLayer(['src/main/report/**'], [upper('demo', 'api', 'serve', 'cli', 'renderer', 'preload'), layer('^electron$', 'reports are written from figures, below the entry points')]),
   // The demo (its data, its warm-started model) sits on the method; the method never imports it.
   ...mainLayer(['src/main/demo/**'], [upper('api', 'serve', 'cli', 'renderer', 'preload'), layer('^electron$', 'no Electron below the entry points')]),
+  // The engine host runs the method's work in engine processes; the API above it starts them.
+  ...mainLayer(['src/main/engine-host/**'], [upper('api', 'serve', 'cli', 'renderer', 'preload'), layer('^electron$', 'Electron\'s transport lives beside the Electron entry (src/main/utility-process.ts)')]),
   ...mainLayer(['src/main/cli/**', 'src/main/serve/**'], []),
   ...mainLayer(['src/main/api/**'], [upper('serve', 'cli', 'renderer', 'preload'), layer('^electron$', 'the API is transport-agnostic: no Electron here')]),
   {

@@ -6,11 +6,13 @@ import { fileURLToPath } from 'node:url';
 import { machineDescription } from '../src/main/report/machine';
 import { autodiffSection } from './autodiff';
 import { generateSection } from './generate';
+import { responsivenessSection } from './responsiveness';
 import { trainSection } from './train';
 
 const sections: Record<string, (machine: string) => Promise<string>> = {
   autodiff: autodiffSection,
   generate: generateSection,
+  responsiveness: responsivenessSection,
   train: trainSection,
 };
 

@@ -1,6 +1,7 @@
 // A new user's first minutes: generate demo data, import it through the UI, see the rows with
-// their thumbnails and the bad row reported, then launch a one-round ISR-DPO run and watch it finish. Once against `isr-studio serve` in Chromium, once
-// against the Electron app where its binary exists.
+// their thumbnails and the bad row reported, then launch a one-round ISR-DPO run and watch it finish
+// (computed in an engine process). Once against `isr-studio serve` in Chromium, once against the
+// Electron app (its engine in a utilityProcess) where its binary exists.
 import { _electron as electron, expect, test, type Page } from '@playwright/test';
 import Database from 'better-sqlite3';
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
@@ -47,6 +48,13 @@ async function importThroughUi(page: Page, data: { file: string; goodRows: numbe
   await page.getByRole('link', { name: 'Review' }).click();
   await expect(page.getByRole('heading', { name: 'Review' })).toBeVisible();
   expect(problems).toEqual([]);
+}
+
+/** The pid of the engine process that takes run 1 (it records it when it starts): polled while the run goes. */
+async function enginePid(db: string): Promise<number> {
+  const file = `${db}.runs/run-1.engine-pid`;
+  while (!existsSync(file) || readFileSync(file, 'utf8') === '') await new Promise((r) => setTimeout(r, 20));
+  return Number(readFileSync(file, 'utf8'));
 }
 
 /** Launches a one-round run on the imported dataset with a tiny fixture model and watches it
@@ -130,7 +138,10 @@ test.describe('served in Chromium', () => {
     await page.goto(url);
     await importThroughUi(page, makeDataset());
     await page.screenshot({ path: test.info().outputPath('datasets.png'), fullPage: true });
+    const engine = enginePid(db);
     await runThroughUi(page, db, async (name) => void (await page.screenshot({ path: test.info().outputPath(`${name}.png`), fullPage: true })));
+    // The round was computed in an engine process, not in the one serving the page.
+    expect(await engine).not.toBe(server.pid);
   });
 
   test('the API refuses a page without the token', async ({ page }) => {
@@ -164,7 +175,10 @@ test.describe('the Electron app', () => {
     try {
       const page = await app.firstWindow();
       await importThroughUi(page, makeDataset());
+      const engine = enginePid(db);
       await runThroughUi(page, db, async (name) => void (await page.screenshot({ path: test.info().outputPath(`electron-${name}.png`) })));
+      // The round was computed in the engine's utilityProcess, not in Electron's main process.
+      expect(await engine).not.toBe(app.process().pid);
     } finally {
       await app.close();
     }

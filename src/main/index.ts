@@ -1,5 +1,5 @@
 // The Electron entry: one window on the renderer, the studio's API over IPC, media over a custom
-// protocol. Everything it routes to is plain Node code tested without Electron (src/main/api).
+// protocol, engine work in a utilityProcess. Everything it routes to is plain Node code tested without Electron (src/main/api).
 import { app, BrowserWindow, dialog, ipcMain, net, protocol, session } from 'electron';
 import { pathToFileURL } from 'node:url';
 import { join } from 'node:path';
@@ -7,6 +7,7 @@ import { ipcChannels, mediaScheme } from '../shared/bridge';
 import { dispatch } from './api/dispatch';
 import { openStudio } from './api/service';
 import type { Studio } from './api/studio';
+import { utilityProcessEngine } from './utility-process';
 import { fileFilters, harden, isOurRenderer, mediaKeyOf } from './window-security';
 
 protocol.registerSchemesAsPrivileged([{ scheme: mediaScheme, privileges: { standard: true, secure: true } }]);
@@ -43,7 +44,7 @@ function routeIpc(studio: Studio, window: BrowserWindow): void {
 app.whenReady().then(async () => {
   // ISR_STUDIO_DB picks another database (a project's, or a fresh one for end-to-end tests).
   const dbPath = process.env.ISR_STUDIO_DB ?? join(app.getPath('userData'), 'studio.db');
-  const studio = openStudio({ dbPath, transport: 'ipc' });
+  const studio = openStudio({ dbPath, transport: 'ipc', engine: utilityProcessEngine() });
   harden(session.defaultSession, devServer);
   serveMedia(studio);
   const window = new BrowserWindow({

@@ -7,6 +7,7 @@ export const errorCodes = [
   'cancelled',
   'ffmpeg_missing',
   'bad_input', // a file or row the user supplied is unusable; the message names it
+  'engine_failed', // the engine process ended without an outcome (killed, a native crash, out of memory)
   'internal',
 ] as const;
 

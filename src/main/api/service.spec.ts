@@ -8,6 +8,7 @@ import { writeFixture } from '../engine/model/fixture';
 import { resolveFfmpeg } from '../video/ffmpeg';
 import { flatClip } from '../video/testing/clips';
 import { dispatch } from './dispatch';
+import { childProcessEngine } from '../engine-host/child-process';
 import { openStudio } from './service';
 import type { Studio } from './studio';
 
@@ -29,7 +30,7 @@ afterEach(async () => {
 });
 
 function studio(): Studio {
-  const s = openStudio({ dbPath: join(mkdtempSync(join(dir, 'db-')), 'studio.db'), transport: 'http' });
+  const s = openStudio({ dbPath: join(mkdtempSync(join(dir, 'db-')), 'studio.db'), transport: 'http', engine: childProcessEngine() });
   open.push(s);
   return s;
 }
@@ -212,7 +213,7 @@ describe('openStudio through dispatch', () => {
     const dbPath = join(mkdtempSync(join(dir, 'db-')), 'studio.db');
     const total = 12;
     const path = manyRows(total);
-    const first = openStudio({ dbPath, transport: 'http' });
+    const first = openStudio({ dbPath, transport: 'http', engine: childProcessEngine() });
     const { jobId } = await call<JobRef>(first, 'importDataset', { path });
     const states: string[] = [];
     await new Promise<void>((resolve) => {
@@ -226,7 +227,7 @@ describe('openStudio through dispatch', () => {
     // The job had settled (as cancelled) before close() returned, so nothing wrote to a closed file.
     expect(states.at(-1)).toBe('cancelled');
 
-    const again = openStudio({ dbPath, transport: 'http' });
+    const again = openStudio({ dbPath, transport: 'http', engine: childProcessEngine() });
     open.push(again);
     const [cut] = await call<DatasetSummary[]>(again, 'listDatasets', {});
     const rerun = await call<JobRef>(again, 'importDataset', { path });

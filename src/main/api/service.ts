@@ -6,13 +6,13 @@ import { version } from '../../../package.json';
 import type { StudioService } from '../../shared/contract';
 import { ApiError, toErrorShape } from '../../shared/errors';
 import type { AppInfo, DatasetRow, MediaKey, RunResult, RunSummary } from '../../shared/types';
-import { createRunRecord, runRounds } from '../isr/run';
+import { createRunRecord } from '../isr/run';
 import { summarise } from '../isr/round-summary';
 import { getDataset, listDatasets } from '../store/datasets';
 import { openDatabase } from '../store/db';
 import { listIssues } from '../store/import-issues';
 import { countPrompts, pagePrompts } from '../store/prompts';
-import { addOverride, contextChain, getRun, judgmentsOf, listRuns, pairPlace, pairRow, queryPairs, responsesOf, roundsOf, trainStepsOf, type RunRecord } from '../store/rounds';
+import { addOverride, contextChain, getRun, setRunStatus, judgmentsOf, listRuns, pairPlace, pairRow, queryPairs, responsesOf, roundsOf, trainStepsOf, type RunRecord } from '../store/rounds';
 import { toJsonl, trlDpoRows } from '../isr/export';
 import { getVideo } from '../store/videos';
 import { uniformFrameTimes } from '../video/frames';
@@ -56,17 +56,20 @@ export function openStudio(options: StudioOptions): Studio {
     roundsPlanned: r.roundsPlanned, roundsDone: roundsOf(db, r.id).filter((x) => x.round > 0 && x.phase === 'done').length, createdAt: r.createdAt,
   });
 
-  // A run is one job; the engine runs in this process for now (see README, decisions).
+  // A run is one job, computed in an engine process of its own (engine-host/): this process only
+  // relays its progress, so the studio answers while it computes and outlives its crashes.
   const running = new Set<number>();
   const startRunJob = (runId: number) => {
     running.add(runId);
-    return jobs.start('run', `ISR-DPO run ${runId}`, async (ctx): Promise<RunResult> => {
+    const title = `ISR-DPO run ${runId}`;
+    return jobs.start('run', title, async (ctx): Promise<RunResult> => {
       try {
-        const rounds = await runRounds(runId, {
-          db, ffmpeg: (await findFfmpeg()).path, cacheDir, runsDir: `${dbPath}.runs`, signal: ctx.signal,
-          onProgress: (p) => ctx.progress(`round ${p.round}: ${p.phase}`, p.done, p.total, p.detail),
-        });
-        return { runId, rounds };
+        const input = { runId, dbPath, ffmpeg: (await findFfmpeg()).path, cacheDir, runsDir: `${dbPath}.runs` };
+        return await options.engine.run('run', input, ctx, title);
+      } catch (err) {
+        // A dead engine could not record its own end; the run stays resumable from what it stored.
+        if (err instanceof ApiError && err.code === 'engine_failed') setRunStatus(db, runId, 'failed', err.message);
+        throw err;
       } finally {
         running.delete(runId);
       }
@@ -206,8 +209,9 @@ export function openStudio(options: StudioOptions): Studio {
       return file !== null && existsSync(file) ? file : null;
     },
     async close() {
-      // A running import may be mid-batch: let it stop at its next check before the file closes.
-      await jobs.cancelAll();
+      // A running import may be mid-batch and an engine mid-step: let each stop at its next check
+      // (an engine that does not is killed after a grace period) before the file closes.
+      await Promise.all([options.engine.close(), jobs.cancelAll()]);
       db.close();
     },
   };

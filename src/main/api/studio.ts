@@ -2,6 +2,7 @@
 // the job registry whose events it relays, and the media resolver behind thumbnails and frames.
 import type { StudioService } from '../../shared/contract';
 import type { AppInfo, MediaKey } from '../../shared/types';
+import type { EngineHost } from '../engine-host/host';
 import type { JobRegistry } from './jobs';
 
 export interface StudioOptions {
@@ -10,6 +11,8 @@ export interface StudioOptions {
   /** Where thumbnails and frame caches live; defaults to `<dbPath>.cache/` beside the database. */
   cacheDir?: string;
   transport: AppInfo['transport'];
+  /** Where engine work runs: Electron's utilityProcess in the app, a Node child process elsewhere. The studio closes it. */
+  engine: EngineHost;
 }
 
 export interface Studio {

@@ -3,7 +3,8 @@
 import type { Command } from 'commander';
 import { resolve } from 'node:path';
 import { fixtureArchs, fixtureSizes, type FixtureArch, type FixtureSize } from '../engine/model/fixture';
-import { demoModelDefaults, trainDemoModel } from '../demo/demo-model';
+import { demoModelDefaults } from '../demo/demo-model';
+import { childProcessEngine } from '../engine-host/child-process';
 import { resolveFfmpeg } from '../video/ffmpeg';
 import { progressLines } from './jobs';
 import { defaultCacheDir } from './model-input';
@@ -35,11 +36,14 @@ export function registerDemoModel(program: Command): void {
       const started = Date.now();
       const line = progressLines();
       const out = resolve(opts.out);
-      const r = await trainDemoModel({
-        data: opts.data, out, arch: opts.arch, size: opts.size, seed: opts.seed, epochs: opts.epochs, lr: opts.lr, frames: opts.frames,
-        readingShort: opts.readingShort, readingFull: opts.readingFull,
-        ffmpeg: (await resolveFfmpeg()).path, cacheDir: resolve(opts.cache), onProgress: (phase, done, total, detail) => line(phase, done, total, detail ? ` ${detail}` : ''),
-      });
+      const input = {
+        data: resolve(opts.data), out, arch: opts.arch, size: opts.size, seed: opts.seed, epochs: opts.epochs, lr: opts.lr, frames: opts.frames,
+        readingShort: opts.readingShort, readingFull: opts.readingFull, ffmpeg: (await resolveFfmpeg()).path, cacheDir: resolve(opts.cache),
+      };
+      // In an engine process, as the studio's runs: a native crash is reported with how it ended.
+      const engine = childProcessEngine();
+      const progress = (phase: string, done: number, total: number, detail?: string) => line(phase, done, total, detail ? ` ${detail}` : '');
+      const r = await engine.run('demoModel', input, { signal: new AbortController().signal, progress }, 'demo-model').finally(() => engine.close());
       const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
       process.stdout.write(
         `trained ${r.readingSteps.short} + ${r.readingSteps.full} reading steps, then ${r.steps} steps on ${r.examples} warm-start items${r.final ? ` (final loss ${r.final.loss.toFixed(4)})` : ''} ` +

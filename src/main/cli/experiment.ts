@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { ApiError } from '../../shared/errors';
 import { runModes, type RunMode } from '../../shared/types';
 import { openStudio } from '../api/service';
+import { childProcessEngine } from '../engine-host/child-process';
 import { VideoLanguageModel } from '../engine/model/vlm';
 import { warmStartNote } from '../demo/demo-model';
 import { parseRunSettings } from '../isr/settings';
@@ -71,7 +72,7 @@ export function registerExperiment(program: Command): void {
 
       let datasetId: number;
       let evalDatasetId: number;
-      const studio = openStudio({ dbPath: join(out, 'experiment.db'), cacheDir: resolve(opts.cache), transport: 'in-process' });
+      const studio = openStudio({ dbPath: join(out, 'experiment.db'), cacheDir: resolve(opts.cache), transport: 'in-process', engine: childProcessEngine() });
       try {
         datasetId = await datasetOf(studio, files.train, undefined, 'the training prompts');
         evalDatasetId = await datasetOf(studio, files.test, undefined, 'the held-out prompts');

@@ -3,6 +3,7 @@
 import type { Command } from 'commander';
 import type { ImportResult } from '../../shared/types';
 import { openStudio } from '../api/service';
+import { childProcessEngine } from '../engine-host/child-process';
 import { progressPrinter } from './jobs';
 
 export function registerImport(program: Command): void {
@@ -17,7 +18,7 @@ export function registerImport(program: Command): void {
     .requiredOption('--data <file>', 'dataset file (.json or .jsonl); video paths are relative to it')
     .option('--name <name>', 'dataset name (default: the file name without extension)')
     .action(async (opts: { db: string; data: string; name?: string }) => {
-      const studio = openStudio({ dbPath: opts.db, transport: 'in-process' });
+      const studio = openStudio({ dbPath: opts.db, transport: 'in-process', engine: childProcessEngine() });
       try {
         const { jobId } = await studio.service.importDataset({ path: opts.data, name: opts.name });
         const job = await studio.jobs.finished(jobId, progressPrinter());

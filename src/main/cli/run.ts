@@ -6,6 +6,7 @@ import { resolve } from 'node:path';
 import { ApiError } from '../../shared/errors';
 import type { ImportResult, RunResult } from '../../shared/types';
 import { openStudio } from '../api/service';
+import { childProcessEngine } from '../engine-host/child-process';
 import { toJsonl, trlDpoRows } from '../isr/export';
 import { parseRunSettings } from '../isr/settings';
 import { runModes, type RunMode } from '../../shared/types';
@@ -74,7 +75,7 @@ export function registerRun(program: Command): void {
     .option('--resume <id>', 'continue run <id>', integer(1))
     .action(async (opts: RunOptions) => {
       // The same service and job the app uses: one code path for a run, wherever it starts.
-      const studio = openStudio({ dbPath: resolve(opts.db), transport: 'in-process' });
+      const studio = openStudio({ dbPath: resolve(opts.db), transport: 'in-process', engine: childProcessEngine() });
       try {
         let runId = opts.resume;
         let jobId: string;

@@ -4,6 +4,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { openStudio } from '../api/service';
+import { childProcessEngine } from '../engine-host/child-process';
 import { startServer } from '../serve/server';
 import { integer } from './options';
 
@@ -21,7 +22,7 @@ export function registerServe(program: Command): void {
     .requiredOption('--db <file>', 'studio database (created if missing)')
     .option('--port <n>', 'port (0 picks a free one)', integer(0, 65535), 0)
     .action(async (opts: { db: string; port: number }) => {
-      const studio = openStudio({ dbPath: opts.db, transport: 'http' });
+      const studio = openStudio({ dbPath: opts.db, transport: 'http', engine: childProcessEngine() });
       const server = await startServer({ studio, port: opts.port, rendererDir: builtRenderer }).catch(async (err: unknown) => {
         await studio.close();
         throw err;

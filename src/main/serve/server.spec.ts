@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import type { StudioEvent } from '../../shared/contract';
 import type { DatasetRowsPage, ImportResult } from '../../shared/types';
+import { childProcessEngine } from '../engine-host/child-process';
 import { openStudio } from '../api/service';
 import type { Studio } from '../api/studio';
 import { resolveFfmpeg } from '../video/ffmpeg';
@@ -31,7 +32,7 @@ beforeAll(async () => {
       .map((r) => JSON.stringify(r))
       .join('\n'),
   );
-  studio = openStudio({ dbPath: join(dir, 'studio.db'), transport: 'http' });
+  studio = openStudio({ dbPath: join(dir, 'studio.db'), transport: 'http', engine: childProcessEngine() });
   server = await startServer({ studio, rendererDir, port: 0 });
   base = `http://127.0.0.1:${server.port}`;
 });
