@@ -6,12 +6,14 @@ import { fileURLToPath } from 'node:url';
 import { machineDescription } from '../src/main/report/machine';
 import { autodiffSection } from './autodiff';
 import { generateSection } from './generate';
+import { memorySection } from './memory';
 import { responsivenessSection } from './responsiveness';
 import { trainSection } from './train';
 
 const sections: Record<string, (machine: string) => Promise<string>> = {
   autodiff: autodiffSection,
   generate: generateSection,
+  memory: memorySection,
   responsiveness: responsivenessSection,
   train: trainSection,
 };

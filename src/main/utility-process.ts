@@ -3,6 +3,7 @@
 // IPC, menus and the window) and a crash takes only the task that caused it.
 import { utilityProcess } from 'electron';
 import { join } from 'node:path';
+import { engineEnv } from './engine-host/child-process';
 import { EngineHost } from './engine-host/host';
 import type { FromEngine } from './engine-host/protocol';
 
@@ -11,7 +12,7 @@ const entry = join(import.meta.dirname, 'engine-process.js');
 
 export function utilityProcessEngine(): EngineHost {
   return new EngineHost(() => {
-    const child = utilityProcess.fork(entry, [], { serviceName: 'ISR Studio engine', stdio: 'inherit' });
+    const child = utilityProcess.fork(entry, [], { serviceName: 'ISR Studio engine', stdio: 'inherit', env: engineEnv() });
     let exited = false;
     child.once('exit', () => (exited = true));
     return {

@@ -2,27 +2,30 @@
 // distribution over the prompt's tokens, then folded onto each video frame's patch grid.
 
 /**
- * The attention of `queryPositions` over all keys, averaged over heads, layers and those queries:
- * length seq, sums to 1 (every softmax row does). `layers` are [heads, seq, seq] each.
+ * The attention of the query rows `queryRows` over all keys, averaged over heads, layers and those
+ * rows: length seq, sums to 1 (every softmax row does). `layers` are [heads, rows, seq] each: every
+ * position's rows ([heads, seq, seq], queryRows the query positions), or only the queries' rows
+ * (LanguageModel.attention with those queries, queryRows 0..queries-1).
  */
-export function attentionOverKeys(layers: readonly Float32Array[], heads: number, seq: number, queryPositions: readonly number[]): Float32Array {
+export function attentionOverKeys(layers: readonly Float32Array[], heads: number, seq: number, queryRows: readonly number[]): Float32Array {
   if (layers.length === 0) throw new Error('attentionOverKeys: no layers given');
-  if (queryPositions.length === 0) throw new Error('attentionOverKeys: no query positions given');
-  const bad = queryPositions.find((q) => !(Number.isInteger(q) && q >= 0 && q < seq));
-  if (bad !== undefined) throw new Error(`attentionOverKeys: query position ${bad} is outside 0..${seq - 1}`);
-  const wrong = layers.findIndex((l) => l.length !== heads * seq * seq);
-  if (wrong >= 0) throw new Error(`attentionOverKeys: layer ${wrong} has ${layers[wrong].length} values, expected ${heads}x${seq}x${seq}`);
+  if (queryRows.length === 0) throw new Error('attentionOverKeys: no query positions given');
+  const rows = layers[0].length / (heads * seq);
+  const wrong = layers.findIndex((l) => !Number.isInteger(rows) || l.length !== heads * rows * seq);
+  if (wrong >= 0) throw new Error(`attentionOverKeys: layer ${wrong} has ${layers[wrong].length} values, expected ${heads}x${Number.isInteger(rows) ? rows : 'rows'}x${seq}`);
+  const bad = queryRows.find((q) => !(Number.isInteger(q) && q >= 0 && q < rows));
+  if (bad !== undefined) throw new Error(`attentionOverKeys: query position ${bad} is outside 0..${rows - 1}`);
   // Summed in float64: a long prompt averages many rows of small probabilities.
   const sum = new Float64Array(seq);
   for (const probs of layers) {
     for (let h = 0; h < heads; h++) {
-      for (const q of queryPositions) {
-        const row = (h * seq + q) * seq;
+      for (const q of queryRows) {
+        const row = (h * rows + q) * seq;
         for (let k = 0; k < seq; k++) sum[k] += probs[row + k];
       }
     }
   }
-  const n = layers.length * heads * queryPositions.length;
+  const n = layers.length * heads * queryRows.length;
   return Float32Array.from(sum, (v) => v / n);
 }
 

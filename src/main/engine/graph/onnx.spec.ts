@@ -7,7 +7,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { createOrtSession, runOrt } from '../testing/ort-check';
 import { GraphBuilder } from './builder';
 import { OPSET } from './ir';
-import { saveModel, serialize } from './onnx';
+import { saveModel, serialize, serializeBound } from './onnx';
 import { runReference, tensor64 } from './reference';
 
 const { onnx } = onnxProto;
@@ -59,5 +59,16 @@ describe('ONNX serialisation', () => {
     const got = await runOrt(await createOrtSession(file), g, feeds);
     const want = runReference(g, feeds);
     got.probs.data.forEach((v, i) => expect(v).toBeCloseTo(want.probs.data[i], 5));
+  });
+
+  it('leaves large float32 matrices out of the bytes as inputs to feed from the graph\'s own arrays', () => {
+    const g = smallGraph(64); // layer.weight is 16 KiB
+    const { model, bound } = serializeBound(g, 4096);
+    expect(bound.map((w) => w.name)).toEqual(['layer.weight']);
+    expect(bound[0].tensor).toBe(g.initializers.get('layer.weight')); // the graph's own array, not a copy
+    const proto = onnx.ModelProto.decode(model).graph as P.GraphProto;
+    expect(proto.input.map((i) => [i.name, (i.type as P.TypeProto).tensorType!.shape!.dim!.map((d) => d.dimParam || Number(d.dimValue))])).toEqual([['x', ['batch', 64]], ['layer.weight', [64, 64]]]);
+    expect(proto.initializer.map((t) => t.name)).not.toContain('layer.weight');
+    expect(serializeBound(g, 1 << 20).bound).toEqual([]);
   });
 });

@@ -1,12 +1,15 @@
-// Serialises builder graphs to ONNX ModelProto bytes (onnx-proto) at OPSET, with weights inline or,
+// Serialises builder graphs to ONNX ModelProto bytes (onnx-proto) at OPSET, with weights inline;
 // above a size threshold, in a side file next to the model (external data: protobuf caps a message
-// at 2 GB, and ONNX Runtime resolves the side file relative to the model's path).
+// at 2 GB, and ONNX Runtime resolves the side file relative to the model's path); or, for a session
+// made in this process, left out of the bytes as graph inputs the session feeds from the graph's own
+// arrays on every run (serializeBound: how sessions over one model share one copy of its weights,
+// see session.ts).
 import fs from 'node:fs';
 import path from 'node:path';
 import onnxProto from 'onnx-proto';
 import type { onnx as P } from 'onnx-proto';
 import { onnxDataType } from './element-type';
-import { IR_VERSION, OPSET, type Attr, type Graph, type TensorData, type Value } from './ir';
+import { IR_VERSION, numel, OPSET, type Attr, type Graph, type TensorData, type Value } from './ir';
 
 const { onnx } = onnxProto;
 
@@ -55,11 +58,22 @@ export interface ExternalPlan {
   threshold: number;
 }
 
-/** The ModelProto of `graph`; with `external`, returns where each large initializer must be written. */
-export function toModelProto(graph: Graph, external?: ExternalPlan): { model: P.IModelProto; placed: { tensor: TensorData; offset: number }[] } {
+/**
+ * The ModelProto of `graph`; with `external`, returns where each large initializer must be written.
+ * Initializers named in `asInputs` are declared as graph inputs of their dtype and dims instead.
+ */
+export function toModelProto(
+  graph: Graph, external?: ExternalPlan, asInputs: ReadonlySet<string> = new Set(),
+): { model: P.IModelProto; placed: { tensor: TensorData; offset: number }[] } {
   const placed: { tensor: TensorData; offset: number }[] = [];
   let offset = 0;
-  const initializer = [...graph.initializers].map(([name, t]) => {
+  const kept = [...graph.initializers].filter(([name]) => !asInputs.has(name));
+  const lifted = [...asInputs].map((name) => {
+    const t = graph.initializers.get(name);
+    if (t === undefined) throw new Error(`graph '${graph.name}' has no initializer '${name}' to take as an input`);
+    return valueInfo({ name, dtype: t.dtype, shape: t.dims });
+  });
+  const initializer = kept.map(([name, t]) => {
     if (external === undefined || t.data.byteLength < external.threshold) return tensorProto(name, t);
     offset = Math.ceil(offset / 4096) * 4096; // page-aligned so ORT can map the file
     placed.push({ tensor: t, offset });
@@ -73,7 +87,7 @@ export function toModelProto(graph: Graph, external?: ExternalPlan): { model: P.
     opsetImport: [{ domain: '', version: OPSET }],
     graph: {
       name: graph.name,
-      input: graph.inputs.map(valueInfo),
+      input: [...graph.inputs.map(valueInfo), ...lifted],
       output: graph.outputs.map(valueInfo),
       initializer,
       node: graph.nodes.map((n) => ({
@@ -88,6 +102,35 @@ export function toModelProto(graph: Graph, external?: ExternalPlan): { model: P.
 /** Model bytes with every weight inline (under 2 GB of weights). */
 export function serialize(graph: Graph): Uint8Array {
   return onnx.ModelProto.encode(toModelProto(graph).model).finish();
+}
+
+/** A weight that serializeBound left out of the model bytes: a graph input fed from `tensor.data`. */
+export interface BoundWeight {
+  readonly name: string;
+  readonly tensor: TensorData;
+}
+
+/** The weights serializeBound binds: float32 matrices (rank >= 2) of at least `minBytes`, not already graph inputs. */
+export function largeWeightNames(graph: Graph, minBytes: number): string[] {
+  const inputs = new Set(graph.inputs.map((v) => v.name));
+  return [...graph.initializers]
+    .filter(([name, t]) => t.dtype === 'float32' && t.dims.length >= 2 && 4 * numel(t.dims) >= minBytes && !inputs.has(name))
+    .map(([name]) => name);
+}
+
+/**
+ * Model bytes in which the weights largeWeightNames picks are graph inputs rather than initializers,
+ * and those weights, to be fed on every run from their own arrays. ONNX Runtime's CPU provider reads
+ * a fed tensor where it lies, so every session fed the same array shares that one copy, where an
+ * initializer is copied into each session: inline, and as in-memory external data too (whose buffers
+ * onnxruntime-node moreover keeps alive until the session is released), or mapped once per session
+ * from an external-data file (docs/engine.md, memory). Vectors and op constants stay inline, so the fusions
+ * that match on them still apply.
+ */
+export function serializeBound(graph: Graph, minBytes: number): { model: Uint8Array; bound: BoundWeight[] } {
+  const names = largeWeightNames(graph, minBytes);
+  const model = onnx.ModelProto.encode(toModelProto(graph, undefined, new Set(names)).model).finish();
+  return { model, bound: names.map((name) => ({ name, tensor: graph.initializers.get(name)! })) };
 }
 
 /**

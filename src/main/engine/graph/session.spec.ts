@@ -5,7 +5,10 @@ import { createRequire } from 'node:module';
 import * as ort from 'onnxruntime-node';
 import onnxProto, { type onnx as Onnx } from 'onnx-proto';
 import { afterAll, describe, expect, it } from 'vitest';
-import { GraphError, Session, availableProviders } from './session';
+import { GraphBuilder } from './builder';
+import type { Graph } from './ir';
+import { serialize } from './onnx';
+import { GraphError, MATRIX_MIN_BYTES, Session, availableProviders } from './session';
 
 const { onnx } = onnxProto;
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'session-spec-'));
@@ -181,5 +184,80 @@ describe('Session', () => {
 
   it('lists the providers of this build, CPU among them', () => {
     expect(availableProviders()).toContainEqual({ name: 'cpu', bundled: true });
+  });
+});
+
+/** y = softmax(x @ w1) @ w2 + bias: two matrices over MATRIX_MIN_BYTES and a vector, the arrays given. */
+function twoLayer(w1: Float32Array, w2: Float32Array, bias: Float32Array, name = 'two_layer'): Graph {
+  const b = new GraphBuilder(name);
+  const x = b.input('x', 'float32', ['batch', 32]);
+  const h = b.softmax(b.matmul(x, b.initializer('layer1.weight', 'float32', [32, 64], w1)), -1);
+  b.output(b.add(b.matmul(h, b.initializer('layer2.weight', 'float32', [64, 32], w2)), b.initializer('layer2.bias', 'float32', [32], bias)), 'y');
+  return b.build();
+}
+
+describe('Session from a builder graph', () => {
+  const weights = () => ({ w1: random(32 * 64, 11), w2: random(64 * 32, 12), bias: random(32, 13) });
+  const x = () => tensor(random(3 * 32, 14), [3, 32]);
+  const run = async (s: Session) => Array.from((await s.run({ x: x() })).y.data as Float32Array);
+
+  it('feeds shared matrices from their arrays and gives what the weights-inline session gives', async () => {
+    expect(32 * 64 * 4).toBeGreaterThanOrEqual(MATRIX_MIN_BYTES);
+    const { w1, w2, bias } = weights();
+    const graph = twoLayer(w1, w2, bias);
+    const inline = await Session.create(serialize(graph), { graphName: 'inline' });
+    const shared = await Session.create(graph, { graphName: 'shared' });
+    const owned = await Session.create(graph, { graphName: 'owned', weights: 'owned' });
+    try {
+      expect(shared.boundWeights).toEqual(['layer1.weight', 'layer2.weight']); // the bias vector stays inline
+      expect(shared.inputNames).toEqual(['x']);
+      expect([owned.boundWeights, owned.inputNames]).toEqual([[], ['x']]);
+      const want = await run(inline);
+      for (const got of [await run(shared), await run(owned)]) got.forEach((v, i) => expect(v).toBeCloseTo(want[i], 5));
+    } finally {
+      await Promise.all([inline.release(), shared.release(), owned.release()]);
+    }
+  });
+
+  it('reads the one array in every shared session (a change shows in all), while an owned session keeps its copy', async () => {
+    const { w1, w2, bias } = weights();
+    const first = await Session.create(twoLayer(w1, w2, bias, 'first'), { graphName: 'first' });
+    const second = await Session.create(twoLayer(w1, w2, bias, 'second'), { graphName: 'second' });
+    const owned = await Session.create(twoLayer(w1, w2, bias, 'owned'), { graphName: 'owned', weights: 'owned' });
+    try {
+      const before = await run(first);
+      expect(await run(second)).toEqual(before);
+      w2.fill(0); // y becomes the bias alone, in every row, wherever w2 is read rather than copied
+      const rows = Array.from({ length: 3 }, () => Array.from(bias)).flat();
+      expect(await run(first)).toEqual(rows);
+      expect(await run(second)).toEqual(rows);
+      (await run(owned)).forEach((v, i) => expect(v).toBeCloseTo(before[i], 5));
+    } finally {
+      await Promise.all([first.release(), second.release(), owned.release()]);
+    }
+  });
+
+  it('names the weight whose shared array lost its values, and refuses a feed of a weight', async () => {
+    const { w1, w2, bias } = weights();
+    const session = await Session.create(twoLayer(w1, w2, bias), { graphName: 'mlp' });
+    const later = twoLayer(w1, w2, bias); // built before the array loses its values
+    try {
+      const misfed = await caught(session.run({ x: x(), 'layer1.weight': tensor(w1, [32, 64]) }));
+      expect(misfed.message).toBe("graph 'mlp': run failed: 'layer1.weight' is a weight of the graph, not an input to feed");
+      structuredClone(w2.buffer, { transfer: [w2.buffer] }); // detaches w2, as a transfer to a worker does
+      const err = await caught(session.run({ x: x() }));
+      expect(err).toBeInstanceOf(GraphError);
+      expect(err.message).toMatch(/^graph 'mlp': run failed: weight 'layer2\.weight' \[64, 32\] has 0 of its 2048 values left in its array/);
+      const again = await caught(Session.create(later, { graphName: 'mlp' }));
+      expect(again.message).toMatch(/^graph 'mlp': cannot create a session: weight 'layer2\.weight' \[64, 32\] has 0 of its 2048 values/);
+    } finally {
+      await session.release();
+    }
+    expect(session.boundWeights).toEqual([]);
+  });
+
+  it('refuses a weights mode it does not know', async () => {
+    const { w1, w2, bias } = weights();
+    await expect(Session.create(twoLayer(w1, w2, bias), { graphName: 'g', weights: 'copied' as 'owned' })).rejects.toThrow(/graph 'g': weights must be 'shared' or 'owned', got copied/);
   });
 });

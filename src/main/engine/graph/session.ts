@@ -1,7 +1,11 @@
 // The one place that creates ONNX Runtime sessions: execution-provider choice with a fallback to
-// CPU, threads and optimisation level, and ONNX Runtime's errors turned into messages that name the
-// graph and, when ORT says which, the failing node.
+// CPU, threads and optimisation level, a graph's weights fed from the model's one copy or owned by the
+// session (SessionOptions.weights), and ONNX Runtime's errors turned into messages that name the graph and, when ORT says which, the
+// failing node (or the weight).
 import * as ort from 'onnxruntime-node';
+import type { Graph } from './ir';
+import { numel } from './ir';
+import { serialize, serializeBound, type BoundWeight } from './onnx';
 
 /** 'cpu', 'cuda', 'dml', 'coreml', ... or an object such as `{ name: 'cuda', deviceId: 1 }`. */
 export type ProviderRequest = ort.InferenceSession.ExecutionProviderConfig;
@@ -21,7 +25,20 @@ export interface SessionOptions {
   ortLogLevel?: 0 | 1 | 2 | 3 | 4;
   /** Receives the one line saying a provider was unusable. Default console.warn. */
   logger?: (line: string) => void;
+  /**
+   * How a session made from a builder graph holds its float32 matrices (MATRIX_MIN_BYTES or more) on
+   * CPU. 'shared' (default): fed on every run from the graph's own arrays, so every session built over
+   * the same arrays (ModelWeights.shared) reads the one copy; ORT cannot prepack them, which costs
+   * MatMul speed at few rows (decode). 'owned': inline in the model bytes, copied into the session,
+   * which prepacks MatMul weights: one more copy, full speed (BENCHMARKS.md, memory section). An
+   * accelerator always owns its weights (it copies them to its device).
+   */
+  weights?: 'shared' | 'owned';
 }
+
+/** The smallest float32 matrix a graph's session shares or owns apart from the model bytes; smaller
+ *  tensors (norms, biases, op constants) stay inline, where the fusions that match them see them. */
+export const MATRIX_MIN_BYTES = 4096;
 
 /** An ONNX Runtime failure, with the graph and (when ORT names them) the node and its op. */
 export class GraphError extends Error {
@@ -64,26 +81,41 @@ export function availableProviders(): { name: string; bundled: boolean }[] {
 
 const providerName = (p: ProviderRequest): string => (typeof p === 'string' ? p : p.name);
 
+/** What a session is made from: a builder graph, ONNX bytes, or a model path (a path lets ORT find
+ *  external data files beside the model). */
+export type ModelSource = Graph | Uint8Array | string;
+
+/** The bytes ORT loads for a provider, and the weights the session feeds itself on every run. */
+interface Loadable {
+  model: Uint8Array | string;
+  bound: readonly BoundWeight[];
+}
+
 export class Session {
   readonly graphName: string;
   /** The provider the session was created with (ORT may still place single nodes on CPU). */
   readonly provider: string;
   private inner: ort.InferenceSession | null;
+  /** Weights fed from their own arrays on every run (CPU sessions made from a graph), by input name. */
+  private bound: Map<string, { tensor: ort.Tensor; weight: BoundWeight }> | null;
 
-  private constructor(graphName: string, provider: string, inner: ort.InferenceSession) {
+  private constructor(graphName: string, provider: string, inner: ort.InferenceSession, bound: readonly BoundWeight[]) {
     this.graphName = graphName;
     this.provider = provider;
     this.inner = inner;
+    this.bound = new Map(bound.map((w) => [w.name, { weight: w, tensor: new ort.Tensor('float32', w.tensor.data as Float32Array, [...w.tensor.dims]) }]));
   }
 
   /**
-   * Creates a session from ONNX bytes or a model path (a path lets ORT find external data files
-   * beside the model). Tries each requested accelerator with CPU behind it, in order, then CPU
+   * Creates a session. Tries each requested accelerator with CPU behind it, in order, then CPU
    * alone; if it ends on CPU after a failure, `logger` gets one line naming what failed and why.
+   * From a graph, the weights come from the graph's arrays as `options.weights` says; shared ones
+   * stay the session's inputs for its whole life, so a change to such an array shows in its outputs.
    */
-  static async create(model: Uint8Array | string, options: SessionOptions): Promise<Session> {
+  static async create(source: ModelSource, options: SessionOptions): Promise<Session> {
     const { graphName } = options;
     const base = baseOptions(options);
+    const forProvider = loadables(source, options);
     const requested = options.providers ?? ['cpu'];
     // CPU runs every op, so nothing after it in the list could ever be chosen.
     const cpuAt = requested.findIndex((p) => providerName(p) === 'cpu');
@@ -97,13 +129,15 @@ export class Session {
         continue;
       }
       try {
+        const { model } = forProvider.accelerator();
         const inner = await load(model, { ...base, executionProviders: [provider, 'cpu'] });
         if (failures.length > 0) fallbackLine(options, failures, name);
-        return new Session(graphName, name, inner);
+        return new Session(graphName, name, inner, []);
       } catch (err) {
         failures.push(`${name} (${firstLine(err)})`);
       }
     }
+    const { model, bound } = forProvider.cpu();
     let inner: ort.InferenceSession;
     try {
       inner = await load(model, { ...base, executionProviders: ['cpu'] });
@@ -113,22 +147,31 @@ export class Session {
       throw new GraphError(graphName, 'create', err, tried);
     }
     if (failures.length > 0) fallbackLine(options, failures, 'cpu');
-    return new Session(graphName, 'cpu', inner);
+    return new Session(graphName, 'cpu', inner, bound);
   }
 
+  /** The graph's inputs, without the weights the session feeds itself. */
   get inputNames(): readonly string[] {
-    return this.live().inputNames;
+    const inner = this.live();
+    const bound = this.bound;
+    return bound === null || bound.size === 0 ? inner.inputNames : inner.inputNames.filter((n) => !bound.has(n));
+  }
+
+  /** Names of the weights this session feeds from their arrays on every run (empty unless CPU from a graph). */
+  get boundWeights(): readonly string[] {
+    return [...(this.bound?.keys() ?? [])];
   }
 
   get outputNames(): readonly string[] {
     return this.live().outputNames;
   }
 
-  /** Runs the graph; `fetches` limits the outputs computed and returned (default: all). */
+  /** Runs the graph; `fetches` limits the outputs returned (default: all); ORT runs the whole graph either way. */
   async run(feeds: Record<string, ort.Tensor>, fetches?: readonly string[]): Promise<Record<string, ort.Tensor>> {
     const inner = this.live();
+    const all = this.withBound(feeds);
     try {
-      const out = fetches ? await inner.run(feeds, [...fetches]) : await inner.run(feeds);
+      const out = fetches ? await inner.run(all, [...fetches]) : await inner.run(all);
       return out as Record<string, ort.Tensor>;
     } catch (err) {
       throw new GraphError(this.graphName, 'run', err);
@@ -138,12 +181,58 @@ export class Session {
   async release(): Promise<void> {
     const inner = this.inner;
     this.inner = null;
+    this.bound = null;
     await inner?.release();
+  }
+
+  /** The caller's feeds and the bound weights, each weight checked to still have all its values. */
+  private withBound(feeds: Record<string, ort.Tensor>): Record<string, ort.Tensor> {
+    const bound = this.bound;
+    if (bound === null || bound.size === 0) return feeds;
+    const clash = Object.keys(feeds).find((name) => bound.has(name));
+    if (clash !== undefined) throw new GraphError(this.graphName, 'run', `'${clash}' is a weight of the graph, not an input to feed`);
+    const all: Record<string, ort.Tensor> = { ...feeds };
+    for (const [name, { tensor, weight }] of bound) {
+      checkWeights(this.graphName, 'run', [weight]);
+      all[name] = tensor;
+    }
+    return all;
   }
 
   private live(): ort.InferenceSession {
     if (!this.inner) throw new Error(`graph '${this.graphName}': the session was released`);
     return this.inner;
+  }
+}
+
+/** The model bytes (and bound weights) for an accelerator and for CPU, each made on first use. */
+function loadables(source: ModelSource, options: SessionOptions): { accelerator: () => Loadable; cpu: () => Loadable } {
+  if (typeof source === 'string' || source instanceof Uint8Array) {
+    const plain = { model: source, bound: [] };
+    return { accelerator: () => plain, cpu: () => plain };
+  }
+  const mode = options.weights ?? 'shared';
+  if (mode !== 'shared' && mode !== 'owned') throw new Error(`graph '${options.graphName}': weights must be 'shared' or 'owned', got ${String(mode)}`);
+  checkWeights(options.graphName, 'create', [...source.initializers].map(([name, tensor]) => ({ name, tensor })));
+  let owned: Loadable | undefined;
+  let shared: Loadable | undefined;
+  // Owned weights go inline: ORT copies initializers either way, and the buffers of in-memory
+  // external data would stay alive beside its copy until the session is released.
+  const own = () => (owned ??= { model: serialize(source), bound: [] });
+  return {
+    accelerator: own,
+    cpu: () => (mode === 'owned' ? own() : (shared ??= serializeBound(source, MATRIX_MIN_BYTES))),
+  };
+}
+
+/** A weight whose array was detached or shrunk (its buffer transferred to a worker, say) would give
+ *  ORT too few values; name it rather than let ORT or the serialiser report something vaguer. */
+function checkWeights(graphName: string, phase: 'create' | 'run', bound: readonly BoundWeight[]): void {
+  for (const { name, tensor } of bound) {
+    const want = numel(tensor.dims);
+    if (tensor.data.length !== want) {
+      throw new GraphError(graphName, phase, `weight '${name}' [${tensor.dims.join(', ')}] has ${tensor.data.length} of its ${want} values left in its array (was its buffer transferred or detached?)`);
+    }
   }
 }
 

@@ -94,6 +94,27 @@ describe.each(fixtureArchs)('%s decoder graph', (arch) => {
     for (const [, tensor] of g.initializers) if (tensor.dtype === 'float32') expect(Array.from(tensor.data as Float32Array).every(Number.isFinite)).toBe(true);
   });
 
+  it('with rowsAtRunTime takes the logits positions and attention queries as inputs, every layer\'s attention an output', async () => {
+    const g = buildDecoderGraph(config, weights, { kvCache: true, rowsAtRunTime: true });
+    expect(g.inputs.slice(-2).map((i) => [i.name, i.dtype, i.shape])).toEqual([['logits_positions', 'int64', ['rows']], ['attention_queries', 'int64', ['queries']]]);
+    expect(g.outputs.find((o) => o.name === 'logits')?.shape).toEqual(['batch', 'rows', t.vocabSize]);
+    expect(g.outputs.filter((o) => o.name.startsWith('attentions.')).map((o) => [o.name, o.shape])).toEqual(
+      Array.from({ length: t.numLayers }, (_, l) => [`attentions.${l}`, ['batch', t.numHeads, 'queries', 'total']]));
+    const embeds = naiveEmbed(config, weights, ids);
+    const naive = naiveForward(config, weights, embeds, seq, { attention: true });
+    const empty = new ort.Tensor('float32', new Float32Array(0), [1, t.numKvHeads, 0, t.headDim]);
+    const past = Object.fromEntries(Array.from({ length: t.numLayers }, (_, l) => [[`past_key_values.${l}.key`, empty], [`past_key_values.${l}.value`, empty]]).flat());
+    const index = (xs: number[]) => new ort.Tensor('int64', BigInt64Array.from(xs, BigInt), [xs.length]);
+    const out = await runOnce(g, embeds, { ...past, logits_positions: index([seq - 1, 0]), attention_queries: index([3]) });
+    expect(out.logits.dims).toEqual([1, 2, t.vocabSize]);
+    const logits = out.logits.data as Float32Array;
+    expect(maxDiff(logits.subarray(0, t.vocabSize), naive.logits.subarray((seq - 1) * t.vocabSize))).toBeLessThan(TOLERANCE);
+    expect(maxDiff(logits.subarray(t.vocabSize), naive.logits.subarray(0, t.vocabSize))).toBeLessThan(TOLERANCE);
+    const row = (h: number) => naive.attentions[1].subarray((h * seq + 3) * seq, (h * seq + 4) * seq);
+    expect(out['attentions.1'].dims).toEqual([1, t.numHeads, 1, seq]);
+    expect(maxDiff(out['attentions.1'].data as Float32Array, Float32Array.from({ length: t.numHeads * seq }, (_, i) => row(Math.floor(i / seq))[i % seq]))).toBeLessThan(1e-5);
+  });
+
   it(`gives the naive float64 forward's logits and attention within ${TOLERANCE}`, async () => {
     const embeds = naiveEmbed(config, weights, ids);
     const layers = [0, 1];

@@ -12,7 +12,7 @@ import type { Graph, Shape, Value } from '../graph/ir';
 import { applyRotary, causalMask, linear, repeatKv, rmsNorm, rotaryCosSin, swigluMlp, type Projection } from '../graph/nn';
 import type { DecoderConfig, ModelConfig } from './config';
 import { familyOf } from './families';
-import { graphWeight, transpose, type ModelWeights } from './weights';
+import { graphWeight, type ModelWeights } from './weights';
 
 /** Where the text model's weights live in the family's checkpoint (docs/families.md). */
 export function textWeightNames(config: ModelConfig): { prefix: string; lmHead: string | null } {
@@ -29,6 +29,10 @@ export interface DecoderGraphOptions {
   lastLogitsOnly?: boolean;
   /** Called with each projection's PEFT module path relative to the text model, e.g. 'model.layers.0.self_attn.q_proj'. */
   adapter?: AdapterProvider;
+  /** int64 [rows]: the positions along seq whose logits are computed ([batch, rows, vocab]), chosen when the graph runs (overrides lastLogitsOnly). */
+  logitsPositions?: Value;
+  /** int64 [queries]: the query positions whose attention rows the attentions are ([batch, heads, queries, total]), chosen when the graph runs. */
+  attentionQueries?: Value;
 }
 
 export interface DecoderIo {
@@ -58,7 +62,7 @@ const splitHeads = (b: GraphBuilder, x: Value, heads: number, d: number): Value 
 /** The embedding matrix [vocab, hidden] of the text model. */
 export function embeddingWeight(b: GraphBuilder, config: ModelConfig, weights: ModelWeights): Value {
   const name = `${textWeightNames(config).prefix}embed_tokens.weight`;
-  return graphWeight(b, name, [config.text.vocabSize, config.text.hiddenSize], () => weights.get(name));
+  return graphWeight(b, name, [config.text.vocabSize, config.text.hiddenSize], () => weights.shared(name, 'stored'));
 }
 
 /** Token embeddings: int64 ids [batch, seq] to float32 [batch, seq, hidden]. */
@@ -79,12 +83,12 @@ export function addDecoder(b: GraphBuilder, config: ModelConfig, weights: ModelW
   // module path relative to the text model, which has the stack under 'model.'.
   const proj = (path: string, inF: number, outF: number, biased: boolean): Projection => {
     const name = `${prefix}${path}`;
-    const w = graphWeight(b, `${name}.weight`, [inF, outF], () => transpose(weights.get(`${name}.weight`), outF, inF));
-    const bias = biased ? graphWeight(b, `${name}.bias`, [outF], () => weights.get(`${name}.bias`)) : undefined;
+    const w = graphWeight(b, `${name}.weight`, [inF, outF], () => weights.shared(`${name}.weight`, 'matmul'));
+    const bias = biased ? graphWeight(b, `${name}.bias`, [outF], () => weights.shared(`${name}.bias`, 'stored')) : undefined;
     const lora = options.adapter?.(`model.${path}`, inF, outF);
     return { weight: w, ...(bias ? { bias } : {}), ...(lora ? { lora } : {}) };
   };
-  const vector = (name: string) => graphWeight(b, `${prefix}${name}`, [t.hiddenSize], () => weights.get(`${prefix}${name}`));
+  const vector = (name: string) => graphWeight(b, `${prefix}${name}`, [t.hiddenSize], () => weights.shared(`${prefix}${name}`, 'stored'));
 
   const present: { key: Value; value: Value }[] = [];
   const attentions = new Map<number, Value>();
@@ -105,7 +109,9 @@ export function addDecoder(b: GraphBuilder, config: ModelConfig, weights: ModelW
           o: proj(`${m}.self_attn.o_proj`, q, t.hiddenSize, t.outputBias),
         }, t, { rotary, mask, past: io.past?.[l] }));
         present.push(attn.present);
-        if (attentionLayers.includes(l)) attentions.set(l, attn.probs);
+        if (attentionLayers.includes(l)) {
+          attentions.set(l, options.attentionQueries === undefined ? attn.probs : b.scope('self_attn', () => b.scope('query_rows', () => b.gather(attn.probs, options.attentionQueries!, 2))));
+        }
         const mid = b.add(h, attn.out);
         const normed2 = b.scope('post_attention_layernorm', () => rmsNorm(b, mid, vector(`layers.${l}.post_attention_layernorm.weight`), t.rmsNormEps));
         const mlp = b.scope('mlp', () => swigluMlp(b, normed2, {
@@ -116,12 +122,13 @@ export function addDecoder(b: GraphBuilder, config: ModelConfig, weights: ModelW
         return b.add(mid, mlp);
       });
     }
-    const last = options.lastLogitsOnly ? b.slice(h, [-1], [Number.MAX_SAFE_INTEGER], [1]) : h;
+    const last = options.logitsPositions !== undefined ? b.scope('logits_rows', () => b.gather(h, options.logitsPositions!, 1))
+      : options.lastLogitsOnly ? b.slice(h, [-1], [Number.MAX_SAFE_INTEGER], [1]) : h;
     return b.scope('norm', () => rmsNorm(b, last, vector('norm.weight'), t.rmsNormEps));
   });
   const logits = b.scope('lm_head', () => {
     if (lmHead !== null) {
-      const w = graphWeight(b, lmHead, [t.hiddenSize, t.vocabSize], () => transpose(weights.get(lmHead), t.vocabSize, t.hiddenSize));
+      const w = graphWeight(b, lmHead, [t.hiddenSize, t.vocabSize], () => weights.shared(lmHead, 'matmul'));
       return b.matmul(hidden, w);
     }
     // Tied: the head is the embedding matrix [vocab, hidden] itself, used through Gemm's transB so
@@ -180,11 +187,27 @@ function namedOutput(b: GraphBuilder, v: Value, name: string, shape: Shape): voi
 export const pastName = (layer: number, kind: 'key' | 'value'): string => `past_key_values.${layer}.${kind}`;
 export const presentName = (layer: number, kind: 'key' | 'value'): string => `present.${layer}.${kind}`;
 export const attentionName = (layer: number): string => `attentions.${layer}`;
+/** Inputs of a graph built with rowsAtRunTime. */
+export const LOGITS_POSITIONS = 'logits_positions';
+export const ATTENTION_QUERIES = 'attention_queries';
+
+export interface DecoderGraphBuild extends Omit<DecoderGraphOptions, 'logitsPositions' | 'attentionQueries'> {
+  kvCache: boolean;
+  /**
+   * Inputs `logits_positions` (int64 [rows]) and `attention_queries` (int64 [queries]) choose, on
+   * each run, the positions whose logits are computed and the query rows of every layer's attention
+   * output (attentionLayers, default all; an empty list of queries makes them empty): one graph, so
+   * one session, for decoding, full logits and attention maps (ORT runs a whole graph whatever is
+   * fetched, so what a run needs must be chosen by its inputs, not its fetches).
+   */
+  rowsAtRunTime?: boolean;
+}
 
 /** The decoder as a graph of its own, with the standard I/O names (see the file comment). */
-export function buildDecoderGraph(config: ModelConfig, weights: ModelWeights, options: DecoderGraphOptions & { kvCache: boolean }): Graph {
+export function buildDecoderGraph(config: ModelConfig, weights: ModelWeights, options: DecoderGraphBuild): Graph {
   const t = config.text;
   const b = new GraphBuilder('decoder');
+  const rows = options.rowsAtRunTime === true;
   const io: DecoderIo = {
     inputsEmbeds: b.input('inputs_embeds', 'float32', ['batch', 'seq', t.hiddenSize]),
     attentionMask: b.input('attention_mask', 'int64', ['batch', 'total']),
@@ -198,15 +221,19 @@ export function buildDecoderGraph(config: ModelConfig, weights: ModelWeights, op
         }
       : {}),
   };
-  const out = addDecoder(b, config, weights, io, options);
-  namedOutput(b, out.logits, 'logits', ['batch', options.lastLogitsOnly ? 1 : 'seq', t.vocabSize]);
+  const attentionLayers = options.attentionLayers ?? (rows ? Array.from({ length: t.numLayers }, (_, l) => l) : []);
+  const out = addDecoder(b, config, weights, io, {
+    ...options, attentionLayers,
+    ...(rows ? { logitsPositions: b.input(LOGITS_POSITIONS, 'int64', ['rows']), attentionQueries: b.input(ATTENTION_QUERIES, 'int64', ['queries']) } : {}),
+  });
+  namedOutput(b, out.logits, 'logits', ['batch', rows ? 'rows' : options.lastLogitsOnly ? 1 : 'seq', t.vocabSize]);
   if (options.kvCache) {
     out.present.forEach(({ key, value }, l) => {
       namedOutput(b, key, presentName(l, 'key'), ['batch', t.numKvHeads, 'total', t.headDim]);
       namedOutput(b, value, presentName(l, 'value'), ['batch', t.numKvHeads, 'total', t.headDim]);
     });
   }
-  (options.attentionLayers ?? []).forEach((l, i) => namedOutput(b, out.attentions[i], attentionName(l), ['batch', t.numHeads, 'seq', 'total']));
+  attentionLayers.forEach((l, i) => namedOutput(b, out.attentions[i], attentionName(l), ['batch', t.numHeads, rows ? 'queries' : 'seq', 'total']));
   return b.build();
 }
 

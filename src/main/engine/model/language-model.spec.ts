@@ -131,6 +131,38 @@ describe.each(fixtureArchs)('%s language model', (arch) => {
     expect(probs).toHaveLength(1);
     expect(probs[0]).toHaveLength(heads * seq * seq);
     expect(maxDiff(probs[0], naive.attentions[1])).toBeLessThan(1e-5);
+    // Asked for some queries, only their rows come back: [heads, queries, seq].
+    const queries = [seq - 1, 2];
+    const rows = await lm.attention(await lm.embed(ids), seq, [1, 0], queries);
+    expect(rows.probs.map((p) => p.length)).toEqual([heads * 2 * seq, heads * 2 * seq]);
+    for (const [i, layer] of [1, 0].entries()) {
+      for (let h = 0; h < heads; h++) {
+        queries.forEach((q, r) => expect(maxDiff(rows.probs[i].subarray((h * 2 + r) * seq, (h * 2 + r + 1) * seq), naive.attentions[layer].subarray((h * seq + q) * seq, (h * seq + q + 1) * seq))).toBeLessThan(1e-5));
+      }
+    }
+    await expect(lm.attention(await lm.embed(ids), seq, [1], [seq])).rejects.toThrow(/query position 11 is outside the 11 positions/);
+    await expect(lm.attention(await lm.embed(ids), seq, [lm.config.text.numLayers])).rejects.toThrow(/out of range/);
+  });
+
+  it('takes its embedding rows from the model\'s one shared array, which graphs built later get too', async () => {
+    const { lm, weights } = await model;
+    const name = [...weights.shapes.keys()].find((n) => n.endsWith('embed_tokens.weight'))!;
+    const table = weights.shared(name, 'stored');
+    expect(weights.shared(name, 'stored')).toBe(table);
+    const hidden = lm.hiddenSize;
+    const row = table.slice(7 * hidden, 8 * hidden);
+    try {
+      table.fill(0.25, 7 * hidden, 8 * hidden); // seen by the embedding session: it reads, not copies, the array
+      expect(Array.from(await lm.embed([7]))).toEqual(new Array(hidden).fill(0.25));
+    } finally {
+      table.set(row, 7 * hidden);
+    }
+    expect(await lm.embed([7])).toEqual(row);
+    const q = name.replace('embed_tokens.weight', 'layers.0.self_attn.q_proj.weight');
+    const [out, inF] = weights.shapes.get(q)!;
+    const matmul = weights.shared(q, 'matmul');
+    expect(weights.shared(q, 'matmul')).toBe(matmul);
+    expect(matmul[1 * out + 2]).toBe(weights.get(q)[2 * inF + 1]); // MatMul's [in, out]: element (1, 2) is torch's (2, 1)
   });
 
   it('rejects inputs of the wrong size', async () => {
@@ -141,7 +173,7 @@ describe.each(fixtureArchs)('%s language model', (arch) => {
 });
 
 describe('LanguageModel sessions', () => {
-  it('are built lazily, once each', async () => {
+  it('are built lazily, once each: the embeddings, and one decoder for decoding, full logits and attention', async () => {
     const create = vi.spyOn(Session, 'create');
     const { lm } = await tiny('idefics3');
     expect(create.mock.calls.map((c) => c[1].graphName)).toEqual(['embed_tokens']);
@@ -151,7 +183,8 @@ describe('LanguageModel sessions', () => {
     await run(false);
     await lm.attention(new Float32Array(lm.config.text.hiddenSize), 1, [0]);
     await lm.attention(new Float32Array(lm.config.text.hiddenSize), 1, [0]);
-    expect(create.mock.calls.map((c) => c[1].graphName)).toEqual(['embed_tokens', 'decoder_last', 'decoder', 'decoder_attentions_0']);
+    await lm.attention(new Float32Array(lm.config.text.hiddenSize), 1, [1]);
+    expect(create.mock.calls.map((c) => c[1].graphName)).toEqual(['embed_tokens', 'decoder']);
     create.mockRestore();
   });
 });

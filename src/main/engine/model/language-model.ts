@@ -1,14 +1,14 @@
 // The text side of a loaded model as ONNX Runtime sessions: token embeddings (with a prompt's
 // visual feature rows spliced in, as modeling_llava_onevision.py / modeling_idefics3.py
-// masked_scatter them over the image or video tokens) and the decoder with its KV cache. Each graph
-// is built and its session created on first use, once: a graph holds its own copy of the weights,
-// so a generation-only run pays for the last-logits decoder alone.
+// masked_scatter them over the image or video tokens) and the decoder with its KV cache. One decoder
+// session serves decoding, full logits and attention maps (the rows it computes are inputs:
+// decoder.ts rowsAtRunTime) and owns its weights, so ORT prepacks them for decode speed; the
+// embedding session, the vision tower's and training's graphs take the model's one shared copy
+// (ModelWeights.shared, graph/session.ts). Where each copy lives and why: docs/engine.md, memory.
 import * as ort from 'onnxruntime-node';
-import type { Graph } from '../graph/ir';
-import { serialize } from '../graph/onnx';
 import { Session, type SessionOptions } from '../graph/session';
 import type { ModelConfig } from './config';
-import { attentionName, buildDecoderGraph, buildEmbeddingGraph, pastName, presentName } from './decoder';
+import { ATTENTION_QUERIES, attentionName, buildDecoderGraph, buildEmbeddingGraph, LOGITS_POSITIONS, pastName, presentName } from './decoder';
 import type { ModelWeights } from './weights';
 
 /** Rotated keys and values of every layer ([batch, kvHeads, length, headDim] ORT tensors). */
@@ -46,7 +46,7 @@ export function selectCacheRows(cache: KvCache, rows: readonly number[]): KvCach
 }
 
 export class LanguageModel {
-  private readonly sessions = new Map<string, Promise<Session>>();
+  private decoder: Promise<Session> | null = null;
 
   private constructor(
     readonly config: ModelConfig,
@@ -56,7 +56,7 @@ export class LanguageModel {
   ) {}
 
   static async create(config: ModelConfig, weights: ModelWeights, options: Omit<SessionOptions, 'graphName'> = {}): Promise<LanguageModel> {
-    const embedding = await Session.create(serialize(buildEmbeddingGraph(config, weights)), { ...options, graphName: 'embed_tokens' });
+    const embedding = await Session.create(buildEmbeddingGraph(config, weights), { ...options, graphName: 'embed_tokens' });
     return new LanguageModel(config, weights, options, embedding);
   }
 
@@ -103,12 +103,57 @@ export class LanguageModel {
     expect('positionIds', step.positionIds.length, batch * seq);
     if (past !== null && past.batch !== batch) throw new Error(`forward: the cache holds ${past.batch} rows, the step ${batch}`);
 
-    const session = await this.session(step.lastLogitsOnly ? 'decoder_last' : 'decoder', () =>
-      buildDecoderGraph(this.config, this.weights, { kvCache: true, lastLogitsOnly: step.lastLogitsOnly }));
+    const rows = step.lastLogitsOnly ? [seq - 1] : Array.from({ length: seq }, (_, i) => i);
+    const presents = Array.from({ length: t.numLayers }, (_, l) => [presentName(l, 'key'), presentName(l, 'value')]).flat();
+    const out = await this.run(step, rows, [], ['logits', ...presents]);
+    const layers = Array.from({ length: t.numLayers }, (_, l) => ({ key: out[presentName(l, 'key')], value: out[presentName(l, 'value')] }));
+    return { logits: out.logits.data as Float32Array, present: { layers, batch, length: total } };
+  }
+
+  /**
+   * One forward of an unpadded sequence that returns the softmax attention of the layers asked (per
+   * layer [heads, queries, seq]: the rows of `queries`, by default every position, so [heads, seq,
+   * seq]) and the logits of its last position [vocab]: what a judge's verdict needs, in one pass.
+   */
+  async attention(inputsEmbeds: Float32Array, seq: number, layers: readonly number[], queries?: readonly number[]): Promise<{ probs: Float32Array[]; lastLogits: Float32Array }> {
+    if (inputsEmbeds.length !== seq * this.hiddenSize) throw new Error(`attention: inputsEmbeds has ${inputsEmbeds.length} values, expected ${seq * this.hiddenSize}`);
+    const n = this.config.text.numLayers;
+    const bad = layers.find((l, i) => !(Number.isInteger(l) && l >= 0 && l < n) || layers.indexOf(l) !== i);
+    if (bad !== undefined) throw new Error(`attention layer ${bad} is out of range or repeated: the decoder has layers 0..${n - 1}`);
+    const rows = queries ?? Array.from({ length: seq }, (_, i) => i);
+    const badQuery = rows.find((q) => !(Number.isInteger(q) && q >= 0 && q < seq));
+    if (badQuery !== undefined) throw new Error(`attention: query position ${badQuery} is outside the ${seq} positions`);
+    const step = {
+      inputsEmbeds, batch: 1, seq, past: null,
+      attentionMask: new BigInt64Array(seq).fill(1n),
+      positionIds: BigInt64Array.from({ length: seq }, (_, i) => BigInt(i)),
+    };
+    const out = await this.run(step, [seq - 1], rows, ['logits', ...layers.map(attentionName)]);
+    return { probs: layers.map((l) => out[attentionName(l)].data as Float32Array), lastLogits: out.logits.data as Float32Array };
+  }
+
+  async release(): Promise<void> {
+    const pending = this.decoder;
+    this.decoder = null;
+    const settled = await Promise.allSettled(pending === null ? [] : [pending]);
+    await Promise.all([this.embedding.release(), ...settled.flatMap((s) => (s.status === 'fulfilled' ? [s.value.release()] : []))]);
+  }
+
+  /** One run of the decoder session: logits at `logitsRows`, attention rows of `queries` (none: empty attentions), the outputs in `fetches`. */
+  private async run(
+    step: Pick<ForwardStep, 'inputsEmbeds' | 'batch' | 'seq' | 'attentionMask' | 'positionIds' | 'past'>,
+    logitsRows: readonly number[], queries: readonly number[], fetches: readonly string[],
+  ): Promise<Record<string, ort.Tensor>> {
+    const t = this.config.text;
+    const { batch, seq, past } = step;
+    const total = (past?.length ?? 0) + seq;
+    const index = (xs: readonly number[]) => new ort.Tensor('int64', BigInt64Array.from(xs, (x) => BigInt(x)), [xs.length]);
     const feeds: Record<string, ort.Tensor> = {
       inputs_embeds: new ort.Tensor('float32', step.inputsEmbeds, [batch, seq, t.hiddenSize]),
       attention_mask: new ort.Tensor('int64', step.attentionMask, [batch, total]),
       position_ids: new ort.Tensor('int64', step.positionIds, [batch, seq]),
+      [LOGITS_POSITIONS]: index(logitsRows),
+      [ATTENTION_QUERIES]: index(queries),
     };
     // A first step feeds an empty cache (a 0 past dim), so one graph serves prefill and decoding.
     const empty = new ort.Tensor('float32', new Float32Array(0), [batch, t.numKvHeads, 0, t.headDim]);
@@ -116,44 +161,23 @@ export class LanguageModel {
       feeds[pastName(l, 'key')] = past?.layers[l].key ?? empty;
       feeds[pastName(l, 'value')] = past?.layers[l].value ?? empty;
     }
-    const out = await session.run(feeds);
-    const layers = Array.from({ length: t.numLayers }, (_, l) => ({ key: out[presentName(l, 'key')], value: out[presentName(l, 'value')] }));
-    return { logits: out.logits.data as Float32Array, present: { layers, batch, length: total } };
+    return (await this.session()).run(feeds, fetches);
   }
 
-  /**
-   * One forward of an unpadded sequence that returns the softmax attention of the layers asked (per
-   * layer [heads, seq, seq]) and the logits of its last position [vocab]: what a judge's verdict
-   * needs, in one pass (the head costs one position).
-   */
-  async attention(inputsEmbeds: Float32Array, seq: number, layers: readonly number[]): Promise<{ probs: Float32Array[]; lastLogits: Float32Array }> {
-    if (inputsEmbeds.length !== seq * this.hiddenSize) throw new Error(`attention: inputsEmbeds has ${inputsEmbeds.length} values, expected ${seq * this.hiddenSize}`);
-    const session = await this.session(`decoder_attentions_${layers.join('_')}`, () =>
-      buildDecoderGraph(this.config, this.weights, { kvCache: false, lastLogitsOnly: true, attentionLayers: layers }));
-    const out = await session.run({
-      inputs_embeds: new ort.Tensor('float32', inputsEmbeds, [1, seq, this.hiddenSize]),
-      attention_mask: new ort.Tensor('int64', new BigInt64Array(seq).fill(1n), [1, seq]),
-      position_ids: new ort.Tensor('int64', BigInt64Array.from({ length: seq }, (_, i) => BigInt(i)), [1, seq]),
-    });
-    return { probs: layers.map((l) => out[attentionName(l)].data as Float32Array), lastLogits: out.logits.data as Float32Array };
-  }
-
-  async release(): Promise<void> {
-    const pending = [...this.sessions.values()];
-    this.sessions.clear();
-    const settled = await Promise.allSettled(pending);
-    await Promise.all([this.embedding.release(), ...settled.flatMap((s) => (s.status === 'fulfilled' ? [s.value.release()] : []))]);
-  }
-
-  /** The session of `name`, built from `graph()` on first use; concurrent first uses share one build. */
-  private session(name: string, graph: () => Graph): Promise<Session> {
-    let pending = this.sessions.get(name);
-    if (pending === undefined) {
-      pending = Promise.resolve().then(() => Session.create(serialize(graph()), { ...this.options, graphName: name }));
-      // A failed build is not cached, so a later call reports its own error rather than a stale one.
-      pending.catch(() => this.sessions.delete(name));
-      this.sessions.set(name, pending);
+  /** The decoder session, built on first use; concurrent first uses share one build, and a failed build is not kept. */
+  private session(): Promise<Session> {
+    if (this.decoder === null) {
+      // Owned weights: ORT prepacks the MatMul weights it holds, which decode needs (sharing them
+      // costs about 40% of decode speed: BENCHMARKS.md, memory section).
+      const pending = Promise.resolve().then(() => Session.create(
+        buildDecoderGraph(this.config, this.weights, { kvCache: true, rowsAtRunTime: true }),
+        { ...this.options, graphName: 'decoder', weights: 'owned' },
+      ));
+      pending.catch(() => {
+        if (this.decoder === pending) this.decoder = null;
+      });
+      this.decoder = pending;
     }
-    return pending;
+    return this.decoder;
   }
 }

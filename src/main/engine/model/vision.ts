@@ -6,7 +6,6 @@
 import * as ort from 'onnxruntime-node';
 import { GraphBuilder } from '../graph/builder';
 import type { Graph, Value } from '../graph/ir';
-import { serialize } from '../graph/onnx';
 import { Session, type SessionOptions } from '../graph/session';
 import type { ModelConfig } from './config';
 import { familyOf } from './families';
@@ -89,7 +88,7 @@ export class VisionEncoder {
 
   static async create(config: ModelConfig, weights: ModelWeights, options: Omit<SessionOptions, 'graphName'> = {}, stage: VisionStage = 'features'): Promise<VisionEncoder> {
     const graphName = stage === 'tower' ? 'vision_tower' : 'vision';
-    const session = await Session.create(serialize(buildVisionGraph(config, weights, stage)), { ...options, graphName });
+    const session = await Session.create(buildVisionGraph(config, weights, stage), { ...options, graphName });
     return stage === 'tower'
       ? new VisionEncoder(session, config.vision.imageSize, towerTokensPerFrame(config), config.vision.hiddenSize, TOWER_OUTPUT)
       : new VisionEncoder(session, config.vision.imageSize, visionTokensPerFrame(config), config.text.hiddenSize, 'image_features');

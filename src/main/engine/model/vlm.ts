@@ -185,8 +185,9 @@ export class VideoLanguageModel {
     const n = this.config.text.numLayers;
     const chosen = layers ?? Array.from({ length: n - Math.floor(n / 2) }, (_, i) => Math.floor(n / 2) + i);
     const { inputIds, visual } = this.request(input);
-    const { probs, lastLogits } = await this.lm.attention(await this.lm.embed(inputIds, visual), seq, chosen);
-    const perKey = attentionOverKeys(probs, this.config.text.numHeads, seq, queryPositions);
+    // Only the queries' rows leave the graph: [heads, queries, seq] per layer, not [heads, seq, seq].
+    const { probs, lastLogits } = await this.lm.attention(await this.lm.embed(inputIds, visual), seq, chosen, queryPositions);
+    const perKey = attentionOverKeys(probs, this.config.text.numHeads, seq, queryPositions.map((_, i) => i));
     const { maps, visualShare } = foldVisual(perKey, prompt.layout);
     return { attention: { maps, rows: prompt.layout.rows, cols: prompt.layout.cols, visualShare }, lastLogits };
   }

@@ -31,12 +31,13 @@ export function graphWeight(b: GraphBuilder, name: string, dims: readonly number
   return existing;
 }
 
-/** Initializers under their Hugging Face names, matrices in MatMul layout [in, out]; a value of
- *  that name already in the graph (a projector weight fed as an input to train it) is used instead. */
+/** Initializers under their Hugging Face names, matrices in MatMul layout [in, out], each the
+ *  model's one shared array (ModelWeights.shared); a value of that name already in the graph (a
+ *  projector weight fed as an input to train it) is used instead. */
 export function weightLoader(b: GraphBuilder, weights: ModelWeights) {
-  const tensor = (name: string, dims: readonly number[]): Value => graphWeight(b, name, dims, () => weights.get(name));
+  const tensor = (name: string, dims: readonly number[]): Value => graphWeight(b, name, dims, () => weights.shared(name, 'stored'));
   const proj = (name: string, inF: number, outF: number, bias = true): Projection => ({
-    weight: graphWeight(b, `${name}.weight`, [inF, outF], () => transpose(weights.get(`${name}.weight`), outF, inF)),
+    weight: graphWeight(b, `${name}.weight`, [inF, outF], () => weights.shared(`${name}.weight`, 'matmul')),
     ...(bias ? { bias: tensor(`${name}.bias`, [outF]) } : {}),
   });
   return { tensor, proj };

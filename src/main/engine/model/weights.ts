@@ -5,7 +5,7 @@ import type { Dtype, TensorSource } from '../graph/safetensors';
 import { openCheckpoint } from '../graph/safetensors';
 import type { ModelConfig } from './config';
 import { familyOf } from './families';
-import type { WeightShapes } from './weight-layout';
+import { transpose, type WeightShapes } from './weight-layout';
 
 export { graphWeight, patchesPerSide, transpose, type WeightShapes } from './weight-layout';
 
@@ -16,11 +16,49 @@ export function expectedWeights(config: ModelConfig): WeightShapes {
 
 const floatDtypes: readonly Dtype[] = ['F32', 'F16', 'BF16', 'F64'];
 
+/** How a graph takes a weight: as the checkpoint stores it, or a torch Linear [out, in] (a conv kernel
+ *  [out, ...] read as [out, in]) transposed to MatMul's [in, out]. */
+export type GraphLayout = 'stored' | 'matmul';
+
 export interface ModelWeights {
-  /** Float32 values of a weight by its canonical name (the family's published layout). */
+  /** Float32 values of a weight by its canonical name (the family's published layout): a fresh array, the caller's to keep or change. */
   get(name: string): Float32Array;
+  /**
+   * The weight as graphs take it, one array per name and layout for as long as anything holds it:
+   * every graph built over this model gets the same array, so their CPU sessions share it (graph/session.ts
+   * feeds it rather than copying it). Never write to it.
+   */
+  shared(name: string, layout: GraphLayout): Float32Array;
   shapes: WeightShapes;
   close(): void;
+}
+
+/**
+ * ModelWeights over `read` (fresh float32 values by canonical name). `shared` keeps only weak
+ * references: an array lives while a session or graph holds it, and a later graph reads it again
+ * when none does (an accelerator's sessions copy their weights to the device and drop the arrays).
+ */
+export function modelWeights(shapes: WeightShapes, read: (name: string) => Float32Array, close: () => void): ModelWeights {
+  const held = new Map<string, WeakRef<Float32Array>>();
+  return {
+    shapes,
+    get: read,
+    shared(name, layout) {
+      const key = `${layout}:${name}`;
+      const live = held.get(key)?.deref();
+      if (live !== undefined) return live;
+      const shape = shapes.get(name);
+      if (layout === 'matmul' && !(shape !== undefined && shape.length >= 2)) throw new Error(`weight "${name}" is [${shape?.join(', ') ?? '?'}], not a matrix to take in MatMul layout`);
+      const values = read(name);
+      const taken = layout === 'matmul' ? transpose(values, shape![0], values.length / shape![0]) : values;
+      held.set(key, new WeakRef(taken));
+      return taken;
+    },
+    close() {
+      held.clear();
+      close();
+    },
+  };
 }
 
 /** Opens the checkpoint in `dir` and checks every expected weight is there, floating point, and
@@ -43,15 +81,11 @@ export function openWeights(dir: string, config: ModelConfig): ModelWeights {
         throw new Error(`${dir}: weight "${stored}" has shape [${info.shape.join(', ')}] but config.json implies [${shape.join(', ')}]`);
       }
     }
-    return {
-      shapes,
-      get(name) {
-        const stored = byCanonical.get(name);
-        if (!stored || !shapes.has(name)) throw new Error(`${dir}: no weight "${name}"`);
-        return source.readAsFloat32(stored);
-      },
-      close: () => source.close(),
-    };
+    return modelWeights(shapes, (name) => {
+      const stored = byCanonical.get(name);
+      if (!stored || !shapes.has(name)) throw new Error(`${dir}: no weight "${name}"`);
+      return source.readAsFloat32(stored);
+    }, () => source.close());
   } catch (err) {
     source.close();
     throw err;

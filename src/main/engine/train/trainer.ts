@@ -4,7 +4,6 @@
 // frozen model (reference-pass.ts), the updates with a resumable state (update-loop.ts, state.ts,
 // each update one graph: train-step.ts), and the result as a PEFT adapter and as a merged model
 // folder in the input's layout (peft-export.ts).
-import { serialize } from '../graph/onnx';
 import { Session, type SessionOptions } from '../graph/session';
 import { PreferenceCollator, type Rows } from './collator';
 import { PeftExport } from './peft-export';
@@ -32,7 +31,9 @@ export class Trainer {
   ) {
     this.collator = new PreferenceCollator(model, examples, settings, frames);
     this.peft = new PeftExport(model, settings);
-    this.openSession = (graph) => Session.create(serialize(graph), { ...sessionOptions, graphName: graph.name });
+    // Graphs, not bytes: their frozen base weights are the loaded model's arrays, which the CPU
+    // session feeds rather than copies (graph/session.ts), so training adds no copy of the model.
+    this.openSession = (graph) => Session.create(graph, { ...sessionOptions, graphName: graph.name });
   }
 
   /** Validates the settings and the examples; nothing runs until `referenceLogps` / `train`. */

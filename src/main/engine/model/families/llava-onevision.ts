@@ -152,7 +152,7 @@ export class LlavaOnevisionFamily extends ModelFamily<LlavaOnevisionConfig> {
       const out = pooledSide(side);
       const pool = b.constant('float32', [out * out, side * side], Array.from(bilinearMatrix(side, out)));
       const pooled = b.reshape(b.matmul(pool, projected), [-1, frames * out * out, h]);
-      const newline = graphWeight(b, 'image_newline', [h], () => weights.get('image_newline'));
+      const newline = graphWeight(b, 'image_newline', [h], () => weights.shared('image_newline', 'stored'));
       const perVideo = b.expand(b.reshape(newline, [1, 1, h]), b.concat([b.shape(pooled, 0, 1), b.ints([1, h])], 0), [pooled.shape[0], 1, h]);
       return b.reshape(b.concat([pooled, perVideo], 1), [-1, h]);
     });
