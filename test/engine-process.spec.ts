@@ -111,6 +111,14 @@ const runStatus = (db: string) => {
   }
 };
 
+/** `serve` on `db` with a run whose engine has begun round 1. */
+async function serveWithEngine(db: string): Promise<{ s: Served; runId: number; engine: number }> {
+  const s = await serve(db);
+  const { jobId, runId } = await startRun(s);
+  await waitForJob(s, jobId, (j) => j.phase.startsWith('round 1: '));
+  return { s, runId, engine: await enginePid(db, runId) };
+}
+
 describe('the engine process under isr-studio serve', () => {
   it('serves while the engine is frozen mid-round; a SIGKILL fails the job, saying so; resume ends with the uninterrupted data', async () => {
     const whole = join(dir, 'whole.db');
@@ -156,10 +164,7 @@ describe('the engine process under isr-studio serve', () => {
 
   it('SIGTERM to serve mid-run stops its engine cleanly: serve exits 0, the run is stopped, no engine is left', async () => {
     const db = join(dir, 'sigterm.db');
-    const s = await serve(db);
-    const { jobId, runId } = await startRun(s);
-    await waitForJob(s, jobId, (j) => j.phase.startsWith('round 1: '));
-    const engine = await enginePid(db, runId);
+    const { s, engine } = await serveWithEngine(db);
     s.kill('SIGTERM');
     expect((await s.done).code).toBe(0);
     expect(alive(engine)).toBe(false);
@@ -168,10 +173,7 @@ describe('the engine process under isr-studio serve', () => {
 
   it('an engine whose serve was SIGKILLed ends by itself, and the next serve resumes the run', async () => {
     const db = join(dir, 'orphan.db');
-    const s = await serve(db);
-    const { jobId, runId } = await startRun(s);
-    await waitForJob(s, jobId, (j) => j.phase.startsWith('round 1: '));
-    const engine = await enginePid(db, runId);
+    const { s, runId, engine } = await serveWithEngine(db);
     s.kill('SIGKILL');
     await s.done;
     while (alive(engine)) await sleep(50);
