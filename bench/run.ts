@@ -5,6 +5,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { machineDescription } from '../src/main/report/machine';
 import { autodiffSection } from './autodiff';
+import { checkpointSection } from './checkpoint';
 import { generateSection } from './generate';
 import { memorySection } from './memory';
 import { responsivenessSection } from './responsiveness';
@@ -12,6 +13,7 @@ import { trainSection } from './train';
 
 const sections: Record<string, (machine: string) => Promise<string>> = {
   autodiff: autodiffSection,
+  checkpoint: checkpointSection,
   generate: generateSection,
   memory: memorySection,
   responsiveness: responsivenessSection,

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { resolveFfmpeg } from '../src/main/video/ffmpeg';
-import { frameAt } from '../src/main/video/frames';
+import { frameAt, type RgbFrame } from '../src/main/video/frames';
 import { probeVideo } from '../src/main/video/probe';
 import { runCli } from './cli';
 
@@ -83,10 +83,10 @@ describe('isr-studio demo-data', () => {
       expect(info.durationS).toBeCloseTo(clip.frameCount / clip.fps, 1);
       expect(clip.caption).toContain(`${clip.shapes[0].colour} ${clip.shapes[0].kind}`);
 
-      const size = { width: clip.width, height: clip.height };
-      const first = await frameAt(ffmpeg, path, 0, size);
-      const last = await frameAt(ffmpeg, path, (clip.frameCount - 1.25) / clip.fps, size);
-      const at = (f: Uint8Array, p: { x: number; y: number }) => [...f.subarray((p.y * clip.width + p.x) * 3, (p.y * clip.width + p.x) * 3 + 3)];
+      const first = await frameAt(ffmpeg, path, 0);
+      const last = await frameAt(ffmpeg, path, (clip.frameCount - 1.25) / clip.fps);
+      expect([first.width, first.height]).toEqual([clip.width, clip.height]);
+      const at = (f: RgbFrame, p: { x: number; y: number }) => [...f.data.subarray((p.y * f.width + p.x) * 3, (p.y * f.width + p.x) * 3 + 3)];
       const near = (got: number[], want: number[]) => got.every((g, i) => Math.abs(g - want[i]) <= 40);
       // Frame 0 shows the first shape where it starts; the last frame the topmost shape where it ends.
       expect(near(at(first, clip.shapes[0].start), clip.shapes[0].rgb), `${clip.clip} first frame`).toBe(true);

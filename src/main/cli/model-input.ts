@@ -38,8 +38,9 @@ export async function openModelInput(opts: ModelInputOptions): Promise<{ model: 
       return { model, input: { prompt: model.prompt(userTurn(opts.prompt, false), 0), features: null } };
     }
     const ffmpeg = await resolveFfmpeg();
-    const features = await new VideoFeatures(model, ffmpeg.path, opts.cache).of(resolve(opts.video), opts.frames);
-    return { model, input: { prompt: model.prompt(userTurn(opts.prompt), opts.frames), features } };
+    const videos = new VideoFeatures(model, ffmpeg.path, opts.cache);
+    const features = await videos.of(resolve(opts.video), opts.frames);
+    return { model, input: { prompt: model.prompt(userTurn(opts.prompt), await videos.shown(resolve(opts.video), opts.frames)), features } };
   } catch (err) {
     await model.release();
     throw err;

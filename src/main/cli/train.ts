@@ -31,6 +31,7 @@ interface TrainCliOptions {
   loraDropout: number;
   loraTargets: string;
   trainProjector?: boolean;
+  gradientCheckpointing: boolean;
   warmupRatio: number;
   schedule: TrainConfig['schedule'];
   labelSmoothing: number;
@@ -51,6 +52,7 @@ function trainConfig(o: TrainCliOptions): TrainConfig {
     schedule: o.schedule, labelSmoothing: o.labelSmoothing, sftWeight: o.sftWeight, lengthPenalty: o.lengthPenalty, seed: o.seed,
     lora: { r: o.loraR, alpha: o.loraAlpha, dropout: o.loraDropout, targets },
     trainProjector: o.trainProjector === true,
+    gradientCheckpointing: o.gradientCheckpointing,
   };
 }
 
@@ -80,6 +82,7 @@ export function registerTrain(program: Command): void {
     .option('--lora-dropout <p>', 'dropout on the adapter input', decimal(0, 0.9), defaultTrainConfig.lora.dropout)
     .option('--lora-targets <names>', 'comma-separated module names', (defaultTrainConfig.lora.targets as string[]).join(','))
     .option('--train-projector', 'also train the projector (LLaVA-OneVision) or connector (Idefics3); saved as PEFT modules_to_save')
+    .option('--no-gradient-checkpointing', 'keep every layer\'s activations for the backward instead of recomputing them: faster by about a quarter, memory grows with layers x sequence')
     .option('--warmup-ratio <f>', 'share of steps warming up', decimal(0, 1), defaultTrainConfig.warmupRatio)
     .option('--schedule <kind>', 'cosine, linear or constant after warmup', choice(['cosine', 'linear', 'constant'] as const), defaultTrainConfig.schedule)
     .option('--label-smoothing <eps>', 'cDPO / robust label noise', decimal(0, 0.499), 0)

@@ -12,6 +12,7 @@ import { mulberry32 } from '../../shared/prng';
 import { writeCheckpoint, type TensorToWrite } from '../engine/graph/safetensors';
 import { writeFixture, type FixtureArch, type FixtureSize } from '../engine/model/fixture';
 import { familyById, familyOf } from '../engine/model/families';
+import type { PromptVideo } from '../engine/model/prompt';
 import { expectedWeights } from '../engine/model/weights';
 import { VideoLanguageModel } from '../engine/model/vlm';
 import { defaultTrainConfig, type TrainConfig, type TrainExample } from '../engine/train/train-config';
@@ -206,8 +207,7 @@ async function heldOut(o: DemoModelOptions, data: string, clips: DemoClip[], que
     let decided = 0;
     for (const [i, item] of judgeItems.entries()) {
       o.onProgress?.('held-out judging', i, judgeItems.length);
-      const features = await visual(item.video);
-      const p = await judgePair(vlm, templates, item.judge, features, o.frames);
+      const p = await judgePair(vlm, templates, item.judge, await visual(item.video), await features.shown(join(data, item.video), o.frames));
       const pBetter = item.target === 'A' ? p : 1 - p;
       if (pBetter > 0.5) right++;
       if (p < lo || p > hi) decided++;
@@ -217,7 +217,7 @@ async function heldOut(o: DemoModelOptions, data: string, clips: DemoClip[], que
     let read = 0;
     for (const [i, item] of readingCheck.entries()) {
       o.onProgress?.('held-out reading', i, readingCheck.length);
-      const p = await judgePair(vlm, templates, item.text!, null, 0);
+      const p = await judgePair(vlm, templates, item.text!, null, { frames: 0 });
       if ((p > 0.5) === (item.target === 'A')) read++;
     }
     return { answers: questions.length, accuracy: share(correct, questions.length), judged: judgeItems.length, judgeAccuracy: share(right, judgeItems.length), judgeDecided: share(decided, judgeItems.length), readingAccuracy: share(read, readingCheck.length) };
@@ -230,8 +230,8 @@ const readingChecks = 100;
 const share = (n: number, of: number) => (of === 0 ? 0 : n / of);
 
 /** p(the first response is better), judged as shown and swapped, as a round judges its pairs. */
-async function judgePair(vlm: VideoLanguageModel, templates: Templates, text: JudgeText, features: Float32Array | null, frames: number): Promise<number> {
-  return (await judgeBothOrders(vlm, templates, { ...text, features, frames })).pA;
+async function judgePair(vlm: VideoLanguageModel, templates: Templates, text: JudgeText, features: Float32Array | null, video: PromptVideo): Promise<number> {
+  return (await judgeBothOrders(vlm, templates, { ...text, features, video })).pA;
 }
 
 /** What `demo-model` measured of the starting policy, when it made it. */

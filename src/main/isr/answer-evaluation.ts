@@ -42,7 +42,7 @@ export async function evaluateAnswers(
   for (const [i, q] of questions.entries()) {
     o.onProgress?.(i, questions.length);
     if (o.done?.(i)) continue;
-    const prompt = vlm.prompt(answerTurn(o.templates, q.question), o.frames);
+    const prompt = vlm.prompt(answerTurn(o.templates, q.question), await features.shown(q.video, o.frames));
     const [g] = await vlm.generate([{ prompt, features: await features.of(q.video, o.frames) }], { maxNewTokens: o.maxNewTokens });
     const evaluation: AnswerEvaluation = {
       answer: g.text, tokenCount: g.tokenIds.length, wordCount: g.text.split(/\s+/).filter(Boolean).length,

@@ -41,7 +41,7 @@ describe('judging a pair in both orders', () => {
     writeFixture(dir, { arch: 'idefics3', size: 'tiny', seed: 2, corpus: [...templateNames.map((n) => templates[n]), base.question, base.first, base.second] });
     const vlm = await VideoLanguageModel.load(dir);
     try {
-      const input = { ...base, context: null, features: null, frames: 0 };
+      const input = { ...base, context: null, features: null, video: { frames: 0 } };
       const shown = await judge(vlm, templates, input);
       const swapped = await judge(vlm, templates, { ...input, first: base.second, second: base.first });
       expect(shown.pFirst).not.toBe(swapped.pFirst);

@@ -1,6 +1,7 @@
 // The self-judge (METHOD.md step 3): the policy sees the video (unless text-judge), the context
 // (isr, no-retrospect), the question and two responses, and its verdict is read from the
 // next-token probabilities of the two choice labels, not parsed from text. One call judges one order.
+import type { PromptVideo } from '../engine/model/prompt';
 import { userTurn, type ChatMessage } from '../engine/model/tokenizer';
 import type { VideoLanguageModel, VisualAttention } from '../engine/model/vlm';
 import { fill, type Templates } from './templates';
@@ -17,7 +18,8 @@ export interface JudgeText {
 export interface JudgeInput extends JudgeText {
   /** Null when the mode shows the judge no video (text-judge). */
   features: Float32Array | null;
-  frames: number;
+  /** The video the features are of (unused without features). */
+  video: PromptVideo;
 }
 
 export interface Verdict {
@@ -75,14 +77,16 @@ export async function judgeBothOrders(
 }
 
 export async function judge(vlm: VideoLanguageModel, templates: Templates, input: JudgeInput): Promise<Verdict> {
-  const prompt = vlm.prompt(judgeMessages(templates, input, input.features !== null), input.features === null ? 0 : input.frames);
+  const prompt = vlm.prompt(judgeMessages(templates, input, input.features !== null), input.features === null ? 0 : input.video);
   const promptInput = { prompt, features: input.features };
   // With a video, one pass gives the verdict's logits and where it looked; without, the logits alone.
   const seen = input.features === null ? null : await vlm.attendAndPredict(promptInput, [prompt.inputIds.length - 1]);
   const last = seen?.lastLogits ?? (await vlm.lastLogits(promptInput));
   // Softmax restricted to the two labels' tokens (each label may be spelt with or without a space).
-  const max = Math.max(...last);
-  const mass = (label: string) => labelIds(vlm, label).reduce((s, id) => s + Math.exp(last[id] - max), 0);
+  // Shifted by the largest of the labels' logits (not the vocabulary's: a spread of 152k values overflows the stack).
+  const ids = { A: labelIds(vlm, 'A'), B: labelIds(vlm, 'B') };
+  const max = [...ids.A, ...ids.B].reduce((m, id) => Math.max(m, last[id]), -Infinity);
+  const mass = (label: 'A' | 'B') => ids[label].reduce((s, id) => s + Math.exp(last[id] - max), 0);
   const [a, b] = [mass('A'), mass('B')];
   return { pFirst: a / (a + b), attention: seen?.attention ?? null };
 }

@@ -27,7 +27,7 @@ export async function trainingExample(vlm: VideoLanguageModel, text: ExampleText
   const eot = vlm.tokenizer.stopTokenIds()[0];
   const response = (t: string) => [...vlm.tokenizer.encode(t), eot];
   const withVideo = text.video !== undefined && video !== null ? { ...video, path: text.video } : null;
-  const prompt = vlm.prompt(text.messages, withVideo === null ? 0 : withVideo.frames);
+  const prompt = vlm.prompt(text.messages, withVideo === null ? 0 : await withVideo.features.shown(withVideo.path, withVideo.frames));
   return {
     prompt: prompt.inputIds,
     chosen: response(text.chosen),

@@ -51,6 +51,10 @@ export interface TrainingOutcome {
 
 export async function runTraining(job: TrainingJob): Promise<TrainingOutcome> {
   mkdirSync(dirname(job.stateDir), { recursive: true });
+  // The examples hold their features and training builds its own graphs: the sessions for frames
+  // and for generation would only hold memory (the vision tower's weights, the decoder's own copy).
+  await job.model.releaseVision();
+  await job.model.lm.releaseDecoder();
   const trainer = Trainer.create(job.model, job.examples, job.settings, job.stateDir);
   const reference = job.settings.loss === 'sft' ? undefined : await referenceLogps(job, trainer);
   if (job.metricsFile !== undefined) keepLoggedSteps(job.metricsFile, job.stateDir);

@@ -79,7 +79,7 @@ describe('VideoFeatures', () => {
       const moved = await new VideoFeatures(projector, ffmpeg, cacheDir).of(join(dir, 'green.mp4'), 2);
       expect(readdirSync(join(cacheDir, 'features'))).toHaveLength(2);
       // What was served from the cache is what each model computes itself.
-      const frames = await new FrameCache(join(cacheDir, 'frames')).frames(ffmpeg, join(dir, 'green.mp4'), 2, model.frameSize);
+      const frames = await new FrameCache(join(cacheDir, 'frames')).frames(ffmpeg, join(dir, 'green.mp4'), 2);
       expect(await language.visualFeatures(frames)).toEqual(base);
       expect(await projector.visualFeatures(frames)).toEqual(moved);
       expect(moved).not.toEqual(base);

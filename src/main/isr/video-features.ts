@@ -5,14 +5,18 @@
 // vision weights alone.
 import { join } from 'node:path';
 import { FeatureCache } from '../engine/model/feature-cache';
+import type { PromptVideo } from '../engine/model/prompt';
 import type { VisionStage } from '../engine/model/vision';
 import type { VideoLanguageModel } from '../engine/model/vlm';
 import { FrameCache } from '../video/frame-cache';
+import { uniformFrameIndices } from '../video/frames';
 import { sha256File } from '../video/hash';
+import { probeVideo, type VideoInfo } from '../video/probe';
 
 export class VideoFeatures {
   private readonly frames: FrameCache;
   private readonly features: FeatureCache;
+  private readonly probes = new Map<string, Promise<VideoInfo>>();
 
   constructor(
     private readonly model: VideoLanguageModel,
@@ -31,9 +35,19 @@ export class VideoFeatures {
     const key = { video: await sha256File(videoPath), frames: frameCount, frameSize: size.width, model };
     const cached = this.features.get(key);
     if (cached) return cached;
-    const frames = await this.frames.frames(this.ffmpeg, videoPath, frameCount, size);
+    const frames = await this.frames.frames(this.ffmpeg, videoPath, frameCount);
     const features = stage === 'features' ? await this.model.visualFeatures(frames) : await this.model.towerFeatures(frames);
     this.features.put(key, features);
     return features;
+  }
+
+  /** The video as a prompt shows it: `frameCount` frames, each one's time in the clip (the frames
+   *  `of` samples: uniformFrameIndices over the probed frame count) and the clip's duration. */
+  async shown(videoPath: string, frameCount: number): Promise<PromptVideo> {
+    let probe = this.probes.get(videoPath);
+    if (probe === undefined) this.probes.set(videoPath, (probe = probeVideo(this.ffmpeg, videoPath)));
+    const info = await probe;
+    const total = Math.max(1, Math.round(info.durationS * info.fps));
+    return { frames: frameCount, timesS: uniformFrameIndices(total, frameCount).map((i) => i / info.fps), durationS: info.durationS };
   }
 }

@@ -73,6 +73,26 @@ const table: Case[] = [
     build: (b, [t, ids]) => [b.gather(t, ids, 0)],
   },
   {
+    op: 'Gather', label: 'sequence rows (axis 1), repeated index',
+    inputs: [f('h', [2, 5, 3]), f('rows', [4], { dtype: 'int64', fill: { int: [0, 4] } })],
+    build: (b, [h, rows]) => [b.gather(h, rows, 1)],
+  },
+  {
+    op: 'Gather', label: 'axis 0 of 4-D data, 1-D index',
+    inputs: [f('h', [4, 2, 2, 3]), f('rows', [3], { dtype: 'int64', fill: { int: [0, 3] } })],
+    build: (b, [h, rows]) => [b.gather(h, rows, 0)],
+  },
+  {
+    op: 'Gather', label: 'axis 1 of 4-D data',
+    inputs: [f('h', [2, 4, 2, 3]), f('rows', [3], { dtype: 'int64', fill: { int: [0, 3] } })],
+    build: (b, [h, rows]) => [b.gather(h, rows, 1)],
+  },
+  {
+    op: 'Gather', label: 'last axis',
+    inputs: [f('h', [2, 3, 5]), f('cols', [3], { dtype: 'int64', fill: { int: [0, 4] } })],
+    build: (b, [h, cols]) => [b.gather(h, cols, 2)],
+  },
+  {
     op: 'Where', label: 'bool condition broadcast',
     inputs: [f('c', [2, 3], { dtype: 'bool', fill: 'bool' }), f('a', [3]), f('b', [2, 1])],
     build: (b, [c, x, y]) => [b.where(c, x, y)],

@@ -178,14 +178,27 @@ export const rules: Readonly<Record<string, Rule>> = {
       : b.concat(pads.map((p) => (typeof p === 'number' ? b.ints([p]) : p)), 0);
     return [b.pad(only(g), padsValue, data.shape), null, null, null, null];
   },
-  // Scatter-free embedding gradient: onehot(indices)^T @ g, so ORT's plain MatMul kernel does it.
+  // Scatter-free: onehot(indices)^T @ g, so ORT's plain MatMul kernel does it. Axis 0 (embedding
+  // rows) takes indices of any rank; another axis (rows chosen along a sequence) a 1-D list, the
+  // gathered axis moved next to last so one broadcast MatMul sums each index's rows back.
   Gather: ({ b, x, g: [g], node }) => {
     const [data, idx] = [x[0]!, x[1]!];
-    if (attrInt(node.attrs, 'axis', 0) !== 0) throw new Error(`${node.name}: Gather gradient supports axis 0 only`);
-    const oneHot = b.oneHot(idx, b.shape(data, 0, 1), data.dtype);
-    const rows = b.flatten(only(g), idx.shape.length);
-    const summed = b.matmul(b.transpose(b.flatten(oneHot, idx.shape.length), [1, 0]), rows);
-    return [reshapeLike(b, summed, data), null];
+    const r = data.shape.length;
+    const axis = normAxis(attrInt(node.attrs, 'axis', 0), r);
+    const oneHot = b.oneHot(idx, b.shape(data, axis, axis + 1), data.dtype);
+    if (axis === 0) {
+      const rows = b.flatten(only(g), idx.shape.length);
+      const summed = b.matmul(b.transpose(b.flatten(oneHot, idx.shape.length), [1, 0]), rows);
+      return [reshapeLike(b, summed, data), null];
+    }
+    if (idx.shape.length !== 1) throw new Error(`${node.name}: Gather gradient on axis ${axis} needs 1-D indices`);
+    if (axis === r - 1) return [b.matmul(only(g), oneHot), null];
+    const perm = Array.from({ length: r }, (_, i) => i).filter((i) => i !== axis);
+    perm.splice(r - 2, 0, axis);
+    const inverse = perm.map((_, i) => perm.indexOf(i));
+    const moved = axis === r - 2 ? only(g) : b.transpose(only(g), perm);
+    const summed = b.matmul(b.transpose(oneHot, [1, 0]), moved);
+    return [axis === r - 2 ? summed : b.transpose(summed, inverse), null];
   },
   Where: ({ b, x, g: [g], needs }) => [
     null,

@@ -4,7 +4,9 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { rng } from '../testing/gradcheck';
 import { bf16BitsToFloat32, f16BitsToFloat32, float32ToBF16Bits, float32ToF16Bits } from './half-float';
-import { SafetensorsFile, dtypes, openCheckpoint, writeCheckpoint, writeSafetensors, type Dtype, type TensorToWrite } from './safetensors';
+import {
+  SafetensorsFile, checkpointLayout, dtypes, openCheckpoint, shardLayout, writeCheckpoint, writeCheckpointStream, writeSafetensors, type Dtype, type TensorToWrite,
+} from './safetensors';
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'safetensors-spec-'));
 afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
@@ -280,6 +282,50 @@ describe('checkpoints', () => {
     fs.writeFileSync(indexPath, JSON.stringify(index));
     expect(() => openCheckpoint(dir)).toThrow(/weight 'extra.weight' is not in its shard model-00001-of-00003.safetensors/);
     expect(() => openCheckpoint(path.dirname(tmp()))).toThrow(/has neither model.safetensors nor model.safetensors.index.json/);
+  });
+});
+
+describe('streamed checkpoints', () => {
+  const specs = [
+    { name: 'b.weight', dtype: 'BF16' as const, shape: [3, 2] },
+    { name: 'a.weight', dtype: 'F32' as const, shape: [4] },
+    { name: 'c.bias', dtype: 'F16' as const, shape: [5] },
+  ];
+  const data: Record<string, ArrayBufferView> = {
+    'b.weight': float32ToBF16Bits(Float32Array.of(1, 2, 3, 4, 5, 6)),
+    'a.weight': Float32Array.of(-1, 0.5, 2, 8),
+    'c.bias': float32ToF16Bits(Float32Array.of(0.25, 1, -2, 3, 4)),
+  };
+
+  it('gives the same bytes as the in-memory writer, whatever order the tensors come in', () => {
+    const [a, b] = [path.dirname(tmp()), path.dirname(tmp())];
+    writeCheckpoint(a, Object.fromEntries(specs.map((s) => [s.name, { ...s, data: data[s.name] }])), { maxShardBytes: 26, metadata: { format: 'pt' } });
+    const layout = shardLayout(specs, 26);
+    expect(layout.shards.map((s) => [s.file, s.tensors.map((t) => t.name)])).toEqual([
+      ['model-00001-of-00002.safetensors', ['b.weight']],
+      ['model-00002-of-00002.safetensors', ['a.weight', 'c.bias']],
+    ]);
+    writeCheckpointStream(b, layout, ['c.bias', 'b.weight', 'a.weight'].map((name) => ({ name, data: data[name] })), { metadata: { format: 'pt' } });
+    for (const file of fs.readdirSync(a)) expect(fs.readFileSync(path.join(b, file)).equals(fs.readFileSync(path.join(a, file))), file).toBe(true);
+    expect(fs.readdirSync(b).sort()).toEqual(fs.readdirSync(a).sort());
+    expect(checkpointLayout(b)).toEqual({ shards: layout.shards.map((s) => ({ ...s, tensors: [...s.tensors].sort((x, y) => (x.name < y.name ? -1 : 1)) })), index: true });
+  });
+
+  it('produces tensors lazily, one at a time, and leaves nothing behind when one is missing or misshapen', () => {
+    const dir = path.dirname(tmp());
+    const produced: string[] = [];
+    function* lazy(names: string[]) {
+      for (const name of names) {
+        produced.push(name);
+        yield { name, data: data[name] };
+      }
+    }
+    expect(() => writeCheckpointStream(dir, shardLayout(specs), lazy(['a.weight', 'b.weight']))).toThrow(/1 tensors were never produced \(first: 'c.bias'\)/);
+    expect(produced).toEqual(['a.weight', 'b.weight']);
+    expect(fs.readdirSync(dir)).toEqual([]);
+    const wrong = [{ name: 'a.weight', data: Float32Array.of(1) }];
+    expect(() => writeCheckpointStream(dir, shardLayout(specs.slice(1, 2)), wrong)).toThrow(/tensor 'a.weight' has 4 bytes but F32 \[4\] needs 16/);
+    expect(fs.readdirSync(dir)).toEqual([]);
   });
 });
 

@@ -294,42 +294,65 @@ function toFloat32(dtype: Dtype, data: TensorArray, where: string): Float32Array
 
 // ---- writing -----------------------------------------------------------------------------------
 
+/** A tensor's place in a file before its bytes exist: what a streamed header is made from. */
+export interface TensorSpec {
+  name: string;
+  dtype: Dtype;
+  shape: readonly number[];
+}
+
+/** The reference's order (tensor.rs `prepare`): descending dtype alignment, then name. */
+function fileOrder(specs: readonly TensorSpec[]): TensorSpec[] {
+  return [...specs].sort((a, b) => dtypes.indexOf(b.dtype) - dtypes.indexOf(a.dtype) || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+}
+
+/** The 8-byte length and the JSON header (compact, `__metadata__` first, space-padded to a multiple
+ *  of 8 so every tensor starts aligned), and where each tensor's bytes begin in the file. */
+function headerFor(file: string, specs: readonly TensorSpec[], metadata?: Readonly<Record<string, string>>): { prefix: Buffer; begins: Map<string, number>; fileBytes: number } {
+  const parts: string[] = [];
+  if (metadata) {
+    const keys = Object.keys(metadata).sort();
+    parts.push(`"__metadata__":{${keys.map((k) => `${JSON.stringify(k)}:${JSON.stringify(metadata[k])}`).join(',')}}`);
+  }
+  const offsets = new Map<string, number>();
+  let offset = 0;
+  for (const spec of fileOrder(specs)) {
+    checkSpec(file, spec);
+    if (offsets.has(spec.name)) throw new ApiError('invalid_argument', `writing ${file}: tensor '${spec.name}' is given twice`);
+    const bytes = byteLengthOf(spec.dtype, spec.shape);
+    parts.push(`${JSON.stringify(spec.name)}:${JSON.stringify({ dtype: spec.dtype, shape: spec.shape, data_offsets: [offset, offset + bytes] })}`);
+    offsets.set(spec.name, offset);
+    offset += bytes;
+  }
+  const json = Buffer.from(`{${parts.join(',')}}`, 'utf8');
+  const prefix = Buffer.alloc(8 + json.length + ((8 - (json.length % 8)) % 8), ' ');
+  prefix.writeBigUInt64LE(BigInt(prefix.length - 8));
+  json.copy(prefix, 8);
+  const begins = new Map([...offsets].map(([name, o]) => [name, prefix.length + o]));
+  return { prefix, begins, fileBytes: prefix.length + offset };
+}
+
 /**
  * Writes tensors in the reference's layout (tensor.rs `prepare`): sorted by descending dtype
  * alignment then name, `__metadata__` first, compact JSON padded with spaces to a multiple of 8 so
  * every tensor starts aligned. The same input gives the same bytes; the file appears atomically.
  */
 export function writeSafetensors(file: string, tensors: Readonly<Record<string, TensorToWrite>>, metadata?: Readonly<Record<string, string>>): void {
-  const order = Object.keys(tensors).sort(
-    (a, b) => dtypes.indexOf(tensors[b].dtype) - dtypes.indexOf(tensors[a].dtype) || (a < b ? -1 : a > b ? 1 : 0),
-  );
-  const parts: string[] = [];
-  if (metadata) {
-    const keys = Object.keys(metadata).sort();
-    parts.push(`"__metadata__":{${keys.map((k) => `${JSON.stringify(k)}:${JSON.stringify(metadata[k])}`).join(',')}}`);
-  }
-  const chunks: Uint8Array[] = [];
-  let offset = 0;
-  for (const name of order) {
-    const bytes = tensorBytes(file, name, tensors[name]);
-    const { dtype, shape } = tensors[name];
-    parts.push(`${JSON.stringify(name)}:${JSON.stringify({ dtype, shape, data_offsets: [offset, offset + bytes.length] })}`);
-    chunks.push(bytes);
-    offset += bytes.length;
-  }
-  const json = Buffer.from(`{${parts.join(',')}}`, 'utf8');
-  const header = Buffer.alloc(json.length + ((8 - (json.length % 8)) % 8), ' ');
-  json.copy(header);
-  const length = Buffer.alloc(8);
-  length.writeBigUInt64LE(BigInt(header.length));
-  writeAtomically(file, [length, header, ...chunks]);
+  const specs = Object.entries(tensors).map(([name, t]) => ({ name, dtype: t.dtype, shape: t.shape }));
+  const { prefix } = headerFor(file, specs, metadata);
+  const chunks = fileOrder(specs).map((spec) => tensorBytes(file, spec.name, tensors[spec.name]));
+  writeAtomically(file, [prefix, ...chunks]);
+}
+
+function checkSpec(file: string, spec: TensorSpec): void {
+  const where = `writing ${file}: tensor '${spec.name}'`;
+  if (!spec.name || spec.name === '__metadata__') throw new ApiError('invalid_argument', `writing ${file}: '${spec.name}' is not a usable tensor name`);
+  if (!(dtypes as readonly string[]).includes(spec.dtype)) throw new ApiError('invalid_argument', `${where} has unknown dtype '${spec.dtype}'`);
+  if (!spec.shape.every(isCount)) throw new ApiError('invalid_argument', `${where} has an invalid shape ${JSON.stringify(spec.shape)}`);
 }
 
 function tensorBytes(file: string, name: string, tensor: TensorToWrite): Uint8Array {
   const where = `writing ${file}: tensor '${name}'`;
-  if (!name || name === '__metadata__') throw new ApiError('invalid_argument', `writing ${file}: '${name}' is not a usable tensor name`);
-  if (!(dtypes as readonly string[]).includes(tensor.dtype)) throw new ApiError('invalid_argument', `${where} has unknown dtype '${tensor.dtype}'`);
-  if (!tensor.shape.every(isCount)) throw new ApiError('invalid_argument', `${where} has an invalid shape ${JSON.stringify(tensor.shape)}`);
   const { data } = tensor;
   const Cls = arrayClass[tensor.dtype];
   if (!(data instanceof Uint8Array) && data.constructor !== Cls) {
@@ -454,46 +477,136 @@ class ShardedCheckpoint implements TensorSource {
   }
 }
 
+/** Which file each tensor goes to, in the order the tensors are given. */
+export interface CheckpointLayout {
+  shards: { file: string; tensors: TensorSpec[] }[];
+  /** Whether model.safetensors.index.json is written (transformers writes one whenever it shards). */
+  index: boolean;
+}
+
+// save_pretrained's max_shard_size="5GB", which transformers reads in decimal units (10^9 bytes).
+const defaultMaxShardBytes = 5e9;
+
 /**
- * Writes weights as transformers does: one `model.safetensors` when they fit in `maxShardBytes`,
- * else `model-0000i-of-0000n.safetensors` shards filled in the given order plus an index
- * (`metadata.total_size`, sorted `weight_map`, two-space indent). Each shard carries `metadata`.
+ * The layout save_pretrained gives these tensors: one `model.safetensors` when they fit in
+ * `maxShardBytes`, else `model-0000i-of-0000n.safetensors` filled in the given order, a tensor
+ * opening a new shard when it would take the current one past the limit.
  */
+export function shardLayout(specs: readonly TensorSpec[], maxShardBytes = defaultMaxShardBytes): CheckpointLayout {
+  const groups: TensorSpec[][] = [[]];
+  let currentBytes = 0;
+  for (const spec of specs) {
+    const size = byteLengthOf(spec.dtype, spec.shape);
+    if (currentBytes > 0 && currentBytes + size > maxShardBytes) {
+      groups.push([]);
+      currentBytes = 0;
+    }
+    groups.at(-1)!.push(spec);
+    currentBytes += size;
+  }
+  if (groups.length === 1) return { shards: [{ file: singleFile, tensors: groups[0] }], index: false };
+  const pad = (i: number) => String(i).padStart(5, '0');
+  return { shards: groups.map((tensors, i) => ({ file: `model-${pad(i + 1)}-of-${pad(groups.length)}.safetensors`, tensors })), index: true };
+}
+
+/** The layout of the checkpoint in `dir` as it is stored: its shard files, each tensor's dtype and
+ *  shape, and whether it has an index (what a rewrite in the same layout follows). */
+export function checkpointLayout(dir: string): CheckpointLayout {
+  const source = openCheckpoint(dir);
+  try {
+    const index = path.join(dir, indexFile);
+    if (!fs.existsSync(index)) return { shards: [{ file: singleFile, tensors: source.names().map((name) => ({ name, ...source.info(name) })) }], index: false };
+    const weightMap = (JSON.parse(fs.readFileSync(index, 'utf8')) as { weight_map: Record<string, string> }).weight_map;
+    const byFile = new Map<string, TensorSpec[]>();
+    for (const [name, file] of Object.entries(weightMap)) {
+      const { dtype, shape } = source.info(name);
+      byFile.set(file, [...(byFile.get(file) ?? []), { name, dtype, shape }]);
+    }
+    return { shards: [...byFile].sort(([a], [b]) => (a < b ? -1 : 1)).map(([file, tensors]) => ({ file, tensors })), index: true };
+  } finally {
+    source.close();
+  }
+}
+
+/**
+ * Writes a checkpoint tensor by tensor: every shard's header first (from the layout's names, dtypes
+ * and shapes), then each tensor's bytes at its offset as `produce` yields them, in any order, so only
+ * the tensor being written is in memory. Each shard is written to a temporary file, synced and
+ * renamed into place once every tensor is in; nothing is left behind on failure. With an index it
+ * writes transformers' model.safetensors.index.json (`metadata.total_size`, sorted `weight_map`).
+ */
+export function writeCheckpointStream(
+  dir: string,
+  layout: CheckpointLayout,
+  produce: Iterable<{ name: string; data: ArrayBufferView }>,
+  options: { metadata?: Readonly<Record<string, string>> } = {},
+): void {
+  fs.mkdirSync(dir, { recursive: true });
+  const where = new Map<string, { shard: number; begin: number; spec: TensorSpec }>();
+  const open: { file: string; tmp: string; fd: number }[] = [];
+  try {
+    for (const [i, shard] of layout.shards.entries()) {
+      const file = path.join(dir, shard.file);
+      const { prefix, begins, fileBytes } = headerFor(file, shard.tensors, options.metadata);
+      for (const spec of shard.tensors) {
+        if (where.has(spec.name)) throw new ApiError('invalid_argument', `writing ${dir}: tensor '${spec.name}' is in two shards`);
+        where.set(spec.name, { shard: i, begin: begins.get(spec.name)!, spec });
+      }
+      const tmp = path.join(dir, `.${shard.file}.${process.pid}.${Date.now()}.tmp`);
+      const fd = fs.openSync(tmp, 'w');
+      open.push({ file, tmp, fd });
+      writeFully(fd, prefix, 0);
+      fs.ftruncateSync(fd, fileBytes);
+    }
+    const written = new Set<string>();
+    for (const { name, data } of produce) {
+      const place = where.get(name);
+      if (!place) throw new ApiError('invalid_argument', `writing ${dir}: tensor '${name}' is not in the checkpoint's layout`);
+      if (written.has(name)) throw new ApiError('invalid_argument', `writing ${dir}: tensor '${name}' was produced twice`);
+      const bytes = tensorBytes(open[place.shard].file, name, { ...place.spec, data });
+      writeFully(open[place.shard].fd, bytes, place.begin);
+      written.add(name);
+    }
+    const missing = [...where.keys()].filter((name) => !written.has(name));
+    if (missing.length > 0) throw new ApiError('invalid_argument', `writing ${dir}: ${missing.length} tensors were never produced (first: '${missing[0]}')`);
+    for (const f of open) fs.fsyncSync(f.fd);
+  } catch (err) {
+    for (const f of open) {
+      fs.closeSync(f.fd);
+      fs.rmSync(f.tmp, { force: true });
+    }
+    throw err;
+  }
+  for (const f of open) {
+    fs.closeSync(f.fd);
+    fs.renameSync(f.tmp, f.file);
+  }
+  if (!layout.index) return;
+  const weightMap: Record<string, string> = {};
+  let totalSize = 0;
+  for (const shard of layout.shards) {
+    for (const spec of shard.tensors) {
+      weightMap[spec.name] = shard.file;
+      totalSize += byteLengthOf(spec.dtype, spec.shape);
+    }
+  }
+  const sorted = Object.fromEntries(Object.keys(weightMap).sort().map((k) => [k, weightMap[k]]));
+  const text = `${JSON.stringify({ metadata: { total_size: totalSize }, weight_map: sorted }, null, 2)}\n`;
+  writeAtomically(path.join(dir, indexFile), [Buffer.from(text, 'utf8')]);
+}
+
+function writeFully(fd: number, bytes: Uint8Array, position: number): void {
+  let done = 0;
+  while (done < bytes.length) done += fs.writeSync(fd, bytes, done, Math.min(ioChunkBytes, bytes.length - done), position + done);
+}
+
+/** Writes weights held in memory as save_pretrained lays them out (shardLayout); each shard carries `metadata`. */
 export function writeCheckpoint(
   dir: string,
   tensors: Readonly<Record<string, TensorToWrite>>,
   options: { maxShardBytes?: number; metadata?: Readonly<Record<string, string>> } = {},
 ): void {
-  const maxShardBytes = options.maxShardBytes ?? 5 * 1024 ** 3;
-  const shards: Record<string, TensorToWrite>[] = [];
-  let current: Record<string, TensorToWrite> = {};
-  let currentBytes = 0;
-  let totalSize = 0;
-  for (const [name, tensor] of Object.entries(tensors)) {
-    const size = tensor.data.byteLength;
-    if (currentBytes > 0 && currentBytes + size > maxShardBytes) {
-      shards.push(current);
-      current = {};
-      currentBytes = 0;
-    }
-    current[name] = tensor;
-    currentBytes += size;
-    totalSize += size;
-  }
-  shards.push(current);
-  fs.mkdirSync(dir, { recursive: true });
-  if (shards.length === 1) {
-    writeSafetensors(path.join(dir, singleFile), shards[0], options.metadata);
-    return;
-  }
-  const pad = (i: number) => String(i).padStart(5, '0');
-  const weightMap: Record<string, string> = {};
-  shards.forEach((shard, i) => {
-    const shardName = `model-${pad(i + 1)}-of-${pad(shards.length)}.safetensors`;
-    writeSafetensors(path.join(dir, shardName), shard, options.metadata);
-    for (const name of Object.keys(shard)) weightMap[name] = shardName;
-  });
-  const sorted = Object.fromEntries(Object.keys(weightMap).sort().map((k) => [k, weightMap[k]]));
-  const text = `${JSON.stringify({ metadata: { total_size: totalSize }, weight_map: sorted }, null, 2)}\n`;
-  writeAtomically(path.join(dir, indexFile), [Buffer.from(text, 'utf8')]);
+  const specs = Object.entries(tensors).map(([name, t]) => ({ name, dtype: t.dtype, shape: t.shape }));
+  const produce = Object.entries(tensors).map(([name, t]) => ({ name, data: t.data }));
+  writeCheckpointStream(dir, shardLayout(specs, options.maxShardBytes), produce, { metadata: options.metadata });
 }

@@ -49,9 +49,9 @@ describe('readModelConfig', () => {
     expect([c.imageTokenId, c.videoTokenId, c.visionFeatureLayer]).toEqual([151646, 151647, -1]);
   });
 
-  it('reads SmolVLM as the idefics3 family with its Llama decoder and pixel-shuffle factor', () => {
+  it('reads SmolVLM2 (model_type smolvlm) as its own family over Idefics3, with its Llama decoder and pixel-shuffle factor', () => {
     const c = readModelConfig(folder(smolvlm));
-    expect(c).toMatchObject({ arch: 'idefics3', modelType: 'smolvlm', scaleFactor: 4, imageTokenId: 49190 });
+    expect(c).toMatchObject({ arch: 'smolvlm', modelType: 'smolvlm', scaleFactor: 4, imageTokenId: 49190 });
     expect(c.text).toMatchObject({ modelType: 'llama', headDim: 64, qkvBias: false, tieWordEmbeddings: false, rmsNormEps: 1e-5 });
   });
 

@@ -1,6 +1,6 @@
 // The tokenizer files a fixture model folder carries: a byte-level BPE learned from the words the
-// studio's prompts and demo data use, plus the special tokens and chat template of the family's
-// published tokenizer (ChatML for LLaVA-OneVision, User:/Assistant: turns for Idefics3).
+// studio's prompts and demo data use, plus the special tokens and the chat template of the family's
+// published checkpoints (ChatML for LLaVA-OneVision, User:/Assistant: turns for Idefics3 and SmolVLM).
 import { byteLevelTokenizerJson, trainByteLevelBpe } from './byte-level-bpe';
 
 /** How a family's published tokenizer frames a chat: its special tokens and its chat template. */
@@ -14,31 +14,48 @@ export interface TokenizerStyle {
 }
 
 export const tokenizerStyles = {
-  /** LLaVA-OneVision (Qwen2): ChatML turns; an image or video part becomes its placeholder on a line of its own. */
+  /** LLaVA-OneVision (Qwen2): ChatML turns; images, then videos, then text, as the chat_template.json
+   *  of llava-hf's OneVision checkpoints (transformers' convert_llava_onevision_weights_to_hf.py) writes. */
   chatml: {
     specialTokens: ['<|endoftext|>', '<|im_start|>', '<|im_end|>', '<image>', '<video>'],
     chatTemplate:
-      "{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\\n' }}" +
-      "{% if message['content'] is string %}{{ message['content'] }}" +
-      "{% else %}{% for part in message['content'] %}" +
-      "{% if part['type'] == 'image' %}{{ '<image>\\n' }}{% elif part['type'] == 'video' %}{{ '<video>\\n' }}" +
-      "{% elif part['type'] == 'text' %}{{ part['text'] }}{% endif %}{% endfor %}{% endif %}" +
-      "{{ '<|im_end|>\\n' }}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}",
+      "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\n'}}{# Render all images first #}" +
+      "{% for content in message['content'] | selectattr('type', 'equalto', 'image') %}{{ '<image>\n' }}{% endfor %}" +
+      "{# Render all video then #}{% for content in message['content'] | selectattr('type', 'equalto', 'video') %}{{ '<video>\n' }}{% endfor %}" +
+      "{# Render all text next #}{% if message['role'] != 'assistant' %}" +
+      "{% for content in message['content'] | selectattr('type', 'equalto', 'text') %}{{ content['text'] }}{% endfor %}" +
+      "{% else %}{% for content in message['content'] | selectattr('type', 'equalto', 'text') %}{% generation %}{{ content['text'] }}{% endgeneration %}{% endfor %}" +
+      "{% endif %}{{'<|im_end|>' + '\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}",
     bos: null,
     eos: '<|im_end|>',
     pad: '<|endoftext|>',
     tokenizerClass: 'Qwen2Tokenizer',
   },
-  /** Idefics3 / SmolVLM: "User:<image>... question<end_of_utterance>" turns, as SmolVLM's template
-   *  writes them; the processor later expands each <image> (processing_idefics3.py). */
+  /** Idefics3 / SmolVLM: "User:<image>...question<end_of_utterance>" turns, as the chat_template.json of
+   *  HuggingFaceTB/SmolVLM-256M-Instruct writes them; the processor later expands each <image>
+   *  (processing_idefics3.py). */
   idefics3: {
     specialTokens: ['<|endoftext|>', '<|im_start|>', '<end_of_utterance>', '<fake_token_around_image>', '<global-img>', '<image>'],
     chatTemplate:
-      "{{ bos_token }}{% for message in messages %}{{ message['role'] | capitalize }}:" +
-      "{% if message['content'] is string %}{{ ' ' + message['content'] }}" +
-      "{% else %}{% for part in message['content'] %}" +
-      "{% if part['type'] == 'image' %}{{ '<image>' }}{% elif part['type'] == 'text' %}{{ ' ' + part['text'] }}{% endif %}" +
-      "{% endfor %}{% endif %}{{ '<end_of_utterance>\\n' }}{% endfor %}{% if add_generation_prompt %}{{ 'Assistant:' }}{% endif %}",
+      "<|im_start|>{% for message in messages %}{{message['role'] | capitalize}}" +
+      "{% if message['content'][0]['type'] == 'image' %}{{':'}}{% else %}{{': '}}{% endif %}" +
+      "{% for line in message['content'] %}{% if line['type'] == 'text' %}{{line['text']}}{% elif line['type'] == 'image' %}{{ '<image>' }}{% endif %}{% endfor %}" +
+      "<end_of_utterance>\n{% endfor %}{% if add_generation_prompt %}{{ 'Assistant:' }}{% endif %}",
+    bos: '<|im_start|>',
+    eos: '<end_of_utterance>',
+    pad: '<|endoftext|>',
+    tokenizerClass: 'GPT2Tokenizer',
+  },
+  /** SmolVLM2 (model_type smolvlm): SmolVLM's turns with a <video> part as well: the template
+   *  processing_smolvlm.py substitutes for chats that show a video (DEFAULT_CHAT_TEMPLATE). */
+  smolvlm: {
+    specialTokens: ['<|endoftext|>', '<|im_start|>', '<end_of_utterance>', '<fake_token_around_image>', '<global-img>', '<image>'],
+    chatTemplate:
+      "<|im_start|>{% for message in messages %}{{message['role'] | capitalize}}" +
+      "{% if message['content'][0]['type'] == 'image' %}{{':'}}{% else %}{{': '}}{% endif %}" +
+      "{% for line in message['content'] %}{% if line['type'] == 'text' %}{{line['text']}}{% elif line['type'] == 'image' %}{{ '<image>' }}" +
+      "{% elif line['type'] == 'video' %}{{ '<video>' }}{% endif %}{% endfor %}" +
+      "<end_of_utterance>\n{% endfor %}{% if add_generation_prompt %}{{ 'Assistant:' }}{% endif %}",
     bos: '<|im_start|>',
     eos: '<end_of_utterance>',
     pad: '<|endoftext|>',

@@ -1,11 +1,12 @@
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, openSync, readFileSync, readSync, closeSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { openCheckpoint, writeCheckpoint, type TensorToWrite } from '../graph/safetensors';
 import { readModelConfig } from './config';
 import { tokenizerStyles, type TokenizerStyle } from './fixture-tokenizer';
-import { fixtureArchs, writeFixture } from './fixture';
+import { checkpointPreset, checkpointPresetIds } from './checkpoint-presets';
+import { fixtureArchs, writeCheckpointFixture, writeFixture } from './fixture';
 import { readPreprocessorConfig } from './preprocess';
 import { ModelTokenizer } from './tokenizer';
 import { expectedWeights, openWeights } from './weights';
@@ -26,7 +27,8 @@ function rewrite(dir: string, edit: (tensors: Record<string, TensorToWrite>) => 
 // What each family's published tokenizer does, as the fixture must reproduce it.
 const published: Record<string, { style: TokenizerStyle; visualTokens: Record<string, string>; chat: string }> = {
   'llava-onevision': { style: tokenizerStyles.chatml, visualTokens: { imageTokenId: '<image>', videoTokenId: '<video>' }, chat: '<|im_start|>user\n<image>\nWhat colour?<|im_end|>\n<|im_start|>assistant\n' },
-  idefics3: { style: tokenizerStyles.idefics3, visualTokens: { imageTokenId: '<image>' }, chat: '<|im_start|>User:<image> What colour?<end_of_utterance>\nAssistant:' },
+  idefics3: { style: tokenizerStyles.idefics3, visualTokens: { imageTokenId: '<image>' }, chat: '<|im_start|>User:<image>What colour?<end_of_utterance>\nAssistant:' },
+  smolvlm: { style: tokenizerStyles.smolvlm, visualTokens: { imageTokenId: '<image>' }, chat: '<|im_start|>User:<image>What colour?<end_of_utterance>\nAssistant:' },
 };
 
 describe.each(fixtureArchs)('%s fixture', (arch) => {
@@ -95,5 +97,51 @@ describe('loading weights', () => {
     });
     expect(openCheckpoint(dir).names().some((n) => n.startsWith('language_model.'))).toBe(false);
     expect(openWeights(dir, config).get('language_model.model.norm.weight')).toEqual(before);
+  });
+});
+
+/** Bytes of a safetensors file after its 8-byte length and header: its tensors' bytes. */
+function tensorBytes(file: string): number {
+  const fd = openSync(file, 'r');
+  const length = Buffer.alloc(8);
+  readSync(fd, length, 0, 8, 0);
+  closeSync(fd);
+  return statSync(file).size - 8 - Number(length.readBigUInt64LE(0));
+}
+
+// One layer a tower (--layers 1) and 50 MB shards: every file and token as published, weights sharded.
+describe.each(checkpointPresetIds)('the %s stand-in', (like) => {
+  it('holds the published files, the special tokens at their ids, every id a token, and every weight once in the index', { timeout: 60_000 }, () => {
+    const dir = fresh();
+    const preset = checkpointPreset(like);
+    const { config, parameters } = writeCheckpointFixture(dir, { like, seed: 1, corpus, layers: 1, maxShardBytes: 50e6 });
+    const read = (file: string) => JSON.parse(readFileSync(join(dir, file), 'utf8')) as Record<string, unknown>;
+    const published = preset.files['config.json'] as Record<string, Record<string, unknown>>;
+    expect(read('config.json')).toEqual({
+      ...published,
+      text_config: { ...published.text_config, num_hidden_layers: 1 },
+      vision_config: { ...published.vision_config, num_hidden_layers: 1 },
+    });
+    for (const [file, value] of Object.entries(preset.files)) if (file !== 'config.json') expect(read(file), file).toEqual(value);
+    expect(read('chat_template.json')).toEqual({ chat_template: preset.chatTemplate.text });
+
+    const tok = ModelTokenizer.load(dir);
+    for (const { id, content } of preset.tokenizer.added) expect(tok.tokenId(content), content).toBe(id);
+    const json = read('tokenizer.json') as { model: { vocab: Record<string, number> }; added_tokens: { id: number }[] };
+    const ids = new Set([...Object.values(json.model.vocab), ...json.added_tokens.map((t) => t.id)]);
+    expect(ids.size).toBe(config.text.vocabSize);
+    expect([...ids].reduce((a, b) => Math.max(a, b), 0)).toBe(config.text.vocabSize - 1);
+    expect(tok.decode(tok.encode('What colour is the square?'))).toBe('What colour is the square?');
+
+    const index = read('model.safetensors.index.json') as { metadata: { total_size: number }; weight_map: Record<string, string> };
+    const shapes = expectedWeights(config);
+    expect(Object.keys(index.weight_map).sort()).toEqual([...shapes.keys()].sort());
+    const shards = [...new Set(Object.values(index.weight_map))];
+    expect(shards.length).toBeGreaterThan(1);
+    expect(shards.reduce((sum, file) => sum + tensorBytes(join(dir, file)), 0)).toBe(index.metadata.total_size);
+    expect(index.metadata.total_size).toBe(parameters * 2);
+    const source = openCheckpoint(dir);
+    for (const [name, shape] of shapes) expect(source.info(name), name).toMatchObject({ dtype: preset.weights.dtype, shape });
+    source.close();
   });
 });

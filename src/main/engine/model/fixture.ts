@@ -4,8 +4,11 @@
 // preprocessor_config.json), so the real loading code is what runs on them.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { writeCheckpoint, type TensorToWrite } from '../graph/safetensors';
+import { float32ToBF16Bits, float32ToF16Bits } from '../graph/half-float';
+import { shardLayout, writeCheckpoint, writeCheckpointStream, type TensorSpec, type TensorToWrite } from '../graph/safetensors';
 import { Rng } from '../generate/sampling';
+import { byteLevelTokenizerJson, trainByteLevelBpe } from './byte-level-bpe';
+import { checkpointPreset, type CheckpointPreset } from './checkpoint-presets';
 import { readModelConfig, type ModelConfig } from './config';
 import { familyById, fixtureFamilyIds, type FixturePreset } from './families';
 import { fixtureTokenizer } from './fixture-tokenizer';
@@ -143,3 +146,101 @@ export function writeFixture(dir: string, options: FixtureOptions): { config: Mo
   writeCheckpoint(dir, tensors, { metadata: { format: 'pt' } });
   return { config, parameters };
 }
+
+// ---- stand-ins of published checkpoints (checkpoint-presets.ts) ------------------------------------
+
+export interface CheckpointFixtureOptions {
+  /** A checkpoint preset id (checkpointPresetIds). */
+  like: string;
+  seed: number;
+  /** Text the ordinary vocabulary's BPE is learned from. */
+  corpus: string[];
+  /** Sets both towers' num_hidden_layers (adding the key where the published config leaves it to its
+   *  default): the same files and vocabulary at a fraction of the size, for tests. */
+  layers?: number;
+  /** save_pretrained's max_shard_size, in bytes; the published layout when absent. */
+  maxShardBytes?: number;
+}
+
+// Tokens learned from the corpus before filler takes the remaining ids (the corpus runs out first).
+const presetBpeTokens = 4000;
+
+type Json = Record<string, unknown>;
+
+/** tokenizer.json and tokenizer_config.json with every added token at its published id, a BPE learned
+ *  from `corpus` at the lowest free ids and a filler token at every other id below `vocabSize`, so each
+ *  id the embedding has is a token. */
+function presetTokenizer(preset: CheckpointPreset, corpus: string[], vocabSize: number): { json: Json; config: Json } {
+  const { added, modelVocab, pipeline, config } = preset.tokenizer;
+  const byId = new Map(added.map((t) => [t.id, t.content]));
+  const bpe = trainByteLevelBpe(corpus, presetBpeTokens);
+  const vocab: Record<string, number> = {};
+  for (const t of added) if (t.id < modelVocab) vocab[t.content] = t.id;
+  let next = 0;
+  const free = () => {
+    while (byId.has(next)) next++;
+    return next++;
+  };
+  for (const token of Object.entries(bpe.vocab).sort((a, b) => a[1] - b[1]).map(([t]) => t)) {
+    if (token in vocab) throw new Error(`the learned token ${JSON.stringify(token)} is also a special token of ${preset.repo}`);
+    vocab[token] = free();
+  }
+  // Printable ASCII only, so the byte-level decoder turns a sampled filler id back into text.
+  for (let id = free(); id < vocabSize; id = free()) vocab[`<fill_${id}>`] = id;
+  const json = byteLevelTokenizerJson({ vocab, merges: bpe.merges }, []);
+  const flags = { lstrip: false, normalized: false, rstrip: false, single_word: false, special: true };
+  json.added_tokens = added.map(({ id, content }) => ({ id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true }));
+  if (pipeline) Object.assign(json, pipeline);
+  const decoder = Object.fromEntries(added.map(({ id, content }) => [String(id), { content, ...flags }]));
+  return { json, config: { ...config, added_tokens_decoder: decoder } };
+}
+
+/** config.json with both towers' layer counts set to `layers`, nothing else changed. */
+function withLayers(config: Json, layers: number): Json {
+  const copy = structuredClone(config);
+  for (const section of ['text_config', 'vision_config']) (copy[section] as Json).num_hidden_layers = layers;
+  return copy;
+}
+
+const toDtype = { BF16: float32ToBF16Bits, F16: float32ToF16Bits } as const;
+
+/**
+ * Writes a stand-in of a published checkpoint: its files as published (checkpoint-presets.ts), a
+ * tokenizer the full vocab_size large with the special tokens at their ids, and seeded random
+ * weights (drawn as writeFixture draws them) in the published dtype and shard layout, streamed one
+ * tensor at a time. Returns the config as the studio reads it and the parameter count.
+ */
+export function writeCheckpointFixture(dir: string, options: CheckpointFixtureOptions): { config: ModelConfig; parameters: number } {
+  const preset = checkpointPreset(options.like);
+  const published = preset.files['config.json'];
+  const configJson = options.layers === undefined ? published : withLayers(published, options.layers);
+  const vocabSize = (published.text_config as { vocab_size: number }).vocab_size;
+  mkdirSync(dir, { recursive: true });
+  const json = (name: string, value: unknown) => writeFileSync(join(dir, name), `${JSON.stringify(value, null, 2)}\n`);
+  for (const [name, value] of Object.entries({ ...preset.files, 'config.json': configJson })) json(name, value);
+  const template = preset.chatTemplate;
+  if (template.file === 'chat_template.json') json(template.file, { chat_template: template.text });
+  else writeFileSync(join(dir, template.file), template.text);
+  const tokenizer = presetTokenizer(preset, options.corpus, vocabSize);
+  json('tokenizer.json', tokenizer.json);
+  json('tokenizer_config.json', tokenizer.config);
+
+  const config = readModelConfig(dir);
+  const shapes = expectedWeights(config);
+  const dtype = preset.weights.dtype;
+  const specs: TensorSpec[] = [...shapes].map(([name, shape]) => ({ name, dtype, shape }));
+  const layout = shardLayout(specs, options.maxShardBytes);
+  const publishedShards = preset.weights.shards;
+  if (publishedShards !== null && options.maxShardBytes === undefined && options.layers === undefined) {
+    const files = layout.shards.map((s) => s.file);
+    if (files.join() !== publishedShards.join()) throw new Error(`${preset.id}: the weights lay out as ${files.join(', ')}, not as ${preset.repo} publishes them (${publishedShards.join(', ')})`);
+  }
+  const rng = new Rng(options.seed);
+  function* tensors() {
+    for (const [name, shape] of shapes) yield { name, data: toDtype[dtype](randomWeight(name, shape, rng)) };
+  }
+  writeCheckpointStream(dir, layout, tensors(), { metadata: { format: 'pt' } });
+  return { config, parameters: specs.reduce((a, s) => a + s.shape.reduce((x, y) => x * y, 1), 0) };
+}
+
+export { checkpointPresetIds } from './checkpoint-presets';

@@ -133,10 +133,17 @@ export class LanguageModel {
   }
 
   async release(): Promise<void> {
+    await this.releaseDecoder();
+    await this.embedding.release();
+  }
+
+  /** Releases the decoder session and its own copy of the weights (training builds graphs of its
+   *  own); the next forward builds it again. The embedding session stays. */
+  async releaseDecoder(): Promise<void> {
     const pending = this.decoder;
     this.decoder = null;
     const settled = await Promise.allSettled(pending === null ? [] : [pending]);
-    await Promise.all([this.embedding.release(), ...settled.flatMap((s) => (s.status === 'fulfilled' ? [s.value.release()] : []))]);
+    await Promise.all(settled.flatMap((s) => (s.status === 'fulfilled' ? [s.value.release()] : [])));
   }
 
   /** One run of the decoder session: logits at `logitsRows`, attention rows of `queries` (none: empty attentions), the outputs in `fetches`. */

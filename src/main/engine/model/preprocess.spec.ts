@@ -2,7 +2,9 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { pixelValues, readPreprocessorConfig } from './preprocess';
+import { goldens, samples, sha256, sourceImage } from '../../../../test/reference/pil-goldens';
+import { longestEdgeSize, pixelValues, readPreprocessorConfig, towerImage } from './preprocess';
+import { Resample } from './resize';
 
 const folder = (config: unknown) => {
   const dir = mkdtempSync(join(tmpdir(), 'isr-pre-'));
@@ -40,8 +42,60 @@ describe('preprocessing', () => {
     expect(() => readPreprocessorConfig(folder({}))).toThrow(/preprocessor_config\.json: no usable input size/);
     expect(() => readPreprocessorConfig(folder({ size: 8, image_std: [1, 0, 1] }))).toThrow(/"image_std" must be positive/);
     expect(() => readPreprocessorConfig(folder({ size: 8, image_mean: [1, 2] }))).toThrow(/"image_mean" must be a number or three numbers/);
+    expect(() => readPreprocessorConfig(folder({ size: 8, resample: 'bicubic' }))).toThrow(/"resample" must be a PIL filter number 0-5, got "bicubic"/);
+    expect(() => readPreprocessorConfig(folder({ size: { height: 8 }, max_image_size: { longest_edge: 8 } }))).toThrow(/max_image_size comes with size\.longest_edge/);
     expect(() => readPreprocessorConfig(join(tmpdir(), 'no-such-model'))).toThrow(/cannot read .*preprocessor_config\.json/);
     const config = readPreprocessorConfig(folder({ size: 2 }));
-    expect(() => pixelValues([new Uint8Array(12), new Uint8Array(5)], config)).toThrow(/frame 1 has 5 bytes; .* asks for 2x2 RGB \(12 bytes\)/);
+    expect(() => pixelValues([new Uint8Array(12), new Uint8Array(5)], config)).toThrow(/frame 1: a frame of 2x2 RGB needs 12 bytes, got 5/);
+    const fixed = readPreprocessorConfig(folder({ size: 2, do_resize: false }));
+    expect(() => pixelValues([{ width: 3, height: 2, data: new Uint8Array(18) }], fixed)).toThrow(/frame 0: a frame of 3x2, but .*preprocessor_config\.json asks for 2x2 and turns resizing off/);
   });
+});
+
+describe('resizing as the processor does', () => {
+  it("takes `resample` from the config, else the processor class's default", () => {
+    expect(readPreprocessorConfig(folder({ size: 8, resample: 2 })).resample).toBe(Resample.BILINEAR);
+    expect(readPreprocessorConfig(folder({ image_processor_type: 'LlavaOnevisionImageProcessor', size: 8 })).resample).toBe(Resample.BICUBIC);
+    expect(readPreprocessorConfig(folder({ size: 8 })).resample).toBe(Resample.BICUBIC);
+    for (const type of ['Idefics3ImageProcessor', 'SmolVLMImageProcessor']) {
+      expect(readPreprocessorConfig(folder({ image_processor_type: type, size: { longest_edge: 16 }, max_image_size: { longest_edge: 8 } })).resample).toBe(Resample.LANCZOS);
+    }
+  });
+
+  it("plans Idefics3's two resizes: the longest edge (SmolVLM video: video_sampling's), then the square", () => {
+    const idefics = { size: { longest_edge: 1456 }, max_image_size: { longest_edge: 364 } };
+    expect(readPreprocessorConfig(folder(idefics))).toMatchObject({ size: { height: 364, width: 364 }, longestEdge: 1456, resizeToSize: true });
+    expect(readPreprocessorConfig(folder({ ...idefics, video_sampling: { video_size: { longest_edge: 512 } } })).longestEdge).toBe(512);
+    // do_resize off skips the longest-edge step only: the square happens regardless.
+    expect(readPreprocessorConfig(folder({ ...idefics, do_resize: false }))).toMatchObject({ longestEdge: null, resizeToSize: true });
+    expect(readPreprocessorConfig(folder({ size: { height: 4, width: 6 }, do_resize: false }))).toMatchObject({ longestEdge: null, resizeToSize: false });
+  });
+
+  it("computes the longest-edge size with Idefics3's truncation, even rounding and 4096 cap", () => {
+    expect(longestEdgeSize(1280, 720, 512)).toEqual({ width: 512, height: 288 });
+    expect(longestEdgeSize(123, 457, 364)).toEqual({ width: 98, height: 364 }); // 97.97 -> 97 -> 98
+    expect(longestEdgeSize(300, 300, 364)).toEqual({ width: 364, height: 364 });
+    expect(longestEdgeSize(1000, 3, 364)).toEqual({ width: 364, height: 2 }); // 1.09 -> 1 -> 2
+    expect(longestEdgeSize(200, 100, 5000)).toEqual({ width: 4096, height: 2048 });
+  });
+
+  it.each(goldens.pipelines.map((p) => [`${p.config.image_processor_type} ${p.source.width}x${p.source.height} -> ${p.sizes.map((s) => s.join('x')).join(' -> ')}`, p] as const))(
+    '%s matches PIL + numpy',
+    (_, golden) => {
+      const config = readPreprocessorConfig(folder(golden.config));
+      const image = sourceImage(golden.source);
+      if (config.longestEdge !== null) expect(longestEdgeSize(image.width, image.height, config.longestEdge)).toEqual({ width: golden.sizes[0][0], height: golden.sizes[0][1] });
+      const resized = towerImage(image, config);
+      expect([resized.width, resized.height]).toEqual(golden.sizes.at(-1));
+      expect(sha256(resized.data)).toBe(golden.resizedSha256);
+      const values = pixelValues([image, image], config);
+      const perFrame = golden.shape.reduce((a, b) => a * b, 1);
+      expect(values.length).toBe(2 * perFrame);
+      for (const frame of [values.subarray(0, perFrame), values.subarray(perFrame)]) {
+        const got = samples(frame);
+        const worst = Math.max(...got.map((v, i) => Math.abs(v - golden.samples[i])));
+        expect(worst).toBeLessThanOrEqual(1e-6);
+      }
+    },
+  );
 });

@@ -1,19 +1,37 @@
-// Image preprocessing from a model folder's preprocessor_config.json: the frame size the vision
-// tower takes, then rescale and normalise into the [frames, 3, height, width] float32 layout.
-// Resizing itself happens when frames are decoded (ffmpeg scales while sampling), so this module
-// starts from rgb24 frames already at `size`.
+// Image preprocessing from a model folder's preprocessor_config.json, as the published (slow,
+// PIL-based) transformers processors do it to a video frame: resize with PIL and the config's
+// `resample` (resize.ts), then rescale and normalise into [frames, 3, height, width] float32.
+// docs/families.md, "Preprocessing", says which processor each step follows.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { Resample, isResampleFilter, resizeRgb, type ResampleFilter, type RgbImage } from './resize';
 
 export interface ImageProcessorConfig {
   file: string;
+  /** The vision tower's input: every frame ends at this size. */
   size: { height: number; width: number };
+  resample: ResampleFilter;
+  /** Idefics3/SmolVLM: the longest edge frames are first resized to, keeping their aspect ratio
+   *  (null: no such step); they are then squared to `size` whatever do_resize says. */
+  longestEdge: number | null;
+  /** Whether frames are resized to `size` (do_resize, or always for Idefics3/SmolVLM). */
+  resizeToSize: boolean;
   rescaleFactor: number;
   mean: [number, number, number];
   std: [number, number, number];
   doRescale: boolean;
   doNormalize: boolean;
 }
+
+/** A frame at its own size, or its bytes alone for a frame already at the tower's size. */
+export type Frame = RgbImage | Uint8Array;
+
+// transformers' Idefics3ImageProcessor, SmolVLMImageProcessor and their video processors
+// default to LANCZOS; SigLIP's, LLaVA-OneVision's (image and video) and the base class to BICUBIC.
+const lanczosByDefault = new Set(['Idefics3ImageProcessor', 'Idefics3ImageProcessorFast', 'SmolVLMImageProcessor', 'SmolVLMImageProcessorFast']);
+
+// image_processing_idefics3.py's MAX_IMAGE_SIZE: no edge grows past it.
+const MAX_IMAGE_SIZE = 4096;
 
 const triple = (value: unknown, file: string, key: string, fallback: number): [number, number, number] => {
   if (value === undefined) return [fallback, fallback, fallback];
@@ -24,20 +42,33 @@ const triple = (value: unknown, file: string, key: string, fallback: number): [n
   throw new Error(`${file}: "${key}" must be a number or three numbers, got ${JSON.stringify(value)}`);
 };
 
-/** The square or rectangular input size, from whichever key the family's processor uses:
- *  size {height, width} (SigLIP, LLaVA-OneVision), size {shortest_edge}, or Idefics3's
- *  max_image_size {longest_edge} (frames go in whole, without tiling). */
+const positive = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v > 0;
+const record = (v: unknown): Record<string, unknown> | undefined => (v && typeof v === 'object' ? (v as Record<string, unknown>) : undefined);
+
+/** The tower's input size, from whichever key the family's processor uses: size {height, width}
+ *  (SigLIP, LLaVA-OneVision), size {shortest_edge} or a number (squared, as LLaVA-OneVision's video
+ *  processor does), or Idefics3's max_image_size {longest_edge} (frames go in whole, untiled). */
 function inputSize(config: Record<string, unknown>, file: string): { height: number; width: number } {
-  const positive = (v: unknown) => typeof v === 'number' && Number.isInteger(v) && v > 0;
-  const size = config.size as Record<string, unknown> | number | undefined;
-  const maxImage = config.max_image_size as Record<string, unknown> | undefined;
-  if (positive(maxImage?.longest_edge)) return { height: maxImage!.longest_edge as number, width: maxImage!.longest_edge as number };
-  if (typeof size === 'number' && positive(size)) return { height: size, width: size };
-  if (size && typeof size === 'object') {
-    if (positive(size.height) && positive(size.width)) return { height: size.height as number, width: size.width as number };
-    if (positive(size.shortest_edge)) return { height: size.shortest_edge as number, width: size.shortest_edge as number };
+  const size = config.size;
+  const maxImage = record(config.max_image_size);
+  if (positive(maxImage?.longest_edge)) return { height: maxImage.longest_edge, width: maxImage.longest_edge };
+  if (positive(size)) return { height: size, width: size };
+  const sized = record(size);
+  if (sized) {
+    if (positive(sized.height) && positive(sized.width)) return { height: sized.height, width: sized.width };
+    if (positive(sized.shortest_edge)) return { height: sized.shortest_edge, width: sized.shortest_edge };
   }
   throw new Error(`${file}: no usable input size (looked for size.height/width, size.shortest_edge, max_image_size.longest_edge)`);
+}
+
+/** Idefics3/SmolVLM's first resize: SmolVLM's video processor takes video_sampling.video_size, the
+ *  image processor size.longest_edge. */
+function longestEdge(config: Record<string, unknown>, file: string, doResize: boolean): number | null {
+  if (!positive(record(config.max_image_size)?.longest_edge) || !doResize) return null;
+  const video = record(record(config.video_sampling)?.video_size)?.longest_edge;
+  const edge = video ?? record(config.size)?.longest_edge;
+  if (!positive(edge)) throw new Error(`${file}: max_image_size comes with size.longest_edge (or video_sampling.video_size.longest_edge), got ${JSON.stringify(config.size)}`);
+  return edge;
 }
 
 export function readPreprocessorConfig(dir: string): ImageProcessorConfig {
@@ -52,9 +83,16 @@ export function readPreprocessorConfig(dir: string): ImageProcessorConfig {
   if (typeof rescaleFactor !== 'number' || !(rescaleFactor > 0)) throw new Error(`${file}: "rescale_factor" must be a positive number`);
   const std = triple(config.image_std, file, 'image_std', 1);
   if (std.some((s) => !(s > 0))) throw new Error(`${file}: "image_std" must be positive`);
+  const resample = config.resample ?? (lanczosByDefault.has(config.image_processor_type as string) ? Resample.LANCZOS : Resample.BICUBIC);
+  if (!isResampleFilter(resample)) throw new Error(`${file}: "resample" must be a PIL filter number 0-5, got ${JSON.stringify(resample)}`);
+  const doResize = config.do_resize !== false;
+  const squared = positive(record(config.max_image_size)?.longest_edge);
   return {
     file,
     size: inputSize(config, file),
+    resample,
+    longestEdge: longestEdge(config, file, doResize),
+    resizeToSize: doResize || squared,
     rescaleFactor,
     mean: triple(config.image_mean, file, 'image_mean', 0),
     std,
@@ -63,20 +101,76 @@ export function readPreprocessorConfig(dir: string): ImageProcessorConfig {
   };
 }
 
-/** rgb24 frames (each height*width*3 bytes at config.size) as pixel_values [N, 3, H, W]. */
-export function pixelValues(frames: Uint8Array[], config: ImageProcessorConfig): Float32Array {
+/** Idefics3's get_resize_output_image_size: the longest edge to `edge`, the other truncated from
+ *  the aspect ratio and rounded up to even, then both capped at MAX_IMAGE_SIZE. */
+export function longestEdgeSize(width: number, height: number, edge: number): { width: number; height: number } {
+  let aspect = width / height;
+  if (width >= height) {
+    width = edge;
+    height = Math.trunc(width / aspect);
+    if (height % 2 !== 0) height += 1;
+  } else {
+    height = edge;
+    width = Math.trunc(height * aspect);
+    if (width % 2 !== 0) width += 1;
+  }
+  height = Math.max(height, 1);
+  width = Math.max(width, 1);
+  aspect = width / height;
+  if (width >= height && width > MAX_IMAGE_SIZE) {
+    width = MAX_IMAGE_SIZE;
+    height = Math.trunc(width / aspect);
+  } else if (height > width && height > MAX_IMAGE_SIZE) {
+    height = MAX_IMAGE_SIZE;
+    width = Math.trunc(height * aspect);
+  }
+  return { width: Math.max(width, 1), height: Math.max(height, 1) };
+}
+
+/** A frame resized as the processor resizes it, still rgb24: at config.size. */
+export function towerImage(frame: Frame, config: ImageProcessorConfig): RgbImage {
+  const { width, height } = config.size;
+  let image: RgbImage = frame instanceof Uint8Array ? { width, height, data: frame } : frame;
+  if (image.data.length !== image.width * image.height * 3) {
+    throw new Error(`a frame of ${image.width}x${image.height} RGB needs ${image.width * image.height * 3} bytes, got ${image.data.length}`);
+  }
+  if (config.longestEdge !== null) {
+    const to = longestEdgeSize(image.width, image.height, config.longestEdge);
+    image = resizeRgb(image, to.width, to.height, config.resample);
+  }
+  if (config.resizeToSize) image = resizeRgb(image, width, height, config.resample);
+  if (image.width !== width || image.height !== height) {
+    throw new Error(`a frame of ${image.width}x${image.height}, but ${config.file} asks for ${width}x${height} and turns resizing off`);
+  }
+  return image;
+}
+
+/** Frames of any size as pixel_values [N, 3, H, W] at config.size. Rescaling is a float64 product
+ *  cast to float32 and normalising float32 arithmetic, as transformers' rescale and normalize. */
+export function pixelValues(frames: readonly Frame[], config: ImageProcessorConfig): Float32Array {
   const { height, width } = config.size;
   const plane = height * width;
   const out = new Float32Array(frames.length * 3 * plane);
-  const scale = config.doRescale ? config.rescaleFactor : 1;
-  frames.forEach((frame, f) => {
-    if (frame.length !== plane * 3) {
-      throw new Error(`frame ${f} has ${frame.length} bytes; ${config.file} asks for ${width}x${height} RGB (${plane * 3} bytes)`);
+  const f = Math.fround;
+  // Each channel maps a byte to one value: one table of 256 per channel.
+  const tables = [0, 1, 2].map((c) =>
+    Float32Array.from({ length: 256 }, (_, v) => {
+      let x = config.doRescale ? f(v * config.rescaleFactor) : v;
+      if (config.doNormalize) x = f(f(x - f(config.mean[c])) / f(config.std[c]));
+      return x;
+    }),
+  );
+  frames.forEach((frame, i) => {
+    let data: Uint8Array;
+    try {
+      data = towerImage(frame, config).data;
+    } catch (err) {
+      throw new Error(`frame ${i}: ${(err as Error).message}`);
     }
     for (let c = 0; c < 3; c++) {
-      const [mean, std] = config.doNormalize ? [config.mean[c], config.std[c]] : [0, 1];
-      const base = (f * 3 + c) * plane;
-      for (let i = 0; i < plane; i++) out[base + i] = (frame[i * 3 + c] * scale - mean) / std;
+      const base = (i * 3 + c) * plane;
+      const table = tables[c];
+      for (let p = 0; p < plane; p++) out[base + p] = table[data[p * 3 + c]];
     }
   });
   return out;

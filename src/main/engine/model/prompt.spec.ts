@@ -26,23 +26,31 @@ const processorText: Record<string, (tok: ModelTokenizer, frames: number, grid: 
     const text = tok.applyChatTemplate(asImages, { addGenerationPrompt: true });
     return text.replaceAll('<image>', `<fake_token_around_image><global-img>${'<image>'.repeat(grid * grid)}<fake_token_around_image>`);
   },
+  // processing_smolvlm.py's process_video for 3 frames at 0 s, 0.7 s and 61.5 s of a 62.4 s clip.
+  smolvlm: (tok, frames, grid) => {
+    const image = `<fake_token_around_image><global-img>${'<image>'.repeat(grid * grid)}<fake_token_around_image>`;
+    const video = `You are provided the following series of three frames from a 0:01:02 [H:MM:SS] video.\n\nFrame from 00:00:${image}\nFrame from 00:00:${image}\nFrame from 01:01:${image}\n\n`;
+    expect(frames).toBe(3);
+    return `<|im_start|>User: ${video}What colour is the square?<end_of_utterance>\nAssistant:`;
+  },
 };
 // Visual tokens after the frames' grids: LLaVA-OneVision's image_newline.
-const trailingRows: Record<string, number> = { 'llava-onevision': 1, idefics3: 0 };
+const trailingRows: Record<string, number> = { 'llava-onevision': 1, idefics3: 0, smolvlm: 0 };
+const clip = { frames: 3, timesS: [0, 0.7, 61.5], durationS: 62.4 };
 
 describe.each(fixtureArchs)('%s prompts', (arch) => {
   const { config, tok } = fixture(arch);
   const frames = 3;
 
   it('equals tokenising the processor-expanded text, the way the family processor writes it', () => {
-    const built = buildPrompt(tok, config, ask, frames, { addGenerationPrompt: true });
+    const built = buildPrompt(tok, config, ask, clip, { addGenerationPrompt: true });
     // The processor's own route: render, expand placeholders as strings, tokenise the whole text.
     const grid = promptGrid(config);
     expect(built.inputIds).toEqual(tok.encode(processorText[arch](tok, frames, grid)));
   });
 
   it('records where each frame lies and how many feature rows the prompt takes', () => {
-    const built = buildPrompt(tok, config, ask, frames, { addGenerationPrompt: true });
+    const built = buildPrompt(tok, config, ask, clip, { addGenerationPrompt: true });
     const { layout, visualTokenId } = built;
     const cells = layout!.rows * layout!.cols;
     expect(layout!.frameStarts).toHaveLength(frames);

@@ -87,7 +87,7 @@ describe('ModelTokenizer on a fixture folder', () => {
     const idefics = ModelTokenizer.load(writeFolder(fixtureTokenizer(corpus, 300, tokenizerStyles.idefics3)));
     const asImages = [{ ...turns[0], content: [{ type: 'image' as const }, { type: 'text' as const, text: 'What colour?' }] }, turns[1], turns[2]];
     expect(idefics.applyChatTemplate(asImages, { addGenerationPrompt: true })).toBe(
-      '<|im_start|>User:<image> What colour?<end_of_utterance>\nAssistant: Red.<end_of_utterance>\nUser: Which way does it move?<end_of_utterance>\nAssistant:',
+      '<|im_start|>User:<image>What colour?<end_of_utterance>\nAssistant: Red.<end_of_utterance>\nUser: Which way does it move?<end_of_utterance>\nAssistant:',
     );
     expect(idefics.decode(idefics.encode('User: Which way?<end_of_utterance>'), { skipSpecialTokens: false })).toBe('User: Which way?<end_of_utterance>');
   });
@@ -105,6 +105,26 @@ describe('ModelTokenizer errors and template locations', () => {
     expect(ModelTokenizer.load(json).templateSource).toMatch(/chat_template\.json$/);
     expect(ModelTokenizer.load(writeFolder(files)).templateSource).toMatch(/tokenizer_config\.json$/);
     expect(tokenizerStyles.chatml.chatTemplate).toContain('<video>');
+  });
+
+  it('gives the published multimodal templates a list of parts, text-only turns too, and a text template strings', () => {
+    // The published templates filter (LLaVA-OneVision) or iterate over (SmolVLM) the parts: a string would break both.
+    for (const style of [tokenizerStyles.chatml, tokenizerStyles.idefics3, tokenizerStyles.smolvlm]) {
+      const tok = ModelTokenizer.load(writeFolder(fixtureTokenizer(corpus, 300, style)));
+      expect(tok.applyChatTemplate([{ role: 'user', content: 'Which way?' }], { addGenerationPrompt: true })).toContain('Which way?');
+    }
+    // Qwen2's own (text) template concatenates content as a string.
+    const qwenText = "{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n' }}{% endfor %}";
+    const text = ModelTokenizer.load(writeFolder({ ...files, 'tokenizer_config.json': { ...config, chat_template: qwenText } }));
+    expect(text.applyChatTemplate([{ role: 'user', content: [{ type: 'text', text: 'Hi' }] }], { addGenerationPrompt: false })).toBe('<|im_start|>user\nHi<|im_end|>\n');
+    expect(() => text.applyChatTemplate([{ role: 'user', content: [{ type: 'video' }] }], { addGenerationPrompt: false })).toThrow(/tokenizer_config\.json takes text content only, so it cannot show a video/);
+  });
+
+  it('names the template and the chat when rendering fails', () => {
+    const bad = writeFolder({ ...files, 'chat_template.jinja': "{{ raise_exception('roles must alternate') }}" });
+    expect(() => ModelTokenizer.load(bad).applyChatTemplate([{ role: 'user', content: 'x' }], { addGenerationPrompt: false })).toThrow(
+      /the chat template in .*chat_template\.jinja failed on a chat of 1 message\(s\) \(user\): .*roles must alternate/,
+    );
   });
 
   it('names the file at fault', () => {

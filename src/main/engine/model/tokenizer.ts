@@ -18,6 +18,28 @@ export function userTurn(text: string, withVideo = true): ChatMessage[] {
   return [{ role: 'user', content: withVideo ? [{ type: 'video' }, { type: 'text', text }] : text }];
 }
 
+/** A chat template: where it came from (named in errors) and its text. */
+export interface ChatTemplateText {
+  source: string;
+  text: string;
+}
+
+/** Whether a template reads content as a list of typed parts (every multimodal template the
+ *  families publish) rather than as a string (a text model's template, e.g. Qwen2's). */
+const takesParts = (template: string) => /\[\s*['"]type['"]\s*\]|\.type\b|selectattr\(\s*['"]type['"]/.test(template);
+
+/** The messages in the content shape the template reads: parts (a string becoming one text part),
+ *  or strings (text parts joined; an image or video is an error, such a template cannot place it). */
+function shapedFor(template: ChatTemplateText, messages: ChatMessage[]): ChatMessage[] {
+  if (takesParts(template.text)) return messages.map((m) => ({ ...m, content: typeof m.content === 'string' ? [{ type: 'text', text: m.content }] : m.content }));
+  return messages.map((m) => {
+    if (typeof m.content === 'string') return m;
+    const visual = m.content.find((p) => p.type !== 'text');
+    if (visual) throw new Error(`the chat template in ${template.source} takes text content only, so it cannot show ${visual.type === 'image' ? 'an image' : 'a video'}: the model folder needs its processor's chat template (chat_template.json)`);
+    return { ...m, content: m.content.map((p) => (p.type === 'text' ? p.text : '')).join('') };
+  });
+}
+
 function readJson(file: string): Record<string, unknown> {
   let text: string;
   try {
@@ -35,7 +57,7 @@ function readJson(file: string): Record<string, unknown> {
 }
 
 /** The chat template's text, from the first of the places Hugging Face folders keep it. */
-function findChatTemplate(dir: string, config: Record<string, unknown>): { source: string; text: string } {
+function findChatTemplate(dir: string, config: Record<string, unknown>): ChatTemplateText {
   const jinja = join(dir, 'chat_template.jinja');
   if (existsSync(jinja)) return { source: jinja, text: readFileSync(jinja, 'utf8') };
   const processorTemplate = join(dir, 'chat_template.json');
@@ -60,9 +82,15 @@ export class ModelTokenizer {
     readonly dir: string,
     private readonly tokenizer: Tokenizer,
     private readonly config: Record<string, unknown>,
-    private readonly template: Template,
-    readonly templateSource: string,
+    private readonly template: ChatTemplateText,
   ) {}
+
+  private readonly parsed = new Map<string, Template>();
+
+  /** Where the folder's chat template was found. */
+  get templateSource(): string {
+    return this.template.source;
+  }
 
   static load(dir: string): ModelTokenizer {
     const tokenizerFile = join(dir, 'tokenizer.json');
@@ -74,14 +102,22 @@ export class ModelTokenizer {
     } catch (err) {
       throw new Error(`${tokenizerFile}: unsupported tokenizer: ${(err as Error).message}`);
     }
-    const { source, text } = findChatTemplate(dir, config);
-    let template: Template;
-    try {
-      template = new Template(text);
-    } catch (err) {
-      throw new Error(`chat template in ${source} does not parse: ${(err as Error).message}`);
+    const model = new ModelTokenizer(dir, tokenizer, config, findChatTemplate(dir, config));
+    model.compiled(model.template);
+    return model;
+  }
+
+  private compiled(template: ChatTemplateText): Template {
+    let parsed = this.parsed.get(template.text);
+    if (parsed === undefined) {
+      try {
+        parsed = new Template(template.text);
+      } catch (err) {
+        throw new Error(`chat template in ${template.source} does not parse: ${(err as Error).message}`);
+      }
+      this.parsed.set(template.text, parsed);
     }
-    return new ModelTokenizer(dir, tokenizer, config, template, source);
+    return parsed;
   }
 
   /** Token ids of `text`; chat-formatted prompts already hold their special tokens, so none are added. */
@@ -119,13 +155,25 @@ export class ModelTokenizer {
     return [...new Set(ids as number[])];
   }
 
-  /** The prompt text the model was trained on for these messages. */
-  applyChatTemplate(messages: ChatMessage[], options: { addGenerationPrompt: boolean }): string {
-    return this.template.render({
-      messages,
-      add_generation_prompt: options.addGenerationPrompt,
-      bos_token: this.specialToken('bos_token') ?? '',
-      eos_token: this.specialToken('eos_token') ?? '',
-    });
+  /**
+   * The prompt text the model was trained on for these messages, through the folder's template or
+   * `options.template` (a processor may substitute its own, as SmolVLM's does for videos). Content
+   * goes in as the template reads it (shapedFor): the published multimodal templates filter or
+   * iterate over parts, so a text-only turn becomes one text part there.
+   */
+  applyChatTemplate(messages: ChatMessage[], options: { addGenerationPrompt: boolean; template?: ChatTemplateText }): string {
+    const template = options.template ?? this.template;
+    const shaped = shapedFor(template, messages);
+    try {
+      return this.compiled(template).render({
+        messages: shaped,
+        add_generation_prompt: options.addGenerationPrompt,
+        bos_token: this.specialToken('bos_token') ?? '',
+        eos_token: this.specialToken('eos_token') ?? '',
+      });
+    } catch (err) {
+      const roles = messages.map((m) => m.role).join(', ');
+      throw new Error(`the chat template in ${template.source} failed on a chat of ${messages.length} message(s) (${roles}): ${(err as Error).message}`);
+    }
   }
 }

@@ -30,6 +30,7 @@ const FRAMES = 3;
 const graphFacts: Record<string, { projectorNode: string; postLayerNorm: boolean }> = {
   'llava-onevision': { projectorNode: '/multi_modal_projector/linear_1/MatMul', postLayerNorm: false },
   idefics3: { projectorNode: '/connector/modality_projection/proj/MatMul', postLayerNorm: true },
+  smolvlm: { projectorNode: '/connector/modality_projection/proj/MatMul', postLayerNorm: true },
 };
 
 // The host path of one video's rows, written out here: LLaVA-OneVision pools and appends
@@ -37,6 +38,7 @@ const graphFacts: Record<string, { projectorNode: string; postLayerNorm: boolean
 const hostRows: Record<string, (config: ModelConfig, weights: ModelWeights, perFrame: Float32Array, frames: number) => Float32Array> = {
   'llava-onevision': (config, weights, perFrame, frames) => poolVideoFeatures(perFrame, frames, visionGrid(config).rows, config.text.hiddenSize, weights.get('image_newline')),
   idefics3: (_config, _weights, perFrame) => perFrame,
+  smolvlm: (_config, _weights, perFrame) => perFrame,
 };
 
 const opened: ModelWeights[] = [];

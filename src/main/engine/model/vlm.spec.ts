@@ -11,6 +11,8 @@ import { VideoLanguageModel } from './vlm';
 
 const corpus = ['What colour is the square?', 'Which way does the red circle move?', 'Describe the video.'];
 const ask: ChatMessage[] = [{ role: 'user', content: [{ type: 'video' }, { type: 'text', text: 'What colour is the square?' }] }];
+/** A clip of `n` frames one second apart (SmolVLM2's prompt states their times). */
+const clip = (n: number) => ({ frames: n, timesS: Array.from({ length: n }, (_, i) => i), durationS: n });
 
 /** Frames of one flat colour with a bright square whose place depends on `shift`. */
 function frames(n: number, size: { width: number; height: number }, shift: number): Uint8Array[] {
@@ -37,12 +39,12 @@ describe.each(fixtureArchs)('%s model folder', (arch: FixtureArch) => {
 
   it('gives the prompt exactly as many feature rows as it has visual tokens', async () => {
     const features = await model.visualFeatures(frames(3, model.frameSize, 0));
-    const prompt = model.prompt(ask, 3);
+    const prompt = model.prompt(ask, clip(3));
     expect(features.length).toBe(prompt.visualTokens * model.config.text.hiddenSize);
   });
 
   it('answers greedily as the full forward pass predicts, token by token, and depends on the video', async () => {
-    const prompt = model.prompt(ask, 2);
+    const prompt = model.prompt(ask, clip(2));
     const features = await model.visualFeatures(frames(2, model.frameSize, 0));
     const [answer] = await model.generate([{ prompt, features }], { maxNewTokens: 6, stopTokenIds: [] });
     expect(answer.tokenIds).toHaveLength(6);
@@ -61,7 +63,7 @@ describe.each(fixtureArchs)('%s model folder', (arch: FixtureArch) => {
   });
 
   it('maps the attention of a position onto each frame: non-negative, summing to the visual share', async () => {
-    const prompt = model.prompt(ask, 3);
+    const prompt = model.prompt(ask, clip(3));
     const features = await model.visualFeatures(frames(3, model.frameSize, 1));
     const last = prompt.inputIds.length - 1;
     const att = await model.visualAttention({ prompt, features }, [last]);
@@ -88,7 +90,7 @@ describe.each(fixtureArchs)('%s model folder', (arch: FixtureArch) => {
   });
 
   it('refuses a prompt that shows a video without its features', async () => {
-    await expect(model.logits({ prompt: model.prompt(ask, 2), features: null })).rejects.toThrow(/no features were given/);
+    await expect(model.logits({ prompt: model.prompt(ask, clip(2)), features: null })).rejects.toThrow(/no features were given/);
   });
 });
 

@@ -9,8 +9,8 @@ import { readModelConfig, type ModelConfig } from './config';
 import { textWeightNames } from './decoder';
 import { familyOf } from './families';
 import { LanguageModel } from './language-model';
-import { readPreprocessorConfig, pixelValues, type ImageProcessorConfig } from './preprocess';
-import { buildPrompt, type BuiltPrompt } from './prompt';
+import { readPreprocessorConfig, pixelValues, type Frame, type ImageProcessorConfig } from './preprocess';
+import { buildPrompt, type BuiltPrompt, type PromptVideo } from './prompt';
 import { ModelTokenizer, type ChatMessage } from './tokenizer';
 import { VisionEncoder } from './vision';
 import { openWeights, type ModelWeights } from './weights';
@@ -39,11 +39,12 @@ export class VideoLanguageModel {
     readonly tokenizer: ModelTokenizer,
     readonly preprocessor: ImageProcessorConfig,
     readonly weights: ModelWeights,
-    private readonly vision: VisionEncoder,
     readonly lm: LanguageModel,
     private readonly options: Omit<SessionOptions, 'graphName'>,
   ) {}
 
+  // Built on first use and released by releaseVision: what needs no frames never holds them.
+  private vision: Promise<VisionEncoder> | null = null;
   private tower: Promise<VisionEncoder> | null = null;
   private visionHash: string | null = null;
 
@@ -89,38 +90,38 @@ export class VideoLanguageModel {
   static async load(dir: string, options: Omit<SessionOptions, 'graphName'> = {}): Promise<VideoLanguageModel> {
     const { config, tokenizer, preprocessor, weights } = VideoLanguageModel.open(dir);
     try {
-      const vision = await VisionEncoder.create(config, weights, options);
       const lm = await LanguageModel.create(config, weights, options);
-      return new VideoLanguageModel(dir, config, tokenizer, preprocessor, weights, vision, lm, options);
+      return new VideoLanguageModel(dir, config, tokenizer, preprocessor, weights, lm, options);
     } catch (err) {
       weights.close();
       throw err;
     }
   }
 
-  /** The size frames must be decoded at (the vision tower's input; no further resizing happens). */
+  /** The vision tower's input size; frames of any size are resized to it as the processor says. */
   get frameSize(): { width: number; height: number } {
     return { ...this.preprocessor.size };
   }
 
-  /** Feature rows for a video's frames (rgb24 at frameSize), in the order its visual tokens take them:
+  /** Feature rows for a video's frames (rgb24 at their own size), in the order its visual tokens take them:
    *  as the family makes them (LLaVA-OneVision pools each frame's grid 2x2 and ends with image_newline;
    *  Idefics3 keeps each frame's tokens). */
-  async visualFeatures(frames: Uint8Array[]): Promise<Float32Array> {
-    const perFrame = await this.vision.encode(pixelValues(frames, this.preprocessor), frames.length);
+  async visualFeatures(frames: readonly Frame[]): Promise<Float32Array> {
+    this.vision ??= VisionEncoder.create(this.config, this.weights, this.options);
+    const perFrame = await (await this.vision).encode(pixelValues(frames, this.preprocessor), frames.length);
     return familyOf(this.config).visualRows(this.config, this.weights, perFrame, frames.length);
   }
 
   /** The tower's features of a video's frames before the projector, [frames, tokens, vision hidden]:
    *  what training the projector starts from. The tower-only session is built on first use. */
-  async towerFeatures(frames: Uint8Array[]): Promise<Float32Array> {
+  async towerFeatures(frames: readonly Frame[]): Promise<Float32Array> {
     this.tower ??= VisionEncoder.create(this.config, this.weights, this.options, 'tower');
     return (await this.tower).encode(pixelValues(frames, this.preprocessor), frames.length);
   }
 
-  /** Token ids for a chat; a `{ type: 'video' }` part stands for a video of `frames` frames. */
-  prompt(messages: ChatMessage[], frames: number, options: { addGenerationPrompt: boolean } = { addGenerationPrompt: true }): BuiltPrompt {
-    return buildPrompt(this.tokenizer, this.config, messages, frames, options);
+  /** Token ids for a chat; a `{ type: 'video' }` part stands for `video` (or a video of that many frames). */
+  prompt(messages: ChatMessage[], video: PromptVideo | number, options: { addGenerationPrompt: boolean } = { addGenerationPrompt: true }): BuiltPrompt {
+    return buildPrompt(this.tokenizer, this.config, messages, video, options);
   }
 
   private request(input: PromptInput): { inputIds: number[]; visual?: { tokenId: number; features: Float32Array } } {
@@ -192,8 +193,19 @@ export class VideoLanguageModel {
     return { attention: { maps, rows: prompt.layout.rows, cols: prompt.layout.cols, visualShare }, lastLogits };
   }
 
+  /** Releases the vision sessions (and with them the tower's weights, unless something else holds
+   *  them): training, which reads cached features, then runs without the tower in memory. The next
+   *  frames build them again. */
+  async releaseVision(): Promise<void> {
+    const sessions = [this.vision, this.tower];
+    this.vision = null;
+    this.tower = null;
+    await Promise.all(sessions.map((s) => s?.then((v) => v.release())));
+  }
+
   async release(): Promise<void> {
-    await Promise.all([this.vision.release(), this.lm.release(), this.tower?.then((t) => t.release())]);
+    await this.releaseVision();
+    await this.lm.release();
     this.weights.close();
   }
 }

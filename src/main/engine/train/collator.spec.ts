@@ -26,8 +26,10 @@ describe('PreferenceCollator', () => {
     expect(feeds[trainInputs.embeds].dims).toEqual([4, 5, 2]);
     expect(values(feeds, trainInputs.embeds).filter((_, i) => i % 2 === 0)).toEqual([6, 7, 9, 0, 0, 1, 2, 3, 9, 0, 6, 8, 9, 0, 0, 1, 2, 4, 5, 9]);
     expect(values(feeds, trainInputs.mask)).toEqual([1, 1, 1, 0, 0, 1, 1, 1, 1, 0, 1, 1, 1, 0, 0, 1, 1, 1, 1, 1]);
-    expect(values(feeds, trainInputs.labels)).toEqual([7, 9, 0, 0, 0, 2, 3, 9, 0, 0, 8, 9, 0, 0, 0, 2, 4, 5, 9, 0]);
-    expect(values(feeds, trainInputs.lossMask)).toEqual([1, 1, 0, 0, 0, 0, 1, 1, 0, 0, 1, 1, 0, 0, 0, 0, 1, 1, 1, 0]);
+    // Logits only where a response token is predicted: positions 0 (prompt [6] ends) to 3 (before 9 of the longest row).
+    expect(values(feeds, trainInputs.logitsPositions)).toEqual([0, 1, 2, 3]);
+    expect(values(feeds, trainInputs.labels)).toEqual([7, 9, 0, 0, 2, 3, 9, 0, 8, 9, 0, 0, 2, 4, 5, 9]);
+    expect(values(feeds, trainInputs.lossMask)).toEqual([1, 1, 0, 0, 0, 1, 1, 0, 1, 1, 0, 0, 0, 1, 1, 1]);
     expect(values(feeds, trainInputs.positions)).toEqual(Array.from({ length: 4 }, () => [0, 1, 2, 3, 4]).flat());
     expect(values(feeds, trainInputs.refChosen)).toEqual([-2, -1]);
     expect(values(feeds, trainInputs.refRejected)).toEqual([-4, -3]);
@@ -36,7 +38,9 @@ describe('PreferenceCollator', () => {
   it('gives SFT the chosen rows alone and no reference feeds', async () => {
     const collator = new PreferenceCollator(model, examples, { loss: 'sft', trainProjector: false }, 0);
     const { feeds } = await collator.batch([0]);
-    expect(feeds[trainInputs.labels].dims).toEqual([1, 4]);
+    // Row [1 2 3 9]: positions 1 and 2 predict the response 3 9.
+    expect(values(feeds, trainInputs.logitsPositions)).toEqual([1, 2]);
+    expect(feeds[trainInputs.labels].dims).toEqual([1, 2]);
     expect(trainInputs.refChosen in feeds).toBe(false);
   });
 

@@ -62,7 +62,7 @@ export class PreferenceCollator {
     const n = rows.length;
     const dims = [n, seq];
     const { embeds, visualIndex, videos } = await this.embed(rows, ids, seq, projector);
-    const { mask, labels, lossMask } = shiftedLabels(rows, ids, seq);
+    const { mask, window, labels, lossMask } = shiftedLabels(rows, ids, seq);
     return {
       tokens: ids.reduce((sum, row) => sum + row.length, 0),
       feeds: {
@@ -70,8 +70,9 @@ export class PreferenceCollator {
         [trainInputs.embeds]: new ort.Tensor('float32', embeds, [n, seq, h]),
         [trainInputs.mask]: new ort.Tensor('int64', mask, dims),
         [trainInputs.positions]: new ort.Tensor('int64', familyOf(this.model.config).positionIds(ids.map((row) => row.length), seq, 'right'), dims),
-        [trainInputs.labels]: new ort.Tensor('int64', labels, dims),
-        [trainInputs.lossMask]: new ort.Tensor('float32', lossMask, dims),
+        [trainInputs.logitsPositions]: new ort.Tensor('int64', BigInt64Array.from({ length: window.rows }, (_, j) => BigInt(window.from + j)), [window.rows]),
+        [trainInputs.labels]: new ort.Tensor('int64', labels, [n, window.rows]),
+        [trainInputs.lossMask]: new ort.Tensor('float32', lossMask, [n, window.rows]),
       },
     };
   }
@@ -119,19 +120,27 @@ export class PreferenceCollator {
   }
 }
 
-/** Attention mask, next-token labels and the loss mask (response tokens only) of right-padded rows. */
+/**
+ * Attention mask of right-padded rows; the window of positions whose logits the loss reads (from the
+ * earliest last prompt position to the latest position before a row's end: every position that
+ * predicts a response token), and over that window the next-token labels and the loss mask
+ * (response tokens only).
+ */
 function shiftedLabels(rows: readonly Row[], ids: readonly number[][], seq: number) {
   const mask = new BigInt64Array(rows.length * seq);
-  const labels = new BigInt64Array(rows.length * seq);
-  const lossMask = new Float32Array(rows.length * seq);
+  for (const [r, row] of ids.entries()) mask.fill(1n, r * seq, r * seq + row.length);
+  const from = Math.min(...rows.map(({ example }) => example.prompt.length - 1));
+  const window = { from, rows: Math.max(...ids.map((row) => row.length - 1)) - from };
+  const labels = new BigInt64Array(rows.length * window.rows);
+  const lossMask = new Float32Array(rows.length * window.rows);
   for (const [r, { example }] of rows.entries()) {
     const row = ids[r];
-    for (let t = 0; t < seq; t++) {
-      const i = r * seq + t;
-      if (t < row.length) mask[i] = 1n;
-      if (t + 1 < row.length) labels[i] = BigInt(row[t + 1]);
-      if (t + 1 >= example.prompt.length && t + 1 < row.length) lossMask[i] = 1;
+    for (let j = 0; j < window.rows; j++) {
+      const next = from + j + 1;
+      if (next >= row.length) break;
+      labels[r * window.rows + j] = BigInt(row[next]);
+      if (next >= example.prompt.length) lossMask[r * window.rows + j] = 1;
     }
   }
-  return { mask, labels, lossMask };
+  return { mask, window, labels, lossMask };
 }

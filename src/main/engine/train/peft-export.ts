@@ -1,8 +1,9 @@
 // A run's result as PEFT writes it (adapter_model.safetensors + adapter_config.json, the trained
 // projector under modules_to_save) and as a merged model folder in the input's layout.
-import { copyFileSync, mkdirSync, readdirSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { writeCheckpoint, type TensorToWrite } from '../graph/safetensors';
+import { float32ToBF16Bits, float32ToF16Bits } from '../graph/half-float';
+import { checkpointLayout, openCheckpoint, writeCheckpointStream, type Dtype } from '../graph/safetensors';
 import type { ModelConfig } from '../model/config';
 import { textWeightNames } from '../model/decoder';
 import { familyOf } from '../model/families';
@@ -48,25 +49,52 @@ export class PeftExport {
   }
 
   /**
-   * A model folder in the input's layout with the adapter merged into its weights: the source's
-   * config, tokenizer and processor files copied, every weight rewritten (as F32) under its
-   * published name. The studio loads it as the next round's policy; transformers loads it too.
+   * A model folder in the input's layout with the adapter merged into its weights: every file of the
+   * source but its weights copied (config, tokenizer, processor, chat template, ...), and the weights
+   * rewritten tensor by tensor under the source's names, dtypes and shards (the same index), the
+   * changed ones rounded to their dtype as torch would, the rest copied byte for byte. The studio
+   * loads it as the next round's policy; transformers loads it too.
    */
   writeMerged(dir: string, sourceDir: string, state: TrainState): void {
     mkdirSync(dir, { recursive: true });
     for (const file of readdirSync(sourceDir)) {
-      if (file.endsWith('.json') && file !== 'model.safetensors.index.json') copyFileSync(join(sourceDir, file), join(dir, file));
-      else if (file.endsWith('.jinja') || file === 'tokenizer.model') copyFileSync(join(sourceDir, file), join(dir, file));
+      const isWeights = file.endsWith('.safetensors') || file === 'model.safetensors.index.json';
+      if (!isWeights && statSync(join(sourceDir, file)).isFile()) copyFileSync(join(sourceDir, file), join(dir, file));
     }
+    const family = familyOf(this.config);
     const { prefix } = textWeightNames(this.config);
     const scale = loraScale(this.settings.lora);
     const merged = new Map<string, LoraFactors>([...trainedFactors(state)].map(([module, f]) => [`${prefix}${module}.weight`, f]));
-    const tensors: Record<string, TensorToWrite> = {};
-    for (const [name, shape] of expectedWeights(this.config)) {
-      const f = merged.get(name);
-      const w = name in state.params ? trainedInTorchLayout(state, name) : this.weights.get(name);
-      tensors[name] = { dtype: 'F32', shape, data: f ? mergeLora(w, f.a, f.b, scale) : w };
+    const layout = checkpointLayout(sourceDir);
+    const source = openCheckpoint(sourceDir);
+    const changed = (canonical: string): Float32Array | null => {
+      const f = merged.get(canonical);
+      if (canonical in state.params) return trainedInTorchLayout(state, canonical);
+      return f ? mergeLora(this.weights.get(canonical), f.a, f.b, scale) : null;
+    };
+    function* tensors() {
+      for (const { tensors: specs } of layout.shards) {
+        for (const { name, dtype } of specs) {
+          const values = changed(family.canonicalWeightName(name));
+          yield { name, data: values === null ? source.readBytes(name) : inDtype(values, dtype, name) };
+        }
+      }
     }
-    writeCheckpoint(dir, tensors, { metadata: { format: 'pt' } });
+    try {
+      writeCheckpointStream(dir, layout, tensors(), { metadata: Object.keys(source.metadata).length > 0 ? source.metadata : { format: 'pt' } });
+    } finally {
+      source.close();
+    }
+  }
+}
+
+/** float32 values stored as `dtype`, rounded to nearest even for the half-precision ones. */
+function inDtype(values: Float32Array, dtype: Dtype, name: string): ArrayBufferView {
+  switch (dtype) {
+    case 'F32': return values;
+    case 'BF16': return float32ToBF16Bits(values);
+    case 'F16': return float32ToF16Bits(values);
+    case 'F64': return Float64Array.from(values);
+    default: throw new Error(`weight "${name}" is stored as ${dtype}, which a merged weight cannot be written as`);
   }
 }

@@ -14,14 +14,17 @@ import type { ForwardFn } from './train-step';
 /** The data inputs of the forward, which the collator feeds. */
 export const trainInputs = {
   tower: 'visual_tower', visualIndex: 'visual_index', embeds: 'inputs_embeds', mask: 'attention_mask', positions: 'position_ids',
-  labels: 'labels', lossMask: 'loss_mask', refChosen: 'ref_chosen_logps', refRejected: 'ref_rejected_logps',
+  logitsPositions: 'logits_positions', labels: 'labels', lossMask: 'loss_mask', refChosen: 'ref_chosen_logps', refRejected: 'ref_rejected_logps',
 } as const;
 
 type GraphModel = Pick<TrainableModel, 'config' | 'weights'>;
 
 /**
- * The decoder from embeddings to per-row response log-probs, emitted into `b`. With `projectorFrames`
- * (frames per video) the projector is in the graph, its weights as inputs.
+ * The decoder from embeddings to per-row response log-probs, emitted into `b`. Logits are computed
+ * only at `logits_positions` (the batch's window of positions that predict a response token,
+ * collator.ts): over a long video prompt the other rows would be most of the step's memory, each
+ * as wide as the vocabulary. With `projectorFrames` (frames per video) the projector is in the
+ * graph, its weights as inputs.
  */
 export function addResponseLogps(b: GraphBuilder, model: GraphModel, options: { adapter?: AdapterProvider; projectorFrames?: number } = {}): SequenceLogps {
   const { config, weights } = model;
@@ -41,9 +44,10 @@ export function addResponseLogps(b: GraphBuilder, model: GraphModel, options: { 
   }
   const mask = b.input(trainInputs.mask, 'int64', ['batch', 'seq']);
   const positions = b.input(trainInputs.positions, 'int64', ['batch', 'seq']);
-  const labels = b.input(trainInputs.labels, 'int64', ['batch', 'seq']);
-  const lossMask = b.input(trainInputs.lossMask, 'float32', ['batch', 'seq']);
-  const { logits } = addDecoder(b, config, weights, { inputsEmbeds: embeds, attentionMask: mask, positionIds: positions }, { adapter: options.adapter });
+  const logitsPositions = b.input(trainInputs.logitsPositions, 'int64', ['rows']);
+  const labels = b.input(trainInputs.labels, 'int64', ['batch', 'rows']);
+  const lossMask = b.input(trainInputs.lossMask, 'float32', ['batch', 'rows']);
+  const { logits } = addDecoder(b, config, weights, { inputsEmbeds: embeds, attentionMask: mask, positionIds: positions }, { adapter: options.adapter, logitsPositions });
   return sequenceLogps(b, logits, labels, lossMask);
 }
 
@@ -56,14 +60,17 @@ export function policyForward(model: GraphModel, settings: TrainConfig, frames: 
   const s = settings;
   return (b, lora) => {
     const logps = addResponseLogps(b, model, { adapter: lora, ...(s.trainProjector ? { projectorFrames: frames } : {}) });
-    if (s.loss === 'sft') return { loss: sftLoss(b, logps), metrics: {} };
+    // One segment per decoder layer: the scopes addDecoder gives them.
+    const checkpoints = s.gradientCheckpointing ? Array.from({ length: model.config.text.numLayers }, (_, l) => `/model/layers.${l}/`) : [];
+    if (s.loss === 'sft') return { loss: sftLoss(b, logps), metrics: {}, checkpoints };
     const [policyChosen, policyRejected] = b.split(logps.sum, 2, 0);
     const [chosenLength, rejectedLength] = b.split(logps.count, 2, 0);
     const refChosen = b.input(trainInputs.refChosen, 'float32', ['pairs']);
     const refRejected = b.input(trainInputs.refRejected, 'float32', ['pairs']);
     const chosenNll = s.sftWeight ? sftLoss(b, { sum: policyChosen, count: chosenLength }) : undefined;
-    return dpoLoss(b, { policyChosen, policyRejected, refChosen, refRejected, chosenLength, rejectedLength, chosenNll }, {
+    const { loss, metrics } = dpoLoss(b, { policyChosen, policyRejected, refChosen, refRejected, chosenLength, rejectedLength, chosenNll }, {
       loss: s.loss, beta: s.beta, labelSmoothing: s.labelSmoothing, sftWeight: s.sftWeight, lengthPenalty: s.lengthPenalty,
     });
+    return { loss, metrics, checkpoints };
   };
 }

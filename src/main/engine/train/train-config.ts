@@ -48,6 +48,11 @@ export interface TrainConfig {
   /** Also train the projector (LLaVA-OneVision) or connector (Idefics3) as whole tensors; the vision
    *  tower stays frozen and its features come from the cache. */
   trainProjector: boolean;
+  /** transformers' gradient_checkpointing: each decoder layer's forward is recomputed in the
+   *  backward, so one layer's activations are kept at a time instead of all of them, for about a
+   *  third more compute. On by default (transformers: off): on a CPU the limit is memory, and a
+   *  video prompt's activations would not fit (BENCHMARKS.md, real-sized checkpoints). */
+  gradientCheckpointing: boolean;
   seed: number;
 }
 
@@ -59,7 +64,7 @@ const { train } = runSettingsDefaults;
 export const defaultTrainConfig: TrainConfig = {
   loss: train.loss, beta: train.beta, labelSmoothing: 0, sftWeight: train.sftWeight, lengthPenalty: train.lengthPenalty, lr: train.lr, epochs: train.epochs,
   batchSize: train.batchSize, gradientAccumulation: 1, warmupRatio: 0.1, schedule: 'cosine', weightDecay: 0, maxGradNorm: 1,
-  lora: defaultLoraConfig, trainProjector: train.trainProjector, seed: runSettingsDefaults.seed,
+  lora: defaultLoraConfig, trainProjector: train.trainProjector, gradientCheckpointing: true, seed: runSettingsDefaults.seed,
 };
 
 /** DPO-family losses train on pairs (chosen and rejected); SFT on the chosen response alone. */

@@ -31,7 +31,7 @@ import type { TrainState } from './state';
 export type LoraProvider = (module: string, inFeatures: number, outFeatures: number) => Projection['lora'];
 
 /** Builds the forward and the scalar loss; metrics become graph outputs under their keys. */
-export type ForwardFn = (b: GraphBuilder, lora: LoraProvider) => { loss: Value; metrics: Record<string, Value> };
+export type ForwardFn = (b: GraphBuilder, lora: LoraProvider) => { loss: Value; metrics: Record<string, Value>; checkpoints?: readonly string[] };
 
 export interface TrainStepOptions {
   lora: LoraConfig;
@@ -93,6 +93,8 @@ export interface LossGraph {
   dataInputs: string[];
   /** Metric output names (the forward's keys). */
   metrics: string[];
+  /** Node-name prefixes of the segments the backward recomputes (gradient checkpointing; differentiate.ts). */
+  checkpoints: readonly string[];
 }
 
 /** Builds `forward` with a LoRA provider that makes each targeted module's factors graph inputs. */
@@ -125,7 +127,7 @@ export function buildLossGraph(forward: ForwardFn, cfg: LoraConfig, name = 'loss
     const drop = dropout([...adapted.keys()].indexOf(module));
     return { a: entry.a, b: entry.b, scale, ...(drop ? { dropout: drop } : {}) };
   };
-  const { loss, metrics } = forward(b, provider);
+  const { loss, metrics, checkpoints = [] } = forward(b, provider);
   if (adapted.size === 0) throw new Error(`${name}: no module of the forward matches the LoRA targets ${JSON.stringify(cfg.targets)}`);
   b.output(loss, LOSS);
   for (const [metric, v] of Object.entries(metrics)) b.output(v, metric);
@@ -137,7 +139,7 @@ export function buildLossGraph(forward: ForwardFn, cfg: LoraConfig, name = 'loss
   const trainable = new Set(params);
   return {
     graph, modules: [...adapted.values()].map((e) => e.module), params,
-    dataInputs: graph.inputs.map((i) => i.name).filter((n) => !trainable.has(n)), metrics: Object.keys(metrics),
+    dataInputs: graph.inputs.map((i) => i.name).filter((n) => !trainable.has(n)), metrics: Object.keys(metrics), checkpoints,
   };
 }
 
@@ -151,7 +153,7 @@ export type TrainStep = LossGraph;
 export function buildTrainStep(forward: ForwardFn, options: TrainStepOptions): TrainStep {
   if (!(options.lora.dropout >= 0 && options.lora.dropout < 1)) throw new Error(`buildTrainStep: LoRA dropout must be in [0, 1), got ${options.lora.dropout}`);
   const fwd = buildLossGraph(forward, options.lora, options.name ?? 'train_step', options.extraParams);
-  const withGrads = differentiate(fwd.graph, { loss: LOSS, wrt: fwd.params });
+  const withGrads = differentiate(fwd.graph, { loss: LOSS, wrt: fwd.params, checkpoints: fwd.checkpoints });
   // The gradients feed the optimizer inside the graph; as outputs they would be copied to the host.
   const gradOutputs = new Set(fwd.params.map((p) => GRAD_PREFIX + p));
   const t = GraphBuilder.extend({ ...withGrads, outputs: withGrads.outputs.filter((o) => !gradOutputs.has(o.name)) });
@@ -172,7 +174,7 @@ export function buildTrainStep(forward: ForwardFn, options: TrainStepOptions): T
 
 /** The loss graph with its gradients as outputs (`grad.<p>`): the earlier micro-batches of an update. */
 export function gradientGraph(loss: LossGraph): Graph {
-  return differentiate(loss.graph, { loss: LOSS, wrt: loss.params });
+  return differentiate(loss.graph, { loss: LOSS, wrt: loss.params, checkpoints: loss.checkpoints });
 }
 
 /** Opens an ONNX Runtime session on a graph, with the run's execution providers and threads. */

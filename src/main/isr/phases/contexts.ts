@@ -20,7 +20,7 @@ export async function writeContexts(s: PolicyScope): Promise<Map<number, Context
     if (contexts.has(p.video.id)) continue;
     const before = previous.get(p.video.id);
     const text = before ? fill(templates.retrospect, { previous: before.text }, 'retrospect') : templates.describe;
-    const prompt = s.vlm.prompt(userTurn(text, true), s.settings.frames);
+    const prompt = s.vlm.prompt(userTurn(text, true), await s.features.shown(p.video.path, s.settings.frames));
     const [g] = await s.vlm.generate([{ prompt, features: await visual(s, p) }], { maxNewTokens: s.settings.contextTokens });
     const context = { videoId: p.video.id, text: g.text, refinedId: before?.id ?? null };
     contexts.set(p.video.id, { id: saveContext(db, round.id, context), ...context });

@@ -22,7 +22,7 @@ export async function judgeSamples(s: PolicyScope, contexts: ReadonlyMap<number,
         if (pFirst !== undefined) known[order] = pFirst;
       }
       if (known.a !== undefined && known.b !== undefined) continue;
-      const input = { question: p.question, first: a.text, second: b.text, frames: s.settings.frames, context: context?.text ?? null, features: view.video ? await visual(s, p) : null };
+      const input = { question: p.question, first: a.text, second: b.text, video: await s.features.shown(p.video.path, s.settings.frames), context: context?.text ?? null, features: view.video ? await visual(s, p) : null };
       await judgeBothOrders(s.vlm, s.templates, input, {
         known,
         onVerdict: (shownFirst, { pFirst, attention: att }) => saveJudgment(db, round.id, {

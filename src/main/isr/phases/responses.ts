@@ -17,7 +17,7 @@ export async function sampleResponses(s: PolicyScope): Promise<void> {
     const have = stored.get(p.id) ?? [];
     const samples = new Set(have.map((r) => r.sample));
     if (Array.from({ length: settings.samples }, (_, k) => samples.has(k)).every(Boolean)) continue;
-    const input = { prompt: vlm.prompt(answerTurn(s.templates, p.question), settings.frames), features: await visual(s, p) };
+    const input = { prompt: vlm.prompt(answerTurn(s.templates, p.question), await s.features.shown(p.video.path, settings.frames)), features: await visual(s, p) };
     const texts = new Set(have.map((r) => r.text));
     for (let k = 0; k < settings.samples; k++) {
       if (samples.has(k)) continue;

@@ -10,7 +10,8 @@ import type { ModelConfig } from '../config';
 import type { Json, Reader } from '../config-reader';
 import type { TokenizerStyle } from '../fixture-tokenizer';
 import { positionIds } from '../position-ids';
-import type { ChatMessage, ModelTokenizer } from '../tokenizer';
+import type { PromptVideo } from '../prompt';
+import type { ChatMessage, ChatTemplateText } from '../tokenizer';
 import { decoderShapes, patchesPerSide, siglipTowerShapes, type WeightLoader, type WeightShapes } from '../weight-layout';
 import type { ModelWeights } from '../weights';
 
@@ -23,13 +24,6 @@ export interface FixturePreset {
   configJson(sections: { vision: Json; text: Json }, idOf: (token: string) => number, modelType: string): Json;
   /** preprocessor_config.json from the keys every family shares, for frames of `image` pixels a side. */
   preprocessorJson(image: number, common: Json): Json;
-}
-
-/** One family's visual tokens spliced into a prompt where its placeholder stood. */
-export interface PlaceholderExpansion {
-  ids: number[];
-  /** Where each frame's grid starts, relative to the expansion's first id. */
-  frameStarts: number[];
 }
 
 export abstract class ModelFamily<C extends ModelConfig = ModelConfig> {
@@ -135,6 +129,11 @@ export abstract class ModelFamily<C extends ModelConfig = ModelConfig> {
   /** The per-frame grid side of visual tokens in the prompt. */
   abstract promptGrid(config: C): number;
 
+  /** The template the family's processor renders these messages with instead of the folder's (null: the folder's). */
+  chatTemplate(_messages: ChatMessage[]): ChatTemplateText | null {
+    return null;
+  }
+
   /** The messages as the family's processor gives them to the chat template. */
   promptMessages(messages: ChatMessage[], _frames: number): ChatMessage[] {
     return messages;
@@ -148,8 +147,9 @@ export abstract class ModelFamily<C extends ModelConfig = ModelConfig> {
   /** The token id the visual features replace. */
   abstract visualTokenId(config: C): number;
 
-  /** The ids one placeholder becomes for a video of `frames` frames. */
-  abstract expandPlaceholder(tokenizer: ModelTokenizer, config: C, frames: number): PlaceholderExpansion;
+  /** The text one placeholder becomes for the video, as the processor expands it: each frame's
+   *  promptGrid^2 visual tokens in one run (appendedVisualRows more after the last frame's). */
+  abstract expandPlaceholder(config: C, video: PromptVideo): string;
 
   // --- positions ---------------------------------------------------------------------------------
 

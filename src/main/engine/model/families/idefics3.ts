@@ -1,4 +1,4 @@
-// Idefics3 / SmolVLM (model_type idefics3 or smolvlm): SigLIP tower with post_layernorm, the
+// Idefics3 / SmolVLM (model_type idefics3; SmolVLM2's smolvlm is smolvlm.ts over this): SigLIP tower with post_layernorm, the
 // connector (pixel shuffle by scale_factor, then modality_projection.proj without bias), each frame
 // given to the prompt as an image of its own, a Llama decoder. Follows transformers
 // configuration_idefics3.py, modeling_idefics3.py (Idefics3VisionTransformer, Idefics3Connector)
@@ -11,9 +11,10 @@ import { linear } from '../../graph/nn';
 import type { ModelConfig } from '../config';
 import { readDecoderConfig, readVisionConfig, type Reader } from '../config-reader';
 import { tokenizerStyles } from '../fixture-tokenizer';
-import type { ChatMessage, ContentPart, ModelTokenizer } from '../tokenizer';
+import type { PromptVideo } from '../prompt';
+import type { ChatMessage, ContentPart } from '../tokenizer';
 import { patchesPerSide, type WeightLoader, type WeightShapes } from '../weight-layout';
-import { ModelFamily, type FixturePreset, type PlaceholderExpansion } from './family';
+import { ModelFamily, type FixturePreset } from './family';
 
 export interface Idefics3Config extends ModelConfig {
   /** 'idefics3' or 'smolvlm' (SmolVLM reuses Idefics3's modelling). */
@@ -24,7 +25,7 @@ export interface Idefics3Config extends ModelConfig {
 
 const connectorProj = 'model.connector.modality_projection.proj';
 
-const fixture: FixturePreset = {
+export const idefics3Fixture: FixturePreset = {
   tokenizerStyle: tokenizerStyles.idefics3,
   configJson: ({ vision, text }, idOf, modelType) => ({
     architectures: ['Idefics3ForConditionalGeneration'],
@@ -43,14 +44,14 @@ const fixture: FixturePreset = {
 
 export class Idefics3Family extends ModelFamily<Idefics3Config> {
   readonly id: string = 'idefics3';
-  readonly modelTypes: readonly string[] = ['idefics3', 'smolvlm'];
+  readonly modelTypes: readonly string[] = ['idefics3'];
   readonly visionPrefix: string = 'model.vision_model.';
   readonly textPrefix: string = 'model.text_model.';
   readonly lmHeadName: string = 'lm_head.weight';
   readonly projectorModule = 'connector';
   readonly projectorOutputBias = null;
   readonly placeholder: string = '<image>';
-  override readonly fixture: FixturePreset | null = fixture;
+  override readonly fixture: FixturePreset | null = idefics3Fixture;
 
   readConfig(r: Reader, modelType: string): Idefics3Config {
     const tied = r.bool('tie_word_embeddings', false);
@@ -122,10 +123,14 @@ export class Idefics3Family extends ModelFamily<Idefics3Config> {
     return config.imageTokenId;
   }
 
-  /** One frame: <fake_token_around_image><global-img><image>*n<fake_token_around_image>. */
-  expandPlaceholder(tokenizer: ModelTokenizer, config: Idefics3Config, _frames: number): PlaceholderExpansion {
-    const around = tokenizer.tokenId('<fake_token_around_image>');
-    const cells = this.promptGrid(config) ** 2;
-    return { ids: [around, tokenizer.tokenId('<global-img>'), ...Array<number>(cells).fill(config.imageTokenId), around], frameStarts: [2] };
+  /** One frame: an image without splitting (_prompt_single_image). */
+  expandPlaceholder(config: Idefics3Config, _video: PromptVideo): string {
+    return this.frameImage(config);
+  }
+
+  /** <fake_token_around_image><global-img><image>*n<fake_token_around_image>, n = promptGrid^2. */
+  protected frameImage(config: Idefics3Config): string {
+    const around = '<fake_token_around_image>';
+    return `${around}<global-img>${'<image>'.repeat(this.promptGrid(config) ** 2)}${around}`;
   }
 }

@@ -5,8 +5,9 @@ import type { ModelConfig } from '../config';
 import type { ModelFamily } from './family';
 import { Idefics3Family } from './idefics3';
 import { LlavaOnevisionFamily } from './llava-onevision';
+import { SmolVlmFamily } from './smolvlm';
 
-const builtIn = [new LlavaOnevisionFamily(), new Idefics3Family()];
+const builtIn = [new LlavaOnevisionFamily(), new Idefics3Family(), new SmolVlmFamily()];
 
 const families = new Map<string, ModelFamily>(builtIn.map((f) => [f.id, f]));
 

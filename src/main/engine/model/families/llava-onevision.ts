@@ -10,11 +10,11 @@ import { geluErf, linear } from '../../graph/nn';
 import type { ModelConfig } from '../config';
 import { readDecoderConfig, readVisionConfig, type Reader } from '../config-reader';
 import { tokenizerStyles } from '../fixture-tokenizer';
-import type { ModelTokenizer } from '../tokenizer';
+import type { PromptVideo } from '../prompt';
 import { bilinearMatrix, pooledSide, poolVideoFeatures, videoTokenCount } from '../video-pooling';
 import { graphWeight, patchesPerSide, type WeightLoader, type WeightShapes } from '../weight-layout';
 import type { ModelWeights } from '../weights';
-import { ModelFamily, type FixturePreset, type PlaceholderExpansion } from './family';
+import { ModelFamily, type FixturePreset } from './family';
 
 export interface LlavaOnevisionConfig extends ModelConfig {
   imageTokenId: number;
@@ -170,11 +170,7 @@ export class LlavaOnevisionFamily extends ModelFamily<LlavaOnevisionConfig> {
     return config.videoTokenId;
   }
 
-  expandPlaceholder(_tokenizer: ModelTokenizer, config: LlavaOnevisionConfig, frames: number): PlaceholderExpansion {
-    const cells = this.promptGrid(config) ** 2;
-    return {
-      ids: Array<number>(videoTokenCount(frames, patchesPerSide(config.vision))).fill(config.videoTokenId),
-      frameStarts: Array.from({ length: frames }, (_, f) => f * cells),
-    };
+  expandPlaceholder(config: LlavaOnevisionConfig, video: PromptVideo): string {
+    return this.placeholder.repeat(videoTokenCount(video.frames, patchesPerSide(config.vision)));
   }
 }

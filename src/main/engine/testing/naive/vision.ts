@@ -144,21 +144,25 @@ const connectors: Record<string, (config: ModelConfig, states: Float64Array[], f
     const x1 = linear(selected, rows, d, get('multi_modal_projector.linear_1.weight'), h, get('multi_modal_projector.linear_1.bias')).map(gelu.gelu);
     return linear(x1, rows, h, get('multi_modal_projector.linear_2.weight'), h, get('multi_modal_projector.linear_2.bias'));
   },
-  idefics3: (base, states, { side, d, get, pre, options }) => {
-    const config = base as Idefics3Config;
-    const v = config.vision;
-    const h = config.text.hiddenSize;
-    const seq = side * side;
-    const hidden = states[states.length - 1];
-    const last = options.postLayerNorm === false ? hidden : layerNorm(hidden, seq, d, get(`${pre}post_layernorm.weight`), get(`${pre}post_layernorm.bias`), v.layerNormEps);
-    // pixel_shuffle: view [side, side/s, d*s]; permute -> [side/s, side, d*s]; view [side/s, side/s, d*s*s];
-    // permute -> [side/s, side/s, d*s*s]; view [seq/s^2, d*s^2]. Views move no data.
-    const s = config.scaleFactor;
-    const first = swapLeading(last, side, side / s, d * s);
-    const shuffled = swapLeading(first, side / s, side / s, d * s * s);
-    return linear(shuffled, seq / (s * s), d * s * s, get('model.connector.modality_projection.proj.weight'), h);
-  },
+  idefics3: idefics3Connector,
+  // SmolVLM2 is Idefics3's tower and connector with another prompt.
+  smolvlm: idefics3Connector,
 };
+
+function idefics3Connector(base: ModelConfig, states: Float64Array[], { side, d, get, pre, options }: FrameState): Float64Array {
+  const config = base as Idefics3Config;
+  const v = config.vision;
+  const h = config.text.hiddenSize;
+  const seq = side * side;
+  const hidden = states[states.length - 1];
+  const last = options.postLayerNorm === false ? hidden : layerNorm(hidden, seq, d, get(`${pre}post_layernorm.weight`), get(`${pre}post_layernorm.bias`), v.layerNormEps);
+  // pixel_shuffle: view [side, side/s, d*s]; permute -> [side/s, side, d*s]; view [side/s, side/s, d*s*s];
+  // permute -> [side/s, side/s, d*s*s]; view [seq/s^2, d*s^2]. Views move no data.
+  const s = config.scaleFactor;
+  const first = swapLeading(last, side, side / s, d * s);
+  const shuffled = swapLeading(first, side / s, side / s, d * s * s);
+  return linear(shuffled, seq / (s * s), d * s * s, get('model.connector.modality_projection.proj.weight'), h);
+}
 
 /** pixel_values [frames, 3, S, S] to features [frames, tokens, text hidden], in float64. */
 export function naiveVisionForward(config: ModelConfig, weights: ModelWeights, pixelValues: ArrayLike<number>, frames: number, options: NaiveVisionOptions = {}): Float64Array {

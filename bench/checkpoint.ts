@@ -1,0 +1,164 @@
+// What a real-sized checkpoint costs on this machine (issue 21): the stand-ins of published
+// checkpoints `isr-studio fixture --like` writes (their configs, processor files, tokenizer and BF16
+// shards, random values), at the default 8 frames of a 640x360 clip. Stages: `generate` (load,
+// vision, 32 greedy tokens), one judge verdict (the judge prompt with a description and two
+// answers, attention read), and one DPO update at batch 1 (its reference pass and the update).
+// Each stage runs in a process of its own so its peak resident set (VmHWM) is its own; the stages
+// repeat, taking turns, and the table gives medians and ranges. `ISR_BENCH_CHECKPOINTS` picks the
+// presets (comma-separated; default all), `ISR_BENCH_STAGES` the stages, `ISR_BENCH_REPEATS` the
+// repeats (default 2).
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { demoCorpus } from '../src/main/demo/data/corpus';
+import { checkpointPresetIds, writeCheckpointFixture } from '../src/main/engine/model/fixture';
+import { VideoLanguageModel } from '../src/main/engine/model/vlm';
+import { judge } from '../src/main/isr/judge';
+import { loadTemplates } from '../src/main/isr/templates';
+import { trainingExample } from '../src/main/isr/training-example';
+import { runTraining } from '../src/main/isr/training-pipeline';
+import { VideoFeatures } from '../src/main/isr/video-features';
+import { defaultTrainConfig } from '../src/main/engine/train/train-config';
+import { answerTurn } from '../src/main/isr/templates';
+
+const stages = ['generate', 'judge', 'dpo'] as const;
+type Stage = (typeof stages)[number];
+const frames = 8;
+
+interface StageFigures {
+  /** Seconds of each part of the stage, in order. */
+  parts: Record<string, number>;
+  peakMiB: number;
+  tokens: number;
+}
+
+const words = (n: number, seed: number) => Array.from({ length: n }, (_, i) => ['red', 'square', 'moves', 'left', 'circle', 'blue', 'then', 'stops', 'near', 'the', 'edge'][(i * 7 + seed) % 11]).join(' ');
+
+function peakMiB(): number {
+  const status = readFileSync('/proc/self/status', 'utf8');
+  return Number(/^VmHWM:\s+(\d+) kB/m.exec(status)![1]) / 1024;
+}
+
+async function timedPart<T>(parts: Record<string, number>, name: string, work: () => Promise<T>): Promise<T> {
+  const t0 = performance.now();
+  const out = await work();
+  parts[name] = (performance.now() - t0) / 1000;
+  return out;
+}
+
+/** One stage, in this (child) process. */
+async function runStage(stage: Stage, model: string, clip: string, cache: string): Promise<StageFigures> {
+  const parts: Record<string, number> = {};
+  const ffmpeg = 'ffmpeg';
+  const vlm = await timedPart(parts, 'load', () => VideoLanguageModel.load(model));
+  const videos = new VideoFeatures(vlm, ffmpeg, cache);
+  const templates = loadTemplates();
+  const features = await timedPart(parts, 'vision', () => videos.of(clip, frames));
+  const shown = await videos.shown(clip, frames);
+  let tokens = 0;
+  if (stage === 'generate') {
+    const prompt = vlm.prompt(answerTurn(templates, 'What happens in the video?'), shown);
+    tokens = prompt.inputIds.length;
+    await timedPart(parts, 'prefill + 32 tokens', () => vlm.generate([{ prompt, features }], { maxNewTokens: 32, stopTokenIds: [] }));
+  } else if (stage === 'judge') {
+    const input = { question: 'What happens in the video?', first: words(40, 1), second: words(40, 2), context: words(120, 3), features, video: shown };
+    await timedPart(parts, 'verdict', () => judge(vlm, templates, input));
+  } else {
+    const example = await trainingExample(vlm, { messages: answerTurn(templates, 'What happens in the video?'), chosen: words(60, 4), rejected: words(60, 5), video: clip }, { features: videos, frames, tower: false });
+    tokens = example.prompt.length * 2 + example.chosen.length + example.rejected!.length;
+    const stateDir = mkdtempSync(join(tmpdir(), 'isr-bench-dpo-'));
+    const t0 = performance.now();
+    let referenceDone = 0;
+    await runTraining({
+      model: vlm, from: model, examples: [example], settings: { ...defaultTrainConfig, epochs: 1, batchSize: 1, warmupRatio: 0 }, stateDir,
+      onReference: (done, total) => {
+        if (done === total) referenceDone = performance.now();
+      },
+    });
+    parts['reference pass'] = (referenceDone - t0) / 1000;
+    parts.update = (performance.now() - referenceDone) / 1000;
+    rmSync(stateDir, { recursive: true, force: true });
+  }
+  await vlm.release();
+  return { parts, peakMiB: peakMiB(), tokens };
+}
+
+const here = fileURLToPath(import.meta.url);
+
+function childStage(stage: Stage, model: string, clip: string, cache: string): StageFigures {
+  const out = spawnSync(process.execPath, ['--import', 'tsx', here, 'child', stage, model, clip, cache], { encoding: 'utf8', maxBuffer: 1 << 26, env: { ...process.env, MALLOC_MMAP_THRESHOLD_: '131072' } });
+  const line = out.stdout.trim().split('\n').pop() ?? '';
+  if (out.status !== 0 || !line.startsWith('{')) throw new Error(`bench stage ${stage} failed (${out.status ?? out.signal}): ${out.stderr.slice(-2000)}`);
+  return JSON.parse(line) as StageFigures;
+}
+
+const median = (xs: readonly number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 === 1 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+const spread = (xs: readonly number[], digits: number) => (xs.length < 2 ? median(xs).toFixed(digits) : `${median(xs).toFixed(digits)} (${Math.min(...xs).toFixed(digits)}–${Math.max(...xs).toFixed(digits)})`);
+
+function folderBytes(dir: string, match: RegExp): number {
+  return readdirSync(dir).filter((f) => match.test(f)).reduce((sum, f) => sum + statSync(join(dir, f)).size, 0);
+}
+
+export async function checkpointSection(machine: string): Promise<string> {
+  const chosen = (process.env.ISR_BENCH_CHECKPOINTS?.split(',') ?? [...checkpointPresetIds]).filter(Boolean);
+  const repeats = Number(process.env.ISR_BENCH_REPEATS ?? 2);
+  const run = stages.filter((s) => process.env.ISR_BENCH_STAGES?.split(',').includes(s) ?? true);
+  const root = mkdtempSync(join(tmpdir(), 'isr-bench-checkpoint-'));
+  const clip = join(root, 'clip.mp4');
+  execFileSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-f', 'lavfi', '-i', 'testsrc=size=640x360:rate=30', '-t', '6', '-pix_fmt', 'yuv420p', clip]);
+  const rows: string[] = [];
+  try {
+    for (const preset of chosen) {
+      const model = join(root, preset);
+      const t0 = performance.now();
+      writeCheckpointFixture(model, { like: preset, seed: 1, corpus: demoCorpus() });
+      const writeS = (performance.now() - t0) / 1000;
+      const onDisk = folderBytes(model, /\.safetensors$/);
+      const figures = new Map<Stage, StageFigures[]>(run.map((s) => [s, []]));
+      for (let r = 0; r < repeats; r++) {
+        for (const stage of run) {
+          const cache = join(root, `cache-${preset}-${stage}-${r}`);
+          mkdirSync(cache, { recursive: true });
+          const figure = childStage(stage, model, clip, cache);
+          process.stderr.write(`${preset} ${stage}: ${JSON.stringify(figure)}\n`);
+          figures.get(stage)!.push(figure);
+        }
+      }
+      const gib = (mib: number) => mib / 1024;
+      for (const stage of run) {
+        const runs = figures.get(stage)!;
+        const parts = Object.keys(runs[0].parts).map((p) => `${p} ${spread(runs.map((f) => f.parts[p]), 1)} s`).join('; ');
+        const peak = runs.map((f) => gib(f.peakMiB));
+        rows.push(`| ${preset} | ${stage} | ${runs[0].tokens || '–'} | ${parts} | ${spread(peak, 2)} GiB | ${(median(peak) / gib(onDisk / 1024 ** 2)).toFixed(2)}x |`);
+      }
+      rows.push(`| ${preset} | (writing the stand-in) | – | ${writeS.toFixed(0)} s for ${(onDisk / 1024 ** 3).toFixed(2)} GiB of BF16 shards | – | – |`);
+    }
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+  return [
+    '## Real-sized checkpoints: generate, a judge verdict and a DPO update at 8 frames (ONNX Runtime CPU)',
+    '',
+    machine,
+    '',
+    `Command: \`npm run bench -- checkpoint\` (presets: ${chosen.join(', ')}; ${repeats} runs of each stage, in turns, each in a fresh process; median (min–max)). ` +
+      'The models are the stand-ins `isr-studio fixture --like` writes: the published config, processor and tokenizer files and BF16 shards of each checkpoint, with random values. ' +
+      'The clip is 6 s of ffmpeg\'s 640x360 test pattern; 8 frames are decoded at that size and resized as the checkpoint\'s processor does. ' +
+      '"Tokens" is the prompt (generate), or both rows of the pair (DPO). The peak is the stage process\'s VmHWM, and "x disk" is that peak over the checkpoint\'s bytes on disk.',
+    '',
+    '| Checkpoint | Stage | Tokens | Seconds | Peak RSS | x disk |',
+    '|---|---|---|---|---|---|',
+    ...rows,
+  ].join('\n');
+}
+
+if (process.argv[2] === 'child') {
+  const [, , , stage, model, clip, cache] = process.argv;
+  process.stdout.write(`${JSON.stringify(await runStage(stage as Stage, model, clip, cache))}\n`);
+}
