@@ -72,7 +72,7 @@ function standInConfig(dir: string): ModelConfig {
     ...base,
     text: {
       ...base.text, modelType: 'qwen2', hiddenSize: 896, numLayers: 24, numHeads: 14, numKvHeads: 2, headDim: 64,
-      intermediateSize: 4864, vocabSize: 151936, tieWordEmbeddings: true, qkvBias: true, outputBias: false, ropeTheta: 1e6, rmsNormEps: 1e-6,
+      intermediateSize: 4864, vocabSize: 151936, tieWordEmbeddings: true, qkvBias: true, outputBias: false, rope: { theta: 1e6, dim: 64, scaling: { type: 'default' } }, rmsNormEps: 1e-6,
     },
   };
 }

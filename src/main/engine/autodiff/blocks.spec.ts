@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { GraphBuilder } from '../graph/builder';
 import type { Graph, Value } from '../graph/ir';
 import {
-  causalMask, crossEntropy, decoderLayer, rmsNorm, rotaryCosSin, selfAttention, swigluMlp, visionEncoderLayer,
+  causalMask, crossEntropy, decoderLayer, rmsNorm, rotaryCosSin, selfAttention, gatedMlp, visionEncoderLayer,
   type AttentionConfig, type AttentionWeights, type Projection,
 } from '../graph/nn';
 import { serialize } from '../graph/onnx';
@@ -78,7 +78,7 @@ function mlpBlock(seed: number): Setup {
   const p = new Params(new GraphBuilder('mlp'), rng(seed));
   const x = p.input('hidden', ['batch', 'seq', HIDDEN], [B, S, HIDDEN]);
   p.wrt.push('hidden');
-  const out = swigluMlp(p.b, x, { gate: p.linear('gate', HIDDEN, 12), up: p.linear('up', HIDDEN, 12, { rank: 2 }), down: p.linear('down', 12, HIDDEN, { rank: 2 }) });
+  const out = gatedMlp(p.b, x, { gate: p.linear('gate', HIDDEN, 12), up: p.linear('up', HIDDEN, 12, { rank: 2 }), down: p.linear('down', 12, HIDDEN, { rank: 2 }) });
   return p.finish(out, [B, S, HIDDEN]);
 }
 

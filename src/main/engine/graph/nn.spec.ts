@@ -1,9 +1,10 @@
 // Composite layers against independent computations and identities (float64 reference interpreter).
 import { describe, expect, it } from 'vitest';
-import { randomTensor, rng } from '../testing/gradcheck';
+import { gradcheck, randomTensor, rng } from '../testing/gradcheck';
+import { naiveActivation, naiveActivations } from '../testing/naive/activations';
 import { GraphBuilder } from './builder';
 import type { Value } from './ir';
-import { causalMask, geluErf, geluTanh, layerNorm, logSigmoid, rmsNorm, rotaryCosSin, selfAttention, silu, type AttentionConfig } from './nn';
+import { activationNames, activations, causalMask, geluErf, geluTanh, layerNorm, logSigmoid, rmsNorm, rotaryCosSin, selfAttention, silu, type AttentionConfig } from './nn';
 import { erf, runReference, tensor64, type Tensor64 } from './reference';
 
 // Float64 graphs, so the constants inside the composites are not rounded to float32.
@@ -25,6 +26,15 @@ describe('composite layers', () => {
     ];
     for (const [name, build, f] of cases) {
       run1(build, x).forEach((y, i) => expect(y, name).toBeCloseTo(f(x.data[i]), 12));
+    }
+    // Every ACT2FN name a config may give, against its float64 definition, and differentiable.
+    expect(activationNames.sort()).toEqual(Object.keys(naiveActivations).sort());
+    for (const name of activationNames) {
+      run1((b, v) => activations[name](b, v), x).forEach((y, i) => expect(y, name).toBeCloseTo(naiveActivation(name)(x.data[i]), 9));
+      const b = new GraphBuilder();
+      b.output(b.reduceSum(b.mul(activations[name](b, b.input('x', 'float64', x.dims)), b.constant('float64', x.dims as number[], Array.from(x.data, (_, i) => 1 + i / 7))), undefined, false), 'loss');
+      const check = gradcheck(b.build(), 'loss', ['x'], { x });
+      expect(check.worst, `${name}: ${check.where}`).toBeLessThanOrEqual(1);
     }
     // erf itself against known values (Abramowitz & Stegun table 7.1).
     expect(erf(0.5)).toBeCloseTo(0.5204998778130465, 14);

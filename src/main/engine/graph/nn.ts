@@ -59,21 +59,44 @@ export function geluErf(b: GraphBuilder, x: Value): Value {
 
 export const silu = (b: GraphBuilder, x: Value): Value => b.mul(x, b.sigmoid(x));
 
+export type Activation = (b: GraphBuilder, x: Value) => Value;
+
+/** transformers' ACT2FN entries a config may name (hidden_act, projector_hidden_act), by that name:
+ *  "gelu" is exact, "gelu_new", "gelu_fast" and "gelu_pytorch_tanh" are the tanh approximation. */
+export const activations: Readonly<Record<string, Activation>> = {
+  gelu: geluErf,
+  gelu_new: geluTanh,
+  gelu_fast: geluTanh,
+  gelu_pytorch_tanh: geluTanh,
+  quick_gelu: (b, x) => b.mul(x, b.sigmoid(b.mul(x, 1.702))),
+  silu,
+  swish: silu,
+  relu: (b, x) => b.where(b.greater(x, 0), x, b.scalar(0, x.dtype)),
+};
+
+export const activationNames = Object.keys(activations);
+
 /** log(sigmoid(x)) = -softplus(-x), stable for large |x| (DPO's loss). */
 export const logSigmoid = (b: GraphBuilder, x: Value): Value => b.neg(b.softplus(b.neg(x)));
 
 /**
  * Rotary tables from integer positions [batch, seq]: cos and sin of [batch, seq, headDim], with
- * inv_freq[i] = theta^(-2i/headDim) and the frequencies repeated twice (LlamaRotaryEmbedding).
+ * inv_freq[i] = theta^(-2i/headDim) (the default rope; model/rope.ts has the scaled ones).
  */
 export function rotaryCosSin(b: GraphBuilder, positionIds: Value, headDim: number, theta: number): { cos: Value; sin: Value } {
   return b.scope('rotary', () => {
-    const invFreq = Array.from({ length: headDim / 2 }, (_, i) => 1 / theta ** ((2 * i) / headDim));
-    const pos = b.unsqueeze(b.cast(positionIds, 'float32'), [-1]);
-    const freqs = b.mul(pos, b.constant('float32', [headDim / 2], invFreq));
-    const emb = b.concat([freqs, freqs], -1);
-    return { cos: b.cos(emb), sin: b.sin(emb) };
+    const invFreq = b.constant('float32', [headDim / 2], Array.from({ length: headDim / 2 }, (_, i) => 1 / theta ** ((2 * i) / headDim)));
+    return rotaryFromInvFreq(b, positionIds, invFreq);
   });
+}
+
+/** cos and sin [batch, seq, 2 * half] of positions [batch, seq] times inv_freq [half], the frequencies
+ *  repeated twice as LlamaRotaryEmbedding does, both times `scaling` (YaRN's attention factor). */
+export function rotaryFromInvFreq(b: GraphBuilder, positionIds: Value, invFreq: Value, scaling = 1): { cos: Value; sin: Value } {
+  const freqs = b.mul(b.unsqueeze(b.cast(positionIds, 'float32'), [-1]), invFreq);
+  const emb = b.concat([freqs, freqs], -1);
+  if (scaling === 1) return { cos: b.cos(emb), sin: b.sin(emb) };
+  return { cos: b.mul(b.cos(emb), scaling), sin: b.mul(b.sin(emb), scaling) };
 }
 
 /** rotate_half: concat(-x2, x1) of the last axis' halves. */
@@ -152,11 +175,11 @@ export function selfAttention(
   return b.scope('o_proj', () => linear(b, merged, w.o));
 }
 
-/** LlamaMLP / Qwen2MLP: down(silu(gate(x)) * up(x)). */
-export function swigluMlp(b: GraphBuilder, x: Value, w: { gate: Projection; up: Projection; down: Projection }): Value {
+/** LlamaMLP / Qwen2MLP: down(act(gate(x)) * up(x)), act silu unless the config says otherwise. */
+export function gatedMlp(b: GraphBuilder, x: Value, w: { gate: Projection; up: Projection; down: Projection }, act: Activation = silu): Value {
   const gate = b.scope('gate_proj', () => linear(b, x, w.gate));
   const up = b.scope('up_proj', () => linear(b, x, w.up));
-  return b.scope('down_proj', () => linear(b, b.mul(silu(b, gate), up), w.down));
+  return b.scope('down_proj', () => linear(b, b.mul(act(b, gate), up), w.down));
 }
 
 export interface DecoderLayerWeights extends AttentionWeights {
@@ -174,7 +197,7 @@ export function decoderLayer(
 ): Value {
   const attn = b.scope('self_attn', () => selfAttention(b, rmsNorm(b, x, w.inputNorm, cfg.rmsEps), w, cfg, ctx));
   const h = b.add(x, attn);
-  const mlp = b.scope('mlp', () => swigluMlp(b, rmsNorm(b, h, w.postNorm, cfg.rmsEps), w));
+  const mlp = b.scope('mlp', () => gatedMlp(b, rmsNorm(b, h, w.postNorm, cfg.rmsEps), w));
   return b.add(h, mlp);
 }
 

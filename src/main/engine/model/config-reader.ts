@@ -4,17 +4,29 @@
 // (configuration_qwen2.py, configuration_llama.py, configuration_siglip.py).
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { activationNames } from '../graph/nn';
 import type { DecoderConfig, VisionConfig } from './config';
+import { readRope } from './rope';
 
 export type Json = Record<string, unknown>;
 
-/** Reads typed keys of one JSON object, every error naming the file and the key path. */
+/**
+ * Reads typed keys of one JSON object, every error naming the file and the key path. A key the
+ * object leaves out takes the configuration class's default (`defaults`, transformers' __init__
+ * signature), as transformers would; a call's own fallback stands for a JSON null or a key with no
+ * class default.
+ */
 export class Reader {
   constructor(
     readonly file: string,
     private readonly obj: Json,
     private readonly prefix = '',
+    private readonly defaults: ConfigDefaults = {},
   ) {}
+
+  private value(key: string, fallback: unknown): unknown {
+    return (key in this.obj ? this.obj[key] : this.defaults[key]) ?? fallback;
+  }
 
   private fail(key: string, want: string): never {
     const value = this.obj[key];
@@ -22,34 +34,59 @@ export class Reader {
     throw new Error(`${this.file}: "${this.prefix}${key}" must be ${want}; ${got}`);
   }
 
+  /** Whether the object itself holds `key` (not null). */
+  has(key: string): boolean {
+    return this.obj[key] !== undefined && this.obj[key] !== null;
+  }
+
   int(key: string, fallback?: number): number {
-    const v = this.obj[key] ?? fallback;
+    const v = this.value(key, fallback);
     if (typeof v !== 'number' || !Number.isInteger(v)) this.fail(key, 'an integer');
     return v;
   }
 
   positiveInt(key: string, fallback?: number): number {
-    const v = this.obj[key] ?? fallback;
+    const v = this.value(key, fallback);
     if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0) this.fail(key, 'a positive integer');
     return v;
   }
 
   positive(key: string, fallback?: number): number {
-    const v = this.obj[key] ?? fallback;
+    const v = this.value(key, fallback);
     if (typeof v !== 'number' || !(v > 0)) this.fail(key, 'a positive number');
     return v;
   }
 
-  bool(key: string, fallback: boolean): boolean {
-    const v = this.obj[key] ?? fallback;
+  atLeast(key: string, min: number, fallback?: number): number {
+    const v = this.value(key, fallback);
+    if (typeof v !== 'number' || !(v >= min)) this.fail(key, `a number of at least ${min}`);
+    return v;
+  }
+
+  /** A number, or undefined where the key is absent or null. */
+  optionalNumber(key: string): number | undefined {
+    const v = this.value(key, undefined);
+    if (v === undefined) return undefined;
+    if (typeof v !== 'number' || !Number.isFinite(v)) this.fail(key, 'a number');
+    return v;
+  }
+
+  bool(key: string, fallback?: boolean): boolean {
+    const v = this.value(key, fallback);
     if (typeof v !== 'boolean') this.fail(key, 'true or false');
     return v;
   }
 
   oneOf<T extends string>(key: string, options: readonly T[], fallback?: T): T {
-    const v = this.obj[key] ?? fallback;
+    const v = this.value(key, fallback);
     if (!options.includes(v as T)) this.fail(key, `one of ${options.map((o) => `"${o}"`).join(', ')}`);
     return v as T;
+  }
+
+  /** A key whose value the studio implements only for some settings: anything else is refused. */
+  only(key: string, allowed: readonly unknown[], why: string): void {
+    const v = this.value(key, undefined);
+    if (!allowed.includes(v)) throw new Error(`${this.file}: "${this.prefix}${key}" ${JSON.stringify(v)} is not supported (${why})`);
   }
 
   child(key: string): Reader {
@@ -58,21 +95,71 @@ export class Reader {
     return new Reader(this.file, v as Json, `${this.prefix}${key}.`);
   }
 
+  /**
+   * A sub-config read with its class's defaults; where config.json leaves it out (or null), the
+   * object the parent class builds in its place (`absent`, e.g. LlavaOnevisionConfig's SigLIP).
+   */
+  section(key: string, defaults: ConfigDefaults, absent: Json = {}): Reader {
+    const v = this.obj[key];
+    if (v === undefined || v === null) return new Reader(this.file, absent, `${this.prefix}${key}.`, defaults);
+    if (typeof v !== 'object' || Array.isArray(v)) this.fail(key, 'an object');
+    return new Reader(this.file, v as Json, `${this.prefix}${key}.`, defaults);
+  }
+
   /** An error about how keys relate to each other, naming the file. */
   error(message: string): Error {
     return new Error(`${this.file}: ${message}`);
   }
 }
 
-/** A text_config as transformers' Qwen2Config / LlamaConfig read it. */
-export function readDecoderConfig(r: Reader, modelType: DecoderConfig['modelType'], tiedFallback: boolean): DecoderConfig {
+/** A configuration class's defaults for the keys the studio reads. */
+export type ConfigDefaults = Readonly<Record<string, unknown>>;
+
+/**
+ * The defaults of the configuration classes the families' configs are made of, from transformers'
+ * configuration_qwen2.py, configuration_llama.py, configuration_siglip.py (SiglipVisionConfig),
+ * configuration_idefics3.py (Idefics3VisionConfig) and configuration_smolvlm.py (SmolVLMVisionConfig),
+ * by the model_type that names each class.
+ */
+export const configClasses = {
+  qwen2: {
+    vocab_size: 151936, hidden_size: 4096, intermediate_size: 22016, num_hidden_layers: 32, num_attention_heads: 32,
+    num_key_value_heads: 32, hidden_act: 'silu', max_position_embeddings: 32768, rms_norm_eps: 1e-6, tie_word_embeddings: false,
+    rope_theta: 10000, use_sliding_window: false,
+  },
+  llama: {
+    vocab_size: 32000, hidden_size: 4096, intermediate_size: 11008, num_hidden_layers: 32, num_attention_heads: 32,
+    num_key_value_heads: null, hidden_act: 'silu', max_position_embeddings: 2048, rms_norm_eps: 1e-6, tie_word_embeddings: false,
+    rope_theta: 10000, attention_bias: false, mlp_bias: false, head_dim: null,
+  },
+  siglip_vision_model: {
+    hidden_size: 768, intermediate_size: 3072, num_hidden_layers: 12, num_attention_heads: 12, num_channels: 3,
+    image_size: 224, patch_size: 16, hidden_act: 'gelu_pytorch_tanh', layer_norm_eps: 1e-6,
+  },
+  idefics3_vision: {
+    hidden_size: 1152, intermediate_size: 3072, num_hidden_layers: 12, num_attention_heads: 16, num_channels: 3,
+    image_size: 224, patch_size: 32, hidden_act: 'gelu_pytorch_tanh', layer_norm_eps: 1e-6,
+  },
+  smolvlm_vision: {
+    hidden_size: 1152, intermediate_size: 3072, num_hidden_layers: 12, num_attention_heads: 16, num_channels: 3,
+    image_size: 224, patch_size: 32, hidden_act: 'gelu_pytorch_tanh', layer_norm_eps: 1e-6,
+  },
+} as const satisfies Record<string, ConfigDefaults>;
+
+/** A text_config as transformers' Qwen2Config / LlamaConfig read it (modelType picks the class). */
+export function readDecoderConfig(r: Reader, modelType: DecoderConfig['modelType']): DecoderConfig {
   const hiddenSize = r.positiveInt('hidden_size');
   const numHeads = r.positiveInt('num_attention_heads');
   const numKvHeads = r.positiveInt('num_key_value_heads', numHeads);
   if (numHeads % numKvHeads !== 0) {
     throw r.error(`num_attention_heads (${numHeads}) must be a multiple of num_key_value_heads (${numKvHeads})`);
   }
-  const attentionBias = modelType === 'llama' && r.bool('attention_bias', false);
+  const headDim = r.positiveInt('head_dim', Math.floor(hiddenSize / numHeads));
+  if (headDim % 2 !== 0) throw r.error(`head_dim ${headDim} must be even for rotary embeddings`);
+  const llama = modelType === 'llama';
+  const attentionBias = llama && r.bool('attention_bias');
+  if (!llama) r.only('use_sliding_window', [false], 'sliding-window attention is not implemented; every published Qwen2 checkpoint of the families leaves it off');
+  const maxPositionEmbeddings = r.positiveInt('max_position_embeddings');
   return {
     modelType,
     hiddenSize,
@@ -80,23 +167,27 @@ export function readDecoderConfig(r: Reader, modelType: DecoderConfig['modelType
     numLayers: r.positiveInt('num_hidden_layers'),
     numHeads,
     numKvHeads,
-    headDim: r.positiveInt('head_dim', hiddenSize / numHeads),
-    rmsNormEps: r.positive('rms_norm_eps', 1e-6),
-    ropeTheta: r.positive('rope_theta', 10000),
+    headDim,
+    hiddenAct: readActivation(r, 'hidden_act'),
+    rmsNormEps: r.positive('rms_norm_eps'),
+    rope: readRope(r, headDim, maxPositionEmbeddings),
+    maxPositionEmbeddings,
     vocabSize: r.positiveInt('vocab_size'),
-    tieWordEmbeddings: r.bool('tie_word_embeddings', tiedFallback),
-    qkvBias: modelType === 'qwen2' || attentionBias,
+    tieWordEmbeddings: r.bool('tie_word_embeddings'),
+    qkvBias: !llama || attentionBias,
     outputBias: attentionBias,
+    mlpBias: llama && r.bool('mlp_bias'),
   };
 }
 
-/** A vision_config as transformers' SiglipVisionConfig reads it. */
+/** A vision_config as transformers' SiglipVisionConfig (or Idefics3's / SmolVLM's copy of it) reads it. */
 export function readVisionConfig(r: Reader): VisionConfig {
   const hiddenSize = r.positiveInt('hidden_size');
   const numHeads = r.positiveInt('num_attention_heads');
   const imageSize = r.positiveInt('image_size');
   const patchSize = r.positiveInt('patch_size');
   if (hiddenSize % numHeads !== 0) throw r.error(`vision hidden_size ${hiddenSize} is not divisible by its ${numHeads} heads`);
+  r.only('num_channels', [3], 'frames are decoded as RGB');
   return {
     hiddenSize,
     imageSize,
@@ -104,9 +195,14 @@ export function readVisionConfig(r: Reader): VisionConfig {
     numLayers: r.positiveInt('num_hidden_layers'),
     numHeads,
     intermediateSize: r.positiveInt('intermediate_size'),
-    layerNormEps: r.positive('layer_norm_eps', 1e-6),
-    hiddenAct: r.oneOf('hidden_act', ['gelu_pytorch_tanh', 'gelu'] as const, 'gelu_pytorch_tanh'),
+    layerNormEps: r.positive('layer_norm_eps'),
+    hiddenAct: readActivation(r, 'hidden_act'),
   };
+}
+
+/** An activation by its ACT2FN name (graph/nn.ts implements each). */
+export function readActivation(r: Reader, key: string, fallback?: string): string {
+  return r.oneOf(key, activationNames, fallback);
 }
 
 /** config.json of a model folder, parsed, with a Reader over its top level. */

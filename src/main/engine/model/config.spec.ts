@@ -2,8 +2,9 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { checkpointPreset } from './checkpoint-presets';
 import { readModelConfig } from './config';
-import type { LlavaOnevisionConfig } from './families';
+import type { Idefics3Config, LlavaOnevisionConfig } from './families';
 
 const folder = (config: unknown) => {
   const dir = mkdtempSync(join(tmpdir(), 'isr-cfg-'));
@@ -44,7 +45,7 @@ describe('readModelConfig', () => {
   it('reads LLaVA-OneVision with its Qwen2 decoder (q/k/v biases, GQA, RoPE theta from the config)', () => {
     const c = readModelConfig(folder(onevision)) as LlavaOnevisionConfig;
     expect(c.arch).toBe('llava-onevision');
-    expect(c.text).toMatchObject({ modelType: 'qwen2', numHeads: 14, numKvHeads: 2, headDim: 64, ropeTheta: 1e6, qkvBias: true, outputBias: false, tieWordEmbeddings: true });
+    expect(c.text).toMatchObject({ modelType: 'qwen2', numHeads: 14, numKvHeads: 2, headDim: 64, rope: { theta: 1e6, dim: 64, scaling: { type: 'default' } }, qkvBias: true, outputBias: false, tieWordEmbeddings: true });
     expect(c.vision).toMatchObject({ hiddenSize: 1152, imageSize: 384, patchSize: 14, hiddenAct: 'gelu_pytorch_tanh' });
     expect([c.imageTokenId, c.videoTokenId, c.visionFeatureLayer]).toEqual([151646, 151647, -1]);
   });
@@ -57,11 +58,60 @@ describe('readModelConfig', () => {
 
   it('names the file and the key at fault', () => {
     expect(() => readModelConfig(folder({ ...onevision, model_type: 'mllama' }))).toThrow(/config\.json: unsupported model_type "mllama"/);
-    const { hidden_size: _, ...noHidden } = onevision.text_config;
-    expect(() => readModelConfig(folder({ ...onevision, text_config: noHidden }))).toThrow(/config\.json: "text_config\.hidden_size" must be a positive integer; it is missing/);
+    expect(() => readModelConfig(folder({ ...onevision, text_config: { ...onevision.text_config, hidden_size: 'wide' } }))).toThrow(/config\.json: "text_config\.hidden_size" must be a positive integer; got "wide"/);
     expect(() => readModelConfig(folder({ ...smolvlm, scale_factor: 'two' }))).toThrow(/"scale_factor" must be a positive integer; got "two"/);
-    expect(() => readModelConfig(folder({ ...smolvlm, vision_config: { ...smolvlm.vision_config, hidden_act: 'relu' } }))).toThrow(/"vision_config\.hidden_act" must be one of/);
+    expect(() => readModelConfig(folder({ ...smolvlm, vision_config: { ...smolvlm.vision_config, hidden_act: 'bogus' } }))).toThrow(/"vision_config\.hidden_act" must be one of/);
     expect(() => readModelConfig(folder({ ...onevision, text_config: { ...onevision.text_config, num_key_value_heads: 3 } }))).toThrow(/config\.json: num_attention_heads \(14\) must be a multiple of num_key_value_heads \(3\)/);
     expect(() => readModelConfig(folder('{'))).toThrow(/cannot read .*config\.json/);
+  });
+
+  it('reads SmolVLM2-256M-Video-Instruct\'s published config, which leaves vision layers and MLP size to SmolVLMVisionConfig (12, 3072)', () => {
+    const c = readModelConfig(folder(checkpointPreset('smolvlm2-256m-video').files['config.json'])) as Idefics3Config;
+    expect(c).toMatchObject({ arch: 'smolvlm', scaleFactor: 4, imageTokenId: 49190 });
+    expect(c.vision).toMatchObject({ numLayers: 12, intermediateSize: 3072, hiddenSize: 768, patchSize: 16, imageSize: 512, hiddenAct: 'gelu_pytorch_tanh', layerNormEps: 1e-6 });
+    expect(c.text).toMatchObject({ numLayers: 30, hiddenSize: 576, maxPositionEmbeddings: 8192, mlpBias: false, hiddenAct: 'silu' });
+  });
+
+  // The defaults of transformers' configuration classes, as their __init__ signatures give them.
+  it('gives every key a config leaves out its class\'s default, whole sections included', () => {
+    const ov = readModelConfig(folder({ model_type: 'llava_onevision' })) as LlavaOnevisionConfig;
+    // LlavaOnevisionConfig without vision_config: SiglipVisionConfig(hidden 1024, MLP 4096, patch 14, 336, 24 layers, 16 heads).
+    expect(ov.vision).toEqual({ hiddenSize: 1024, intermediateSize: 4096, patchSize: 14, imageSize: 336, numLayers: 24, numHeads: 16, layerNormEps: 1e-6, hiddenAct: 'gelu_pytorch_tanh' });
+    // Qwen2Config(): num_key_value_heads defaults to 32, not to the head count.
+    expect(ov.text).toEqual({
+      modelType: 'qwen2', hiddenSize: 4096, intermediateSize: 22016, numLayers: 32, numHeads: 32, numKvHeads: 32, headDim: 128, hiddenAct: 'silu',
+      rmsNormEps: 1e-6, rope: { theta: 10000, dim: 128, scaling: { type: 'default' } }, maxPositionEmbeddings: 32768, vocabSize: 151936,
+      tieWordEmbeddings: false, qkvBias: true, outputBias: false, mlpBias: false,
+    });
+    expect(ov).toMatchObject({ imageTokenId: 151646, videoTokenId: 151647, visionFeatureLayer: -1, visionFeatureSelectStrategy: 'full', projectorHiddenAct: 'gelu', projectorBias: true });
+    // A vision_config given with few keys takes SiglipVisionConfig's own defaults (768, 12 layers, 224 / 16).
+    const sparse = readModelConfig(folder({ model_type: 'llava_onevision', vision_config: { model_type: 'siglip_vision_model', hidden_act: 'gelu' } })) as LlavaOnevisionConfig;
+    expect(sparse.vision).toEqual({ hiddenSize: 768, intermediateSize: 3072, patchSize: 16, imageSize: 224, numLayers: 12, numHeads: 12, layerNormEps: 1e-6, hiddenAct: 'gelu' });
+
+    const idefics = readModelConfig(folder({ model_type: 'idefics3' })) as Idefics3Config;
+    expect(idefics.vision).toEqual({ hiddenSize: 1152, intermediateSize: 3072, patchSize: 32, imageSize: 224, numLayers: 12, numHeads: 16, layerNormEps: 1e-6, hiddenAct: 'gelu_pytorch_tanh' });
+    // Idefics3Config without text_config: LlamaConfig(rms_norm_eps=1e-5); LlamaConfig's num_key_value_heads is the head count.
+    expect(idefics.text).toMatchObject({ modelType: 'llama', hiddenSize: 4096, intermediateSize: 11008, numLayers: 32, numKvHeads: 32, rmsNormEps: 1e-5, maxPositionEmbeddings: 2048, vocabSize: 32000, qkvBias: false, mlpBias: false });
+    expect(idefics).toMatchObject({ imageTokenId: 128257, scaleFactor: 2 });
+    // null is None: the head count for num_key_value_heads, hidden / heads for head_dim.
+    const nulls = readModelConfig(folder({ ...onevision, text_config: { ...onevision.text_config, num_key_value_heads: null, head_dim: null } }));
+    expect(nulls.text).toMatchObject({ numKvHeads: 14, headDim: 64 });
+  });
+
+  it('reads the keys that change the numerics, and refuses values it does not implement, naming the file and the key', () => {
+    const llama = { ...smolvlm, text_config: { ...smolvlm.text_config, mlp_bias: true, attention_bias: true, hidden_act: 'gelu', rope_scaling: { rope_type: 'linear', factor: 2.0 } } };
+    expect(readModelConfig(folder(llama)).text).toMatchObject({ mlpBias: true, qkvBias: true, outputBias: true, hiddenAct: 'gelu', rope: { scaling: { type: 'linear', factor: 2 } } });
+    const projector = readModelConfig(folder({ ...onevision, projector_hidden_act: 'gelu_pytorch_tanh', multimodal_projector_bias: false })) as LlavaOnevisionConfig;
+    expect(projector).toMatchObject({ projectorHiddenAct: 'gelu_pytorch_tanh', projectorBias: false });
+    const refused: [unknown, RegExp][] = [
+      [{ ...onevision, projector_hidden_act: 'bogus' }, /config\.json: "projector_hidden_act" must be one of "gelu", .*; got "bogus"/],
+      [{ ...onevision, text_config: { ...onevision.text_config, hidden_act: 'bogus' } }, /"text_config\.hidden_act" must be one of/],
+      [{ ...onevision, text_config: { ...onevision.text_config, use_sliding_window: true } }, /config\.json: "text_config\.use_sliding_window" true is not supported/],
+      [{ ...onevision, text_config: { ...onevision.text_config, rope_scaling: { type: 'longrope' } } }, /"text_config\.rope_scaling\.type" must be one of "default", "linear", "dynamic", "yarn", "llama3"; got "longrope"/],
+      [{ ...onevision, vision_config: { ...onevision.vision_config, num_channels: 1 } }, /config\.json: "vision_config\.num_channels" 1 is not supported \(frames are decoded as RGB\)/],
+      [{ ...onevision, vision_config: { ...onevision.vision_config, model_type: 'clip_vision_model' } }, /"vision_config\.model_type" must be one of "siglip_vision_model"; got "clip_vision_model"/],
+      [{ ...smolvlm, text_config: { ...smolvlm.text_config, model_type: 'mistral' } }, /"text_config\.model_type" must be one of "llama"; got "mistral"/],
+    ];
+    for (const [config, message] of refused) expect(() => readModelConfig(folder(config))).toThrow(message);
   });
 });

@@ -4,6 +4,7 @@
 // and key (config-reader.ts).
 import { readConfigJson } from './config-reader';
 import { familyForModelType } from './families';
+import type { Rope } from './rope';
 
 export interface DecoderConfig {
   /** qwen2 has q/k/v biases; llama has `attention_bias` (usually false) on all four projections. */
@@ -14,12 +15,17 @@ export interface DecoderConfig {
   numHeads: number;
   numKvHeads: number;
   headDim: number;
+  /** The MLP's activation by its ACT2FN name (silu in every published checkpoint). */
+  hiddenAct: string;
   rmsNormEps: number;
-  ropeTheta: number;
+  rope: Rope;
+  maxPositionEmbeddings: number;
   vocabSize: number;
   tieWordEmbeddings: boolean;
   qkvBias: boolean;
   outputBias: boolean;
+  /** Llama's mlp_bias: biases on gate_proj, up_proj and down_proj. */
+  mlpBias: boolean;
 }
 
 export interface VisionConfig {
@@ -31,7 +37,8 @@ export interface VisionConfig {
   numHeads: number;
   intermediateSize: number;
   layerNormEps: number;
-  hiddenAct: 'gelu_pytorch_tanh' | 'gelu';
+  /** By its ACT2FN name (gelu_pytorch_tanh in SigLIP). */
+  hiddenAct: string;
 }
 
 /** What every family's config holds; a family's own config type adds its keys (families/). */

@@ -12,7 +12,8 @@ import type { ModelConfig } from './config';
 import { addDecoder, addEmbedding, buildDecoderGraph, buildEmbeddingGraph, textWeightNames, type DecoderGraphOptions } from './decoder';
 import { fixtureArchs, writeFixture } from './fixture';
 import { naiveEmbed, naiveForward, type NaiveLora } from '../testing/naive/decoder';
-import { openWeights, type ModelWeights } from './weights';
+import type { Rope } from './rope';
+import { expectedWeights, modelWeights, openWeights, type ModelWeights } from './weights';
 
 const corpus = ['What colour is the square?', 'Which way does the red circle move?', 'How many shapes are in the video?'];
 // float32 ONNX Runtime against the float64 loops: logits of size ~4 agree to ~2e-6 on the tiny fixture.
@@ -206,5 +207,45 @@ describe.each(fixtureArchs)('%s decoder graph', (arch) => {
 
   it('rejects attention layers it does not have', () => {
     expect(() => buildDecoderGraph(config, weights, { kvCache: false, attentionLayers: [t.numLayers] })).toThrow(/attention layer 2 is out of range/);
+  });
+});
+
+describe('decoder variants a config.json can ask for', () => {
+  const { config, weights } = tiny('idefics3');
+  const t = config.text;
+  const embeds = naiveEmbed(config, weights, ids);
+  const d = t.headDim;
+  const theta = t.rope.theta;
+  // Small original contexts, so that the 11 positions reach past them and every scaling acts.
+  const ropes: [string, Rope][] = [
+    ['linear', { theta, dim: d, scaling: { type: 'linear', factor: 2.5 } }],
+    ['dynamic, past the original context', { theta, dim: d, scaling: { type: 'dynamic', factor: 3, originalMaxPositions: 4 } }],
+    ['dynamic, within it', { theta, dim: d, scaling: { type: 'dynamic', factor: 3, originalMaxPositions: 64 } }],
+    ['yarn', { theta, dim: d, scaling: { type: 'yarn', factor: 4, originalMaxPositions: 16, betaFast: 8, betaSlow: 1, attentionFactor: 0.1 * Math.log(4) + 1, truncate: true } }],
+    ['llama3', { theta, dim: d, scaling: { type: 'llama3', factor: 8, lowFreqFactor: 1, highFreqFactor: 4, originalMaxPositions: 64 } }],
+  ];
+
+  it.each(ropes)('rope_scaling %s: the naive float64 forward\'s logits', async (_, rope) => {
+    const scaled: ModelConfig = { ...config, text: { ...t, rope } };
+    const out = await runOnce(buildDecoderGraph(scaled, weights, { kvCache: false }), embeds);
+    const naive = naiveForward(scaled, weights, embeds, seq).logits;
+    expect(maxDiff(out.logits.data as Float32Array, naive)).toBeLessThan(TOLERANCE);
+    // The scaling changes the numbers (the within-context dynamic case excepted, which it must not).
+    const plain = naiveForward(config, weights, embeds, seq).logits;
+    if (_ === 'dynamic, within it') expect(maxDiff(naive, plain)).toBeLessThan(1e-12);
+    else expect(maxDiff(naive, plain)).toBeGreaterThan(1e-4);
+  });
+
+  it('mlp_bias and another hidden_act: the naive float64 forward\'s logits', async () => {
+    const variant: ModelConfig = { ...config, text: { ...t, mlpBias: true, hiddenAct: 'gelu_pytorch_tanh' } };
+    const shapes = expectedWeights(variant);
+    const rng = new Rng(5);
+    const biases = new Map([...shapes].filter(([name]) => /mlp\.\w+_proj\.bias$/.test(name)).map(([name, [n]]) => [name, Float32Array.from({ length: n }, () => rng.next() - 0.5)]));
+    const biased = modelWeights(shapes, (name) => biases.get(name)?.slice() ?? weights.get(name), () => {});
+    expect([...shapes.keys()].filter((n) => n.endsWith('mlp.up_proj.bias'))).toHaveLength(t.numLayers);
+    const out = await runOnce(buildDecoderGraph(variant, biased, { kvCache: false }), embeds);
+    const naive = naiveForward(variant, biased, embeds, seq).logits;
+    expect(maxDiff(out.logits.data as Float32Array, naive)).toBeLessThan(TOLERANCE);
+    expect(maxDiff(naive, naiveForward(config, weights, embeds, seq).logits)).toBeGreaterThan(1e-3);
   });
 });

@@ -9,9 +9,10 @@
 // past_key_values.{i}.key/.value in, logits and present.{i}.key/.value out.
 import { GraphBuilder } from '../graph/builder';
 import type { Graph, Shape, Value } from '../graph/ir';
-import { applyRotary, causalMask, linear, repeatKv, rmsNorm, rotaryCosSin, swigluMlp, type Projection } from '../graph/nn';
+import { activations, applyRotary, causalMask, gatedMlp, linear, repeatKv, rmsNorm, type Projection } from '../graph/nn';
 import type { DecoderConfig, ModelConfig } from './config';
 import { familyOf } from './families';
+import { rotaryTables } from './rope';
 import { graphWeight, type ModelWeights } from './weights';
 
 /** Where the text model's weights live in the family's checkpoint (docs/families.md). */
@@ -93,7 +94,7 @@ export function addDecoder(b: GraphBuilder, config: ModelConfig, weights: ModelW
   const present: { key: Value; value: Value }[] = [];
   const attentions = new Map<number, Value>();
   const hidden = b.scope('model', () => {
-    const rotary = rotaryCosSin(b, io.positionIds, t.headDim, t.ropeTheta);
+    const rotary = rotaryTables(b, io.positionIds, t.rope);
     const mask = b.scope('attention_mask', () => cacheMask(b, io.inputsEmbeds, io.attentionMask));
     let h = io.inputsEmbeds;
     for (let l = 0; l < t.numLayers; l++) {
@@ -114,11 +115,11 @@ export function addDecoder(b: GraphBuilder, config: ModelConfig, weights: ModelW
         }
         const mid = b.add(h, attn.out);
         const normed2 = b.scope('post_attention_layernorm', () => rmsNorm(b, mid, vector(`layers.${l}.post_attention_layernorm.weight`), t.rmsNormEps));
-        const mlp = b.scope('mlp', () => swigluMlp(b, normed2, {
-          gate: proj(`${m}.mlp.gate_proj`, t.hiddenSize, t.intermediateSize, false),
-          up: proj(`${m}.mlp.up_proj`, t.hiddenSize, t.intermediateSize, false),
-          down: proj(`${m}.mlp.down_proj`, t.intermediateSize, t.hiddenSize, false),
-        }));
+        const mlp = b.scope('mlp', () => gatedMlp(b, normed2, {
+          gate: proj(`${m}.mlp.gate_proj`, t.hiddenSize, t.intermediateSize, t.mlpBias),
+          up: proj(`${m}.mlp.up_proj`, t.hiddenSize, t.intermediateSize, t.mlpBias),
+          down: proj(`${m}.mlp.down_proj`, t.intermediateSize, t.hiddenSize, t.mlpBias),
+        }, activations[t.hiddenAct]));
         return b.add(mid, mlp);
       });
     }

@@ -8,13 +8,9 @@
 // within the builder's ops and differentiates like any other.
 import type { GraphBuilder } from '../graph/builder';
 import type { Value } from '../graph/ir';
-import { geluErf, geluTanh, layerNorm, linear, visionEncoderLayer, type VisionLayerWeights } from '../graph/nn';
+import { activations, layerNorm, linear, visionEncoderLayer, type VisionLayerWeights } from '../graph/nn';
 import type { VisionConfig } from './config';
 import { patchesPerSide, type WeightLoader } from './weight-layout';
-
-type Activation = (b: GraphBuilder, x: Value) => Value;
-
-const activations: Record<VisionConfig['hiddenAct'], Activation> = { gelu_pytorch_tanh: geluTanh, gelu: geluErf };
 
 /**
  * Conv2d(3, D, kernel = stride = p) as a MatMul: the frame is cut to side*p (the conv floors), split

@@ -87,9 +87,11 @@ export function decoderShapes(out: WeightShapes, prefix: string, lmHead: string,
       const biased = name === 'o_proj' ? t.outputBias : t.qkvBias;
       if (biased) out.set(`${l}self_attn.${name}.bias`, [shape[0]]);
     }
-    out.set(`${l}mlp.gate_proj.weight`, [t.intermediateSize, h]);
-    out.set(`${l}mlp.up_proj.weight`, [t.intermediateSize, h]);
-    out.set(`${l}mlp.down_proj.weight`, [h, t.intermediateSize]);
+    const mlp = { gate_proj: [t.intermediateSize, h], up_proj: [t.intermediateSize, h], down_proj: [h, t.intermediateSize] } as const;
+    for (const [name, shape] of Object.entries(mlp)) {
+      out.set(`${l}mlp.${name}.weight`, [...shape]);
+      if (t.mlpBias) out.set(`${l}mlp.${name}.bias`, [shape[0]]);
+    }
     out.set(`${l}input_layernorm.weight`, [h]);
     out.set(`${l}post_attention_layernorm.weight`, [h]);
   }

@@ -81,6 +81,14 @@ export function openWeights(dir: string, config: ModelConfig): ModelWeights {
         throw new Error(`${dir}: weight "${stored}" has shape [${info.shape.join(', ')}] but config.json implies [${shape.join(', ')}]`);
       }
     }
+    const unexpected = source.names().filter((stored) => {
+      const name = family.canonicalWeightName(stored);
+      return !shapes.has(name) && !family.ignoredWeight(name, config);
+    });
+    if (unexpected.length > 0) {
+      const more = unexpected.length > 1 ? ` and ${unexpected.length - 1} more` : '';
+      throw new Error(`${dir}: weight "${unexpected[0]}"${more} is not part of the model config.json describes (${config.file}): the weights are of another architecture or size, or config.json leaves out a key that adds them`);
+    }
     return modelWeights(shapes, (name) => {
       const stored = byCanonical.get(name);
       if (!stored || !shapes.has(name)) throw new Error(`${dir}: no weight "${name}"`);

@@ -71,6 +71,13 @@ export abstract class ModelFamily<C extends ModelConfig = ModelConfig> {
     return out;
   }
 
+  /** Stored weights (by canonical name) the model class holds, or older checkpoints carry, that no
+   *  output depends on, which loading skips: rotary inv_freq buffers, a head that a tied config
+   *  replaces by the embedding, SigLIP's pooling head (vision_use_head). Anything else unexpected is refused. */
+  ignoredWeight(name: string, config: C): boolean {
+    return name.endsWith('.rotary_emb.inv_freq') || (config.text.tieWordEmbeddings && name === this.lmHeadName) || name.startsWith(`${this.visionPrefix}head.`);
+  }
+
   /** A stored weight's name in the layout expectedWeights uses (other layouts the family's checkpoints come in). */
   canonicalWeightName(name: string): string {
     return name;

@@ -9,7 +9,7 @@ import type { GraphBuilder } from '../../graph/builder';
 import type { Value } from '../../graph/ir';
 import { linear } from '../../graph/nn';
 import type { ModelConfig } from '../config';
-import { readDecoderConfig, readVisionConfig, type Reader } from '../config-reader';
+import { configClasses, readDecoderConfig, readVisionConfig, type ConfigDefaults, type Reader } from '../config-reader';
 import { tokenizerStyles } from '../fixture-tokenizer';
 import type { PromptVideo } from '../prompt';
 import type { ChatMessage, ContentPart } from '../tokenizer';
@@ -53,19 +53,23 @@ export class Idefics3Family extends ModelFamily<Idefics3Config> {
   readonly placeholder: string = '<image>';
   override readonly fixture: FixturePreset | null = idefics3Fixture;
 
+  /** Idefics3Config: vision_config this class's own (Idefics3VisionConfig, whatever its model_type
+   *  says), text_config a LlamaConfig, or LlamaConfig(rms_norm_eps=1e-5) where it is left out. */
   readConfig(r: Reader, modelType: string): Idefics3Config {
-    const tied = r.bool('tie_word_embeddings', false);
-    const textReader = r.child('text_config');
+    const textReader = r.section('text_config', configClasses.llama, { rms_norm_eps: 1e-5 });
     return {
       arch: this.id,
       modelType,
       file: r.file,
-      vision: readVisionConfig(r.child('vision_config')),
-      text: readDecoderConfig(textReader, textReader.oneOf('model_type', ['llama'] as const, 'llama'), tied),
-      imageTokenId: r.int('image_token_id'),
+      vision: readVisionConfig(r.section('vision_config', this.visionDefaults)),
+      text: readDecoderConfig(textReader, textReader.oneOf('model_type', ['llama'] as const, 'llama')),
+      imageTokenId: r.int('image_token_id', 128257),
       scaleFactor: r.positiveInt('scale_factor', 2),
     };
   }
+
+  /** The vision config class's defaults. */
+  protected readonly visionDefaults: ConfigDefaults = configClasses.idefics3_vision;
 
   projectorWeights(config: Idefics3Config): WeightShapes {
     return new Map([[`${connectorProj}.weight`, [config.text.hiddenSize, config.vision.hiddenSize * config.scaleFactor ** 2]]]);

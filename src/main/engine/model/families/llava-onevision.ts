@@ -6,9 +6,9 @@
 // becomes frames * ceil(side/2)^2 + 1 video tokens). See docs/families.md.
 import type { GraphBuilder } from '../../graph/builder';
 import type { Value } from '../../graph/ir';
-import { geluErf, linear } from '../../graph/nn';
+import { activations, linear } from '../../graph/nn';
 import type { ModelConfig } from '../config';
-import { readDecoderConfig, readVisionConfig, type Reader } from '../config-reader';
+import { configClasses, readActivation, readDecoderConfig, readVisionConfig, type Reader } from '../config-reader';
 import { tokenizerStyles } from '../fixture-tokenizer';
 import type { PromptVideo } from '../prompt';
 import { bilinearMatrix, pooledSide, poolVideoFeatures, videoTokenCount } from '../video-pooling';
@@ -23,7 +23,14 @@ export interface LlavaOnevisionConfig extends ModelConfig {
   visionFeatureLayer: number;
   /** 'default' drops a CLS token; SigLIP has none, so OneVision uses 'full'. */
   visionFeatureSelectStrategy: 'full' | 'default';
+  /** The activation between the projector's two linears (ACT2FN name; "gelu" as published). */
+  projectorHiddenAct: string;
+  /** multimodal_projector_bias: whether both linears have biases. */
+  projectorBias: boolean;
 }
+
+/** What LlavaOnevisionConfig builds when config.json has no vision_config (its keys over SiglipVisionConfig's). */
+const absentVisionConfig = { intermediate_size: 4096, hidden_size: 1024, patch_size: 14, image_size: 336, num_hidden_layers: 24, num_attention_heads: 16 };
 
 /** transformers 5 saves LLaVA-OneVision under model.* and lm_head.*; both layouts load. */
 const transformers5Layout: [RegExp, string][] = [
@@ -67,28 +74,35 @@ export class LlavaOnevisionFamily extends ModelFamily<LlavaOnevisionConfig> {
   readonly placeholder = '<video>';
   override readonly fixture = fixture;
 
+  /** LlavaOnevisionConfig: vision_config a SiglipVisionConfig (its own defaults where keys are left
+   *  out; the class's CLIP-sized SigLIP where the whole section is), text_config a Qwen2Config. */
   readConfig(r: Reader): LlavaOnevisionConfig {
-    const tied = r.bool('tie_word_embeddings', false);
-    const textReader = r.child('text_config');
+    const visionReader = r.section('vision_config', configClasses.siglip_vision_model, absentVisionConfig);
+    visionReader.oneOf('model_type', ['siglip_vision_model'] as const, 'siglip_vision_model');
+    const textReader = r.section('text_config', configClasses.qwen2);
+    const featureLayer = r.int('vision_feature_layer', -1);
     return {
       arch: this.id,
       file: r.file,
-      vision: readVisionConfig(r.child('vision_config')),
-      text: readDecoderConfig(textReader, textReader.oneOf('model_type', ['qwen2'] as const, 'qwen2'), tied),
-      imageTokenId: r.int('image_token_index'),
-      videoTokenId: r.int('video_token_index'),
-      visionFeatureLayer: r.int('vision_feature_layer', -1),
+      vision: readVisionConfig(visionReader),
+      text: readDecoderConfig(textReader, textReader.oneOf('model_type', ['qwen2'] as const, 'qwen2')),
+      imageTokenId: r.int('image_token_index', 151646),
+      videoTokenId: r.int('video_token_index', 151647),
+      visionFeatureLayer: featureLayer,
       visionFeatureSelectStrategy: r.oneOf('vision_feature_select_strategy', ['full', 'default'] as const, 'full'),
+      projectorHiddenAct: readActivation(r, 'projector_hidden_act', 'gelu'),
+      projectorBias: r.bool('multimodal_projector_bias', true),
     };
   }
 
   projectorWeights(config: LlavaOnevisionConfig): WeightShapes {
     const h = config.text.hiddenSize;
+    const biases = (layer: string): [string, number[]][] => (config.projectorBias ? [[`multi_modal_projector.${layer}.bias`, [h]]] : []);
     return new Map([
       ['multi_modal_projector.linear_1.weight', [h, config.vision.hiddenSize]],
-      ['multi_modal_projector.linear_1.bias', [h]],
+      ...biases('linear_1'),
       ['multi_modal_projector.linear_2.weight', [h, h]],
-      ['multi_modal_projector.linear_2.bias', [h]],
+      ...biases('linear_2'),
     ]);
   }
 
@@ -137,10 +151,9 @@ export class LlavaOnevisionFamily extends ModelFamily<LlavaOnevisionConfig> {
     const d = config.vision.hiddenSize;
     const h = config.text.hiddenSize;
     return b.scope('multi_modal_projector', () => {
-      const x = b.scope('linear_1', () => linear(b, tower, w.proj('multi_modal_projector.linear_1', d, h)));
-      // projector_hidden_act: every published OneVision checkpoint says "gelu" (the config key is not read).
-      const act = b.scope('act', () => geluErf(b, x));
-      return b.scope('linear_2', () => linear(b, act, w.proj('multi_modal_projector.linear_2', h, h)));
+      const x = b.scope('linear_1', () => linear(b, tower, w.proj('multi_modal_projector.linear_1', d, h, config.projectorBias)));
+      const act = b.scope('act', () => activations[config.projectorHiddenAct](b, x));
+      return b.scope('linear_2', () => linear(b, act, w.proj('multi_modal_projector.linear_2', h, h, config.projectorBias)));
     });
   }
 

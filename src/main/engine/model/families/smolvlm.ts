@@ -3,6 +3,7 @@
 // replaces the one <video> by an intro naming the frame count and the clip's duration, then
 // "\nFrame from mm:ss:" and one unsplit image per frame, then a blank line
 // (video_processing_smolvlm.py: DEFAULT_VIDEO_INTRO, FRAME_TIMESTAMP_MESSAGE, DEFAULT_MEDIA_OUTTRO).
+import { configClasses } from '../config-reader';
 import { tokenizerStyles } from '../fixture-tokenizer';
 import type { PromptVideo } from '../prompt';
 import type { ChatMessage, ChatTemplateText } from '../tokenizer';
@@ -28,12 +29,14 @@ export class SmolVlmFamily extends Idefics3Family {
   override readonly modelTypes = ['smolvlm'];
   override readonly placeholder = '<video>';
   override readonly fixture = fixture;
+  protected override readonly visionDefaults = configClasses.smolvlm_vision;
 
   override chatTemplate(messages: ChatMessage[]): ChatTemplateText | null {
     const showsVideo = messages.some((m) => typeof m.content !== 'string' && m.content.some((p) => p.type === 'video'));
     return showsVideo ? videoTemplate : null;
   }
 
+  // One <video> part stays one placeholder (Idefics3 writes an <image> part per frame).
   override promptMessages(messages: ChatMessage[]): ChatMessage[] {
     return messages;
   }

@@ -3,10 +3,12 @@
 // check the ONNX decoder (model/decoder.ts) in tests, so it is written to be obviously right, not
 // fast. Follows transformers models/llama/modeling_llama.py and models/qwen2/modeling_qwen2.py
 // (LlamaRMSNorm, LlamaRotaryEmbedding + rotate_half, repeat_kv, eager attention with a causal
-// mask, LlamaMLP, tied lm_head).
+// mask, LlamaMLP, tied lm_head) and modeling_rope_utils.py (naive/rope.ts).
 import type { ModelConfig } from '../../model/config';
 import { textWeightNames } from '../../model/decoder';
 import type { ModelWeights } from '../../model/weights';
+import { naiveActivation } from './activations';
+import { naiveInvFreq } from './rope';
 
 /** LoRA factors of one module in MatMul layout: a [in, r], b [r, out]; adds scale * x a b. */
 export interface NaiveLora { a: Float32Array; b: Float32Array; r: number; scale: number }
@@ -62,15 +64,15 @@ function rmsNorm(x: Float64Array, rows: number, d: number, w: Float32Array, eps:
   return y;
 }
 
-/** RoPE in place on [seq, nHeads * d] with positions 0..seq-1: x cos + rotate_half(x) sin. */
-function rope(x: Float64Array, seq: number, nHeads: number, d: number, theta: number): void {
+/** RoPE in place on [seq, nHeads * d] with positions 0..seq-1: (x cos + rotate_half(x) sin) * scale. */
+function rope(x: Float64Array, seq: number, nHeads: number, d: number, invFreq: readonly number[], scale: number): void {
   const half = d / 2;
   for (let t = 0; t < seq; t++) {
     for (let hd = 0; hd < nHeads; hd++) {
       const base = t * nHeads * d + hd * d;
       for (let j = 0; j < half; j++) {
-        const angle = t / theta ** ((2 * j) / d);
-        const [c, s] = [Math.cos(angle), Math.sin(angle)];
+        const angle = t * invFreq[j];
+        const [c, s] = [Math.cos(angle) * scale, Math.sin(angle) * scale];
         const [x1, x2] = [x[base + j], x[base + half + j]];
         x[base + j] = x1 * c - x2 * s;
         x[base + half + j] = x2 * c + x1 * s;
@@ -91,6 +93,8 @@ export function naiveForward(
   const proj = (x: Float64Array, path: string, inF: number, outF: number, biased: boolean) =>
     linear(x, seq, inF, get(`${path}.weight`), outF, biased ? get(`${path}.bias`) : undefined, options.lora?.get(`model.${path}`));
 
+  const rotary = naiveInvFreq(t.rope, seq);
+  const act = naiveActivation(t.hiddenAct);
   let h = Float64Array.from(inputsEmbeds);
   const attentions: Float64Array[] = [];
   for (let l = 0; l < t.numLayers; l++) {
@@ -99,8 +103,8 @@ export function naiveForward(
     const q = proj(x, `${p}.self_attn.q_proj`, hid, heads * d, t.qkvBias);
     const k = proj(x, `${p}.self_attn.k_proj`, hid, kvHeads * d, t.qkvBias);
     const v = proj(x, `${p}.self_attn.v_proj`, hid, kvHeads * d, t.qkvBias);
-    rope(q, seq, heads, d, t.ropeTheta);
-    rope(k, seq, kvHeads, d, t.ropeTheta);
+    rope(q, seq, heads, d, rotary.invFreq, rotary.scale);
+    rope(k, seq, kvHeads, d, rotary.invFreq, rotary.scale);
     const probs = new Float64Array(heads * seq * seq);
     const ctx = new Float64Array(seq * heads * d);
     for (let hd = 0; hd < heads; hd++) {
@@ -126,10 +130,10 @@ export function naiveForward(
     const attn = proj(ctx, `${p}.self_attn.o_proj`, heads * d, hid, t.outputBias);
     for (let i = 0; i < h.length; i++) h[i] += attn[i];
     const y = rmsNorm(h, seq, hid, get(`${p}.post_attention_layernorm.weight`), t.rmsNormEps);
-    const gate = proj(y, `${p}.mlp.gate_proj`, hid, t.intermediateSize, false);
-    const up = proj(y, `${p}.mlp.up_proj`, hid, t.intermediateSize, false);
-    for (let i = 0; i < gate.length; i++) gate[i] = (gate[i] / (1 + Math.exp(-gate[i]))) * up[i];
-    const down = proj(gate, `${p}.mlp.down_proj`, t.intermediateSize, hid, false);
+    const gate = proj(y, `${p}.mlp.gate_proj`, hid, t.intermediateSize, t.mlpBias);
+    const up = proj(y, `${p}.mlp.up_proj`, hid, t.intermediateSize, t.mlpBias);
+    for (let i = 0; i < gate.length; i++) gate[i] = act(gate[i]) * up[i];
+    const down = proj(gate, `${p}.mlp.down_proj`, t.intermediateSize, hid, t.mlpBias);
     h = h.map((value, i) => value + down[i]);
   }
   const final = rmsNorm(h, seq, hid, get('norm.weight'), t.rmsNormEps);

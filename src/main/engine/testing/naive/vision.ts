@@ -6,11 +6,11 @@
 // Idefics3Connector.pixel_shuffle one by one. Follows transformers models/siglip/modeling_siglip.py,
 // models/llava_onevision/modeling_llava_onevision.py and models/idefics3/modeling_idefics3.py.
 import { concatTyped } from '../../../../shared/arrays';
-import { erf } from '../../graph/reference';
 import type { ModelConfig } from '../../model/config';
 import type { Idefics3Config, LlavaOnevisionConfig } from '../../model/families';
 import { visionWeightPrefix } from '../../model/vision';
 import type { ModelWeights } from '../../model/weights';
+import { naiveActivation } from './activations';
 import { linear } from './decoder';
 
 export interface NaiveVisionOptions {
@@ -29,11 +29,6 @@ function layerNorm(x: Float64Array, rows: number, d: number, w: Float32Array, bi
   }
   return y;
 }
-
-const gelu = {
-  gelu: (v: number) => 0.5 * v * (1 + erf(v / Math.SQRT2)),
-  gelu_pytorch_tanh: (v: number) => 0.5 * v * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (v + 0.044715 * v ** 3))),
-};
 
 /** SiglipAttention without a mask: softmax(q k^T / sqrt(headDim)) v per head, then out_proj. */
 function attention(x: Float64Array, seq: number, d: number, heads: number, get: (n: string) => Float32Array, m: string): Float64Array {
@@ -104,7 +99,7 @@ function frameForward(config: ModelConfig, weights: ModelWeights, pixels: Float6
     const attn = attention(n1, seq, d, v.numHeads, get, `${m}.self_attn`);
     const mid = hidden.map((x, i) => x + attn[i]);
     const n2 = layerNorm(mid, seq, d, get(`${m}.layer_norm2.weight`), get(`${m}.layer_norm2.bias`), v.layerNormEps);
-    const act = linear(n2, seq, d, get(`${m}.mlp.fc1.weight`), v.intermediateSize, get(`${m}.mlp.fc1.bias`)).map(gelu[v.hiddenAct]);
+    const act = linear(n2, seq, d, get(`${m}.mlp.fc1.weight`), v.intermediateSize, get(`${m}.mlp.fc1.bias`)).map(naiveActivation(v.hiddenAct));
     const mlp = linear(act, seq, v.intermediateSize, get(`${m}.mlp.fc2.weight`), d, get(`${m}.mlp.fc2.bias`));
     hidden = mid.map((x, i) => x + mlp[i]);
     states.push(hidden);
@@ -141,8 +136,9 @@ const connectors: Record<string, (config: ModelConfig, states: Float64Array[], f
     const dropped = config.visionFeatureSelectStrategy === 'default' ? 1 : 0;
     const rows = seq - dropped;
     selected = selected.subarray(dropped * d);
-    const x1 = linear(selected, rows, d, get('multi_modal_projector.linear_1.weight'), h, get('multi_modal_projector.linear_1.bias')).map(gelu.gelu);
-    return linear(x1, rows, h, get('multi_modal_projector.linear_2.weight'), h, get('multi_modal_projector.linear_2.bias'));
+    const bias = (name: string) => (config.projectorBias ? get(name) : undefined);
+    const x1 = linear(selected, rows, d, get('multi_modal_projector.linear_1.weight'), h, bias('multi_modal_projector.linear_1.bias')).map(naiveActivation(config.projectorHiddenAct));
+    return linear(x1, rows, h, get('multi_modal_projector.linear_2.weight'), h, bias('multi_modal_projector.linear_2.bias'));
   },
   idefics3: idefics3Connector,
   // SmolVLM2 is Idefics3's tower and connector with another prompt.
