@@ -1,14 +1,16 @@
 // What a real-sized checkpoint costs on this machine (issue 21): the stand-ins of published
-// checkpoints `isr-studio fixture --like` writes (their configs, processor files, tokenizer and BF16
-// shards, random values), at the default 8 frames of a 640x360 clip. Stages: `generate` (load,
-// vision, 32 greedy tokens), one judge verdict (the judge prompt with a description and two
-// answers, attention read), and one DPO update at batch 1 (its reference pass and the update).
-// Each stage runs in a process of its own so its peak resident set (VmHWM) is its own; the stages
-// repeat, taking turns, and the table gives medians and ranges. `ISR_BENCH_CHECKPOINTS` picks the
-// presets (comma-separated; default all), `ISR_BENCH_STAGES` the stages, `ISR_BENCH_REPEATS` the
-// repeats (default 2).
+// checkpoints `isr-studio fixture --like` writes (their configs, processor files, tokenizer and
+// half-precision weights, random values), at the default 8 frames of a 640x360 clip. Stages:
+// `generate` (load, vision, 32 greedy tokens), one judge verdict (the judge prompt with a
+// description and two answers, attention read), one DPO update at batch 1 (its reference pass and
+// the update), and one round of `isr-studio run` on 8 prompts of 8 clips with the default settings
+// (the round's phases timed as it reports them). Each stage runs in a process of its own so its peak
+// resident set (VmHWM) is its own; the round's phases are each measured from their start (the peak
+// is reset at each phase). The stages repeat, taking turns; the table gives medians and ranges.
+// `ISR_BENCH_CHECKPOINTS` picks the presets (comma-separated; default all), `ISR_BENCH_STAGES` the
+// stages, `ISR_BENCH_REPEATS` the repeats (default 2; the round runs once).
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -18,12 +20,14 @@ import { VideoLanguageModel } from '../src/main/engine/model/vlm';
 import { judge } from '../src/main/isr/judge';
 import { loadTemplates } from '../src/main/isr/templates';
 import { trainingExample } from '../src/main/isr/training-example';
+import { createRunRecord, runRounds } from '../src/main/isr/run';
 import { runTraining } from '../src/main/isr/training-pipeline';
+import { openDatabase } from '../src/main/store/db';
 import { VideoFeatures } from '../src/main/isr/video-features';
 import { defaultTrainConfig } from '../src/main/engine/train/train-config';
 import { answerTurn } from '../src/main/isr/templates';
 
-const stages = ['generate', 'judge', 'dpo'] as const;
+const stages = ['generate', 'judge', 'dpo', 'round'] as const;
 type Stage = (typeof stages)[number];
 const frames = 8;
 
@@ -32,6 +36,8 @@ interface StageFigures {
   parts: Record<string, number>;
   peakMiB: number;
   tokens: number;
+  /** The round: each phase's own peak. */
+  phasePeaksMiB?: Record<string, number>;
 }
 
 const words = (n: number, seed: number) => Array.from({ length: n }, (_, i) => ['red', 'square', 'moves', 'left', 'circle', 'blue', 'then', 'stops', 'near', 'the', 'edge'][(i * 7 + seed) % 11]).join(' ');
@@ -41,6 +47,11 @@ function peakMiB(): number {
   return Number(/^VmHWM:\s+(\d+) kB/m.exec(status)![1]) / 1024;
 }
 
+/** Starts a new peak (Linux: clear_refs 5 resets VmHWM to the current resident set). */
+function resetPeak(): void {
+  writeFileSync('/proc/self/clear_refs', '5');
+}
+
 async function timedPart<T>(parts: Record<string, number>, name: string, work: () => Promise<T>): Promise<T> {
   const t0 = performance.now();
   const out = await work();
@@ -48,8 +59,40 @@ async function timedPart<T>(parts: Record<string, number>, name: string, work: (
   return out;
 }
 
+/** One round of `isr-studio run` (mode isr, default settings) on the imported dataset in `data`,
+ *  each phase's seconds and peak from the progress it reports. */
+async function runRoundStage(model: string, data: string, cache: string): Promise<StageFigures> {
+  const db = openDatabase(join(data, 'studio.db'));
+  const datasetId = (db.prepare('SELECT id FROM datasets').get() as { id: number }).id;
+  const runId = await createRunRecord(db, { model, mode: 'isr', datasetId, evalDatasetId: null, rounds: 1, settings: {} });
+  const parts: Record<string, number> = {};
+  const peaks: number[] = [];
+  let phase: string | null = null;
+  let since = performance.now();
+  const close = () => {
+    if (phase === null) return;
+    parts[phase] = (performance.now() - since) / 1000;
+    peaks.push(peakMiB());
+  };
+  resetPeak();
+  await runRounds(runId, {
+    db, ffmpeg: 'ffmpeg', cacheDir: cache, runsDir: join(data, 'runs'),
+    onProgress: (p) => {
+      if (p.phase === phase) return;
+      close();
+      phase = p.phase;
+      since = performance.now();
+      resetPeak();
+    },
+  });
+  close();
+  db.close();
+  return { parts, peakMiB: Math.max(...peaks), tokens: 0, phasePeaksMiB: Object.fromEntries(Object.keys(parts).map((k, i) => [k, peaks[i]])) };
+}
+
 /** One stage, in this (child) process. */
 async function runStage(stage: Stage, model: string, clip: string, cache: string): Promise<StageFigures> {
+  if (stage === 'round') return runRoundStage(model, clip, cache);
   const parts: Record<string, number> = {};
   const ffmpeg = 'ffmpeg';
   const vlm = await timedPart(parts, 'load', () => VideoLanguageModel.load(model));
@@ -105,6 +148,29 @@ function folderBytes(dir: string, match: RegExp): number {
   return readdirSync(dir).filter((f) => match.test(f)).reduce((sum, f) => sum + statSync(join(dir, f)).size, 0);
 }
 
+// The round's data: 8 clips of ffmpeg's test sources (640x360, 6 s) and a question on each.
+const roundSources = ['testsrc', 'testsrc2', 'smptebars', 'rgbtestsrc', 'yuvtestsrc', 'mandelbrot', 'life', 'cellauto'];
+const roundQuestions = ['What happens in the video?', 'Which colours appear?', 'What moves, and which way?', 'How many shapes are there?'];
+
+function writeRoundData(dir: string): string {
+  mkdirSync(dir, { recursive: true });
+  const rows = roundSources.map((source, i) => {
+    const video = `clip${i}.mp4`;
+    execFileSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-f', 'lavfi', '-i', `${source}=size=640x360:rate=30`, '-t', '6', '-pix_fmt', 'yuv420p', join(dir, video)]);
+    return JSON.stringify({ id: `q${i}`, video, question: roundQuestions[i % roundQuestions.length] });
+  });
+  const file = join(dir, 'round.jsonl');
+  writeFileSync(file, `${rows.join('\n')}\n`);
+  return file;
+}
+
+/** A folder holding a studio database with the round's dataset imported (by the CLI, as a user would). */
+function importedRound(dataset: string, dir: string): string {
+  mkdirSync(dir, { recursive: true });
+  execFileSync(process.execPath, [fileURLToPath(new URL('../bin/isr-studio.mjs', import.meta.url)), 'import', '--db', join(dir, 'studio.db'), '--data', dataset], { stdio: 'ignore' });
+  return dir;
+}
+
 export async function checkpointSection(machine: string): Promise<string> {
   const chosen = (process.env.ISR_BENCH_CHECKPOINTS?.split(',') ?? [...checkpointPresetIds]).filter(Boolean);
   const repeats = Number(process.env.ISR_BENCH_REPEATS ?? 2);
@@ -112,44 +178,59 @@ export async function checkpointSection(machine: string): Promise<string> {
   const root = mkdtempSync(join(tmpdir(), 'isr-bench-checkpoint-'));
   const clip = join(root, 'clip.mp4');
   execFileSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-f', 'lavfi', '-i', 'testsrc=size=640x360:rate=30', '-t', '6', '-pix_fmt', 'yuv420p', clip]);
+  const dataset = run.includes('round') ? writeRoundData(join(root, 'round-data')) : '';
   const rows: string[] = [];
   try {
     for (const preset of chosen) {
       const model = join(root, preset);
       const t0 = performance.now();
-      writeCheckpointFixture(model, { like: preset, seed: 1, corpus: demoCorpus() });
+      const { dtype } = writeCheckpointFixture(model, { like: preset, seed: 1, corpus: demoCorpus() });
       const writeS = (performance.now() - t0) / 1000;
       const onDisk = folderBytes(model, /\.safetensors$/);
       const figures = new Map<Stage, StageFigures[]>(run.map((s) => [s, []]));
       for (let r = 0; r < repeats; r++) {
         for (const stage of run) {
+          if (stage === 'round' && r > 0) continue;
           const cache = join(root, `cache-${preset}-${stage}-${r}`);
           mkdirSync(cache, { recursive: true });
-          const figure = childStage(stage, model, clip, cache);
+          const input = stage === 'round' ? importedRound(dataset, join(root, `round-${preset}`)) : clip;
+          const figure = childStage(stage, model, input, cache);
           process.stderr.write(`${preset} ${stage}: ${JSON.stringify(figure)}\n`);
           figures.get(stage)!.push(figure);
         }
       }
       const gib = (mib: number) => mib / 1024;
+      const xDisk = (peakGiB: number) => `${(peakGiB / gib(onDisk / 1024 ** 2)).toFixed(2)}x`;
       for (const stage of run) {
         const runs = figures.get(stage)!;
+        if (stage === 'round') {
+          const [round] = runs;
+          for (const [phase, seconds] of Object.entries(round.parts)) {
+            const peak = gib(round.phasePeaksMiB![phase]);
+            rows.push(`| ${preset} | round: ${phase} | – | ${seconds.toFixed(0)} s | ${peak.toFixed(2)} GiB | ${xDisk(peak)} |`);
+          }
+          const total = Object.values(round.parts).reduce((a, b) => a + b, 0);
+          rows.push(`| ${preset} | round: all phases | – | ${(total / 60).toFixed(1)} min | ${gib(round.peakMiB).toFixed(2)} GiB | ${xDisk(gib(round.peakMiB))} |`);
+          continue;
+        }
         const parts = Object.keys(runs[0].parts).map((p) => `${p} ${spread(runs.map((f) => f.parts[p]), 1)} s`).join('; ');
         const peak = runs.map((f) => gib(f.peakMiB));
-        rows.push(`| ${preset} | ${stage} | ${runs[0].tokens || '–'} | ${parts} | ${spread(peak, 2)} GiB | ${(median(peak) / gib(onDisk / 1024 ** 2)).toFixed(2)}x |`);
+        rows.push(`| ${preset} | ${stage} | ${runs[0].tokens || '–'} | ${parts} | ${spread(peak, 2)} GiB | ${xDisk(median(peak))} |`);
       }
-      rows.push(`| ${preset} | (writing the stand-in) | – | ${writeS.toFixed(0)} s for ${(onDisk / 1024 ** 3).toFixed(2)} GiB of BF16 shards | – | – |`);
+      rows.push(`| ${preset} | (writing the stand-in) | – | ${writeS.toFixed(0)} s for ${(onDisk / 1024 ** 3).toFixed(2)} GiB of ${dtype} weights | – | – |`);
     }
   } finally {
     rmSync(root, { recursive: true, force: true });
   }
   return [
-    '## Real-sized checkpoints: generate, a judge verdict and a DPO update at 8 frames (ONNX Runtime CPU)',
+    '## Real-sized checkpoints: generate, a judge verdict, a DPO update and a round, at 8 frames (ONNX Runtime CPU)',
     '',
     machine,
     '',
-    `Command: \`npm run bench -- checkpoint\` (presets: ${chosen.join(', ')}; ${repeats} runs of each stage, in turns, each in a fresh process; median (min–max)). ` +
-      'The models are the stand-ins `isr-studio fixture --like` writes: the published config, processor and tokenizer files and BF16 shards of each checkpoint, with random values. ' +
+    `Command: \`npm run bench -- checkpoint\` (presets: ${chosen.join(', ')}; ${repeats} runs of each stage but the round, in turns, each in a fresh process; median (min–max)). ` +
+      'The models are the stand-ins `isr-studio fixture --like` writes: the published config, processor and tokenizer files and the weights in their published dtype and layout, with random values. ' +
       'The clip is 6 s of ffmpeg\'s 640x360 test pattern; 8 frames are decoded at that size and resized as the checkpoint\'s processor does. ' +
+      'The round is one round of `isr-studio run` (mode isr, default settings: 4 samples of up to 48 tokens, 96-token contexts, 3 epochs at batch 2) on 8 clips of ffmpeg\'s test sources, one question each, imported with `isr-studio import`; each phase as the round reports it, its peak measured from its own start. ' +
       '"Tokens" is the prompt (generate), or both rows of the pair (DPO). The peak is the stage process\'s VmHWM, and "x disk" is that peak over the checkpoint\'s bytes on disk.',
     '',
     '| Checkpoint | Stage | Tokens | Seconds | Peak RSS | x disk |',

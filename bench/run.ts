@@ -7,7 +7,6 @@ import { machineDescription } from '../src/main/report/machine';
 import { autodiffSection } from './autodiff';
 import { checkpointSection } from './checkpoint';
 import { generateSection } from './generate';
-import { memorySection } from './memory';
 import { responsivenessSection } from './responsiveness';
 import { trainSection } from './train';
 
@@ -15,7 +14,6 @@ const sections: Record<string, (machine: string) => Promise<string>> = {
   autodiff: autodiffSection,
   checkpoint: checkpointSection,
   generate: generateSection,
-  memory: memorySection,
   responsiveness: responsivenessSection,
   train: trainSection,
 };

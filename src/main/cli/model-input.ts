@@ -39,6 +39,7 @@ export async function openModelInput(opts: ModelInputOptions): Promise<{ model: 
     }
     const ffmpeg = await resolveFfmpeg();
     const videos = new VideoFeatures(model, ffmpeg.path, opts.cache);
+    await videos.prepare([resolve(opts.video)], opts.frames);
     const features = await videos.of(resolve(opts.video), opts.frames);
     return { model, input: { prompt: model.prompt(userTurn(opts.prompt), await videos.shown(resolve(opts.video), opts.frames)), features } };
   } catch (err) {

@@ -83,6 +83,7 @@ async function runRound(env: RunEnvironment, run: RunRecord, settings: RunSettin
   const policyPath = modelPath(env.db, round.policyModelId);
   await withModel(policyPath, async (vlm) => {
     const s = { ...scope, prompts, vlm, features: new VideoFeatures(vlm, env.ffmpeg, env.cacheDir), policyPath };
+    await s.features.prepare(prompts.map((p) => p.video.path), settings.frames, (i, total) => scope.step('vision features', i, total));
     await sampleResponses(s);
     const contexts = await writeContexts(s);
     await judgeSamples(s, contexts);

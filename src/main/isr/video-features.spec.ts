@@ -27,6 +27,38 @@ afterAll(async () => {
 });
 
 describe('VideoFeatures', () => {
+  it('prepares every video\'s features once, then releases the vision tower, whose later use builds it again', async () => {
+    const prepared = await VideoLanguageModel.load(join(dir, 'model'));
+    const towers: string[] = [];
+    const built = prepared.visualFeatures.bind(prepared);
+    prepared.visualFeatures = (frames) => {
+      towers.push('encode');
+      return built(frames);
+    };
+    const release = prepared.releaseVision.bind(prepared);
+    prepared.releaseVision = () => {
+      towers.push('release');
+      return release();
+    };
+    try {
+      const cacheDir = join(dir, 'prepare-cache');
+      const videos = new VideoFeatures(prepared, ffmpeg, cacheDir);
+      const seen: [number, number][] = [];
+      await videos.prepare([join(dir, 'blue.mp4'), join(dir, 'green.mp4'), join(dir, 'blue.mp4')], 2, (done, total) => seen.push([done, total]));
+      expect(towers).toEqual(['encode', 'encode', 'release']);
+      expect(seen).toEqual([[0, 2], [1, 2]]);
+      expect(readdirSync(join(cacheDir, 'features'))).toHaveLength(2);
+      // What follows reads the cache; a video not prepared still works, building the tower again.
+      await videos.of(join(dir, 'green.mp4'), 2);
+      expect(towers).toHaveLength(3);
+      const late = await videos.of(join(dir, 'green.mp4'), 3);
+      expect(towers).toEqual(['encode', 'encode', 'release', 'encode']);
+      expect(late.length).toBeGreaterThan(0);
+    } finally {
+      await prepared.release();
+    }
+  });
+
   it('runs the vision tower once per (video content, frame count, model) and serves the rest from disk', async () => {
     let encoded = 0;
     const original = model.visualFeatures.bind(model);

@@ -41,6 +41,20 @@ export class VideoFeatures {
     return features;
   }
 
+  /**
+   * Features of every one of `videoPaths` at `frameCount` frames in the cache (computed where
+   * missing), then the vision tower released: what follows reads the cache, so the tower and the
+   * decoder never hold memory at the same time (docs/engine.md, memory).
+   */
+  async prepare(videoPaths: readonly string[], frameCount: number, onVideo?: (done: number, total: number) => void): Promise<void> {
+    const unique = [...new Set(videoPaths)];
+    for (const [i, path] of unique.entries()) {
+      onVideo?.(i, unique.length);
+      await this.of(path, frameCount);
+    }
+    await this.model.releaseVision();
+  }
+
   /** The video as a prompt shows it: `frameCount` frames, each one's time in the clip (the frames
    *  `of` samples: uniformFrameIndices over the probed frame count) and the clip's duration. */
   async shown(videoPath: string, frameCount: number): Promise<PromptVideo> {

@@ -1,6 +1,6 @@
 // The one place that creates ONNX Runtime sessions: execution-provider choice with a fallback to
-// CPU, threads and optimisation level, a graph's weights fed from the model's one copy or owned by the
-// session (SessionOptions.weights), and ONNX Runtime's errors turned into messages that name the graph and, when ORT says which, the
+// CPU, threads and optimisation level, a graph's weights fed from the model's one copy (on CPU) or
+// owned by the session (an accelerator, which copies them to its device), and ONNX Runtime's errors turned into messages that name the graph and, when ORT says which, the
 // failing node (or the weight).
 import * as ort from 'onnxruntime-node';
 import type { Graph } from './ir';
@@ -25,18 +25,9 @@ export interface SessionOptions {
   ortLogLevel?: 0 | 1 | 2 | 3 | 4;
   /** Receives the one line saying a provider was unusable. Default console.warn. */
   logger?: (line: string) => void;
-  /**
-   * How a session made from a builder graph holds its float32 matrices (MATRIX_MIN_BYTES or more) on
-   * CPU. 'shared' (default): fed on every run from the graph's own arrays, so every session built over
-   * the same arrays (ModelWeights.shared) reads the one copy; ORT cannot prepack them, which costs
-   * MatMul speed at few rows (decode). 'owned': inline in the model bytes, copied into the session,
-   * which prepacks MatMul weights: one more copy, full speed (BENCHMARKS.md, memory section). An
-   * accelerator always owns its weights (it copies them to its device).
-   */
-  weights?: 'shared' | 'owned';
 }
 
-/** The smallest float32 matrix a graph's session shares or owns apart from the model bytes; smaller
+/** The smallest float32 matrix a CPU session made from a graph is fed from its array; smaller
  *  tensors (norms, biases, op constants) stay inline, where the fusions that match them see them. */
 export const MATRIX_MIN_BYTES = 4096;
 
@@ -109,8 +100,9 @@ export class Session {
   /**
    * Creates a session. Tries each requested accelerator with CPU behind it, in order, then CPU
    * alone; if it ends on CPU after a failure, `logger` gets one line naming what failed and why.
-   * From a graph, the weights come from the graph's arrays as `options.weights` says; shared ones
-   * stay the session's inputs for its whole life, so a change to such an array shows in its outputs.
+   * From a graph on CPU, the float32 matrices are fed from the graph's own arrays (ORT reads a fed
+   * tensor where it lies, but copies every initializer), so every session over one model reads one copy;
+   * they stay the session's inputs for its whole life, so a change to such an array shows in its outputs.
    */
   static async create(source: ModelSource, options: SessionOptions): Promise<Session> {
     const { graphName } = options;
@@ -211,17 +203,12 @@ function loadables(source: ModelSource, options: SessionOptions): { accelerator:
     const plain = { model: source, bound: [] };
     return { accelerator: () => plain, cpu: () => plain };
   }
-  const mode = options.weights ?? 'shared';
-  if (mode !== 'shared' && mode !== 'owned') throw new Error(`graph '${options.graphName}': weights must be 'shared' or 'owned', got ${String(mode)}`);
   checkWeights(options.graphName, 'create', [...source.initializers].map(([name, tensor]) => ({ name, tensor })));
   let owned: Loadable | undefined;
   let shared: Loadable | undefined;
-  // Owned weights go inline: ORT copies initializers either way, and the buffers of in-memory
-  // external data would stay alive beside its copy until the session is released.
-  const own = () => (owned ??= { model: serialize(source), bound: [] });
   return {
-    accelerator: own,
-    cpu: () => (mode === 'owned' ? own() : (shared ??= serializeBound(source, MATRIX_MIN_BYTES))),
+    accelerator: () => (owned ??= { model: serialize(source), bound: [] }),
+    cpu: () => (shared ??= serializeBound(source, MATRIX_MIN_BYTES)),
   };
 }
 

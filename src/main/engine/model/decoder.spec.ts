@@ -9,7 +9,7 @@ import type { Graph } from '../graph/ir';
 import { serialize } from '../graph/onnx';
 import { Session } from '../graph/session';
 import type { ModelConfig } from './config';
-import { addDecoder, addEmbedding, buildDecoderGraph, buildEmbeddingGraph, textWeightNames, type DecoderGraphOptions } from './decoder';
+import { addDecoder, addEmbedding, attentionRows, buildDecoderGraph, buildEmbeddingGraph, textWeightNames, type DecoderGraphOptions } from './decoder';
 import { fixtureArchs, writeFixture } from './fixture';
 import { naiveEmbed, naiveForward, type NaiveLora } from '../testing/naive/decoder';
 import type { Rope } from './rope';
@@ -71,7 +71,7 @@ describe.each(fixtureArchs)('%s decoder graph', (arch) => {
   const { prefix, lmHead } = textWeightNames(config);
 
   it('has the standard I/O names and dims, HF-named weights in MatMul layout and readable node names', () => {
-    const g = buildDecoderGraph(config, weights, { kvCache: true, attentionLayers: [1] });
+    const g = buildDecoderGraph(config, weights, { kvCache: true });
     expect(g.inputs.map((i) => [i.name, i.dtype, i.shape])).toEqual([
       ['inputs_embeds', 'float32', ['batch', 'seq', t.hiddenSize]],
       ['attention_mask', 'int64', ['batch', 'total']],
@@ -81,7 +81,6 @@ describe.each(fixtureArchs)('%s decoder graph', (arch) => {
     expect(g.outputs.map((o) => [o.name, o.shape])).toEqual([
       ['logits', ['batch', 'seq', t.vocabSize]],
       ...Array.from({ length: t.numLayers }, (_, l) => ['key', 'value'].map((k) => [`present.${l}.${k}`, ['batch', t.numKvHeads, 'total', t.headDim]])).flat(),
-      ['attentions.1', ['batch', t.numHeads, 'seq', 'total']],
     ]);
     expect(g.initializers.get(`${prefix}layers.0.self_attn.q_proj.weight`)?.dims).toEqual([t.hiddenSize, t.numHeads * t.headDim]);
     expect(g.initializers.get(`${prefix}layers.1.mlp.down_proj.weight`)?.dims).toEqual([t.intermediateSize, t.hiddenSize]);
@@ -95,46 +94,40 @@ describe.each(fixtureArchs)('%s decoder graph', (arch) => {
     for (const [, tensor] of g.initializers) if (tensor.dtype === 'float32') expect(Array.from(tensor.data as Float32Array).every(Number.isFinite)).toBe(true);
   });
 
-  it('with rowsAtRunTime takes the logits positions and attention queries as inputs, every layer\'s attention an output', async () => {
+  it('with rowsAtRunTime takes the logits and query positions as inputs; each layer\'s query states and keys give the naive attention rows', async () => {
     const g = buildDecoderGraph(config, weights, { kvCache: true, rowsAtRunTime: true });
-    expect(g.inputs.slice(-2).map((i) => [i.name, i.dtype, i.shape])).toEqual([['logits_positions', 'int64', ['rows']], ['attention_queries', 'int64', ['queries']]]);
+    expect(g.inputs.slice(-2).map((i) => [i.name, i.dtype, i.shape])).toEqual([['logits_positions', 'int64', ['rows']], ['query_positions', 'int64', ['queries']]]);
     expect(g.outputs.find((o) => o.name === 'logits')?.shape).toEqual(['batch', 'rows', t.vocabSize]);
-    expect(g.outputs.filter((o) => o.name.startsWith('attentions.')).map((o) => [o.name, o.shape])).toEqual(
-      Array.from({ length: t.numLayers }, (_, l) => [`attentions.${l}`, ['batch', t.numHeads, 'queries', 'total']]));
+    expect(g.outputs.filter((o) => o.name.startsWith('query_states.')).map((o) => [o.name, o.shape])).toEqual(
+      Array.from({ length: t.numLayers }, (_, l) => [`query_states.${l}`, ['batch', t.numHeads, 'queries', t.headDim]]));
     const embeds = naiveEmbed(config, weights, ids);
     const naive = naiveForward(config, weights, embeds, seq, { attention: true });
     const empty = new ort.Tensor('float32', new Float32Array(0), [1, t.numKvHeads, 0, t.headDim]);
     const past = Object.fromEntries(Array.from({ length: t.numLayers }, (_, l) => [[`past_key_values.${l}.key`, empty], [`past_key_values.${l}.value`, empty]]).flat());
     const index = (xs: number[]) => new ort.Tensor('int64', BigInt64Array.from(xs, BigInt), [xs.length]);
-    const out = await runOnce(g, embeds, { ...past, logits_positions: index([seq - 1, 0]), attention_queries: index([3]) });
+    const queries = [3, seq - 1, 0];
+    const out = await runOnce(g, embeds, { ...past, logits_positions: index([seq - 1, 0]), query_positions: index(queries) });
     expect(out.logits.dims).toEqual([1, 2, t.vocabSize]);
     const logits = out.logits.data as Float32Array;
     expect(maxDiff(logits.subarray(0, t.vocabSize), naive.logits.subarray((seq - 1) * t.vocabSize))).toBeLessThan(TOLERANCE);
     expect(maxDiff(logits.subarray(t.vocabSize), naive.logits.subarray(0, t.vocabSize))).toBeLessThan(TOLERANCE);
-    const row = (h: number) => naive.attentions[1].subarray((h * seq + 3) * seq, (h * seq + 4) * seq);
-    expect(out['attentions.1'].dims).toEqual([1, t.numHeads, 1, seq]);
-    expect(maxDiff(out['attentions.1'].data as Float32Array, Float32Array.from({ length: t.numHeads * seq }, (_, i) => row(Math.floor(i / seq))[i % seq]))).toBeLessThan(1e-5);
-  });
-
-  it(`gives the naive float64 forward's logits and attention within ${TOLERANCE}`, async () => {
-    const embeds = naiveEmbed(config, weights, ids);
-    const layers = [0, 1];
-    const out = await runOnce(buildDecoderGraph(config, weights, { kvCache: false, attentionLayers: layers }), embeds);
-    const naive = naiveForward(config, weights, embeds, seq, { attention: true });
-    expect(out.logits.dims).toEqual([1, seq, t.vocabSize]);
-    expect(maxDiff(out.logits.data as Float32Array, naive.logits)).toBeLessThan(TOLERANCE);
-    for (const l of layers) {
-      expect(out[`attentions.${l}`].dims).toEqual([1, t.numHeads, seq, seq]);
-      expect(maxDiff(out[`attentions.${l}`].data as Float32Array, naive.attentions[l])).toBeLessThan(1e-5);
+    for (let l = 0; l < t.numLayers; l++) {
+      expect(out[`query_states.${l}`].dims).toEqual([1, t.numHeads, queries.length, t.headDim]);
+      const rows = attentionRows(out[`query_states.${l}`].data as Float32Array, out[`present.${l}.key`].data as Float32Array, queries, { heads: t.numHeads, kvHeads: t.numKvHeads, headDim: t.headDim, total: seq });
+      const want = Float32Array.from({ length: t.numHeads * queries.length * seq }, (_, i) => {
+        const [h, q, k] = [Math.floor(i / (queries.length * seq)), Math.floor(i / seq) % queries.length, i % seq];
+        return naive.attentions[l][(h * seq + queries[q]) * seq + k];
+      });
+      expect(maxDiff(rows, want)).toBeLessThan(1e-5);
     }
   });
 
-  it('with lastLogitsOnly gives the last row of the full logits', async () => {
+  it(`gives the naive float64 forward's logits within ${TOLERANCE}`, async () => {
     const embeds = naiveEmbed(config, weights, ids);
-    const out = await runOnce(buildDecoderGraph(config, weights, { kvCache: false, lastLogitsOnly: true }), embeds);
+    const out = await runOnce(buildDecoderGraph(config, weights, { kvCache: false }), embeds);
     const naive = naiveForward(config, weights, embeds, seq);
-    expect(out.logits.dims).toEqual([1, 1, t.vocabSize]);
-    expect(maxDiff(out.logits.data as Float32Array, naive.logits.subarray((seq - 1) * t.vocabSize))).toBeLessThan(TOLERANCE);
+    expect(out.logits.dims).toEqual([1, seq, t.vocabSize]);
+    expect(maxDiff(out.logits.data as Float32Array, naive.logits)).toBeLessThan(TOLERANCE);
   });
 
   it('reuses the embedding matrix as the head when tied, with no lm_head weight', async () => {
@@ -205,9 +198,6 @@ describe.each(fixtureArchs)('%s decoder graph', (arch) => {
     expect(maxDiff(out.inputs_embeds.data as Float32Array, naiveEmbed(config, weights, ids))).toBe(0);
   });
 
-  it('rejects attention layers it does not have', () => {
-    expect(() => buildDecoderGraph(config, weights, { kvCache: false, attentionLayers: [t.numLayers] })).toThrow(/attention layer 2 is out of range/);
-  });
 });
 
 describe('decoder variants a config.json can ask for', () => {

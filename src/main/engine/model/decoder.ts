@@ -24,16 +24,13 @@ export function textWeightNames(config: ModelConfig): { prefix: string; lmHead: 
 export type AdapterProvider = (module: string, inFeatures: number, outFeatures: number) => Projection['lora'];
 
 export interface DecoderGraphOptions {
-  /** Layers whose softmax attention probabilities [batch, heads, seq, total] become outputs. */
-  attentionLayers?: readonly number[];
-  /** Logits of the last position only ([batch, 1, vocab]): what sampling needs, without a vocab-wide head over the prompt. */
-  lastLogitsOnly?: boolean;
   /** Called with each projection's PEFT module path relative to the text model, e.g. 'model.layers.0.self_attn.q_proj'. */
   adapter?: AdapterProvider;
-  /** int64 [rows]: the positions along seq whose logits are computed ([batch, rows, vocab]), chosen when the graph runs (overrides lastLogitsOnly). */
+  /** int64 [rows]: the positions along seq whose logits are computed ([batch, rows, vocab]), chosen when the graph runs. */
   logitsPositions?: Value;
-  /** int64 [queries]: the query positions whose attention rows the attentions are ([batch, heads, queries, total]), chosen when the graph runs. */
-  attentionQueries?: Value;
+  /** int64 [queries]: positions along seq whose rotated query states every layer outputs ([batch, heads, queries, headDim]):
+   *  with the layer's keys they give those rows of its attention (attentionRows), which are never a [seq, seq] tensor here. */
+  queryPositions?: Value;
 }
 
 export interface DecoderIo {
@@ -48,14 +45,13 @@ export interface DecoderIo {
 }
 
 export interface DecoderOutputs {
-  /** [batch, seq or 1, vocab]. */
+  /** [batch, seq or rows, vocab]. */
   logits: Value;
   /** Per layer, past and this step's keys/values: [batch, kvHeads, past + seq, headDim]. */
   present: { key: Value; value: Value }[];
-  /** In the order of `attentionLayers`. */
-  attentions: Value[];
+  /** Per layer with queryPositions (else empty), the rotated queries at those positions [batch, heads, queries, headDim]. */
+  queryStates: Value[];
 }
-
 
 /** [batch, seq, heads * d] to [batch, heads, seq, d]. */
 const splitHeads = (b: GraphBuilder, x: Value, heads: number, d: number): Value => b.transpose(b.reshape(x, [0, 0, heads, d]), [0, 2, 1, 3]);
@@ -75,9 +71,6 @@ export function addEmbedding(b: GraphBuilder, config: ModelConfig, weights: Mode
 export function addDecoder(b: GraphBuilder, config: ModelConfig, weights: ModelWeights, io: DecoderIo, options: DecoderGraphOptions = {}): DecoderOutputs {
   const t = config.text;
   const { prefix, lmHead } = textWeightNames(config);
-  const attentionLayers = options.attentionLayers ?? [];
-  const bad = attentionLayers.find((l, i) => !(Number.isInteger(l) && l >= 0 && l < t.numLayers) || attentionLayers.indexOf(l) !== i);
-  if (bad !== undefined) throw new Error(`attention layer ${bad} is out of range or repeated: the decoder has layers 0..${t.numLayers - 1}`);
   if (io.past !== undefined && io.past.length !== t.numLayers) throw new Error(`past holds ${io.past.length} layers, the decoder has ${t.numLayers}`);
 
   // `path` is relative to the decoder stack ('layers.0.self_attn.q_proj'); the adapter sees PEFT's
@@ -92,7 +85,7 @@ export function addDecoder(b: GraphBuilder, config: ModelConfig, weights: ModelW
   const vector = (name: string) => graphWeight(b, `${prefix}${name}`, [t.hiddenSize], () => weights.shared(`${prefix}${name}`, 'stored'));
 
   const present: { key: Value; value: Value }[] = [];
-  const attentions = new Map<number, Value>();
+  const queryStates: Value[] = [];
   const hidden = b.scope('model', () => {
     const rotary = rotaryTables(b, io.positionIds, t.rope);
     const mask = b.scope('attention_mask', () => cacheMask(b, io.inputsEmbeds, io.attentionMask));
@@ -110,9 +103,7 @@ export function addDecoder(b: GraphBuilder, config: ModelConfig, weights: ModelW
           o: proj(`${m}.self_attn.o_proj`, q, t.hiddenSize, t.outputBias),
         }, t, { rotary, mask, past: io.past?.[l] }));
         present.push(attn.present);
-        if (attentionLayers.includes(l)) {
-          attentions.set(l, options.attentionQueries === undefined ? attn.probs : b.scope('self_attn', () => b.scope('query_rows', () => b.gather(attn.probs, options.attentionQueries!, 2))));
-        }
+        if (options.queryPositions !== undefined) queryStates.push(b.scope('self_attn', () => b.scope('query_rows', () => b.gather(attn.query, options.queryPositions!, 2))));
         const mid = b.add(h, attn.out);
         const normed2 = b.scope('post_attention_layernorm', () => rmsNorm(b, mid, vector(`layers.${l}.post_attention_layernorm.weight`), t.rmsNormEps));
         const mlp = b.scope('mlp', () => gatedMlp(b, normed2, {
@@ -123,8 +114,7 @@ export function addDecoder(b: GraphBuilder, config: ModelConfig, weights: ModelW
         return b.add(mid, mlp);
       });
     }
-    const last = options.logitsPositions !== undefined ? b.scope('logits_rows', () => b.gather(h, options.logitsPositions!, 1))
-      : options.lastLogitsOnly ? b.slice(h, [-1], [Number.MAX_SAFE_INTEGER], [1]) : h;
+    const last = options.logitsPositions === undefined ? h : b.scope('logits_rows', () => b.gather(h, options.logitsPositions!, 1));
     return b.scope('norm', () => rmsNorm(b, last, vector('norm.weight'), t.rmsNormEps));
   });
   const logits = b.scope('lm_head', () => {
@@ -138,7 +128,7 @@ export function addDecoder(b: GraphBuilder, config: ModelConfig, weights: ModelW
     const shape = b.concat([b.shape(hidden, 0, 2), b.ints([t.vocabSize])], 0);
     return b.reshape(rows, shape, [hidden.shape[0], hidden.shape[1], t.vocabSize]);
   });
-  return { logits, present, attentions: attentionLayers.map((l) => attentions.get(l)!) };
+  return { logits, present, queryStates };
 }
 
 /**
@@ -155,9 +145,9 @@ function cacheMask(b: GraphBuilder, inputsEmbeds: Value, attentionMask: Value): 
   return causalMask(b, querySlots, keySlots, attentionMask);
 }
 
-interface AttentionResult { out: Value; present: { key: Value; value: Value }; probs: Value }
+interface AttentionResult { out: Value; present: { key: Value; value: Value }; query: Value }
 
-/** Grouped-query self-attention with a KV cache, returning its probabilities too (nn.selfAttention has neither). */
+/** Grouped-query self-attention with a KV cache, returning its rotated queries too (nn.selfAttention has neither). */
 function attention(
   b: GraphBuilder, x: Value, w: { q: Projection; k: Projection; v: Projection; o: Projection }, t: DecoderConfig,
   ctx: { rotary: { cos: Value; sin: Value }; mask: Value; past?: { key: Value; value: Value } },
@@ -170,14 +160,13 @@ function attention(
   const k = b.scope('k_rotary', () => applyRotary(b, kHeads, cos, sin));
   const key = ctx.past === undefined ? k : b.scope('key_cache', () => b.concat([ctx.past!.key, k], 2));
   const value = ctx.past === undefined ? v : b.scope('value_cache', () => b.concat([ctx.past!.value, v], 2));
-  const { out, probs } = b.scope('sdpa', () => {
+  const out = b.scope('sdpa', () => {
     const nRep = t.numHeads / t.numKvHeads;
     const scores = b.mul(b.matmul(q, b.transpose(repeatKv(b, key, nRep), [0, 1, 3, 2])), t.headDim ** -0.5);
-    const p = b.softmax(b.add(scores, ctx.mask), -1);
-    return { out: b.matmul(p, repeatKv(b, value, nRep)), probs: p };
+    return b.matmul(b.softmax(b.add(scores, ctx.mask), -1), repeatKv(b, value, nRep));
   });
   const merged = b.reshape(b.transpose(out, [0, 2, 1, 3]), [0, 0, t.numHeads * t.headDim]);
-  return { out: b.scope('o_proj', () => linear(b, merged, w.o)), present: { key, value }, probs };
+  return { out: b.scope('o_proj', () => linear(b, merged, w.o)), present: { key, value }, query: q };
 }
 
 /** Marks `v` an output named `name` with the declared shape (symbolic names a reader recognises). */
@@ -187,21 +176,22 @@ function namedOutput(b: GraphBuilder, v: Value, name: string, shape: Shape): voi
 
 export const pastName = (layer: number, kind: 'key' | 'value'): string => `past_key_values.${layer}.${kind}`;
 export const presentName = (layer: number, kind: 'key' | 'value'): string => `present.${layer}.${kind}`;
-export const attentionName = (layer: number): string => `attentions.${layer}`;
+export const queryStatesName = (layer: number): string => `query_states.${layer}`;
 /** Inputs of a graph built with rowsAtRunTime. */
 export const LOGITS_POSITIONS = 'logits_positions';
-export const ATTENTION_QUERIES = 'attention_queries';
+export const QUERY_POSITIONS = 'query_positions';
 
-export interface DecoderGraphBuild extends Omit<DecoderGraphOptions, 'logitsPositions' | 'attentionQueries'> {
+export interface DecoderGraphBuild {
   kvCache: boolean;
   /**
-   * Inputs `logits_positions` (int64 [rows]) and `attention_queries` (int64 [queries]) choose, on
-   * each run, the positions whose logits are computed and the query rows of every layer's attention
-   * output (attentionLayers, default all; an empty list of queries makes them empty): one graph, so
-   * one session, for decoding, full logits and attention maps (ORT runs a whole graph whatever is
-   * fetched, so what a run needs must be chosen by its inputs, not its fetches).
+   * Inputs `logits_positions` (int64 [rows]) and `query_positions` (int64 [queries]) choose, on each
+   * run, the positions whose logits are computed and whose query states every layer outputs (with
+   * the keys in `present`, the rows of attention maps; an empty list makes them empty): one graph,
+   * so one session, for decoding, full logits and attention maps (ORT runs a whole graph whatever
+   * is fetched, so what a run needs must be chosen by its inputs, not its fetches). Needs kvCache.
    */
   rowsAtRunTime?: boolean;
+  adapter?: AdapterProvider;
 }
 
 /** The decoder as a graph of its own, with the standard I/O names (see the file comment). */
@@ -209,6 +199,7 @@ export function buildDecoderGraph(config: ModelConfig, weights: ModelWeights, op
   const t = config.text;
   const b = new GraphBuilder('decoder');
   const rows = options.rowsAtRunTime === true;
+  if (rows && !options.kvCache) throw new Error('buildDecoderGraph: rowsAtRunTime needs kvCache (attention rows are read from the present keys)');
   const io: DecoderIo = {
     inputsEmbeds: b.input('inputs_embeds', 'float32', ['batch', 'seq', t.hiddenSize]),
     attentionMask: b.input('attention_mask', 'int64', ['batch', 'total']),
@@ -222,19 +213,18 @@ export function buildDecoderGraph(config: ModelConfig, weights: ModelWeights, op
         }
       : {}),
   };
-  const attentionLayers = options.attentionLayers ?? (rows ? Array.from({ length: t.numLayers }, (_, l) => l) : []);
   const out = addDecoder(b, config, weights, io, {
-    ...options, attentionLayers,
-    ...(rows ? { logitsPositions: b.input(LOGITS_POSITIONS, 'int64', ['rows']), attentionQueries: b.input(ATTENTION_QUERIES, 'int64', ['queries']) } : {}),
+    adapter: options.adapter,
+    ...(rows ? { logitsPositions: b.input(LOGITS_POSITIONS, 'int64', ['rows']), queryPositions: b.input(QUERY_POSITIONS, 'int64', ['queries']) } : {}),
   });
-  namedOutput(b, out.logits, 'logits', ['batch', rows ? 'rows' : options.lastLogitsOnly ? 1 : 'seq', t.vocabSize]);
+  namedOutput(b, out.logits, 'logits', ['batch', rows ? 'rows' : 'seq', t.vocabSize]);
   if (options.kvCache) {
     out.present.forEach(({ key, value }, l) => {
       namedOutput(b, key, presentName(l, 'key'), ['batch', t.numKvHeads, 'total', t.headDim]);
       namedOutput(b, value, presentName(l, 'value'), ['batch', t.numKvHeads, 'total', t.headDim]);
     });
   }
-  attentionLayers.forEach((l, i) => namedOutput(b, out.attentions[i], attentionName(l), ['batch', t.numHeads, rows ? 'queries' : 'seq', 'total']));
+  out.queryStates.forEach((q, l) => namedOutput(b, q, queryStatesName(l), ['batch', t.numHeads, 'queries', t.headDim]));
   return b.build();
 }
 
@@ -244,4 +234,39 @@ export function buildEmbeddingGraph(config: ModelConfig, weights: ModelWeights):
   const embeds = addEmbedding(b, config, weights, b.input('input_ids', 'int64', ['batch', 'seq']));
   namedOutput(b, embeds, 'inputs_embeds', ['batch', 'seq', config.text.hiddenSize]);
   return b.build();
+}
+
+/**
+ * Rows of one layer's attention probabilities for a batch of one, from its rotated query states
+ * [heads, queries, headDim] and its keys [kvHeads, total, headDim]: softmax(q k^T / sqrt(headDim))
+ * over the key slots up to each query's own (`slots`, its slot in the cache; later slots get 0, as
+ * the causal mask gives them), query head h reading KV head h / (heads / kvHeads) as repeat_kv does.
+ * [heads, queries, total].
+ */
+export function attentionRows(queries: Float32Array, keys: Float32Array, slots: readonly number[], dims: { heads: number; kvHeads: number; headDim: number; total: number }): Float32Array {
+  const { heads, kvHeads, headDim: d, total } = dims;
+  const n = slots.length;
+  const out = new Float32Array(heads * n * total);
+  const scores = new Float64Array(total);
+  const scale = 1 / Math.sqrt(d);
+  for (let h = 0; h < heads; h++) {
+    const kv = Math.floor(h / (heads / kvHeads));
+    for (let i = 0; i < n; i++) {
+      const q = (h * n + i) * d;
+      const last = slots[i];
+      let max = -Infinity;
+      for (let j = 0; j <= last; j++) {
+        let s = 0;
+        const k = (kv * total + j) * d;
+        for (let e = 0; e < d; e++) s += queries[q + e] * keys[k + e];
+        scores[j] = s * scale;
+        if (scores[j] > max) max = scores[j];
+      }
+      let sum = 0;
+      for (let j = 0; j <= last; j++) sum += (scores[j] = Math.exp(scores[j] - max));
+      const row = (h * n + i) * total;
+      for (let j = 0; j <= last; j++) out[row + j] = scores[j] / sum;
+    }
+  }
+  return out;
 }

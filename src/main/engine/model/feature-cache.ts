@@ -17,7 +17,9 @@ export interface FeatureKey {
 }
 
 // Layout: magic (8 bytes) | key length u32 LE | element count u64 LE | key JSON (UTF-8) | float32 LE data.
-const MAGIC = Buffer.from('ISRFEAT1', 'latin1');
+// The magic's number changes when the same key comes to mean other features, so older entries read
+// as misses: 2 since frames are resized as the checkpoint's processor does (no longer by ffmpeg).
+const MAGIC = Buffer.from('ISRFEAT2', 'latin1');
 const HEADER = MAGIC.length + 4 + 8;
 
 /** The key as one string in a fixed field order (extra properties of the object are not part of it). */

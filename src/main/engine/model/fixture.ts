@@ -208,9 +208,9 @@ const toDtype = { BF16: float32ToBF16Bits, F16: float32ToF16Bits } as const;
  * Writes a stand-in of a published checkpoint: its files as published (checkpoint-presets.ts), a
  * tokenizer the full vocab_size large with the special tokens at their ids, and seeded random
  * weights (drawn as writeFixture draws them) in the published dtype and shard layout, streamed one
- * tensor at a time. Returns the config as the studio reads it and the parameter count.
+ * tensor at a time. Returns the config as the studio reads it, the weights' dtype and the parameter count.
  */
-export function writeCheckpointFixture(dir: string, options: CheckpointFixtureOptions): { config: ModelConfig; parameters: number } {
+export function writeCheckpointFixture(dir: string, options: CheckpointFixtureOptions): { config: ModelConfig; dtype: 'BF16' | 'F16'; parameters: number } {
   const preset = checkpointPreset(options.like);
   const published = preset.files['config.json'];
   const configJson = options.layers === undefined ? published : withLayers(published, options.layers);
@@ -240,7 +240,7 @@ export function writeCheckpointFixture(dir: string, options: CheckpointFixtureOp
     for (const [name, shape] of shapes) yield { name, data: toDtype[dtype](randomWeight(name, shape, rng)) };
   }
   writeCheckpointStream(dir, layout, tensors(), { metadata: { format: 'pt' } });
-  return { config, parameters: specs.reduce((a, s) => a + s.shape.reduce((x, y) => x * y, 1), 0) };
+  return { config, dtype, parameters: specs.reduce((a, s) => a + s.shape.reduce((x, y) => x * y, 1), 0) };
 }
 
 export { checkpointPresetIds } from './checkpoint-presets';

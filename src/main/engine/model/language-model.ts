@@ -2,13 +2,12 @@
 // visual feature rows spliced in, as modeling_llava_onevision.py / modeling_idefics3.py
 // masked_scatter them over the image or video tokens) and the decoder with its KV cache. One decoder
 // session serves decoding, full logits and attention maps (the rows it computes are inputs:
-// decoder.ts rowsAtRunTime) and owns its weights, so ORT prepacks them for decode speed; the
-// embedding session, the vision tower's and training's graphs take the model's one shared copy
-// (ModelWeights.shared, graph/session.ts). Where each copy lives and why: docs/engine.md, memory.
+// decoder.ts rowsAtRunTime). Every session, and training's graphs, read the model's one copy of the
+// weights (ModelWeights.shared, graph/session.ts). Where memory goes and why: docs/engine.md, memory.
 import * as ort from 'onnxruntime-node';
 import { Session, type SessionOptions } from '../graph/session';
 import type { ModelConfig } from './config';
-import { ATTENTION_QUERIES, attentionName, buildDecoderGraph, buildEmbeddingGraph, LOGITS_POSITIONS, pastName, presentName } from './decoder';
+import { attentionRows, buildDecoderGraph, buildEmbeddingGraph, LOGITS_POSITIONS, pastName, presentName, QUERY_POSITIONS, queryStatesName } from './decoder';
 import type { ModelWeights } from './weights';
 
 /** Rotated keys and values of every layer ([batch, kvHeads, length, headDim] ORT tensors). */
@@ -114,12 +113,14 @@ export class LanguageModel {
    * One forward of an unpadded sequence that returns the softmax attention of the layers asked (per
    * layer [heads, queries, seq]: the rows of `queries`, by default every position, so [heads, seq,
    * seq]) and the logits of its last position [vocab]: what a judge's verdict needs, in one pass.
+   * The rows are computed from the layers' query states and keys (decoder.ts attentionRows), so no
+   * layer's whole [seq, seq] map is ever held.
    */
   async attention(inputsEmbeds: Float32Array, seq: number, layers: readonly number[], queries?: readonly number[]): Promise<{ probs: Float32Array[]; lastLogits: Float32Array }> {
     if (inputsEmbeds.length !== seq * this.hiddenSize) throw new Error(`attention: inputsEmbeds has ${inputsEmbeds.length} values, expected ${seq * this.hiddenSize}`);
-    const n = this.config.text.numLayers;
-    const bad = layers.find((l, i) => !(Number.isInteger(l) && l >= 0 && l < n) || layers.indexOf(l) !== i);
-    if (bad !== undefined) throw new Error(`attention layer ${bad} is out of range or repeated: the decoder has layers 0..${n - 1}`);
+    const t = this.config.text;
+    const bad = layers.find((l, i) => !(Number.isInteger(l) && l >= 0 && l < t.numLayers) || layers.indexOf(l) !== i);
+    if (bad !== undefined) throw new Error(`attention layer ${bad} is out of range or repeated: the decoder has layers 0..${t.numLayers - 1}`);
     const rows = queries ?? Array.from({ length: seq }, (_, i) => i);
     const badQuery = rows.find((q) => !(Number.isInteger(q) && q >= 0 && q < seq));
     if (badQuery !== undefined) throw new Error(`attention: query position ${badQuery} is outside the ${seq} positions`);
@@ -128,8 +129,10 @@ export class LanguageModel {
       attentionMask: new BigInt64Array(seq).fill(1n),
       positionIds: BigInt64Array.from({ length: seq }, (_, i) => BigInt(i)),
     };
-    const out = await this.run(step, [seq - 1], rows, ['logits', ...layers.map(attentionName)]);
-    return { probs: layers.map((l) => out[attentionName(l)].data as Float32Array), lastLogits: out.logits.data as Float32Array };
+    const out = await this.run(step, [seq - 1], rows, ['logits', ...layers.flatMap((l) => [queryStatesName(l), presentName(l, 'key')])]);
+    const dims = { heads: t.numHeads, kvHeads: t.numKvHeads, headDim: t.headDim, total: seq };
+    const probs = layers.map((l) => attentionRows(out[queryStatesName(l)].data as Float32Array, out[presentName(l, 'key')].data as Float32Array, rows, dims));
+    return { probs, lastLogits: out.logits.data as Float32Array };
   }
 
   async release(): Promise<void> {
@@ -137,8 +140,8 @@ export class LanguageModel {
     await this.embedding.release();
   }
 
-  /** Releases the decoder session and its own copy of the weights (training builds graphs of its
-   *  own); the next forward builds it again. The embedding session stays. */
+  /** Releases the decoder session and the memory its runs keep (ORT's arena); the next forward builds
+   *  it again. The embedding session stays. */
   async releaseDecoder(): Promise<void> {
     const pending = this.decoder;
     this.decoder = null;
@@ -146,7 +149,7 @@ export class LanguageModel {
     await Promise.all(settled.flatMap((s) => (s.status === 'fulfilled' ? [s.value.release()] : [])));
   }
 
-  /** One run of the decoder session: logits at `logitsRows`, attention rows of `queries` (none: empty attentions), the outputs in `fetches`. */
+  /** One run of the decoder session: logits at `logitsRows`, the query states of `queries` (none: empty), the outputs in `fetches`. */
   private async run(
     step: Pick<ForwardStep, 'inputsEmbeds' | 'batch' | 'seq' | 'attentionMask' | 'positionIds' | 'past'>,
     logitsRows: readonly number[], queries: readonly number[], fetches: readonly string[],
@@ -160,7 +163,7 @@ export class LanguageModel {
       attention_mask: new ort.Tensor('int64', step.attentionMask, [batch, total]),
       position_ids: new ort.Tensor('int64', step.positionIds, [batch, seq]),
       [LOGITS_POSITIONS]: index(logitsRows),
-      [ATTENTION_QUERIES]: index(queries),
+      [QUERY_POSITIONS]: index(queries),
     };
     // A first step feeds an empty cache (a 0 past dim), so one graph serves prefill and decoding.
     const empty = new ort.Tensor('float32', new Float32Array(0), [batch, t.numKvHeads, 0, t.headDim]);
@@ -174,11 +177,9 @@ export class LanguageModel {
   /** The decoder session, built on first use; concurrent first uses share one build, and a failed build is not kept. */
   private session(): Promise<Session> {
     if (this.decoder === null) {
-      // Owned weights: ORT prepacks the MatMul weights it holds, which decode needs (sharing them
-      // costs about 40% of decode speed: BENCHMARKS.md, memory section).
       const pending = Promise.resolve().then(() => Session.create(
         buildDecoderGraph(this.config, this.weights, { kvCache: true, rowsAtRunTime: true }),
-        { ...this.options, graphName: 'decoder', weights: 'owned' },
+        { ...this.options, graphName: 'decoder' },
       ));
       pending.catch(() => {
         if (this.decoder === pending) this.decoder = null;

@@ -94,8 +94,9 @@ export class VisionEncoder {
       : new VisionEncoder(session, config.vision.imageSize, visionTokensPerFrame(config), config.text.hiddenSize, 'image_features');
   }
 
-  /** pixel_values [frames, 3, S, S] to features [frames, tokensPerFrame, hiddenSize], `chunk` frames per run. */
-  async encode(pixelValues: Float32Array, frames: number, chunk = 8): Promise<Float32Array> {
+  /** pixel_values [frames, 3, S, S] to features [frames, tokensPerFrame, hiddenSize], `chunk` frames per run:
+   *  one by default, which holds an eighth of the activations of eight at the same speed (BENCHMARKS.md). */
+  async encode(pixelValues: Float32Array, frames: number, chunk = 1): Promise<Float32Array> {
     const s = this.imageSize;
     const perFrame = 3 * s * s;
     if (!(Number.isInteger(frames) && frames >= 0)) throw new Error(`frames must be a whole number, got ${frames}`);

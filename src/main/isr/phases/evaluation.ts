@@ -12,7 +12,10 @@ export async function evaluateRound(s: RoundScope, vlm: VideoLanguageModel): Pro
   const prompts = allPrompts(db, s.run.evalDatasetId!);
   const done = new Set(evaluationsOf(db, round.id).map((e) => e.promptId));
   const questions = prompts.map((p) => ({ question: p.question, video: p.video.path, reference: p.answer }));
-  await evaluateAnswers(vlm, new VideoFeatures(vlm, s.env.ffmpeg, s.env.cacheDir), questions, {
+  const features = new VideoFeatures(vlm, s.env.ffmpeg, s.env.cacheDir);
+  const waiting = prompts.filter((p) => !done.has(p.id));
+  await features.prepare(waiting.map((p) => p.video.path), s.settings.frames, (i, total) => s.step('evaluation: vision features', i, total));
+  await evaluateAnswers(vlm, features, questions, {
     templates: s.templates, frames: s.settings.frames, maxNewTokens: s.settings.evaluation.maxNewTokens, scorer: runScorer(s.settings),
     done: (i) => done.has(prompts[i].id),
     onAnswer: (i, e) => saveEvaluation(db, round.id, { promptId: prompts[i].id, ...e }),
