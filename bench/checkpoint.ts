@@ -98,7 +98,9 @@ async function runStage(stage: Stage, model: string, clip: string, cache: string
   const vlm = await timedPart(parts, 'load', () => VideoLanguageModel.load(model));
   const videos = new VideoFeatures(vlm, ffmpeg, cache);
   const templates = loadTemplates();
-  const features = await timedPart(parts, 'vision', () => videos.of(clip, frames));
+  // As the CLI and rounds do: the video's features first, then the tower released.
+  await timedPart(parts, 'vision', () => videos.prepare([clip], frames));
+  const features = await videos.of(clip, frames);
   const shown = await videos.shown(clip, frames);
   let tokens = 0;
   if (stage === 'generate') {
