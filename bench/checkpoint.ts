@@ -232,7 +232,7 @@ export async function checkpointSection(machine: string): Promise<string> {
     `Command: \`npm run bench -- checkpoint\` (presets: ${chosen.join(', ')}; ${repeats} runs of each stage but the round, in turns, each in a fresh process; median (min–max)). ` +
       'The models are the stand-ins `isr-studio fixture --like` writes: the published config, processor and tokenizer files and the weights in their published dtype and layout, with random values. ' +
       'The clip is 6 s of ffmpeg\'s 640x360 test pattern; 8 frames are decoded at that size and resized as the checkpoint\'s processor does. ' +
-      'The round is one round of `isr-studio run` (mode isr, default settings: 4 samples of up to 48 tokens, 96-token contexts, 3 epochs at batch 2) on 8 clips of ffmpeg\'s test sources, one question each, imported with `isr-studio import`; each phase as the round reports it, its peak measured from its own start. ' +
+      'The round is one round of `isr-studio run` (mode isr, default settings: 2 samples of up to 48 tokens, 96-token contexts, 3 epochs at batch 2) on 8 clips of ffmpeg\'s test sources, one question each, imported with `isr-studio import`; each phase as the round reports it, its peak measured from its own start. ' +
       '"Tokens" is the prompt (generate), or both rows of the pair (DPO). The peak is the stage process\'s VmHWM, and "x disk" is that peak over the checkpoint\'s bytes on disk.',
     '',
     '| Checkpoint | Stage | Tokens | Seconds | Peak RSS | x disk |',

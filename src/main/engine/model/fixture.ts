@@ -70,19 +70,10 @@ function configJson(preset: FixturePreset, modelType: string, d: Dims, vocabSize
   return preset.configJson({ vision, text }, idOf, modelType);
 }
 
-/** preprocessor_config.json: SigLIP's rescale and normalisation; the size keys are the family's. */
+/** preprocessor_config.json: the family's published one (its resample filter, rescale and
+ *  normalisation), its sizes set for frames of `image` pixels a side. */
 function preprocessorJson(preset: FixturePreset, image: number): Record<string, unknown> {
-  const common = {
-    do_resize: true,
-    do_rescale: true,
-    rescale_factor: 1 / 255,
-    do_normalize: true,
-    image_mean: [0.5, 0.5, 0.5],
-    image_std: [0.5, 0.5, 0.5],
-    do_convert_rgb: true,
-    resample: 3,
-  };
-  return preset.preprocessorJson(image, common);
+  return preset.preprocessorJson(checkpointPreset(preset.processorFrom).files['preprocessor_config.json'], image);
 }
 
 /** Standard normal draws from the seeded generator (Box-Muller). */
@@ -164,12 +155,16 @@ export interface CheckpointFixtureOptions {
 
 // Tokens learned from the corpus before filler takes the remaining ids (the corpus runs out first).
 const presetBpeTokens = 4000;
+// Filler pieces have their own seed: the weights' seed does not change the vocabulary.
+const fillerSeed = 7;
 
 type Json = Record<string, unknown>;
 
 /** tokenizer.json and tokenizer_config.json with every added token at its published id, a BPE learned
- *  from `corpus` at the lowest free ids and a filler token at every other id below `vocabSize`, so each
- *  id the embedding has is a token. */
+ *  from `corpus` at the lowest free ids, and at every other id below `vocabSize` a filler word piece
+ *  made by one more merge of two letter tokens (as a real vocabulary's later merges are), so each id
+ *  the embedding has is a token, and text a random model samples encodes back to about as many
+ *  tokens as it was sampled in (what a round re-encodes when it judges and trains on responses). */
 function presetTokenizer(preset: CheckpointPreset, corpus: string[], vocabSize: number): { json: Json; config: Json } {
   const { added, modelVocab, pipeline, config } = preset.tokenizer;
   const byId = new Map(added.map((t) => [t.id, t.content]));
@@ -185,9 +180,25 @@ function presetTokenizer(preset: CheckpointPreset, corpus: string[], vocabSize: 
     if (token in vocab) throw new Error(`the learned token ${JSON.stringify(token)} is also a special token of ${preset.repo}`);
     vocab[token] = free();
   }
-  // Printable ASCII only, so the byte-level decoder turns a sampled filler id back into text.
-  for (let id = free(); id < vocabSize; id = free()) vocab[`<fill_${id}>`] = id;
-  const json = byteLevelTokenizerJson({ vocab, merges: bpe.merges }, []);
+  const merges = [...bpe.merges];
+  // A head of up to 8 characters (a word's start, Ġ for its space, or not) and a tail of up to 4 (no
+  // space): every piece stays within a real word piece's length, so picks rarely need redrawing.
+  const letters = Object.keys(vocab).filter((t) => /^Ġ?[A-Za-z]+$/.test(t));
+  const heads = letters.filter((t) => t.length <= 8);
+  const tails = letters.filter((t) => !t.startsWith('Ġ') && t.length <= 4);
+  const rng = new Rng(fillerSeed);
+  const pick = (from: string[]) => from[Math.floor(rng.next() * from.length)];
+  for (let id = free(); id < vocabSize; id = free()) {
+    let parts: [string, string];
+    do parts = [pick(heads), pick(tails)];
+    while (parts.join('') in vocab);
+    const piece = parts.join('');
+    vocab[piece] = id;
+    merges.push(parts.join(' '));
+    if (piece.length <= 8) heads.push(piece);
+    if (!piece.startsWith('Ġ') && piece.length <= 4) tails.push(piece);
+  }
+  const json = byteLevelTokenizerJson({ vocab, merges }, []);
   const flags = { lstrip: false, normalized: false, rstrip: false, single_word: false, special: true };
   json.added_tokens = added.map(({ id, content }) => ({ id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true }));
   if (pipeline) Object.assign(json, pipeline);

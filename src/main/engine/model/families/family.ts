@@ -22,8 +22,10 @@ export interface FixturePreset {
   /** config.json from the sections every family shares (`vision_config`, `text_config` keys),
    *  the tokenizer's special token ids, and the model_type to write (the family's first). */
   configJson(sections: { vision: Json; text: Json }, idOf: (token: string) => number, modelType: string): Json;
-  /** preprocessor_config.json from the keys every family shares, for frames of `image` pixels a side. */
-  preprocessorJson(image: number, common: Json): Json;
+  /** The published checkpoint (a checkpoint-presets.ts id) whose preprocessor_config.json the fixture writes. */
+  processorFrom: string;
+  /** That file with its size keys set for frames of `image` pixels a side, every other key as published. */
+  preprocessorJson(published: Json, image: number): Json;
 }
 
 export abstract class ModelFamily<C extends ModelConfig = ModelConfig> {

@@ -37,9 +37,9 @@ export const idefics3Fixture: FixturePreset = {
     text_config: { model_type: 'llama', rope_theta: 100000, ...text },
     vision_config: { model_type: 'idefics3_vision', ...vision },
   }),
-  preprocessorJson: (image, common) => ({
-    image_processor_type: 'Idefics3ImageProcessor', size: { longest_edge: image }, max_image_size: { longest_edge: image }, do_image_splitting: false, ...common,
-  }),
+  processorFrom: 'smolvlm-256m',
+  // As published, the longest edge first goes to 4x the tower's square (2048 for 512).
+  preprocessorJson: (published, image) => ({ ...published, size: { longest_edge: 4 * image }, max_image_size: { longest_edge: image } }),
 };
 
 export class Idefics3Family extends ModelFamily<Idefics3Config> {

@@ -58,7 +58,8 @@ const fixture: FixturePreset = {
     text_config: { model_type: 'qwen2', rope_theta: 1000000, ...text },
     vision_config: { model_type: 'siglip_vision_model', vision_use_head: false, ...vision },
   }),
-  preprocessorJson: (image, common) => ({ image_processor_type: 'LlavaOnevisionImageProcessor', size: { height: image, width: image }, ...common }),
+  processorFrom: 'llava-onevision-qwen2-0.5b-ov',
+  preprocessorJson: (published, image) => ({ ...published, size: { height: image, width: image }, crop_size: { height: image, width: image } }),
 };
 
 export class LlavaOnevisionFamily extends ModelFamily<LlavaOnevisionConfig> {

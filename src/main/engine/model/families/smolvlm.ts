@@ -3,7 +3,7 @@
 // replaces the one <video> by an intro naming the frame count and the clip's duration, then
 // "\nFrame from mm:ss:" and one unsplit image per frame, then a blank line
 // (video_processing_smolvlm.py: DEFAULT_VIDEO_INTRO, FRAME_TIMESTAMP_MESSAGE, DEFAULT_MEDIA_OUTTRO).
-import { configClasses } from '../config-reader';
+import { configClasses, type Json } from '../config-reader';
 import { tokenizerStyles } from '../fixture-tokenizer';
 import type { PromptVideo } from '../prompt';
 import type { ChatMessage, ChatTemplateText } from '../tokenizer';
@@ -16,7 +16,11 @@ const videoTemplate: ChatTemplateText = { source: "processing_smolvlm.py's DEFAU
 const fixture: FixturePreset = {
   tokenizerStyle: tokenizerStyles.smolvlm,
   configJson: (sections, idOf, modelType) => ({ ...idefics3Fixture.configJson(sections, idOf, modelType), architectures: ['SmolVLMForConditionalGeneration'] }),
-  preprocessorJson: (image, common) => ({ ...idefics3Fixture.preprocessorJson(image, common), image_processor_type: 'SmolVLMImageProcessor' }),
+  processorFrom: 'smolvlm2-256m-video',
+  preprocessorJson: (published, image) => ({
+    ...idefics3Fixture.preprocessorJson(published, image),
+    video_sampling: { ...(published.video_sampling as Json), video_size: { longest_edge: image } },
+  }),
 };
 
 const twoDigits = (n: number) => String(n).padStart(2, '0');
