@@ -68,7 +68,7 @@ describe('isr-studio run', () => {
     expect(out.code).toBe(0);
     const rows = readFileSync(exported, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, string>);
     expect(rows.length).toBe(prompts);
-    expect(Object.keys(rows[0]).sort()).toEqual(['chosen', 'prompt', 'rejected', 'video']);
+    expect(Object.keys(rows[0]).sort()).toEqual(['chosen', 'pair_id', 'prompt', 'rejected', 'video']);
   }, 180_000);
 
   it('resumes after kill -9 at random moments and ends with exactly what an uninterrupted run stores', async () => {

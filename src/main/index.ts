@@ -10,7 +10,8 @@ import type { Studio } from './api/studio';
 import { utilityProcessEngine } from './utility-process';
 import { fileFilters, harden, isOurRenderer, mediaKeyOf } from './window-security';
 
-protocol.registerSchemesAsPrivileged([{ scheme: mediaScheme, privileges: { standard: true, secure: true } }]);
+// stream: a <video> on the scheme may seek, which it does with range requests.
+protocol.registerSchemesAsPrivileged([{ scheme: mediaScheme, privileges: { standard: true, secure: true, stream: true } }]);
 
 const devServer = process.env.ELECTRON_RENDERER_URL;
 const rendererFile = join(import.meta.dirname, '../renderer/index.html');
@@ -20,8 +21,9 @@ function serveMedia(studio: Studio): void {
     const key = mediaKeyOf(request.url);
     const file = key === null ? null : studio.resolveMedia(key);
     if (!file) return new Response('no such media', { status: 404 });
-    // net.fetch, not Node's fetch: only Electron's reads file: URLs (with the right content type).
-    return net.fetch(pathToFileURL(file).toString());
+    // net.fetch, not Node's fetch: only Electron's reads file: URLs (with the right content type),
+    // and its file loader answers the Range header passed on (a video seeking).
+    return net.fetch(pathToFileURL(file).toString(), { headers: request.headers });
   });
 }
 

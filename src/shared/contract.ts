@@ -4,19 +4,22 @@ import { z } from 'zod';
 import type { ApiErrorShape } from './errors';
 import type { JobSnapshot } from './jobs';
 import type {
+  Agreement,
   AppInfo,
   DatasetRowsPage,
   DatasetSummary,
   ImportIssue,
   JobRef,
+  KnownModel,
   PairDetail,
   PairsPage,
   PairSummary,
+  ReviewProgress,
   RunHistory,
   RunSummary,
 } from './types';
 import { runSettingsSchema } from './run-settings';
-import { runModes } from './types';
+import { personVerdicts, runModes } from './types';
 
 interface Method<I extends z.ZodType, O> {
   input: I;
@@ -30,6 +33,10 @@ function method<O>() {
 
 const empty = z.object({}).strict().default({});
 const datasetId = z.number().int().positive();
+const runId = z.number().int().positive();
+const roundNumber = z.number().int().min(1);
+const pairId = z.number().int().positive();
+const probability = z.number().min(0).max(1);
 
 export const contract = {
   appInfo: method<AppInfo>()(empty),
@@ -53,6 +60,13 @@ export const contract = {
       })
       .strict(),
   ),
+  renameDataset: method<DatasetSummary>()(z.object({ datasetId, name: z.string().trim().min(1, 'the name is empty').max(200) }).strict()),
+  /** Deletes a dataset and its rows; refused while a run uses it. */
+  deleteDataset: method<{ deleted: true }>()(z.object({ datasetId }).strict()),
+  /** The model folders the studio knows: runs' starting policies and the models rounds trained. */
+  listModels: method<KnownModel[]>()(empty),
+  /** Checks a model folder as a run would before it starts (config, weights, tokenizer, processor). */
+  checkModel: method<{ path: string; family: string }>()(z.object({ path: z.string().min(1, 'the model folder is empty') }).strict()),
   listRuns: method<RunSummary[]>()(empty),
   /** Registers an ISR-DPO run (settings validated first) and starts it as a job ending in a RunResult. */
   startRun: method<JobRef & { runId: number }>()(
@@ -68,17 +82,25 @@ export const contract = {
       })
       .strict(),
   ),
-  /** Continues a stopped, failed or killed run from what the database holds. */
-  resumeRun: method<JobRef>()(z.object({ runId: z.number().int().positive() }).strict()),
+  /** Continues a stopped, failed or killed run from what the database holds; a run awaiting review
+   *  trains the reviewed round on people's verdicts ("Train round N"). */
+  resumeRun: method<JobRef>()(z.object({ runId }).strict()),
   /** The review queue of a run: filtered and sorted in SQL, a page at a time (lists of 10,000 stay fast). */
   listPairs: method<PairsPage>()(
     z
       .object({
-        runId: z.number().int().positive(),
-        round: z.number().int().min(1).optional(),
-        /** confidence: least confident first; disagreement: the two orders most at odds first; length: largest length difference first. */
-        sort: z.enum(['id', 'confidence', 'disagreement', 'length']).default('id'),
+        runId,
+        round: roundNumber.optional(),
+        /** review: the pairs the judge is least sure of first (its orders disagree or p(A) is in the tie band, then nearest 0.5);
+         *  confidence: nearest 0.5 first; disagreement: the two orders most at odds first; length: largest length difference first. */
+        sort: z.enum(['review', 'id', 'confidence', 'disagreement', 'length']).default('review'),
         overridden: z.boolean().optional(),
+        judgeChoice: z.enum(['a', 'b', 'tie']).optional(),
+        /** p(A) within [low, high]. */
+        pA: z.tuple([probability, probability]).optional(),
+        ordersDisagree: z.boolean().optional(),
+        /** Words the question or either response contains. */
+        text: z.string().trim().max(200).optional(),
         offset: z.number().int().min(0).default(0),
         limit: z.number().int().min(1).max(1000).default(200),
       })
@@ -86,15 +108,20 @@ export const contract = {
   ),
   /** Every run's per-round figures and DPO steps, for charts that compare runs and modes. */
   getHistory: method<RunHistory[]>()(empty),
-  /** A round's pairs as TRL DPO JSONL text (overrides applied, ties left out). */
-  exportPairs: method<{ fileName: string; jsonl: string; rows: number }>()(
-    z.object({ runId: z.number().int().positive(), round: z.number().int().min(1) }).strict(),
+  /** A round's pairs as TRL DPO JSONL text (people's verdicts applied, ties and both-bad left out); refused when none remain. */
+  exportPairs: method<{ fileName: string; jsonl: string; rows: number }>()(z.object({ runId, round: roundNumber }).strict()),
+  getPair: method<PairDetail>()(z.object({ pairId }).strict()),
+  /** A person's verdict on a pair, saved at once; 'cleared' withdraws it. The judge's record never changes. */
+  setOverride: method<PairSummary>()(z.object({ pairId, choice: z.enum([...personVerdicts, 'cleared']) }).strict()),
+  /** The same verdict on many pairs; 'judge' accepts the judge's own verdict on each. */
+  setOverrides: method<{ updated: number }>()(
+    z.object({ pairIds: z.array(pairId).min(1).max(10_000), choice: z.enum([...personVerdicts, 'cleared', 'judge']) }).strict(),
   ),
-  getPair: method<PairDetail>()(z.object({ pairId: z.number().int().positive() }).strict()),
-  /** A person's verdict on a pair, saved at once; 'cleared' undoes. The judge's record never changes. */
-  setOverride: method<PairSummary>()(
-    z.object({ pairId: z.number().int().positive(), choice: z.enum(['a', 'b', 'tie', 'cleared']) }).strict(),
-  ),
+  /** The judge against people's verdicts: a round's, or the whole run's (null: no verdicts yet). */
+  getAgreement: method<{ agreement: Agreement | null }>()(z.object({ runId, round: roundNumber.optional() }).strict()),
+  getReviewProgress: method<ReviewProgress>()(z.object({ runId, round: roundNumber }).strict()),
+  /** How many of a round's pairs people mean to review (null: no budget). */
+  setReviewBudget: method<ReviewProgress>()(z.object({ runId, round: roundNumber, budget: z.number().int().min(1).nullable() }).strict()),
   listJobs: method<JobSnapshot[]>()(empty),
   cancelJob: method<{ cancelled: boolean }>()(z.object({ jobId: z.string().min(1) }).strict()),
 } as const;

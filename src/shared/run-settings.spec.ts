@@ -12,7 +12,7 @@ function leaves(value: Record<string, unknown>, path: string[] = []): string[] {
 describe('run settings, declared once', () => {
   it('keeps the defaults a run has always had', () => {
     expect(runSettingsDefaults).toEqual({
-      samples: 2, temperature: 0.7, topP: 0.9, maxNewTokens: 48, contextTokens: 96, frames: 8, tieBand: [0.45, 0.55], seed: 0,
+      samples: 2, temperature: 0.7, topP: 0.9, maxNewTokens: 48, contextTokens: 96, frames: 8, tieBand: [0.45, 0.55], review: 'none', seed: 0,
       train: {
         loss: 'sigmoid', beta: 0.1, lr: 5e-4, epochs: 3, batchSize: 2, sftWeight: 0, lengthPenalty: 0, loraR: 16, loraAlpha: 32,
         loraTargets: ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'], trainProjector: false,

@@ -9,6 +9,10 @@ import { z } from 'zod';
 export const dpoLossTypes = ['sigmoid', 'ipo', 'hinge', 'robust'] as const;
 export type DpoLossType = (typeof dpoLossTypes)[number];
 
+/** Whether a round waits for people's verdicts between making its pairs and training on them. */
+export const reviewModes = ['none', 'before-training'] as const;
+export type ReviewMode = (typeof reviewModes)[number];
+
 /** How a form edits a field. Bounds are inclusive; an exclusive lower bound is left to validation. */
 export type SettingControl =
   | { kind: 'number'; integer: boolean; min?: number; max?: number; step: number | 'any' }
@@ -107,6 +111,11 @@ export const runSettingsSchema = z
       { label: 'Tie band', help: 'Pairs whose preference probability lies inside [low, high] are dropped as ties.' },
       { min: 0, max: 1, step: 0.01 },
       [0.45, 0.55],
+    ),
+    review: choiceSetting(
+      { label: 'Review', help: 'before-training: each round stops once its pairs are made, for people to review them; "Train round N" then trains on their verdicts.' },
+      reviewModes,
+      'none',
     ),
     seed: numberSetting({ label: 'Seed', help: 'The seed every sample, shuffle and LoRA initialisation derives from.', upstream: 'DPOConfig.seed', integer: true, min: 0, max: 2 ** 31 - 1 }, 0),
     train: z

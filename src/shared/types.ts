@@ -73,8 +73,13 @@ export type RunMode = (typeof runModes)[number];
 export interface RunSummary {
   id: number;
   mode: RunMode;
-  status: 'running' | 'stopped' | 'done' | 'failed';
+  /** 'review': a round has stopped for people's verdicts (run setting review: before-training). */
+  status: 'running' | 'stopped' | 'review' | 'done' | 'failed';
+  /** The round awaiting review, when status is 'review'. */
+  reviewRound: number | null;
   error: string | null;
+  /** The starting policy's model folder. */
+  model: string;
   datasetId: number;
   evalDatasetId: number | null;
   roundsPlanned: number;
@@ -85,24 +90,26 @@ export interface RunSummary {
 /** A round's figures (round 0: the starting policy, evaluated only). */
 export interface RoundSummary {
   round: number;
-  /** Pairs trained on (overrides applied), and ties dropped. */
+  /** Pairs trained on (people's verdicts applied); ties (kept, not trained on); pairs people found both bad (dropped). */
   pairs: number;
   ties: number;
+  dropped: number;
   steps: number;
   /** Held-out accuracy (exact match, or the share graded 3 or more). */
   accuracy: number | null;
   meanTokens: number | null;
   meanWords: number | null;
-  /** Share of this round's overridden pairs where the judge had chosen as the person did. */
-  judgeAgreement: number | null;
+  /** The judge against people's verdicts on this round's pairs (null: no verdict given yet). */
+  agreement: Agreement | null;
   /** Mean share of the judge's verdict attention on visual tokens. */
   visualShare: number | null;
 }
 
-/** What a run job ends with. */
+/** What a run job ends with; `awaitingReview` when it stopped for people's verdicts on that round. */
 export interface RunResult {
   runId: number;
   rounds: RoundSummary[];
+  awaitingReview: number | null;
 }
 
 /** One run's curves for the History screen. */
@@ -113,7 +120,11 @@ export interface RunHistory {
   steps: { round: number; step: number; metrics: Record<string, number> }[];
 }
 
+/** The judge's verdict on a pair. */
 export type PairChoice = 'a' | 'b' | 'tie';
+/** A person's verdict: prefer A or B (trained on), tie (kept, not trained on), both bad (dropped). */
+export const personVerdicts = ['a', 'b', 'tie', 'both-bad'] as const;
+export type PersonVerdict = (typeof personVerdicts)[number];
 
 /** One row of the review queue. */
 export interface PairSummary {
@@ -123,9 +134,12 @@ export interface PairSummary {
   /** The judge's probability that A is better, averaged over both orders. */
   pA: number;
   judgeChoice: PairChoice;
-  override: PairChoice | null;
+  /** People's verdict in force (null: none). */
+  override: PersonVerdict | null;
   /** |p(A) asked A-first - p(A) asked B-first|: how much the two orders disagree. */
   disagreement: number;
+  /** The two orders prefer different responses: the judge's position bias decided the pair. */
+  ordersDisagree: boolean;
   /** Tokens of A minus tokens of B. */
   lengthDiff: number;
 }
@@ -133,6 +147,40 @@ export interface PairSummary {
 export interface PairsPage {
   total: number;
   pairs: PairSummary[];
+}
+
+/** How many of a round's pairs people have given a verdict, of how many, and the budget they set. */
+export interface ReviewProgress {
+  reviewed: number;
+  total: number;
+  budget: number | null;
+}
+
+/**
+ * The judge against people, over the pairs people gave a verdict: percent agreement, Cohen's
+ * kappa over the labels a, b, tie, both-bad (the judge never says both-bad), the confusion
+ * matrix, and agreement by the judge's confidence |p(A) - 0.5|.
+ */
+export interface Agreement {
+  n: number;
+  agreed: number;
+  /** agreed / n. */
+  percent: number;
+  /** null when chance agreement is 1 (every verdict one label on both sides). */
+  kappa: number | null;
+  /** Counts by judge verdict, then person verdict. */
+  confusion: Record<PairChoice, Record<PersonVerdict, number>>;
+  /** Bins of |p(A) - 0.5| from `from` (inclusive) to `to` (exclusive; the last includes 0.5). */
+  byConfidence: { from: number; to: number; n: number; agreed: number }[];
+}
+
+/** A model folder the studio knows: a run's starting policy, or the model a round trained. */
+export interface KnownModel {
+  path: string;
+  family: string;
+  /** Where it came from: the start of a run, or round `round` of run `runId`. */
+  origin: { kind: 'start' } | { kind: 'round'; runId: number; round: number };
+  createdAt: string;
 }
 
 /** One order of the judge's verdict on a pair, with where it looked. */
@@ -147,8 +195,13 @@ export interface VerdictDetail {
 
 /** Everything the review screen shows for one pair. */
 export interface PairDetail extends PairSummary {
-  /** The frames the judge saw, as images, in order. */
+  /** The frames the judge saw, as images, in order, and each one's time in the clip. */
   frames: MediaKey[];
+  frameTimesS: number[];
+  /** The video itself, for playing (served with range requests). */
+  video: MediaKey;
+  /** The dataset's reference answer, where it has one. */
+  reference: string | null;
   responses: { a: { text: string; tokens: number }; b: { text: string; tokens: number } };
   verdicts: VerdictDetail[];
   /** The context the judge read and the earlier ones it refined: c0, ..., ct (empty when it read none). */

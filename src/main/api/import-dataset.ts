@@ -4,10 +4,10 @@ import { existsSync, statSync } from 'node:fs';
 import { basename, dirname, extname, resolve } from 'node:path';
 import { ApiError } from '../../shared/errors';
 import type { ImportIssue, ImportResult } from '../../shared/types';
-import { beginImport, markReady } from '../store/datasets';
+import { beginImport, deleteDataset, markReady } from '../store/datasets';
 import type { Db } from '../store/db';
-import { insertIssues } from '../store/import-issues';
-import { insertPrompts, storedLines, type NewPrompt } from '../store/prompts';
+import { insertIssues, listIssues } from '../store/import-issues';
+import { countPrompts, insertPrompts, storedLines, type NewPrompt } from '../store/prompts';
 import { findVideoByPath, upsertVideo } from '../store/videos';
 import { probeVideo } from '../video/probe';
 import { makeThumbnail } from '../video/thumbnail';
@@ -97,6 +97,13 @@ export async function importDataset(
   } finally {
     // Cancelled or not, what was read so far is kept: a re-run resumes after it.
     flush();
+  }
+  if (countPrompts(db, datasetId) === 0) {
+    // Nothing to train on or evaluate: no dataset is made (an earlier import's dataset has rows, so it is never this one).
+    const reasons = listIssues(db, datasetId).slice(0, 3).map((i) => i.message);
+    deleteDataset(db, datasetId);
+    const more = result.failed > reasons.length ? `; and ${result.failed - reasons.length} more` : '';
+    throw new ApiError('bad_input', `${source}: no row could be imported${result.failed > 0 ? ` (${result.failed} rejected): ${reasons.join('; ')}${more}` : ': the file has no rows'}`);
   }
   markReady(db, datasetId);
   ctx.progress('probing videos', rows.length, rows.length);

@@ -1,12 +1,13 @@
 // Long work runs as jobs: one registry, one snapshot shape, progress with an ETA, cancellation.
 import { randomUUID } from 'node:crypto';
 import { ApiError, toErrorShape } from '../../shared/errors';
-import { isFinished, type JobKind, type JobSnapshot } from '../../shared/jobs';
+import { isFinished, type JobKind, type JobOverall, type JobSnapshot } from '../../shared/jobs';
 
 export interface JobContext {
   signal: AbortSignal;
-  /** Report progress; the ETA is derived from the rate since the phase began. */
-  progress(phase: string, done: number, total: number, detail?: string): void;
+  /** Report progress; the ETA is derived from the rate since the phase began (the overall one's
+   *  from the rate since the first overall report). */
+  progress(phase: string, done: number, total: number, detail?: string, overall?: JobOverall): void;
   /** Throws ApiError('cancelled') once the job was cancelled; call between units of work. */
   throwIfCancelled(): void;
 }
@@ -83,10 +84,11 @@ export class JobRegistry {
     };
     this.jobs.set(id, { snapshot, abort });
     let phaseStart = { phase: '', time: Date.now(), done: 0 };
+    let overallStart: { time: number; fraction: number } | null = null;
 
     const ctx: JobContext = {
       signal: abort.signal,
-      progress: (phase, done, total, detail) => {
+      progress: (phase, done, total, detail, overall) => {
         const now = Date.now();
         if (phase !== phaseStart.phase) phaseStart = { phase, time: now, done };
         const rate = (done - phaseStart.done) / Math.max(1e-3, (now - phaseStart.time) / 1000);
@@ -97,6 +99,11 @@ export class JobRegistry {
           detail,
           etaSeconds: rate > 0 && done > phaseStart.done ? Math.max(0, (total - done) / rate) : null,
         });
+        if (overall !== undefined) {
+          overallStart ??= { time: now, fraction: overall.fraction };
+          const overallRate = (overall.fraction - overallStart.fraction) / Math.max(1e-3, (now - overallStart.time) / 1000);
+          snapshot.overall = { ...overall, etaSeconds: overallRate > 0 ? Math.max(0, (1 - overall.fraction) / overallRate) : null };
+        }
         this.emit(snapshot);
       },
       throwIfCancelled: () => {

@@ -297,12 +297,95 @@ describe('openStudio through dispatch', () => {
     expect(Object.keys(history.steps[0].metrics)).toEqual(expect.arrayContaining(['loss', 'rewards/margins', 'rewards/accuracies']));
     const exported = await call<{ fileName: string; jsonl: string; rows: number }>(s, 'exportPairs', { runId: started.runId, round: 1 });
     expect(exported.fileName).toBe(`run-${started.runId}-round-1-pairs.jsonl`);
-    expect(exported.jsonl.trim().split('\n').map((l) => Object.keys(JSON.parse(l) as object).sort())).toEqual(Array(exported.rows).fill(['chosen', 'prompt', 'rejected', 'video']));
+    expect(exported.jsonl.trim().split('\n').map((l) => Object.keys(JSON.parse(l) as object).sort())).toEqual(Array(exported.rows).fill(['chosen', 'pair_id', 'prompt', 'rejected', 'video']));
+  }, 60_000);
+
+  it('stops each round for review before training, trains it on people\'s verdicts when resumed, and measures the judge against them', async () => {
+    const s = studio();
+    const model = join(mkdtempSync(join(dir, 'model-')), 'tiny');
+    writeFixture(model, { arch: 'idefics3', size: 'tiny', seed: 3, corpus: ['What colour?', 'red', 'blue'] });
+    const data = join(dir, 'review.jsonl');
+    writeFileSync(data, [{ id: 1, video: 'a.mp4', question: 'What colour?', answer: 'red' }, { id: 2, video: 'b.mp4', question: 'What colour?', answer: 'blue' }].map((r) => JSON.stringify(r)).join('\n'));
+    const { datasetId } = (await finished(s, (await call<JobRef>(s, 'importDataset', { path: data })).jobId)).result as ImportResult;
+    const settings = { review: 'before-training', samples: 4, maxNewTokens: 4, contextTokens: 4, frames: 2, tieBand: [0.5, 0.5], train: { epochs: 1, batchSize: 2, loraR: 2, loraAlpha: 4 } };
+    const started = await call<JobRef & { runId: number }>(s, 'startRun', { model, datasetId, rounds: 2, mode: 'isr', settings });
+    const first = await finished(s, started.jobId);
+    expect(first.state).toBe('done');
+    expect(first.result).toMatchObject({ runId: started.runId, rounds: [], awaitingReview: 1 });
+    expect((await call<RunSummary[]>(s, 'listRuns', {}))[0]).toMatchObject({ status: 'review', reviewRound: 1, roundsDone: 0, model });
+    // The overall progress of the run travelled with the job.
+    expect(first.overall?.label).toMatch(/^round 1 of 2: /);
+
+    const queue = (await call<PairsPage>(s, 'listPairs', { runId: started.runId, round: 1 })).pairs;
+    expect(queue).toHaveLength(4);
+    expect(await call(s, 'getReviewProgress', { runId: started.runId, round: 1 })).toEqual({ reviewed: 0, total: 4, budget: null });
+    const [reversed, dropped, kept] = queue;
+    await call(s, 'setOverride', { pairId: reversed.id, choice: reversed.judgeChoice === 'a' ? 'b' : 'a' });
+    await call(s, 'setOverride', { pairId: dropped.id, choice: 'both-bad' });
+    expect(await call(s, 'setOverrides', { pairIds: [kept.id], choice: 'judge' })).toEqual({ updated: 1 });
+    expect(await call(s, 'setReviewBudget', { runId: started.runId, round: 1, budget: 3 })).toEqual({ reviewed: 3, total: 4, budget: 3 });
+    const { agreement } = await call<{ agreement: { n: number; agreed: number; kappa: number | null } }>(s, 'getAgreement', { runId: started.runId, round: 1 });
+    expect(agreement).toMatchObject({ n: 3, agreed: 1 });
+
+    // "Train round 1": resuming trains on the verdicts, then round 2 stops for review in turn.
+    const second = await finished(s, (await call<JobRef>(s, 'resumeRun', { runId: started.runId })).jobId);
+    expect(second.result).toMatchObject({ awaitingReview: 2 });
+    expect((second.result as RunResult).rounds.map((r) => [r.round, r.pairs, r.dropped])).toEqual([[1, 3, 1]]);
+    expect((await call<RunSummary[]>(s, 'listRuns', {}))[0]).toMatchObject({ status: 'review', reviewRound: 2, roundsDone: 1 });
+    // What round 1 trained on, as the database recorded it: the reversed pair swapped, the dropped one absent.
+    const { openDatabase } = await import('../store/db');
+    const db = openDatabase(JSON.parse(JSON.stringify((await call<{ dbPath: string }>(s, 'appInfo', {})).dbPath)) as string);
+    try {
+      const trained = db.prepare(
+        `SELECT t.pair_id AS pairId, t.chosen_response_id = p.response_a_id AS chosenIsA FROM trained_pairs t JOIN pairs p ON p.id = t.pair_id
+         JOIN rounds r ON r.id = t.round_id WHERE r.round = 1 ORDER BY t.pair_id`,
+      ).all() as { pairId: number; chosenIsA: number }[];
+      expect(trained.map((t) => t.pairId).sort()).toEqual([reversed.id, kept.id, queue[3].id].sort());
+      expect(trained.find((t) => t.pairId === reversed.id)!.chosenIsA === 1).toBe(reversed.judgeChoice === 'b');
+      expect(trained.find((t) => t.pairId === kept.id)!.chosenIsA === 1).toBe(kept.judgeChoice === 'a');
+    } finally {
+      db.close();
+    }
+    // The model round 1 trained is one the studio now offers to start from.
+    const models = await call<{ path: string; origin: { kind: string; round?: number } }[]>(s, 'listModels', {});
+    expect(models.map((m) => m.origin)).toEqual([{ kind: 'round', runId: started.runId, round: 1 }, { kind: 'start' }]);
+    const exported = await call<{ jsonl: string; rows: number }>(s, 'exportPairs', { runId: started.runId, round: 1 });
+    expect(exported.rows).toBe(3);
+    expect(exported.jsonl).not.toContain(`"pair_id":${dropped.id}}`);
+  }, 90_000);
+
+  it('checks a model folder before a run, and manages datasets: rename, delete unless a run uses them, none made from a file without a good row', async () => {
+    const s = studio();
+    const model = join(mkdtempSync(join(dir, 'model-')), 'tiny');
+    writeFixture(model, { arch: 'llava-onevision', size: 'tiny', seed: 1, corpus: ['What colour?'] });
+    expect(await call(s, 'checkModel', { path: model })).toEqual({ path: model, family: 'llava-onevision' });
+    const missing = await dispatch(s.service, 'checkModel', { path: join(dir, 'nowhere') });
+    expect(missing).toMatchObject({ ok: false, error: { code: 'bad_input' } });
+    expect(JSON.stringify(missing)).toContain('nowhere');
+
+    const bad = join(dir, 'all-bad.jsonl');
+    writeFileSync(bad, `${JSON.stringify({ id: 1, video: 'missing.mp4', question: 'q' })}\n{"id": 2}\n`);
+    const failed = await finished(s, (await call<JobRef>(s, 'importDataset', { path: bad })).jobId);
+    expect(failed.state).toBe('failed');
+    expect(failed.error?.message).toMatch(/all-bad\.jsonl: no row could be imported \(2 rejected\): line 1: video file not found/);
+    expect(await call(s, 'listDatasets', {})).toEqual([]);
+
+    const good = join(dir, 'good.jsonl');
+    writeFileSync(good, JSON.stringify({ id: 1, video: 'a.mp4', question: 'What colour?' }));
+    const { datasetId } = (await finished(s, (await call<JobRef>(s, 'importDataset', { path: good })).jobId)).result as ImportResult;
+    expect(await call(s, 'renameDataset', { datasetId, name: 'colours' })).toMatchObject({ id: datasetId, name: 'colours' });
+    await call(s, 'startRun', { model, datasetId, rounds: 1, settings: { samples: 2, maxNewTokens: 2, frames: 1 } }).then(({ jobId }: JobRef) => call(s, 'cancelJob', { jobId }));
+    expect(await dispatch(s.service, 'deleteDataset', { datasetId })).toMatchObject({ ok: false, error: { code: 'bad_input', message: 'dataset "colours" is used by run 1: it cannot be deleted while a run uses it' } });
+    const other = join(dir, 'other.jsonl');
+    writeFileSync(other, JSON.stringify({ id: 1, video: 'b.mp4', question: 'Which?' }));
+    const second = ((await finished(s, (await call<JobRef>(s, 'importDataset', { path: other })).jobId)).result as ImportResult).datasetId;
+    expect(await call(s, 'deleteDataset', { datasetId: second })).toEqual({ deleted: true });
+    expect((await call<DatasetSummary[]>(s, 'listDatasets', {})).map((d) => d.name)).toEqual(['colours']);
   }, 60_000);
 
   it('resolves only media keys it made: no paths, no traversal, no missing files', () => {
     const s = studio();
-    for (const key of ['../studio.db', 'thumb/../../etc/passwd', 'thumb/0', 'thumb/1/../1', '/etc/passwd', 'thumb/999', 'thumb/01']) {
+    for (const key of ['../studio.db', 'thumb/../../etc/passwd', 'thumb/0', 'thumb/1/../1', '/etc/passwd', 'thumb/999', 'thumb/01', 'video/1', 'video/../1', 'video/x']) {
       expect(s.resolveMedia(key), key).toBeNull();
     }
   });

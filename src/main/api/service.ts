@@ -5,14 +5,17 @@ import { join, resolve } from 'node:path';
 import { version } from '../../../package.json';
 import type { StudioService } from '../../shared/contract';
 import { ApiError, toErrorShape } from '../../shared/errors';
-import type { AppInfo, DatasetRow, MediaKey, RunResult, RunSummary } from '../../shared/types';
-import { createRunRecord } from '../isr/run';
+import type { AppInfo, DatasetRow, KnownModel, MediaKey, RunResult, RunSummary } from '../../shared/types';
+import { VideoLanguageModel } from '../engine/model/vlm';
+import { agreementOf } from '../isr/agreement';
+import { createRunRecord, releaseReview } from '../isr/run';
 import { summarise } from '../isr/round-summary';
-import { getDataset, listDatasets } from '../store/datasets';
+import { deleteDataset, getDataset, listDatasets, renameDataset, runsUsing } from '../store/datasets';
 import { openDatabase } from '../store/db';
 import { listIssues } from '../store/import-issues';
 import { countPrompts, pagePrompts } from '../store/prompts';
-import { addOverride, contextChain, getRun, setRunStatus, judgmentsOf, listRuns, pairPlace, pairRow, queryPairs, responsesOf, roundsOf, trainStepsOf, type RunRecord } from '../store/rounds';
+import { addOverride, addOverrides, pairPlace, pairRow, queryPairs, reviewedPairs, reviewProgress, setReviewBudget } from '../store/review';
+import { contextChain, getRun, knownModels, listRuns, modelPath, pairJudgments, pairResponses, roundsOf, setRunStatus, trainStepsOf, type RunRecord } from '../store/rounds';
 import { toJsonl, trlDpoRows } from '../isr/export';
 import { getVideo } from '../store/videos';
 import { uniformFrameTimes } from '../video/frames';
@@ -25,6 +28,9 @@ import type { Studio, StudioOptions } from './studio';
 
 const thumbnailKey = /^thumb\/([1-9]\d{0,15})$/;
 const frameKey = /^frame\/([1-9]\d{0,15})\/([1-9]\d?)\/(\d{1,2})$/;
+const videoKey = /^video\/([1-9]\d{0,15})$/;
+// The frames Review shows, as wide as they are enlarged to.
+const frameWidth = 640;
 
 export function openStudio(options: StudioOptions): Studio {
   const dbPath = resolve(options.dbPath);
@@ -32,7 +38,7 @@ export function openStudio(options: StudioOptions): Studio {
   const db = openDatabase(dbPath);
   const jobs = new JobRegistry();
   const thumbnailPath = (videoId: number) => join(cacheDir, 'thumbs', `${videoId}.jpg`);
-  const framePath = (videoId: number, count: number, index: number) => join(cacheDir, 'frame-images', `${videoId}-${count}-${index}.jpg`);
+  const framePath = (videoId: number, count: number, index: number) => join(cacheDir, 'frame-images', `${videoId}-${count}-${index}-w${frameWidth}.jpg`);
   // Resolved once per studio, on first need; a failure is not cached, so installing ffmpeg
   // while the studio runs is picked up by the next call.
   let ffmpeg: Promise<Ffmpeg> | null = null;
@@ -51,10 +57,27 @@ export function openStudio(options: StudioOptions): Studio {
     return found;
   };
 
-  const runSummary = (r: RunRecord): RunSummary => ({
-    id: r.id, mode: r.mode, status: r.status, error: r.error, datasetId: r.datasetId, evalDatasetId: r.evalDatasetId,
-    roundsPlanned: r.roundsPlanned, roundsDone: roundsOf(db, r.id).filter((x) => x.round > 0 && x.phase === 'done').length, createdAt: r.createdAt,
-  });
+  const runSummary = (r: RunRecord): RunSummary => {
+    const rounds = roundsOf(db, r.id);
+    const reviewRound = rounds.find((x) => x.review === 'awaiting')?.round ?? null;
+    return {
+      id: r.id, mode: r.mode, status: reviewRound !== null && r.status === 'stopped' ? 'review' : r.status, reviewRound, error: r.error,
+      model: modelPath(db, r.startModelId), datasetId: r.datasetId, evalDatasetId: r.evalDatasetId,
+      roundsPlanned: r.roundsPlanned, roundsDone: rounds.filter((x) => x.round > 0 && x.phase === 'done').length, createdAt: r.createdAt,
+    };
+  };
+
+  const runOf = (runId: number) => {
+    const run = getRun(db, runId);
+    if (!run) throw new ApiError('not_found', `no run with id ${runId}`);
+    return run;
+  };
+  const roundOf = (runId: number, round: number) => {
+    runOf(runId);
+    const found = roundsOf(db, runId).find((r) => r.round === round);
+    if (!found) throw new ApiError('not_found', `run ${runId} has no round ${round}`);
+    return found;
+  };
 
   // A run is one job, computed in an engine process of its own (engine-host/): this process only
   // relays its progress, so the studio answers while it computes and outlives its crashes.
@@ -103,6 +126,41 @@ export function openStudio(options: StudioOptions): Studio {
       return listIssues(db, datasetId);
     },
 
+    async renameDataset({ datasetId, name }) {
+      const current = dataset(datasetId);
+      const clash = listDatasets(db).find((d) => d.id !== datasetId && d.name === name && d.sourcePath === current.sourcePath);
+      if (clash) throw new ApiError('bad_input', `dataset ${clash.id} already has the name "${name}" for ${current.sourcePath}`);
+      renameDataset(db, datasetId, name);
+      return dataset(datasetId);
+    },
+
+    async deleteDataset({ datasetId }) {
+      const found = dataset(datasetId);
+      const runs = runsUsing(db, datasetId);
+      if (runs.length > 0) throw new ApiError('bad_input', `dataset "${found.name}" is used by run${runs.length === 1 ? '' : 's'} ${runs.join(', ')}: it cannot be deleted while a run uses it`);
+      if (found.status === 'importing' && [...importing].some((key) => key.endsWith(`\n${found.sourcePath}`))) {
+        throw new ApiError('bad_input', `dataset "${found.name}" is being imported: cancel the import first`);
+      }
+      deleteDataset(db, datasetId);
+      return { deleted: true as const };
+    },
+
+    async listModels(): Promise<KnownModel[]> {
+      return knownModels(db).map((m) => ({
+        path: m.path, family: m.family, createdAt: m.createdAt,
+        origin: m.runId === null || m.round === null ? { kind: 'start' as const } : { kind: 'round' as const, runId: m.runId, round: m.round },
+      }));
+    },
+
+    async checkModel({ path }) {
+      const folder = resolve(path);
+      try {
+        return { path: folder, family: VideoLanguageModel.check(folder).arch };
+      } catch (err) {
+        throw new ApiError('bad_input', toErrorShape(err).message);
+      }
+    },
+
     async importDataset({ path, name }) {
       const source = resolve(path);
       const key = `${name ?? defaultDatasetName(source)}\n${source}`;
@@ -133,6 +191,7 @@ export function openStudio(options: StudioOptions): Studio {
 
     async exportPairs({ runId, round }) {
       const rows = trlDpoRows(db, runId, round);
+      if (rows.length === 0) throw new ApiError('bad_input', `round ${round} of run ${runId} has no pair to train on: every pair is a tie or both bad (or none was made yet)`);
       return { fileName: `run-${runId}-round-${round}-pairs.jsonl`, jsonl: toJsonl(rows), rows: rows.length };
     },
 
@@ -144,14 +203,15 @@ export function openStudio(options: StudioOptions): Studio {
     },
 
     async resumeRun({ runId }) {
-      const run = getRun(db, runId);
-      if (!run) throw new ApiError('not_found', `no run with id ${runId}`);
+      runOf(runId);
       if (running.has(runId)) throw new ApiError('bad_input', `run ${runId} is already running`);
+      // Resuming a run that stopped for review is what "Train round N" means.
+      releaseReview(db, runId);
       return { jobId: startRunJob(runId) };
     },
 
     async listPairs(query) {
-      if (!getRun(db, query.runId)) throw new ApiError('not_found', `no run with id ${query.runId}`);
+      runOf(query.runId);
       return queryPairs(db, query);
     },
 
@@ -159,20 +219,23 @@ export function openStudio(options: StudioOptions): Studio {
       const row = pairRow(db, pairId);
       if (!row) throw new ApiError('not_found', `no pair with id ${pairId}`);
       const pair = pairPlace(db, pairId)!;
-      const responses = new Map(responsesOf(db, pair.roundId).map((r) => [r.id, r]));
-      const verdicts = judgmentsOf(db, pair.roundId).filter((j) => j.responseAId === pair.responseAId && j.responseBId === pair.responseBId);
+      const responses = pairResponses(db, pair.responseAId, pair.responseBId);
+      const verdicts = pairJudgments(db, pair.responseAId, pair.responseBId);
       const contextId = verdicts.find((v) => v.contextId !== null)?.contextId ?? null;
-      const frameCount = parseRunSettings(getRun(db, pair.runId)!.settings).frames;
+      const frameCount = parseRunSettings(JSON.parse(pair.settings)).frames;
       const video = getVideo(db, pair.videoId)!;
       const times = uniformFrameTimes(video, frameCount);
       for (const [i, t] of times.entries()) {
         const file = framePath(video.id, frameCount, i);
-        if (!existsSync(file)) await frameImage((await findFfmpeg()).path, video.path, t, file, 240);
+        if (!existsSync(file)) await frameImage((await findFfmpeg()).path, video.path, t, file, frameWidth);
       }
       const response = (id: number) => ({ text: responses.get(id)!.text, tokens: responses.get(id)!.tokenCount });
       return {
         ...row,
         frames: times.map((_, i) => `frame/${video.id}/${frameCount}/${i}`),
+        frameTimesS: times,
+        video: `video/${video.id}`,
+        reference: pair.reference,
         responses: { a: response(pair.responseAId), b: response(pair.responseBId) },
         verdicts: verdicts.map((v) => ({
           shownFirst: v.shownFirst, pFirst: v.pFirst, visualShare: v.visualShare,
@@ -186,6 +249,28 @@ export function openStudio(options: StudioOptions): Studio {
       if (!pairRow(db, pairId)) throw new ApiError('not_found', `no pair with id ${pairId}`);
       addOverride(db, pairId, choice);
       return pairRow(db, pairId)!;
+    },
+
+    async setOverrides({ pairIds, choice }) {
+      const missing = pairIds.find((id) => !pairPlace(db, id));
+      if (missing !== undefined) throw new ApiError('not_found', `no pair with id ${missing}`);
+      return { updated: addOverrides(db, pairIds, choice) };
+    },
+
+    async getAgreement({ runId, round }) {
+      if (round === undefined) runOf(runId);
+      else roundOf(runId, round);
+      return { agreement: agreementOf(reviewedPairs(db, runId, round)) };
+    },
+
+    async getReviewProgress({ runId, round }) {
+      return reviewProgress(db, roundOf(runId, round).id);
+    },
+
+    async setReviewBudget({ runId, round, budget }) {
+      const found = roundOf(runId, round);
+      setReviewBudget(db, found.id, budget);
+      return reviewProgress(db, found.id);
     },
 
     async listJobs() {
@@ -205,7 +290,9 @@ export function openStudio(options: StudioOptions): Studio {
       // Only keys this studio hands out: a number, never a path, so nothing outside the cache is reachable.
       const thumb = thumbnailKey.exec(key);
       const frame = frameKey.exec(key);
-      const file = thumb ? thumbnailPath(Number(thumb[1])) : frame ? framePath(Number(frame[1]), Number(frame[2]), Number(frame[3])) : null;
+      const video = videoKey.exec(key);
+      // A video is served from where the dataset said it is, and only one the database knows.
+      const file = thumb ? thumbnailPath(Number(thumb[1])) : frame ? framePath(Number(frame[1]), Number(frame[2]), Number(frame[3])) : video ? (getVideo(db, Number(video[1]))?.path ?? null) : null;
       return file !== null && existsSync(file) ? file : null;
     },
     async close() {

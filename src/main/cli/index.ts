@@ -7,10 +7,11 @@ import { registerFixture } from './fixture';
 import { registerGenerate } from './generate';
 import { registerImport } from './import';
 import { registerInspect } from './inspect';
+import { registerOverride } from './override';
 import { registerRun } from './run';
 import { registerServe } from './serve';
 import { registerTrain } from './train';
 
 export type RegisterCommand = (program: Command) => void;
 
-export const commands: RegisterCommand[] = [registerDemoData, registerDemoModel, registerImport, registerServe, registerFixture, registerGenerate, registerInspect, registerTrain, registerRun, registerExperiment];
+export const commands: RegisterCommand[] = [registerDemoData, registerDemoModel, registerImport, registerServe, registerFixture, registerGenerate, registerInspect, registerTrain, registerRun, registerOverride, registerExperiment];

@@ -62,6 +62,8 @@ export function registerRun(program: Command): void {
     .description(
       'run ISR-DPO rounds on a studio database: its first line is "run <id>", then progress and a summary per round. ' +
         'Every item is stored as it is made; `--resume <id>` continues a stopped or killed run from what the database holds. ' +
+        'With "review": "before-training" in --config, each round stops once its pairs are made and the command exits 0 saying so; ' +
+        '`--resume <id>` then trains that round on the verdicts people gave (Review screen, `isr-studio override`) and goes on. ' +
         'Frames and vision features are cached beside the database (<db>.cache), trained models go to <db>.runs/.',
     )
     .requiredOption('--db <file>', 'studio database (created if missing)')
@@ -93,12 +95,22 @@ export function registerRun(program: Command): void {
         if (job.state !== 'done') throw new ApiError(job.error?.code ?? 'internal', job.error?.message ?? `run ${job.state}`);
         const result = job.result as RunResult;
         for (const s of result.rounds) {
+          const agreement = s.agreement;
           process.stdout.write(
-            `round ${s.round} done: ${s.pairs} pairs trained on, ${s.ties} ties, ${s.steps} steps` +
+            `round ${s.round} done: ${s.pairs} pairs trained on, ${s.ties} ties${s.dropped === 0 ? '' : `, ${s.dropped} dropped as both bad`}, ${s.steps} steps` +
               `${s.accuracy === null ? '' : `, held-out accuracy ${(100 * s.accuracy).toFixed(1)}%`}` +
               `${s.meanTokens === null ? '' : `, mean answer ${s.meanTokens.toFixed(1)} tokens / ${s.meanWords!.toFixed(1)} words`}` +
-              `${s.judgeAgreement === null ? '' : `, judge agreed with ${(100 * s.judgeAgreement).toFixed(0)}% of overrides`}\n`,
+              `${agreement === null ? '' : `, judge agreed with ${(100 * agreement.percent).toFixed(0)}% of ${agreement.n} people's verdicts${agreement.kappa === null ? '' : ` (kappa ${agreement.kappa.toFixed(2)})`}`}\n`,
           );
+        }
+        if (result.awaitingReview !== null) {
+          const t = result.awaitingReview;
+          process.stdout.write(
+            `run ${runId}: round ${t} awaits review. Review its pairs in the studio (isr-studio serve --db ${opts.db}, Review),\n` +
+              `or give verdicts with isr-studio override --db ${opts.db} --run ${runId} --round ${t} ...; then train it and go on with\n` +
+              `  isr-studio run --db ${opts.db} --resume ${runId}\n`,
+          );
+          return;
         }
         process.stdout.write(`run ${runId} done: ${result.rounds.length} rounds\n`);
       } finally {
@@ -109,7 +121,7 @@ export function registerRun(program: Command): void {
   program
     .command('export')
     .summary("a round's preference pairs as TRL DPO JSONL")
-    .description('write the pairs of a round (overrides applied, ties left out) as JSONL rows {prompt, chosen, rejected, video}, the format `isr-studio train` and TRL take')
+    .description("write the pairs of a round (people's verdicts applied, ties and both-bad pairs left out) as JSONL rows {prompt, chosen, rejected, video, pair_id}, the format `isr-studio train` and TRL take (TRL ignores pair_id; `isr-studio override --from` reads it)")
     .requiredOption('--db <file>', 'studio database')
     .requiredOption('--run <id>', 'run id', integer(1))
     .requiredOption('--round <n>', 'round number', integer(1))

@@ -2,6 +2,7 @@
 // The same file runs as a Node child process (IPC over process.send) and as an Electron
 // utilityProcess (process.parentPort).
 import { toErrorShape } from '../../shared/errors';
+import type { JobOverall } from '../../shared/jobs';
 import type { FromEngine, ToEngine } from './protocol';
 import { engineTasks, type EngineTaskName } from './tasks';
 
@@ -39,7 +40,7 @@ async function runTask(name: string, input: unknown): Promise<void> {
     const task = engineTasks[name as EngineTaskName] as (input: unknown, ctx: unknown) => Promise<unknown>;
     const result = await task(input, {
       signal: abort.signal,
-      progress: (phase: string, done: number, total: number, detail?: string) => post({ type: 'progress', phase, done, total, detail }),
+      progress: (phase: string, done: number, total: number, detail?: string, overall?: JobOverall) => post({ type: 'progress', phase, done, total, detail, overall }),
     });
     post({ type: 'done', result });
   } catch (err) {

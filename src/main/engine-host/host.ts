@@ -63,7 +63,7 @@ export class EngineHost {
 
     return new Promise<TaskResult<N>>((resolve, reject) => {
       child.onMessage((message) => {
-        if (message.type === 'progress') ctx.progress(message.phase, message.done, message.total, message.detail);
+        if (message.type === 'progress') ctx.progress(message.phase, message.done, message.total, message.detail, message.overall);
         else {
           outcome = message.type === 'done' ? { ok: true, result: message.result } : { ok: false, error: ApiError.from(message.error) };
           child.send({ type: 'exit' });

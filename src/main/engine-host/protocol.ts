@@ -1,6 +1,7 @@
 // The messages between the studio (main, `serve`, the CLI) and an engine process, the same over
 // both transports (Node's IPC channel, Electron's parentPort). One process runs one task.
 import type { ApiErrorShape } from '../../shared/errors';
+import type { JobOverall } from '../../shared/jobs';
 
 export type ToEngine =
   | { type: 'start'; task: string; input: unknown }
@@ -10,6 +11,6 @@ export type ToEngine =
   | { type: 'exit' };
 
 export type FromEngine =
-  | { type: 'progress'; phase: string; done: number; total: number; detail?: string }
+  | { type: 'progress'; phase: string; done: number; total: number; detail?: string; overall?: JobOverall }
   | { type: 'done'; result: unknown }
   | { type: 'failed'; error: ApiErrorShape };

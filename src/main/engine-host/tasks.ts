@@ -1,5 +1,7 @@
 // What runs in an engine process: every task that calls ONNX Runtime, by name. Each opens what it
 // needs itself (the database, the model), so nothing but its input and progress crosses the boundary.
+import type { JobOverall } from '../../shared/jobs';
+import { runProgress } from '../isr/phases/round-scope';
 import { runRounds } from '../isr/run';
 import { trainDemoModel, type DemoModelOptions } from '../demo/demo-model';
 import { join } from 'node:path';
@@ -8,7 +10,7 @@ import { claimEngineLock } from './engine-lock';
 
 export interface EngineTaskContext {
   signal: AbortSignal;
-  progress(phase: string, done: number, total: number, detail?: string): void;
+  progress(phase: string, done: number, total: number, detail?: string, overall?: JobOverall): void;
 }
 
 export interface RunTaskInput {
@@ -25,11 +27,11 @@ export const engineTasks = {
     const release = await claimEngineLock(join(input.runsDir, `run-${input.runId}.engine-pid`));
     const db = openDatabase(input.dbPath);
     try {
-      const rounds = await runRounds(input.runId, {
+      const outcome = await runRounds(input.runId, {
         db, ffmpeg: input.ffmpeg, cacheDir: input.cacheDir, runsDir: input.runsDir, signal: ctx.signal,
-        onProgress: (p) => ctx.progress(`round ${p.round}: ${p.phase}`, p.done, p.total, p.detail),
+        onProgress: (p) => ctx.progress(`round ${p.round}: ${p.phase}`, p.done, p.total, p.detail, runProgress(p)),
       });
-      return { runId: input.runId, rounds };
+      return { runId: input.runId, ...outcome };
     } finally {
       db.close();
       release();

@@ -10,6 +10,7 @@ import { modelFingerprint } from '../engine/model/model-fingerprint';
 import { VideoLanguageModel } from '../engine/model/vlm';
 import type { Db } from '../store/db';
 import { countPrompts } from '../store/prompts';
+import { setRoundReview } from '../store/review';
 import { createRun, ensureRound, getRun, modelPath, registerModel, roundsOf, setRoundPhase, setRunStatus, type RoundRecord, type RunRecord } from '../store/rounds';
 import { writeContexts } from './phases/contexts';
 import { evaluateRound } from './phases/evaluation';
@@ -34,8 +35,9 @@ export async function createRunRecord(db: Db, o: { model: string; mode: RunMode;
   return createRun(db, { mode: o.mode, datasetId: o.datasetId, evalDatasetId: o.evalDatasetId, startModelId: modelId, roundsPlanned: o.rounds, settings });
 }
 
-/** Runs (or resumes) run `runId` to its last round. */
-export async function runRounds(runId: number, env: RunEnvironment): Promise<RoundSummary[]> {
+/** Runs (or resumes) run `runId` to its last round, or until a round stops for people's review
+ *  (`awaitingReview`: its number; the run is then 'stopped', and resuming it trains that round). */
+export async function runRounds(runId: number, env: RunEnvironment): Promise<{ rounds: RoundSummary[]; awaitingReview: number | null }> {
   const run = getRun(env.db, runId);
   if (!run) throw new ApiError('not_found', `no run ${runId}`);
   const settings = parseRunSettings(run.settings, `run ${runId} settings`);
@@ -52,14 +54,17 @@ export async function runRounds(runId: number, env: RunEnvironment): Promise<Rou
     }
     for (let t = 1; t <= run.roundsPlanned; t++) {
       const round = ensureRound(env.db, runId, t, policy, templates);
-      if (round.phase !== 'done') await runRound(env, run, settings, round);
+      if (round.phase !== 'done' && (await runRound(env, run, settings, round)) === 'awaiting review') {
+        setRunStatus(env.db, runId, 'stopped');
+        return { rounds: summaries, awaitingReview: t };
+      }
       const finished = roundsOf(env.db, runId).find((r) => r.round === t)!;
       summaries.push(summarise(env.db, finished, settings));
       env.onRoundDone?.(summaries.at(-1)!);
       policy = finished.outputModelId ?? policy;
     }
     setRunStatus(env.db, runId, 'done');
-    return summaries;
+    return { rounds: summaries, awaitingReview: null };
   } catch (err) {
     const cancelled = err instanceof ApiError && err.code === 'cancelled';
     setRunStatus(env.db, runId, cancelled ? 'stopped' : 'failed', cancelled ? null : (err as Error).message);
@@ -76,21 +81,44 @@ async function withModel<T>(path: string, f: (vlm: VideoLanguageModel) => Promis
   }
 }
 
-/** The six phases of a round, in order; each skips what the store already holds. */
-async function runRound(env: RunEnvironment, run: RunRecord, settings: RunSettings, round: RoundRecord): Promise<void> {
+/**
+ * The six phases of a round, in order; each skips what the store already holds. With review
+ * before training, a round whose pairs are made stops there, awaiting people (rounds.review);
+ * resuming the run releases it (the API's resumeRun) and it trains on their verdicts.
+ */
+async function runRound(env: RunEnvironment, run: RunRecord, settings: RunSettings, round: RoundRecord): Promise<'done' | 'awaiting review'> {
   const scope = roundScope(env, run, settings, round);
   const prompts = allPrompts(env.db, run.datasetId);
   const policyPath = modelPath(env.db, round.policyModelId);
-  await withModel(policyPath, async (vlm) => {
+  const reviewFirst = settings.review === 'before-training' && round.review !== 'released';
+  const stopped = await withModel(policyPath, async (vlm) => {
     const s = { ...scope, prompts, vlm, features: new VideoFeatures(vlm, env.ffmpeg, env.cacheDir), policyPath };
-    await s.features.prepare(prompts.map((p) => p.video.path), settings.frames, (i, total) => scope.step('vision features', i, total));
-    await sampleResponses(s);
-    const contexts = await writeContexts(s);
-    await judgeSamples(s, contexts);
-    decidePairs(s, prompts);
+    if (!(reviewFirst && round.phase === 'training')) {
+      await s.features.prepare(prompts.map((p) => p.video.path), settings.frames, (i, total) => scope.step('vision features', i, total));
+      await sampleResponses(s);
+      const contexts = await writeContexts(s);
+      await judgeSamples(s, contexts);
+      decidePairs(s, prompts);
+    }
+    if (reviewFirst) {
+      setRoundPhase(env.db, round.id, 'training');
+      setRoundReview(env.db, round.id, 'awaiting');
+      return true;
+    }
     await trainRound(s);
+    return false;
   });
+  if (stopped) return 'awaiting review';
   setRoundPhase(env.db, round.id, 'evaluation');
   if (run.evalDatasetId !== null) await withModel(modelPath(env.db, round.outputModelId!), (vlm) => evaluateRound(scope, vlm));
   setRoundPhase(env.db, round.id, 'done');
+  return 'done';
+}
+
+/** Lets a round that stopped for review train on people's verdicts when its run resumes. */
+export function releaseReview(db: Db, runId: number): number | null {
+  const awaiting = roundsOf(db, runId).find((r) => r.review === 'awaiting');
+  if (awaiting === undefined) return null;
+  setRoundReview(db, awaiting.id, 'released');
+  return awaiting.round;
 }

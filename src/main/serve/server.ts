@@ -39,6 +39,12 @@ const contentTypes: Record<string, string> = {
   '.json': 'application/json',
   '.woff2': 'font/woff2',
   '.ico': 'image/x-icon',
+  '.mp4': 'video/mp4',
+  '.m4v': 'video/mp4',
+  '.mov': 'video/quicktime',
+  '.webm': 'video/webm',
+  '.mkv': 'video/x-matroska',
+  '.avi': 'video/x-msvideo',
 };
 
 /** The page may talk only to this server; media comes from it too. */
@@ -76,7 +82,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         sendJson(res, 401, failure(new ApiError('unauthorized', 'missing or wrong token: use the URL isr-studio serve printed')));
         return;
       }
-      if (path.startsWith('/media/')) return serveMedia(res, decoded(path.slice('/media/'.length)));
+      if (path.startsWith('/media/')) return serveMedia(req, res, decoded(path.slice('/media/'.length)));
       if (req.method !== 'POST') {
         res.setHeader('Allow', 'POST');
         sendJson(res, 405, failure(new ApiError('invalid_argument', `${req.method} ${path}: API calls are POST with a JSON body`)));
@@ -94,13 +100,13 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     serveStatic(res, path);
   }
 
-  function serveMedia(res: ServerResponse, key: string | null): void {
+  function serveMedia(req: IncomingMessage, res: ServerResponse, key: string | null): void {
     const file = key === null ? null : studio.resolveMedia(key);
     if (!file) {
       sendJson(res, 404, failure(new ApiError('not_found', `no media "${key ?? '(malformed)'}"`)));
       return;
     }
-    sendFile(res, file, 'private, max-age=3600');
+    sendFile(res, file, 'private, max-age=3600', req.headers.range);
   }
 
   function serveStatic(res: ServerResponse, path: string): void {
@@ -198,13 +204,33 @@ function sendJson(res: ServerResponse, status: number, value: unknown): void {
   res.writeHead(status, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' }).end(JSON.stringify(value));
 }
 
-function sendFile(res: ServerResponse, file: string, cache: string): void {
-  res.writeHead(200, {
+/**
+ * A file, whole or (for a `Range: bytes=` request, which a video element seeks with) the one range
+ * asked: 206 with Content-Range, or 416 when it lies outside the file. Several ranges in one
+ * request are answered with the whole file, as RFC 9110 allows.
+ */
+function sendFile(res: ServerResponse, file: string, cache: string, range?: string): void {
+  const size = statSync(file).size;
+  const headers = {
     'Content-Type': contentTypes[extname(file).toLowerCase()] ?? 'application/octet-stream',
     'Cache-Control': cache,
     'X-Content-Type-Options': 'nosniff',
-  });
-  createReadStream(file).pipe(res);
+    'Accept-Ranges': 'bytes',
+  };
+  const asked = range === undefined ? null : /^bytes=(\d*)-(\d*)$/.exec(range.trim());
+  if (asked === null || (asked[1] === '' && asked[2] === '')) {
+    res.writeHead(200, { ...headers, 'Content-Length': size });
+    createReadStream(file).pipe(res);
+    return;
+  }
+  // "bytes=-N" is the last N bytes; "bytes=N-" runs to the end.
+  const [start, end] = asked[1] === '' ? [Math.max(0, size - Number(asked[2])), size - 1] : [Number(asked[1]), asked[2] === '' ? size - 1 : Math.min(Number(asked[2]), size - 1)];
+  if (!(start <= end && start < size)) {
+    res.writeHead(416, { ...headers, 'Content-Range': `bytes */${size}` }).end();
+    return;
+  }
+  res.writeHead(206, { ...headers, 'Content-Length': end - start + 1, 'Content-Range': `bytes ${start}-${end}/${size}` });
+  createReadStream(file, { start, end }).pipe(res);
 }
 
 async function readJson(req: IncomingMessage): Promise<{ value: unknown } | { error: ApiError }> {

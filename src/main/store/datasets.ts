@@ -62,3 +62,18 @@ export function getDataset(db: Db, id: number): DatasetSummary | null {
   const r = db.prepare(`${summarySql} WHERE d.id = ?`).get(id) as SummaryRecord | undefined;
   return r ? toSummary(r) : null;
 }
+
+/** Renames a dataset; the new name must not name another import of the same file. */
+export function renameDataset(db: Db, id: number, name: string): void {
+  db.prepare('UPDATE datasets SET name = ? WHERE id = ?').run(name, id);
+}
+
+/** The runs that train on or evaluate with a dataset. */
+export function runsUsing(db: Db, id: number): number[] {
+  return db.prepare('SELECT id FROM runs WHERE dataset_id = ? OR eval_dataset_id = ? ORDER BY id').pluck().all(id, id) as number[];
+}
+
+/** Deletes a dataset with its rows and import issues (its videos stay: other datasets may share them). */
+export function deleteDataset(db: Db, id: number): void {
+  db.prepare('DELETE FROM datasets WHERE id = ?').run(id);
+}

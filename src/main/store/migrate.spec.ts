@@ -41,6 +41,12 @@ const seeds: Record<number, (db: Database.Database) => void> = {
       INSERT INTO pairs (id, round_id, prompt_id, response_a_id, response_b_id, p_a, judge_choice) VALUES (1, 1, 30, 1, 2, 0.7, 'a');
       INSERT INTO overrides (pair_id, choice) VALUES (1, 'b');`);
   },
+  4: (db) => {
+    db.exec(`
+      UPDATE rounds SET review = 'awaiting', review_budget = 20 WHERE id = 1;
+      INSERT INTO overrides (pair_id, choice, author) VALUES (1, 'both-bad', 'reviewer');
+      INSERT INTO trained_pairs (round_id, pair_id, chosen_response_id, rejected_response_id) VALUES (1, 1, 2, 1);`);
+  },
 };
 
 /** What each seed must look like after migrating to the latest version. */
@@ -63,8 +69,15 @@ function checkSeed(db: Database.Database, version: number): void {
     ]);
   }
   if (version >= 3) {
-    expect(db.prepare('SELECT r.mode, r.status, o.choice FROM runs r, overrides o').get()).toEqual({ mode: 'isr', status: 'running', choice: 'b' });
+    expect(db.prepare('SELECT r.mode, r.status, o.choice FROM runs r, overrides o ORDER BY o.id').get()).toEqual({ mode: 'isr', status: 'running', choice: 'b' });
     expect(db.prepare('SELECT phase FROM rounds').pluck().get()).toBe('responses');
+  }
+  if (version >= 4) {
+    // The overrides of version 3 kept their ids and order under the rebuilt table.
+    expect(db.prepare('SELECT id, choice, author FROM overrides ORDER BY id').all()).toEqual([{ id: 1, choice: 'b', author: '' }, { id: 2, choice: 'both-bad', author: 'reviewer' }]);
+    expect(db.prepare('SELECT review, review_budget FROM rounds').get()).toEqual({ review: 'awaiting', review_budget: 20 });
+    expect(db.prepare('SELECT chosen_response_id FROM trained_pairs').pluck().get()).toBe(2);
+    expect(() => db.prepare("INSERT INTO overrides (pair_id, choice) VALUES (1, 'maybe')").run()).toThrow(/CHECK constraint failed/);
   }
   if (version >= 2) {
     expect(db.prepare('SELECT status FROM datasets WHERE id = 2').pluck().get()).toBe('importing');

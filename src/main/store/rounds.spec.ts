@@ -6,8 +6,8 @@ import { beginImport } from './datasets';
 import { openDatabase, type Db } from './db';
 import { insertPrompts } from './prompts';
 import {
-  addOverride, contextChain, pairRow, queryPairs, createRun, effectiveChoice, ensureRound, evaluationsOf, getRun, judgmentsOf, pairsOf, registerModel, responsesOf,
-  roundsOf, saveContext, saveEvaluation, saveJudgment, savePair, saveResponse, saveTrainStep, setRoundPhase, setRunStatus, trainStepsOf,
+  contextChain, createRun, ensureRound, evaluationsOf, getRun, judgmentsOf, knownModels, pairJudgments, pairResponses, pairsOf, registerModel, responsesOf,
+  roundsOf, saveContext, saveEvaluation, saveJudgment, savePair, saveResponse, saveTrainStep, setRoundOutput, setRoundPhase, setRunStatus, trainStepsOf,
 } from './rounds';
 import { upsertVideo } from './videos';
 
@@ -55,54 +55,12 @@ describe('the round history', () => {
     expect(trainStepsOf(db, r1.id)).toEqual([{ step: 1, epoch: 0.5, metrics: { loss: 0.69, 'rewards/accuracies': 0.5 } }]);
     expect(roundsOf(db, runId).map((r) => [r.round, r.phase])).toEqual([[1, 'done'], [2, 'responses']]);
     expect(pairsOf(db, r1.id)[0]).toMatchObject({ id: pairId, override: null, judgeChoice: 'a' });
+    // A pair's own rows, without the round's others.
+    expect([...pairResponses(db, a, b).values()].map((r) => r.text)).toEqual(['red', 'a long blue answer']);
+    expect(pairJudgments(db, a, b).map((j) => j.shownFirst)).toEqual(['a', 'b']);
     setRunStatus(db, runId, 'done');
     expect(getRun(db, runId)!.status).toBe('done');
     expect(db.pragma('foreign_key_check')).toEqual([]);
-  });
-
-  it('applies the latest override on top of the judge, keeps every override, and undoes with cleared', () => {
-    const { db, promptId, runId, modelId } = seeded();
-    const round = ensureRound(db, runId, 1, modelId, {});
-    const a = saveResponse(db, round.id, { promptId, sample: 0, text: 'x', tokenCount: 1, seed: 1 });
-    const b = saveResponse(db, round.id, { promptId, sample: 1, text: 'y', tokenCount: 1, seed: 2 });
-    const pairId = savePair(db, round.id, { promptId, responseAId: a, responseBId: b, pA: 0.9, judgeChoice: 'a' });
-    addOverride(db, pairId, 'b', 'ana');
-    expect(effectiveChoice(pairsOf(db, round.id)[0])).toBe('b');
-    addOverride(db, pairId, 'tie', 'ana');
-    expect(effectiveChoice(pairsOf(db, round.id)[0])).toBe('tie');
-    addOverride(db, pairId, 'cleared', 'ana');
-    const [pair] = pairsOf(db, round.id);
-    expect(pair).toMatchObject({ override: null, judgeChoice: 'a', pA: 0.9 });
-    expect(effectiveChoice(pair)).toBe('a');
-    expect(db.prepare('SELECT choice FROM overrides ORDER BY id').pluck().all()).toEqual(['b', 'tie', 'cleared']);
-  });
-
-  it('pages the review queue sorted by confidence, disagreement or length difference, and filters overridden pairs', () => {
-    const { db, promptId, runId, modelId } = seeded();
-    const round = ensureRound(db, runId, 1, modelId, {});
-    // Three pairs: (p(A) asked A-first, p(A)'s complement asked B-first, tokens of A, tokens of B).
-    const spec: [number, number, number, number][] = [[0.9, 0.9, 3, 3], [0.55, 0.45, 2, 12], [0.95, 0.25, 5, 4]];
-    const ids = spec.map(([first, second, lenA, lenB], k) => {
-      const a = saveResponse(db, round.id, { promptId, sample: 2 * k, text: `a${k}`, tokenCount: lenA, seed: k });
-      const b = saveResponse(db, round.id, { promptId, sample: 2 * k + 1, text: `b${k}`, tokenCount: lenB, seed: k });
-      saveJudgment(db, round.id, { responseAId: a, responseBId: b, shownFirst: 'a', contextId: null, pFirst: first, attention: null, visualShare: null });
-      saveJudgment(db, round.id, { responseAId: a, responseBId: b, shownFirst: 'b', contextId: null, pFirst: 1 - second, attention: null, visualShare: null });
-      return savePair(db, round.id, { promptId, responseAId: a, responseBId: b, pA: (first + second) / 2, judgeChoice: (first + second) / 2 > 0.55 ? 'a' : 'tie' });
-    });
-    const page = (sort: 'id' | 'confidence' | 'disagreement' | 'length', overridden?: boolean) =>
-      queryPairs(db, { runId, sort, overridden, offset: 0, limit: 10 }).pairs.map((p) => ids.indexOf(p.id));
-    expect(page('id')).toEqual([0, 1, 2]);
-    expect(page('confidence')).toEqual([1, 2, 0]);
-    expect(page('disagreement')).toEqual([2, 1, 0]);
-    expect(page('length')).toEqual([1, 2, 0]);
-    const [row] = queryPairs(db, { runId, sort: 'disagreement', offset: 0, limit: 1 }).pairs;
-    expect(row.disagreement).toBeCloseTo(0.7, 10);
-    expect(row.lengthDiff).toBe(1);
-    addOverride(db, ids[1], 'b');
-    expect(page('id', true)).toEqual([1]);
-    expect(page('id', false)).toEqual([0, 2]);
-    expect(queryPairs(db, { runId, round: 2, sort: 'id', offset: 0, limit: 10 }).total).toBe(0);
-    expect(pairRow(db, ids[1])).toMatchObject({ override: 'b', judgeChoice: 'tie', question: 'What colour?' });
   });
 
   it('records a model once per folder and notices when the folder was rewritten', () => {
@@ -112,5 +70,15 @@ describe('the round history', () => {
     expect(db.prepare('SELECT fingerprint FROM models WHERE id = ?').pluck().get(modelId)).toBe('f1');
     const child = registerModel(db, { path: '/runs/1/round-1', family: 'idefics3', fingerprint: 'f2', parentId: modelId });
     expect(db.prepare('SELECT parent_id FROM models WHERE id = ?').pluck().get(child)).toBe(modelId);
+  });
+
+  it('lists the models it knows, newest first: starting policies, and the models rounds trained (a round that trained nothing is no model of its own)', () => {
+    const { db, runId, modelId } = seeded();
+    const r1 = ensureRound(db, runId, 1, modelId, {});
+    const trained = registerModel(db, { path: '/runs/1/round-1/model', family: 'idefics3', fingerprint: 'f2', parentId: modelId });
+    setRoundOutput(db, r1.id, trained);
+    const r2 = ensureRound(db, runId, 2, trained, {});
+    setRoundOutput(db, r2.id, trained);
+    expect(knownModels(db).map((m) => [m.path, m.runId, m.round])).toEqual([['/runs/1/round-1/model', runId, 1], ['/models/start', null, null]]);
   });
 });

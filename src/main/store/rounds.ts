@@ -1,7 +1,8 @@
-// The round history (migration 003): models, runs, rounds and everything a round produces. Each
+// The round history (migration 003): models, runs, rounds and everything a round produces (people's
+// review of it: store/review.ts). Each
 // produced item is written on its own as it is made (an INSERT that is a no-op when the item is
 // already there), so a round killed at any point resumes by asking what is stored and doing the rest.
-import type { RunMode } from '../../shared/types';
+import type { PersonVerdict, RunMode } from '../../shared/types';
 import type { Db } from './db';
 export type RoundPhase = 'responses' | 'contexts' | 'judging' | 'pairs' | 'training' | 'evaluation' | 'done';
 export type Choice = 'a' | 'b' | 'tie';
@@ -19,6 +20,17 @@ export function registerModel(db: Db, model: { path: string; family: string; fin
   return Number(
     db.prepare('INSERT INTO models (path, family, fingerprint, parent_id) VALUES (?, ?, ?, ?)').run(model.path, model.family, model.fingerprint, model.parentId ?? null).lastInsertRowid,
   );
+}
+
+/** Every model folder the studio has run: runs' starting policies and the models rounds trained (newest first). */
+export function knownModels(db: Db): { path: string; family: string; createdAt: string; runId: number | null; round: number | null }[] {
+  return db
+    .prepare(
+      `SELECT m.path, m.family, m.created_at AS createdAt, r.run_id AS runId, r.round
+       FROM models m LEFT JOIN rounds r ON r.output_model_id = m.id AND r.policy_model_id != m.id
+       GROUP BY m.id ORDER BY m.id DESC`,
+    )
+    .all() as { path: string; family: string; createdAt: string; runId: number | null; round: number | null }[];
 }
 
 /** The folder of model `id`, as registered. */
@@ -87,6 +99,8 @@ export interface RoundRecord {
   outputModelId: number | null;
   phase: RoundPhase;
   templates: Record<string, string>;
+  /** People's review before training (store/review.ts): awaiting, released, or none. */
+  review: 'awaiting' | 'released' | null;
 }
 
 interface RoundRow {
@@ -97,11 +111,12 @@ interface RoundRow {
   output_model_id: number | null;
   phase: RoundPhase;
   templates: string;
+  review: RoundRecord['review'];
 }
 
 const toRound = (r: RoundRow): RoundRecord => ({
   id: r.id, runId: r.run_id, round: r.round, policyModelId: r.policy_model_id, outputModelId: r.output_model_id, phase: r.phase,
-  templates: JSON.parse(r.templates) as Record<string, string>,
+  templates: JSON.parse(r.templates) as Record<string, string>, review: r.review,
 });
 
 /** Round `round` of a run, created on first call with its policy and the template texts it uses. */
@@ -144,6 +159,14 @@ export function responsesOf(db: Db, roundId: number): ResponseRecord[] {
   return db
     .prepare('SELECT id, prompt_id AS promptId, sample, text, token_count AS tokenCount, seed, ref_logp AS refLogp FROM responses WHERE round_id = ? ORDER BY prompt_id, sample')
     .all(roundId) as ResponseRecord[];
+}
+
+/** Two responses (a pair's), by id. */
+export function pairResponses(db: Db, aId: number, bId: number): Map<number, ResponseRecord> {
+  const rows = db
+    .prepare('SELECT id, prompt_id AS promptId, sample, text, token_count AS tokenCount, seed, ref_logp AS refLogp FROM responses WHERE id IN (?, ?)')
+    .all(aId, bId) as ResponseRecord[];
+  return new Map(rows.map((r) => [r.id, r]));
 }
 
 export function setRefLogp(db: Db, responseId: number, logp: number): void {
@@ -220,12 +243,21 @@ interface JudgmentRow {
 }
 
 export function judgmentsOf(db: Db, roundId: number): JudgmentRecord[] {
-  return (db.prepare('SELECT * FROM judgments WHERE round_id = ? ORDER BY id').all(roundId) as JudgmentRow[]).map((r) => ({
+  return (db.prepare('SELECT * FROM judgments WHERE round_id = ? ORDER BY id').all(roundId) as JudgmentRow[]).map(toJudgment);
+}
+
+/** Both orders' judgments of one pair of responses. */
+export function pairJudgments(db: Db, aId: number, bId: number): JudgmentRecord[] {
+  return (db.prepare('SELECT * FROM judgments WHERE response_a_id = ? AND response_b_id = ? ORDER BY id').all(aId, bId) as JudgmentRow[]).map(toJudgment);
+}
+
+function toJudgment(r: JudgmentRow): JudgmentRecord {
+  return {
     id: r.id, responseAId: r.response_a_id, responseBId: r.response_b_id, shownFirst: r.shown_first, contextId: r.context_id, pFirst: r.p_first,
     // Copied out of the row's buffer: a Float32Array needs 4-byte alignment.
     attention: r.attention === null ? null : { frames: r.attention_frames!, rows: r.attention_rows!, cols: r.attention_cols!, data: new Float32Array(Uint8Array.from(r.attention).buffer) },
     visualShare: r.visual_share,
-  }));
+  };
 }
 
 export interface PairRecord {
@@ -235,8 +267,8 @@ export interface PairRecord {
   responseBId: number;
   pA: number;
   judgeChoice: Choice;
-  /** The latest override in force, if any. */
-  override: Choice | null;
+  /** People's verdict in force, if any (store/review.ts). */
+  override: PersonVerdict | null;
 }
 
 export function savePair(db: Db, roundId: number, p: Omit<PairRecord, 'id' | 'override'>): number {
@@ -253,14 +285,6 @@ const pairSql = `
 export function pairsOf(db: Db, roundId: number): PairRecord[] {
   return db.prepare(`${pairSql} WHERE p.round_id = ? ORDER BY p.id`).all(roundId) as PairRecord[];
 }
-
-/** A person's verdict on a pair (or 'cleared' to undo): appended, never replacing the judge's record. */
-export function addOverride(db: Db, pairId: number, choice: Choice | 'cleared', author = ''): void {
-  db.prepare('INSERT INTO overrides (pair_id, choice, author) VALUES (?, ?, ?)').run(pairId, choice, author);
-}
-
-/** What a pair trains on: the override in force, else the judge's verdict. */
-export const effectiveChoice = (p: PairRecord): Choice => p.override ?? p.judgeChoice;
 
 export function saveTrainStep(db: Db, roundId: number, step: number, epoch: number, metrics: Record<string, number>): void {
   db.prepare('INSERT OR REPLACE INTO train_steps (round_id, step, epoch, metrics) VALUES (?, ?, ?, ?)').run(roundId, step, epoch, JSON.stringify(metrics));
@@ -297,66 +321,4 @@ export function evaluationsOf(db: Db, roundId: number): EvaluationRecord[] {
 /** Mean share of the verdicts' attention on visual tokens; null when no judgment of the round saw a video. */
 export function meanVisualShare(db: Db, roundId: number): number | null {
   return db.prepare('SELECT AVG(visual_share) FROM judgments WHERE round_id = ? AND visual_share IS NOT NULL').pluck().get(roundId) as number | null;
-}
-
-export interface PairQuery {
-  runId: number;
-  round?: number;
-  sort: 'id' | 'confidence' | 'disagreement' | 'length';
-  overridden?: boolean;
-  offset: number;
-  limit: number;
-}
-
-export interface PairRow {
-  id: number;
-  round: number;
-  question: string;
-  pA: number;
-  judgeChoice: Choice;
-  override: Choice | null;
-  disagreement: number;
-  lengthDiff: number;
-}
-
-const reviewSql = `
-  SELECT p.id, r.round, q.question, p.p_a AS pA, p.judge_choice AS judgeChoice,
-    (SELECT CASE o.choice WHEN 'cleared' THEN NULL ELSE o.choice END FROM overrides o WHERE o.pair_id = p.id ORDER BY o.id DESC LIMIT 1) AS override,
-    abs((SELECT p_first FROM judgments j WHERE j.response_a_id = p.response_a_id AND j.response_b_id = p.response_b_id AND j.shown_first = 'a')
-      - (1 - (SELECT p_first FROM judgments j WHERE j.response_a_id = p.response_a_id AND j.response_b_id = p.response_b_id AND j.shown_first = 'b'))) AS disagreement,
-    (SELECT token_count FROM responses WHERE id = p.response_a_id) - (SELECT token_count FROM responses WHERE id = p.response_b_id) AS lengthDiff
-  FROM pairs p JOIN rounds r ON r.id = p.round_id JOIN prompts q ON q.id = p.prompt_id
-  WHERE r.run_id = @runId AND (@round IS NULL OR r.round = @round)`;
-
-const orderBy: Record<PairQuery['sort'], string> = {
-  id: 'id',
-  confidence: 'abs(pA - 0.5), id',
-  disagreement: 'disagreement DESC, id',
-  length: 'abs(lengthDiff) DESC, id',
-};
-
-/** A page of a run's pairs for review, filtered and sorted by the database. */
-export function queryPairs(db: Db, q: PairQuery): { total: number; pairs: PairRow[] } {
-  const filter = q.overridden === undefined ? '' : q.overridden ? 'WHERE override IS NOT NULL' : 'WHERE override IS NULL';
-  const params = { runId: q.runId, round: q.round ?? null };
-  const total = db.prepare(`SELECT COUNT(*) FROM (${reviewSql}) ${filter}`).pluck().get(params) as number;
-  const pairs = db.prepare(`SELECT * FROM (${reviewSql}) ${filter} ORDER BY ${orderBy[q.sort]} LIMIT @limit OFFSET @offset`).all({ ...params, limit: q.limit, offset: q.offset }) as PairRow[];
-  return { total, pairs };
-}
-
-/** Where a pair belongs: its run, round, video and responses. */
-export function pairPlace(db: Db, pairId: number): { runId: number; roundId: number; videoId: number; responseAId: number; responseBId: number } | undefined {
-  return db
-    .prepare(
-      `SELECT r.run_id AS runId, p.round_id AS roundId, q.video_id AS videoId, p.response_a_id AS responseAId, p.response_b_id AS responseBId
-       FROM pairs p JOIN rounds r ON r.id = p.round_id JOIN prompts q ON q.id = p.prompt_id WHERE p.id = ?`,
-    )
-    .get(pairId) as { runId: number; roundId: number; videoId: number; responseAId: number; responseBId: number } | undefined;
-}
-
-/** One pair as the review queue shows it. */
-export function pairRow(db: Db, pairId: number): PairRow | undefined {
-  const place = pairPlace(db, pairId);
-  if (place === undefined) return undefined;
-  return db.prepare(`SELECT * FROM (${reviewSql}) WHERE id = @id`).get({ runId: place.runId, round: null, id: pairId }) as PairRow | undefined;
 }

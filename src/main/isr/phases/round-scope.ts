@@ -2,6 +2,7 @@
 // progress reporting that stops the round when the run is cancelled. A phase that runs the policy
 // gets it loaded, with the video features it reads through.
 import { ApiError } from '../../../shared/errors';
+import type { JobOverall } from '../../../shared/jobs';
 import type { RoundSummary } from '../../../shared/types';
 import type { VideoLanguageModel } from '../../engine/model/vlm';
 import type { Db } from '../../store/db';
@@ -13,6 +14,8 @@ import type { VideoFeatures } from '../video-features';
 
 export interface RunProgress {
   round: number;
+  /** Rounds the run plans. */
+  rounds: number;
   phase: string;
   done: number;
   total: number;
@@ -54,7 +57,7 @@ export interface PolicyScope extends RoundScope {
 }
 
 export function roundScope(env: RunEnvironment, run: RunRecord, settings: RunSettings, round: RoundRecord): RoundScope {
-  const progress = (phase: string, done: number, total: number, detail?: string) => env.onProgress?.({ round: round.round, phase, done, total, detail });
+  const progress = (phase: string, done: number, total: number, detail?: string) => env.onProgress?.({ round: round.round, rounds: run.roundsPlanned, phase, done, total, detail });
   return {
     env, db: env.db, run, settings, round, templates: round.templates as Templates, progress,
     step: (phase, done, total) => {
@@ -62,6 +65,22 @@ export function roundScope(env: RunEnvironment, run: RunRecord, settings: RunSet
       progress(phase, done, total);
     },
   };
+}
+
+/** The progress phases of a round, in the order it reports them. */
+export const roundProgressPhases = ['vision features', 'responses', 'contexts', 'judging', 'reference log-probs', 'training', 'evaluation: vision features', 'evaluation'];
+
+/**
+ * The run's overall progress from a round's: each planned round an equal share, and within a
+ * round each phase an equal share (phases take very different times, so the ETA this gives is
+ * rough until a round has passed). Round 0 (the baseline's evaluation) counts as the start.
+ */
+export function runProgress(p: RunProgress): JobOverall {
+  const label = p.round === 0 ? `baseline, then ${p.rounds} round${p.rounds === 1 ? '' : 's'}` : `round ${p.round} of ${p.rounds}: ${p.phase}`;
+  if (p.round === 0) return { label, fraction: 0 };
+  const at = Math.max(0, roundProgressPhases.indexOf(p.phase));
+  const within = (at + (p.total > 0 ? Math.min(1, p.done / p.total) : 0)) / roundProgressPhases.length;
+  return { label, fraction: Math.min(1, (p.round - 1 + within) / p.rounds) };
 }
 
 export function allPrompts(db: Db, datasetId: number): PromptWithVideo[] {

@@ -1,12 +1,15 @@
-// Phase 5: DPO on the round's preferences (the override in force, else the judge; ties dropped),
-// with the round's starting policy as reference, through the one training pipeline. Each response's
+// Phase 5: DPO on the round's preferences (people's verdict in force, else the judge's; ties and
+// both-bad pairs not trained on), with the round's starting policy as reference, through the one
+// training pipeline. Which pairs it trains on, each way round, is recorded when training starts
+// (trained_pairs) and read back by a resumed round, so later verdicts never change a round mid-way. Each response's
 // reference log-prob is kept in the store (responses.ref_logp) batch by batch as the reference pass
 // makes them, so a resumed round computes only those it lacks; the context is not part of the training input:
 // it only informed the judge (METHOD.md step 4).
 import { join } from 'node:path';
 import { modelFingerprint } from '../../engine/model/model-fingerprint';
 import { defaultTrainConfig, type TrainConfig, type TrainExample } from '../../engine/train/train-config';
-import { effectiveChoice, pairsOf, registerModel, responsesOf, saveTrainStep, setRefLogps, setRoundOutput, setRoundPhase } from '../../store/rounds';
+import { saveTrainedPairs, trainedPairsOf, trainedSide, type TrainedPair } from '../../store/review';
+import { pairsOf, registerModel, responsesOf, saveTrainStep, setRefLogps, setRoundOutput, setRoundPhase } from '../../store/rounds';
 import type { RunSettings } from '../settings';
 import { answerTurn } from '../templates';
 import { trainingExample } from '../training-example';
@@ -48,20 +51,32 @@ export async function trainRound(s: PolicyScope): Promise<void> {
   round.outputModelId = output;
 }
 
+/** The round's training pairs: as recorded when its training started, or decided now and recorded. */
+function trainingPairs(s: PolicyScope): TrainedPair[] {
+  const recorded = trainedPairsOf(s.db, s.round.id);
+  if (recorded.length > 0) return recorded;
+  const decided = pairsOf(s.db, s.round.id).flatMap((pair): TrainedPair[] => {
+    const side = trainedSide(pair);
+    if (side === null) return [];
+    const [chosen, rejected] = side === 'a' ? [pair.responseAId, pair.responseBId] : [pair.responseBId, pair.responseAId];
+    return [{ pairId: pair.id, chosenResponseId: chosen, rejectedResponseId: rejected }];
+  });
+  saveTrainedPairs(s.db, s.round.id, decided);
+  return decided;
+}
+
 /** The examples, and for each the ids of its chosen and rejected responses. */
 async function preferenceExamples(s: PolicyScope): Promise<{ examples: TrainExample[]; responses: { chosen: number; rejected: number }[] }> {
   const texts = new Map(responsesOf(s.db, s.round.id).map((r) => [r.id, r.text]));
   const prompts = new Map(s.prompts.map((p) => [p.id, p]));
+  const promptOf = new Map(pairsOf(s.db, s.round.id).map((p) => [p.id, p.promptId]));
   const video = { features: s.features, frames: s.settings.frames, tower: s.settings.train.trainProjector };
   const examples: TrainExample[] = [];
   const responses: { chosen: number; rejected: number }[] = [];
-  for (const pair of pairsOf(s.db, s.round.id)) {
-    const choice = effectiveChoice(pair);
-    if (choice === 'tie') continue;
-    const p = prompts.get(pair.promptId)!;
-    const [chosen, rejected] = choice === 'a' ? [pair.responseAId, pair.responseBId] : [pair.responseBId, pair.responseAId];
-    examples.push(await trainingExample(s.vlm, { messages: answerTurn(s.templates, p.question), chosen: texts.get(chosen)!, rejected: texts.get(rejected)!, video: p.video.path }, video));
-    responses.push({ chosen, rejected });
+  for (const t of trainingPairs(s)) {
+    const p = prompts.get(promptOf.get(t.pairId)!)!;
+    examples.push(await trainingExample(s.vlm, { messages: answerTurn(s.templates, p.question), chosen: texts.get(t.chosenResponseId)!, rejected: texts.get(t.rejectedResponseId)!, video: p.video.path }, video));
+    responses.push({ chosen: t.chosenResponseId, rejected: t.rejectedResponseId });
   }
   return { examples, responses };
 }
