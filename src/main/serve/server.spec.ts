@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { get } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -153,5 +153,25 @@ describe('isr-studio serve', () => {
       expect((await fetch(`${base}/media/${key}?token=${server.token}`)).status, key).toBe(404);
     }
     expect((await fetch(`${base}/media/${encodeURIComponent(join(dir, 'secret.txt'))}?token=${server.token}`)).status).toBe(404);
+  });
+
+  it('serves a dataset\'s video whole or by the byte range a video element asks for', async () => {
+    const { value } = (await (await api('listDatasets', {})).json()) as { value: { id: number }[] };
+    const page = (await (await api('getDatasetRows', { datasetId: value[0].id })).json()).value as DatasetRowsPage;
+    const url = `${base}/media/video/${page.rows[0].video.id}?token=${server.token}`;
+    const bytes = new Uint8Array(readFileSync(join(dir, 'a.mp4')));
+    const whole = await fetch(url);
+    expect([whole.status, whole.headers.get('content-type'), whole.headers.get('accept-ranges')]).toEqual([200, 'video/mp4', 'bytes']);
+    expect(new Uint8Array(await whole.arrayBuffer())).toEqual(bytes);
+    const part = await fetch(url, { headers: { Range: 'bytes=10-19' } });
+    expect([part.status, part.headers.get('content-range')]).toEqual([206, `bytes 10-19/${bytes.length}`]);
+    expect(new Uint8Array(await part.arrayBuffer())).toEqual(bytes.subarray(10, 20));
+    const tail = await fetch(url, { headers: { Range: 'bytes=-5' } });
+    expect(new Uint8Array(await tail.arrayBuffer())).toEqual(bytes.subarray(bytes.length - 5));
+    const open = await fetch(url, { headers: { Range: `bytes=${bytes.length - 3}-` } });
+    expect([open.status, (await open.arrayBuffer()).byteLength]).toEqual([206, 3]);
+    const outside = await fetch(url, { headers: { Range: `bytes=${bytes.length}-` } });
+    expect([outside.status, outside.headers.get('content-range')]).toEqual([416, `bytes */${bytes.length}`]);
+    expect((await fetch(`${base}/media/video/999?token=${server.token}`)).status).toBe(404);
   });
 });
