@@ -19,7 +19,7 @@ const rendererFile = join(import.meta.dirname, '../renderer/index.html');
 function serveMedia(studio: Studio): void {
   protocol.handle(mediaScheme, async (request) => {
     const key = mediaKeyOf(request.url);
-    const file = key === null ? null : studio.resolveMedia(key);
+    const file = key === null ? null : await studio.resolveMedia(key);
     if (!file) return new Response('no such media', { status: 404 });
     // net.fetch, not Node's fetch: only Electron's reads file: URLs (with the right content type),
     // and its file loader answers the Range header passed on (a video seeking).

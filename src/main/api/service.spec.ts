@@ -122,7 +122,7 @@ describe('openStudio through dispatch', () => {
     // The same file by a relative and an absolute path is one video, probed once.
     expect(again.id).toBe(a.id);
     expect(a.thumbnail).toBe(`thumb/${a.id}`);
-    const thumb = s.resolveMedia(a.thumbnail!);
+    const thumb = await s.resolveMedia(a.thumbnail!);
     expect(thumb).not.toBeNull();
     expect([...readFileSync(thumb!).subarray(0, 2)]).toEqual([0xff, 0xd8]);
 
@@ -283,7 +283,7 @@ describe('openStudio through dispatch', () => {
     const [late] = (await call<PairsPage>(s, 'listPairs', { runId: started.runId, round: 2 })).pairs;
     const detail = await call<PairDetail>(s, 'getPair', { pairId: late.id });
     expect(detail.frames).toHaveLength(2);
-    for (const key of detail.frames) expect(s.resolveMedia(key)).toMatch(/\.jpg$/);
+    for (const key of detail.frames) expect(await s.resolveMedia(key)).toMatch(/\.jpg$/);
     expect(detail.verdicts.map((v) => v.shownFirst).sort()).toEqual(['a', 'b']);
     for (const v of detail.verdicts) expect(v.attention!.values).toHaveLength(v.attention!.frames * v.attention!.rows * v.attention!.cols);
     expect(detail.contexts).toHaveLength(2);
@@ -374,7 +374,8 @@ describe('openStudio through dispatch', () => {
     writeFileSync(good, JSON.stringify({ id: 1, video: 'a.mp4', question: 'What colour?' }));
     const { datasetId } = (await finished(s, (await call<JobRef>(s, 'importDataset', { path: good })).jobId)).result as ImportResult;
     expect(await call(s, 'renameDataset', { datasetId, name: 'colours' })).toMatchObject({ id: datasetId, name: 'colours' });
-    await call(s, 'startRun', { model, datasetId, rounds: 1, settings: { samples: 2, maxNewTokens: 2, frames: 1 } }).then(({ jobId }: JobRef) => call(s, 'cancelJob', { jobId }));
+    const run = await call<JobRef>(s, 'startRun', { model, datasetId, rounds: 1, settings: { samples: 2, maxNewTokens: 2, frames: 1 } });
+    await call(s, 'cancelJob', { jobId: run.jobId });
     expect(await dispatch(s.service, 'deleteDataset', { datasetId })).toMatchObject({ ok: false, error: { code: 'bad_input', message: 'dataset "colours" is used by run 1: it cannot be deleted while a run uses it' } });
     const other = join(dir, 'other.jsonl');
     writeFileSync(other, JSON.stringify({ id: 1, video: 'b.mp4', question: 'Which?' }));
@@ -383,10 +384,10 @@ describe('openStudio through dispatch', () => {
     expect((await call<DatasetSummary[]>(s, 'listDatasets', {})).map((d) => d.name)).toEqual(['colours']);
   }, 60_000);
 
-  it('resolves only media keys it made: no paths, no traversal, no missing files', () => {
+  it('resolves only media keys it made: no paths, no traversal, no missing files', async () => {
     const s = studio();
-    for (const key of ['../studio.db', 'thumb/../../etc/passwd', 'thumb/0', 'thumb/1/../1', '/etc/passwd', 'thumb/999', 'thumb/01', 'video/1', 'video/../1', 'video/x']) {
-      expect(s.resolveMedia(key), key).toBeNull();
+    for (const key of ['../studio.db', 'thumb/../../etc/passwd', 'thumb/0', 'thumb/1/../1', '/etc/passwd', 'thumb/999', 'thumb/01', 'video/1', 'video/../1', 'video/x', 'frame/1/8/0', 'frame/1/8/99']) {
+      expect(await s.resolveMedia(key), key).toBeNull();
     }
   });
 

@@ -99,6 +99,25 @@ export function openStudio(options: StudioOptions): Studio {
     });
   };
 
+  // Frame `index` of `count` sampled from a video, extracted on first request (once, however many ask).
+  const extracting = new Map<string, Promise<string | null>>();
+  const frameFile = (videoId: number, count: number, index: number): Promise<string | null> => {
+    const file = framePath(videoId, count, index);
+    if (existsSync(file)) return Promise.resolve(file);
+    const video = getVideo(db, videoId);
+    const times = video === null ? [] : uniformFrameTimes(video, count);
+    if (video === null || index >= times.length) return Promise.resolve(null);
+    let pending = extracting.get(file);
+    if (pending === undefined) {
+      pending = findFfmpeg()
+        .then((f) => frameImage(f.path, video.path, times[index], file, frameWidth))
+        .then(() => file, () => null)
+        .finally(() => extracting.delete(file));
+      extracting.set(file, pending);
+    }
+    return pending;
+  };
+
   const service: StudioService = {
     async appInfo(): Promise<AppInfo> {
       const found = await findFfmpeg().then(
@@ -225,10 +244,6 @@ export function openStudio(options: StudioOptions): Studio {
       const frameCount = parseRunSettings(JSON.parse(pair.settings)).frames;
       const video = getVideo(db, pair.videoId)!;
       const times = uniformFrameTimes(video, frameCount);
-      for (const [i, t] of times.entries()) {
-        const file = framePath(video.id, frameCount, i);
-        if (!existsSync(file)) await frameImage((await findFfmpeg()).path, video.path, t, file, frameWidth);
-      }
       const response = (id: number) => ({ text: responses.get(id)!.text, tokens: responses.get(id)!.tokenCount });
       return {
         ...row,
@@ -286,13 +301,14 @@ export function openStudio(options: StudioOptions): Studio {
   return {
     service,
     jobs,
-    resolveMedia(key: MediaKey): string | null {
+    async resolveMedia(key: MediaKey): Promise<string | null> {
       // Only keys this studio hands out: a number, never a path, so nothing outside the cache is reachable.
       const thumb = thumbnailKey.exec(key);
       const frame = frameKey.exec(key);
       const video = videoKey.exec(key);
+      if (frame) return frameFile(Number(frame[1]), Number(frame[2]), Number(frame[3]));
       // A video is served from where the dataset said it is, and only one the database knows.
-      const file = thumb ? thumbnailPath(Number(thumb[1])) : frame ? framePath(Number(frame[1]), Number(frame[2]), Number(frame[3])) : video ? (getVideo(db, Number(video[1]))?.path ?? null) : null;
+      const file = thumb ? thumbnailPath(Number(thumb[1])) : video ? (getVideo(db, Number(video[1]))?.path ?? null) : null;
       return file !== null && existsSync(file) ? file : null;
     },
     async close() {

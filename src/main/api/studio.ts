@@ -18,8 +18,9 @@ export interface StudioOptions {
 export interface Studio {
   service: StudioService;
   jobs: JobRegistry;
-  /** The file behind a media key, or null when the key names nothing this studio made. */
-  resolveMedia(key: MediaKey): string | null;
+  /** The file behind a media key, or null when the key names nothing this studio made; a frame
+   *  image is extracted on its first request, so listing a pair never waits for ffmpeg. */
+  resolveMedia(key: MediaKey): Promise<string | null>;
   /** Cancels running jobs, waits for them to stop, then closes the database. */
   close(): Promise<void>;
 }

@@ -100,8 +100,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     serveStatic(res, path);
   }
 
-  function serveMedia(req: IncomingMessage, res: ServerResponse, key: string | null): void {
-    const file = key === null ? null : studio.resolveMedia(key);
+  async function serveMedia(req: IncomingMessage, res: ServerResponse, key: string | null): Promise<void> {
+    const file = key === null ? null : await studio.resolveMedia(key);
     if (!file) {
       sendJson(res, 404, failure(new ApiError('not_found', `no media "${key ?? '(malformed)'}"`)));
       return;
