@@ -8,6 +8,7 @@ import { autodiffSection } from './autodiff';
 import { checkpointSection } from './checkpoint';
 import { generateSection } from './generate';
 import { responsivenessSection } from './responsiveness';
+import { reviewSection } from './review';
 import { trainSection } from './train';
 
 const sections: Record<string, (machine: string) => Promise<string>> = {
@@ -15,6 +16,7 @@ const sections: Record<string, (machine: string) => Promise<string>> = {
   checkpoint: checkpointSection,
   generate: generateSection,
   responsiveness: responsivenessSection,
+  review: reviewSection,
   train: trainSection,
 };
 

@@ -4,13 +4,11 @@
 // Electron app (its engine in a utilityProcess) where its binary exists.
 import { _electron as electron, expect, test, type Page } from '@playwright/test';
 import Database from 'better-sqlite3';
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { appendFileSync, existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { cli, root, serve, type Served } from './serve';
 
-const root = join(import.meta.dirname, '..');
-const cli = (...args: string[]) => execFileSync(process.execPath, ['bin/isr-studio.mjs', ...args], { cwd: root, encoding: 'utf8' });
 
 /** Demo data plus one row whose video does not exist, as the last line of the file. */
 function makeDataset(): { file: string; goodRows: number; badLine: number } {
@@ -28,7 +26,7 @@ async function importThroughUi(page: Page, data: { file: string; goodRows: numbe
   page.on('console', (message) => message.type() === 'error' && problems.push(message.text()));
   page.on('pageerror', (err) => problems.push(err.message));
   await expect(page.getByRole('navigation', { name: 'Main' })).toContainText('Datasets');
-  for (const name of ['Rounds', 'Review', 'History']) await expect(page.getByRole('link', { name })).toBeVisible();
+  for (const name of ['Rounds', 'Review', 'History']) await expect(page.getByRole('link', { name, exact: true })).toBeVisible();
   await page.getByLabel(/Dataset file/).fill(data.file);
   await page.getByLabel(/Name/).fill('demo');
   await page.getByRole('button', { name: 'Import' }).click();
@@ -45,7 +43,7 @@ async function importThroughUi(page: Page, data: { file: string; goodRows: numbe
   await expect(page.getByRole('list', { name: 'Import errors' })).toContainText(`Line ${data.badLine} (video)`);
   await expect(page.getByRole('list', { name: 'Import errors' })).toContainText('video file not found');
 
-  await page.getByRole('link', { name: 'Review' }).click();
+  await page.getByRole('link', { name: 'Review', exact: true }).click();
   await expect(page.getByRole('heading', { name: 'Review' })).toBeVisible();
   expect(problems).toEqual([]);
 }
@@ -63,7 +61,7 @@ async function enginePid(db: string): Promise<number> {
 async function runThroughUi(page: Page, db: string, shot: (name: string) => Promise<void>) {
   const model = join(mkdtempSync(join(tmpdir(), 'isr-e2e-model-')), 'tiny');
   cli('fixture', '--arch', 'llava-onevision', '--out', model, '--seed', '3');
-  await page.getByRole('link', { name: 'Rounds' }).click();
+  await page.getByRole('link', { name: 'Rounds', exact: true }).click();
   await expect(page.getByRole('heading', { name: 'Rounds', level: 1 })).toBeVisible();
   await page.getByLabel('Preset').selectOption({ label: 'Quick look (1 round, small LoRA)' });
   await page.getByLabel('Model folder').fill(model);
@@ -77,22 +75,27 @@ async function runThroughUi(page: Page, db: string, shot: (name: string) => Prom
   await shot('rounds');
 
   // Review: override the first pair with the keyboard; the override survives a reload.
-  await page.getByRole('link', { name: 'Review' }).click();
+  await page.getByRole('link', { name: 'Review', exact: true }).click();
   await expect(page.getByTestId('frame-strip').getByRole('img').first()).toBeVisible();
   await expect
     .poll(() => page.getByTestId('frame-strip').getByRole('img').evaluateAll((imgs) => imgs.every((i) => (i as HTMLImageElement).naturalWidth > 0)))
     .toBe(true);
   await expect(page.getByTestId('override')).toHaveText('No override.');
+  // A verdict moves on to the next pair; back on the first, it is there, and after a reload too.
+  await expect(page.getByTestId('pair-position')).toHaveText(/^Pair 1 of \d+$/);
   await page.keyboard.press('b');
+  await expect(page.getByTestId('pair-position')).toHaveText(/^Pair 2 of \d+$/);
+  await page.keyboard.press('k');
   await expect(page.getByTestId('override')).toHaveText('Overridden: prefers B.');
   await page.reload();
+  await expect(page.getByTestId('pair-position')).toHaveText(/^Pair 1 of \d+$/);
   await expect(page.getByTestId('override')).toHaveText('Overridden: prefers B.');
   const stored = new Database(db, { readonly: true });
   expect(stored.prepare('SELECT choice FROM overrides').pluck().all()).toEqual(['b']);
   stored.close();
   await shot('review');
 
-  await page.getByRole('link', { name: 'History' }).click();
+  await page.getByRole('link', { name: 'History', exact: true }).click();
   await expect(page.getByRole('table', { name: 'Runs and rounds' }).locator('tbody tr')).toHaveCount(1);
   const charts = page.getByTestId('chart');
   await expect(charts).toHaveCount(7);
@@ -107,45 +110,29 @@ async function runThroughUi(page: Page, db: string, shot: (name: string) => Prom
 }
 
 test.describe('served in Chromium', () => {
-  let server: ChildProcess;
-  let url: string;
-
+  let served: Served;
   let db: string;
 
   test.beforeAll(async () => {
     db = join(mkdtempSync(join(tmpdir(), 'isr-e2e-db-')), 'studio.db');
-    server = spawn(process.execPath, ['bin/isr-studio.mjs', 'serve', '--db', db, '--port', '0'], { cwd: root });
-    url = await new Promise<string>((resolve, reject) => {
-      let out = '';
-      server.stdout!.on('data', (b: Buffer) => {
-        out += b.toString();
-        const found = /serving at (\S+)/.exec(out);
-        if (found) resolve(found[1]);
-      });
-      server.stderr!.on('data', (b: Buffer) => (out += b.toString()));
-      server.on('exit', (code) => reject(new Error(`isr-studio serve exited with ${code}: ${out}`)));
-    });
+    served = await serve(db);
   });
 
-  test.afterAll(async () => {
-    // SIGTERM closes the studio cleanly: the process ends by itself with status 0.
-    const exited = new Promise<number | null>((resolve) => server.once('exit', resolve));
-    server.kill('SIGTERM');
-    expect(await exited).toBe(0);
-  });
+  // SIGTERM closes the studio cleanly: the process ends by itself with status 0.
+  test.afterAll(async () => expect(await served.stop()).toBe(0));
 
   test('imports demo data through the UI, shows rows, thumbnails and the bad row, then runs a round', async ({ page }) => {
-    await page.goto(url);
+    await page.goto(served.url);
     await importThroughUi(page, makeDataset());
     await page.screenshot({ path: test.info().outputPath('datasets.png'), fullPage: true });
     const engine = enginePid(db);
     await runThroughUi(page, db, async (name) => void (await page.screenshot({ path: test.info().outputPath(`${name}.png`), fullPage: true })));
     // The round was computed in an engine process, not in the one serving the page.
-    expect(await engine).not.toBe(server.pid);
+    expect(await engine).not.toBe(served.process.pid);
   });
 
   test('the API refuses a page without the token', async ({ page }) => {
-    const origin = new URL(url).origin;
+    const origin = new URL(served.url).origin;
     const response = await page.request.post(`${origin}/api/listDatasets`, { data: {} });
     expect(response.status()).toBe(401);
   });

@@ -7,6 +7,8 @@ export type JobState = 'running' | 'done' | 'failed' | 'cancelled';
 export interface JobSnapshot {
   id: string;
   kind: JobKind;
+  /** The run a 'run' job computes. */
+  runId?: number;
   title: string;
   state: JobState;
   /** What the job is doing now, e.g. "probing videos". */

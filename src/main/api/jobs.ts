@@ -65,12 +65,13 @@ export class JobRegistry {
   }
 
   /** Starts `work` now and returns the job id at once; the result arrives in the final snapshot. */
-  start<T>(kind: JobKind, title: string, work: (ctx: JobContext) => Promise<T>): string {
+  start<T>(kind: JobKind, title: string, work: (ctx: JobContext) => Promise<T>, subject: { runId?: number } = {}): string {
     const id = randomUUID();
     const abort = new AbortController();
     const snapshot: JobSnapshot = {
       id,
       kind,
+      ...subject,
       title,
       state: 'running',
       phase: 'starting',

@@ -96,7 +96,7 @@ export function openStudio(options: StudioOptions): Studio {
       } finally {
         running.delete(runId);
       }
-    });
+    }, { runId });
   };
 
   // Frame `index` of `count` sampled from a video, extracted on first request (once, however many ask).

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { beginImport } from './datasets';
-import { openDatabase, type Db } from './db';
+import { openDatabase } from './db';
 import { insertPrompts } from './prompts';
 import {
   addOverride, addOverrides, addOverridesEach, pairPlace, pairRow, queryPairs, reviewedPairs, reviewProgress, saveTrainedPairs, setReviewBudget,

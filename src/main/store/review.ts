@@ -1,7 +1,7 @@
 // People in the loop (migration 004): the review queue of a run's pairs, people's verdicts
 // (append-only; the judge's record never changes), a round's review state and budget, what a
 // round trained on, and the pairs agreement is measured over. docs/method.md, People's review.
-import type { PairChoice, PersonVerdict } from '../../shared/types';
+import type { PairChoice, PairSummary, PersonVerdict } from '../../shared/types';
 import type { Db } from './db';
 import type { PairRecord } from './rounds';
 
@@ -98,18 +98,6 @@ export interface PairQuery {
   limit: number;
 }
 
-export interface PairRow {
-  id: number;
-  round: number;
-  question: string;
-  pA: number;
-  judgeChoice: PairChoice;
-  override: PersonVerdict | null;
-  disagreement: number;
-  ordersDisagree: boolean;
-  lengthDiff: number;
-}
-
 // Each pair with both orders' p(A) and its tie band (the run's settings), so the queue can rank
 // what the judge is least sure of. p(A) asked B first is 1 - p_first of that order.
 const queueSql = (where: string) => `
@@ -150,10 +138,10 @@ function filterSql(q: PairQuery): string {
   return where.length === 0 ? '' : `WHERE ${where.join(' AND ')}`;
 }
 
-const toPairRow = (r: Omit<PairRow, 'ordersDisagree'> & { ordersDisagree: number }): PairRow => ({ ...r, ordersDisagree: r.ordersDisagree === 1 });
+const toPairSummary = (r: Omit<PairSummary, 'ordersDisagree'> & { ordersDisagree: number }): PairSummary => ({ ...r, ordersDisagree: r.ordersDisagree === 1 });
 
 /** A page of a run's pairs for review, filtered and sorted by the database. */
-export function queryPairs(db: Db, q: PairQuery): { total: number; pairs: PairRow[] } {
+export function queryPairs(db: Db, q: PairQuery): { total: number; pairs: PairSummary[] } {
   const filter = filterSql(q);
   const params = {
     runId: q.runId, round: q.round ?? null, judgeChoice: q.judgeChoice ?? null,
@@ -161,8 +149,8 @@ export function queryPairs(db: Db, q: PairQuery): { total: number; pairs: PairRo
   };
   const total = db.prepare(`SELECT COUNT(*) FROM (${runQueue}) ${filter}`).pluck().get(params) as number;
   const pairs = db.prepare(`SELECT ${rowColumns} FROM (${runQueue}) ${filter} ORDER BY ${orderBy[q.sort]} LIMIT @limit OFFSET @offset`)
-    .all({ ...params, limit: q.limit, offset: q.offset }) as (Omit<PairRow, 'ordersDisagree'> & { ordersDisagree: number })[];
-  return { total, pairs: pairs.map(toPairRow) };
+    .all({ ...params, limit: q.limit, offset: q.offset }) as (Omit<PairSummary, 'ordersDisagree'> & { ordersDisagree: number })[];
+  return { total, pairs: pairs.map(toPairSummary) };
 }
 
 /** Where a pair belongs and what it holds: its run, round, prompt, video and responses. */
@@ -189,9 +177,9 @@ export function pairPlace(db: Db, pairId: number): PairPlace | undefined {
 }
 
 /** One pair as the review queue shows it: its own rows only, whatever the run's size. */
-export function pairRow(db: Db, pairId: number): PairRow | undefined {
-  const row = db.prepare(`SELECT ${rowColumns} FROM (${queueSql('p.id = @id')})`).get({ id: pairId }) as (Omit<PairRow, 'ordersDisagree'> & { ordersDisagree: number }) | undefined;
-  return row && toPairRow(row);
+export function pairRow(db: Db, pairId: number): PairSummary | undefined {
+  const row = db.prepare(`SELECT ${rowColumns} FROM (${queueSql('p.id = @id')})`).get({ id: pairId }) as (Omit<PairSummary, 'ordersDisagree'> & { ordersDisagree: number }) | undefined;
+  return row && toPairSummary(row);
 }
 
 // ---- agreement ---------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ const info: AppInfo = {
 function fakeClient(appInfo: AppInfo = info) {
   const listeners = new Set<(e: StudioEvent) => void>();
   const client = {
-    api: { appInfo: async () => appInfo, listDatasets: async () => [], listRuns: async () => [], getHistory: async () => [], listJobs: async () => [] },
+    api: { appInfo: async () => appInfo, listDatasets: async () => [], listRuns: async () => [], listModels: async () => [], getHistory: async () => [], listJobs: async () => [] },
     onEvent: (l: (e: StudioEvent) => void) => {
       listeners.add(l);
       return () => listeners.delete(l);
@@ -50,6 +50,17 @@ describe('studio shell', () => {
     expect(screen.queryByRole('alert')).toBeNull();
   });
 
+  it("goes by the part of the hash before '?', which is the screen's own", async () => {
+    const { client } = fakeClient();
+    jobs = createJobStore(client);
+    window.location.hash = '#history?run=3';
+    render(App, { client, jobs });
+    expect(screen.getByRole('heading', { level: 1 }).textContent).toBe('History');
+    expect(screen.getByRole('link', { name: 'History' }).getAttribute('aria-current')).toBe('page');
+    window.location.hash = '#rounds?run=2';
+    await waitFor(() => expect(screen.getByRole('heading', { level: 1 }).textContent).toBe('Rounds'));
+  });
+
   it('warns at once when ffmpeg is missing, since imports need it', async () => {
     const { client } = fakeClient({ ...info, ffmpeg: { error: 'ffmpeg not found: set FFMPEG_PATH' } });
     jobs = createJobStore(client);
@@ -71,7 +82,12 @@ describe('studio shell', () => {
     const tasks = await screen.findByRole('region', { name: 'Running tasks' });
     expect(tasks.textContent).toContain('Import demo');
     expect(screen.getByRole('progressbar', { name: 'Import demo: probing videos 2/5' }).getAttribute('value')).toBe('2');
+    // A run shows how far the whole run is, not the phase that starts over each round.
+    const run: JobSnapshot = { ...job, id: 'r', kind: 'run', title: 'ISR-DPO run 1', phase: 'round 2: judging', overall: { label: 'round 2 of 3: judging', fraction: 0.45, etaSeconds: 60 } };
+    emit(run);
+    expect((await screen.findByRole('progressbar', { name: 'ISR-DPO run 1: round 2 of 3: judging, 45%' })).getAttribute('value')).toBe('0.45');
     emit({ ...job, state: 'done', done: 5 });
+    emit({ ...run, state: 'done' });
     await waitFor(() => expect(screen.queryByRole('region', { name: 'Running tasks' })).toBeNull());
   });
 });

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { StudioEvent } from '../../../shared/contract';
 import type { JobSnapshot } from '../../../shared/jobs';
 import type { Client } from './client';
-import { createJobStore } from './jobs';
+import { createJobStore, runIdOf } from './jobs';
 
 const job = (id: string, patch: Partial<JobSnapshot> = {}): JobSnapshot => ({
   id, kind: 'import', title: `Import ${id}`, state: 'running', phase: 'probing videos', done: 0, total: 4,
@@ -63,5 +63,12 @@ describe('job store', () => {
     expect(listeners.size).toBe(1);
     jobs.stop();
     expect(listeners.size).toBe(0);
+  });
+});
+
+describe('runIdOf', () => {
+  it("reads a run job's run from its snapshot, and none from another kind of job", () => {
+    expect(runIdOf(job('a', { kind: 'run', runId: 12, title: 'ISR-DPO run 12' }))).toBe(12);
+    expect(runIdOf(job('b', { kind: 'import', title: 'Import run 3' }))).toBeNull();
   });
 });

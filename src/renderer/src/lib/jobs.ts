@@ -46,3 +46,8 @@ export function createJobStore(client: Pick<Client, 'api' | 'onEvent'>, onError:
     stop,
   };
 }
+
+/** The run a job computes, or null for another kind of job. */
+export function runIdOf(job: JobSnapshot): number | null {
+  return job.kind === 'run' ? (job.runId ?? null) : null;
+}
