@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatValue, imageLayout, nearest, plot, roundBoundaries } from './chart';
+import { formatValue, imageLayout, nearest, plot, roundBoundaries, tickLabels } from './chart';
 
 describe('plot', () => {
   it('maps every series onto the same axes, the extremes to the edges of the box', () => {
@@ -104,5 +104,13 @@ describe('imageLayout', () => {
     const layout = imageLayout('t', legend, { width: 300, height: 100 }, measure);
     expect(layout.legend.map((e) => [e.x, e.y])).toEqual([[12, 148], [12 + 134 + 16, 148], [12, 166]]);
     expect(layout.height).toBe(166 + 18 + 12);
+  });
+
+  it('labels ticks with the decimals their spacing needs, so neighbours never read alike', () => {
+    expect(tickLabels([0.6931, 0.6932, 0.6933])).toEqual(['0.6931', '0.6932', '0.6933']);
+    expect(tickLabels([0, 0.2, 0.4], 'percent')).toEqual(['0%', '20%', '40%']);
+    expect(tickLabels([0.3, 0.305, 0.31], 'percent')).toEqual(['30.0%', '30.5%', '31.0%']);
+    expect(tickLabels([-10, 0, 10, 20])).toEqual(['-10', '0', '10', '20']);
+    expect(tickLabels([2.5])).toEqual(['3']);
   });
 });

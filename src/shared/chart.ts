@@ -40,6 +40,15 @@ export function formatValue(value: number, format: ValueFormat = 'number'): stri
   return format === 'percent' ? `${Number((100 * value).toPrecision(3))}%` : String(Number(value.toPrecision(3)));
 }
 
+/** Labels of an axis' ticks, with as many decimals as their spacing needs, so neighbours never read
+ *  alike (0.6931 and 0.6932, not 0.693 twice). */
+export function tickLabels(values: readonly number[], format: ValueFormat = 'number'): string[] {
+  const scale = format === 'percent' ? 100 : 1;
+  const step = values.length < 2 ? Math.abs(values[0] ?? 1) : Math.min(...values.slice(1).map((v, i) => Math.abs(v - values[i])));
+  const decimals = step > 0 ? Math.min(10, Math.max(0, -Math.floor(Math.log10(step * scale) + 1e-9))) : 0;
+  return values.map((v) => `${(v * scale).toFixed(decimals)}${format === 'percent' ? '%' : ''}`);
+}
+
 /** A few round numbers spanning [lo, hi]; only whole ones when `whole` (rounds and steps have no halves). */
 function ticks(lo: number, hi: number, whole: boolean, count = 4): number[] {
   if (lo === hi) return [lo];

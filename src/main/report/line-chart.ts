@@ -1,7 +1,7 @@
 // Line charts as PNG, drawn on a pixel raster: the report's figures (one series per mode, rounds on
 // x). Scaling and ticks are the renderer's own (src/shared/chart.ts), so a report's chart and the
 // History screen's read the same way.
-import { plot, type Series } from '../../shared/chart';
+import { plot, tickLabels, type Series } from '../../shared/chart';
 import { GLYPH, glyph, textWidth } from './font';
 import { encodePng } from './png';
 
@@ -58,9 +58,6 @@ export interface LineChartOptions {
 const ink: Rgb = [40, 40, 40];
 const grid: Rgb = [225, 225, 225];
 
-const formatTick = (v: number, format: LineChartOptions['yFormat']): string =>
-  format === 'percent' ? `${Number((100 * v).toPrecision(3))}%` : String(Number(v.toPrecision(3)));
-
 /** Layout of the figure: where the plot box lies inside the image. */
 export function chartBox(width: number, height: number) {
   return { left: 72, top: 84, right: width - 24, bottom: height - 56 };
@@ -83,9 +80,10 @@ export function lineChartPng(o: LineChartOptions): Buffer {
   });
 
   const p = plot(o.series, bw, bh, 14);
-  for (const t of p.yTicks) {
+  const labels = tickLabels(p.yTicks.map((t) => t.value), o.yFormat);
+  for (const [i, t] of p.yTicks.entries()) {
     r.line(box.left, box.top + t.at, box.right, box.top + t.at, grid);
-    const label = formatTick(t.value, o.yFormat);
+    const label = labels[i];
     r.text(label, box.left - 8 - textWidth(label, 2), box.top + t.at - 7, ink, 2);
   }
   for (const t of p.xTicks) {

@@ -33,6 +33,8 @@ function fakeClient() {
   const client = {
     api: {
       getHistory: async () => history,
+      // Run 1 over all its rounds: the 30 verdicts of rounds 1 and 2.
+      getAgreement: async (input: { runId: number }) => ({ agreement: input.runId === 1 ? agreement(30, 23, 0.35) : null }),
       exportPairs: async (input: { runId: number; round: number }) => {
         calls.push(input);
         // What the service answers when every pair of the round is a tie or both bad.
@@ -160,5 +162,14 @@ describe('History screen', () => {
     expect((screen.getByLabelText('Run') as HTMLSelectElement).value).toBe('1');
     window.location.hash = '#history?run=2';
     await waitFor(() => expect((screen.getByLabelText('Run') as HTMLSelectElement).value).toBe('2'));
+  });
+
+  it('shows the judge against people for the chosen run: over all its rounds and each round, with the confusion matrix', async () => {
+    window.location.hash = '#history?run=1';
+    render(History, { client: fakeClient().client });
+    const scopes = await screen.findAllByTestId('agreement');
+    await waitFor(() => expect(scopes[0].textContent).toContain('Run 1, all rounds: 77% agree, κ 0.35, n = 30'));
+    expect(scopes.slice(1).map((s) => s.textContent!.replace(/\s+/g, ' ').trim())).toEqual(['Round 1: 70% agree, κ 0.40, n = 10', 'Round 2: 80% agree, κ n/a, n = 20']);
+    expect(screen.getByRole('table', { name: /Confusion matrix, Run 1, all rounds/ })).toBeTruthy();
   });
 });
