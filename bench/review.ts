@@ -11,6 +11,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { chromiumPath } from '../e2e/chromium';
 import { childProcessEngine } from '../src/main/engine-host/child-process';
 import { openStudio } from '../src/main/api/service';
 import { startServer } from '../src/main/serve/server';
@@ -86,7 +87,7 @@ export async function reviewSection(machine: string): Promise<string> {
   const dir = mkdtempSync(join(tmpdir(), 'isr-bench-review-'));
   const studio = openStudio({ dbPath: writeDatabase(dir), transport: 'http', engine: childProcessEngine() });
   const server = await startServer({ studio, rendererDir: renderer, port: 0 });
-  const browser = await chromium.launch({ executablePath: '/usr/bin/chromium' });
+  const browser = await chromium.launch({ executablePath: chromiumPath });
   try {
     const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
     // Timestamps on the page's own clock: when the first question showed, and each `j` to the frame after the pair changed.

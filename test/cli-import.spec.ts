@@ -1,9 +1,10 @@
 import Database from 'better-sqlite3';
-import { copyFileSync, existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { count } from '../src/shared/plural';
 import { resolveFfmpeg } from '../src/main/video/ffmpeg';
 import { flatClip } from '../src/main/video/testing/clips';
 import { runCli, startCli } from './cli';
@@ -101,7 +102,7 @@ describe('isr-studio import', () => {
     const rerun = await runCli(['import', '--db', dbPath, '--data', data]);
     expect(rerun.stderr).toBe('');
     expect(rerun.code).toBe(0);
-    expect(rerun.stdout).toContain(`${total - cut} rows imported, ${cut} already there, 0 rejected; ${total} rows in all`);
+    expect(rerun.stdout).toContain(`${count(total - cut, 'row')} imported, ${cut} already there, 0 rejected; ${total} rows in all`);
 
     const after = new Database(dbPath);
     expect(after.prepare('SELECT status FROM datasets').pluck().all()).toEqual(['ready']);
@@ -111,4 +112,35 @@ describe('isr-studio import', () => {
     expect(after.pragma('integrity_check', { simple: true })).toBe('ok');
     after.close();
   }, 120_000);
+
+  it('lets two imports of the same file run at once on a new database: both finish, and each row is stored once', async () => {
+    const total = 24;
+    const data = join(dir, 'twice.jsonl');
+    writeFileSync(data, Array.from({ length: total }, (_, i) => JSON.stringify({ id: i, video: 'clip.mp4', question: `Row ${i}?` })).join('\n'));
+    const dbPath = join(dir, 'twice.db');
+    const [one, two] = await Promise.all([runCli(['import', '--db', dbPath, '--data', data]), runCli(['import', '--db', dbPath, '--data', data])]);
+    for (const r of [one, two]) {
+      expect(r.stderr).toBe('');
+      expect(r.code).toBe(0);
+      expect(r.stdout).toContain(`${total} rows in all`);
+    }
+    const db = new Database(dbPath);
+    expect(db.prepare('SELECT COUNT(*) FROM prompts').pluck().get()).toBe(total);
+    expect(db.prepare('SELECT status FROM datasets').pluck().all()).toEqual(['ready']);
+    expect(db.pragma('integrity_check', { simple: true })).toBe('ok');
+    db.close();
+  }, 60_000);
+
+  it('names a --db that is no database, or a folder, and leaves the file as it was', async () => {
+    const garbage = join(dir, 'garbage.db');
+    writeFileSync(garbage, 'not a database at all, just some text that is long enough to be read');
+    const before = readFileSync(garbage);
+    const notDb = await runCli(['import', '--db', garbage, '--data', join(dir, 'absent.jsonl')]);
+    expect(notDb.code).not.toBe(0);
+    expect(notDb.stderr.trim()).toBe(`isr-studio: ${garbage} cannot be used as a studio database: file is not a database`);
+    expect(readFileSync(garbage)).toEqual(before);
+    const folder = await runCli(['import', '--db', dir, '--data', join(dir, 'absent.jsonl')]);
+    expect(folder.code).not.toBe(0);
+    expect(folder.stderr.trim()).toBe(`isr-studio: studio database is a folder, not a file: ${dir}`);
+  });
 });

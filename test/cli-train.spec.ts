@@ -89,4 +89,23 @@ describe('isr-studio train', () => {
     expect(result.stderr).toContain('line 1: rejected is missing');
     expect(result.stderr).toContain('line 2 is not valid JSON');
   });
+
+  it('cuts a response too long for max_completion_length, saying so for its row, and trains', async () => {
+    const long = Array.from({ length: 6000 }, (_, i) => ['red', 'blue', 'square'][i % 3]).join(' ');
+    writeFileSync(join(dir, 'long.jsonl'), [JSON.stringify({ prompt: 'What colour is the square?', chosen: long, rejected: 'blue', video: 'red.mp4' }), JSON.stringify({ prompt: 'Which colour?', chosen: 'red', rejected: 'blue' })].join('\n'));
+    const out = join(dir, 'long-run');
+    const result = await runCli(['train', '--model', model, '--pairs', join(dir, 'long.jsonl'), '--out', out, '--frames', '2', '--cache', join(dir, 'cache'), '--epochs', '1', '--max-completion-length', '32']);
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/^line 1: chosen cut from [\d,]+ to 32 tokens \(max_completion_length\)$/m);
+    expect(result.stdout).not.toMatch(/^line 2:/m);
+    expect(existsSync(join(out, 'adapter', 'adapter_model.safetensors'))).toBe(true);
+  }, 120_000);
+
+  it('refuses a row whose video is a folder or missing, naming the file and the row', async () => {
+    writeFileSync(join(dir, 'folder-video.jsonl'), [JSON.stringify({ prompt: 'q', chosen: 'a', rejected: 'b', video: 'red.mp4' }), JSON.stringify({ prompt: 'q', chosen: 'a', rejected: 'b', video: '.' })].join('\n'));
+    const result = await runCli(['train', '--model', model, '--pairs', join(dir, 'folder-video.jsonl'), '--out', join(dir, 'folder-run'), '--frames', '2', '--cache', join(dir, 'cache')]);
+    expect(result.code).not.toBe(0);
+    expect(result.stderr.trim()).toBe(`isr-studio: ${join(dir, 'folder-video.jsonl')} line 2: video file is a folder, not a file: ${dir}`);
+  }, 60_000);
 });

@@ -13,10 +13,23 @@ export function buildProgram(): Command {
   const program = new Command('isr-studio')
     .description('ISR Studio: iterative self-retrospective DPO for video language models')
     .version(version())
-    .exitOverride()
-    .showHelpAfterError();
+    .exitOverride();
   for (const register of commands) register(program);
+  oneLineUsageErrors(program, 'isr-studio');
   return program;
+}
+
+/**
+ * Usage errors (commander's own, and those a command raises with `command.error`) in the one-line
+ * form of every other error, `isr-studio: <message>`, naming the --help that lists the options
+ * rather than printing all of it.
+ */
+function oneLineUsageErrors(command: Command, path: string): void {
+  const help = command.commands.length > 0 ? 'the commands' : 'the options and their defaults';
+  command.configureOutput({
+    outputError: (str, write) => write(`isr-studio: ${str.trim().replace(/^error: /, '').replace(/\s*\n\s*/g, ' ')}; \`${path} --help\` lists ${help}\n`),
+  });
+  for (const sub of command.commands) oneLineUsageErrors(sub, `${path} ${sub.name()}`);
 }
 
 /** Runs the CLI and returns its exit code; errors print one clear line, never a stack trace. */

@@ -1,19 +1,53 @@
+import { mkdirSync, mkdtempSync, realpathSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { contentSecurityPolicy, fileFilters, isOurRenderer, mediaKeyOf } from './window-security';
+import { contentSecurityPolicy, devServerUrl, fileFilters, isOurRenderer, mediaKeyOf, rendererFileOf, rendererUrl } from './window-security';
 
 describe('Electron window security', () => {
-  const file = '/opt/isr-studio/out/renderer/index.html';
+  it('loads the renderer from the dev server only in an unpackaged app', () => {
+    const env = { ELECTRON_RENDERER_URL: 'http://localhost:5173' };
+    expect(devServerUrl(env, false)).toBe('http://localhost:5173');
+    expect(devServerUrl(env, true)).toBeUndefined();
+    expect(devServerUrl({}, false)).toBeUndefined();
+    expect(devServerUrl({ ELECTRON_RENDERER_URL: '' }, false)).toBeUndefined();
+  });
 
-  it('trusts only the packaged renderer file, or only the dev server origin in dev', () => {
-    expect(isOurRenderer(`file://${file}`, undefined, file)).toBe(true);
-    expect(isOurRenderer(`file://${file}#datasets`, undefined, file)).toBe(true);
-    expect(isOurRenderer('file:///etc/passwd', undefined, file)).toBe(false);
-    expect(isOurRenderer('https://example.com/', undefined, file)).toBe(false);
-    expect(isOurRenderer('http://localhost:5173/#review', 'http://localhost:5173', file)).toBe(true);
-    expect(isOurRenderer('http://localhost:5174/', 'http://localhost:5173', file)).toBe(false);
-    expect(isOurRenderer(`file://${file}`, 'http://localhost:5173', file)).toBe(false);
-    expect(isOurRenderer(undefined, undefined, file)).toBe(false);
-    expect(isOurRenderer('not a url', undefined, file)).toBe(false);
+  it('trusts only the renderer scheme, or only the dev server origin in dev', () => {
+    expect(rendererUrl).toBe('studio-app://studio/index.html');
+    expect(isOurRenderer(rendererUrl, undefined)).toBe(true);
+    expect(isOurRenderer('studio-app://studio/index.html#datasets', undefined)).toBe(true);
+    expect(isOurRenderer('studio-app://other/index.html', undefined)).toBe(false);
+    expect(isOurRenderer('studio-app://studio:8080/index.html', undefined)).toBe(false);
+    // file:// is no longer the renderer, not even the built index.html.
+    expect(isOurRenderer('file:///opt/isr-studio/out/renderer/index.html', undefined)).toBe(false);
+    expect(isOurRenderer('file:///etc/passwd', undefined)).toBe(false);
+    expect(isOurRenderer('studio-media://media/thumb%2F1', undefined)).toBe(false);
+    expect(isOurRenderer('https://example.com/', undefined)).toBe(false);
+    expect(isOurRenderer('http://localhost:5173/#review', 'http://localhost:5173')).toBe(true);
+    expect(isOurRenderer('http://localhost:5174/', 'http://localhost:5173')).toBe(false);
+    expect(isOurRenderer(rendererUrl, 'http://localhost:5173')).toBe(false);
+    expect(isOurRenderer(undefined, undefined)).toBe(false);
+    expect(isOurRenderer('not a url', undefined)).toBe(false);
+  });
+
+  it('serves the renderer scheme from the built folder only, refusing traversal and symlinks', () => {
+    const dir = realpathSync(mkdtempSync(join(tmpdir(), 'isr-window-')));
+    const renderer = join(dir, 'renderer');
+    mkdirSync(join(renderer, 'assets'), { recursive: true });
+    writeFileSync(join(renderer, 'index.html'), '');
+    writeFileSync(join(renderer, 'assets', 'index.js'), '');
+    writeFileSync(join(dir, 'secret.txt'), '');
+    symlinkSync(join(dir, 'secret.txt'), join(renderer, 'assets', 'leak.js'));
+    expect(rendererFileOf(rendererUrl, renderer)).toEqual({ ok: true, file: join(renderer, 'index.html') });
+    expect(rendererFileOf('studio-app://studio/assets/index.js?v=1', renderer)).toEqual({ ok: true, file: join(renderer, 'assets', 'index.js') });
+    expect(rendererFileOf('studio-app://studio/review', renderer)).toEqual({ ok: true, file: join(renderer, 'index.html') });
+    expect(rendererFileOf('studio-app://studio/assets/leak.js', renderer)).toMatchObject({ ok: false, status: 403 });
+    expect(rendererFileOf('studio-app://studio/%2e%2e/secret.txt', renderer)).toMatchObject({ ok: false, status: 404 });
+    expect(rendererFileOf('studio-app://studio/..%2fsecret.txt', renderer)).toMatchObject({ ok: false, status: 404 });
+    expect(rendererFileOf('studio-app://other/index.html', renderer)).toMatchObject({ ok: false, status: 404 });
+    expect(rendererFileOf('file:///etc/passwd', renderer)).toMatchObject({ ok: false, status: 404 });
+    expect(rendererFileOf('not a url', renderer)).toMatchObject({ ok: false, status: 400 });
   });
 
   it('allows no remote content and widens only images and media for the media protocol', () => {

@@ -1,8 +1,21 @@
 // The Electron window's security rules, as plain functions so Node tests check them without Electron.
 import type { FileFilter, Session } from 'electron';
-import { pathToFileURL } from 'node:url';
 import { z } from 'zod';
 import { mediaScheme } from '../shared/bridge';
+import { rendererFile, type RendererLookup } from './renderer-files';
+
+/** The built renderer is served on a standard, secure scheme of its own rather than file://: the
+ *  page is an origin that holds only the renderer's files, and the packaged app can turn off the
+ *  grantFileProtocolExtraPrivileges fuse (file:// pages reading other local files). */
+export const rendererScheme = 'studio-app';
+const rendererHost = 'studio';
+export const rendererUrl = `${rendererScheme}://${rendererHost}/index.html`;
+
+/** electron-vite's dev server (ELECTRON_RENDERER_URL), honoured only in an unpackaged app (`npm start`):
+ *  an installed studio loads its own files whatever its environment says. */
+export function devServerUrl(env: NodeJS.ProcessEnv, packaged: boolean): string | undefined {
+  return packaged ? undefined : env.ELECTRON_RENDERER_URL || undefined;
+}
 
 /** Scripts and styles from the app only; images and video also from the media protocol; no remote
  *  content. The dev server needs ws: for hot reload and inline styles for Svelte's dev mode. */
@@ -22,8 +35,8 @@ export function contentSecurityPolicy(devServer?: string): string {
   ].join('; ');
 }
 
-/** Whether a frame or navigation URL is the studio's own renderer (dev server or packaged file). */
-export function isOurRenderer(url: string | undefined, devServer: string | undefined, rendererFile: string): boolean {
+/** Whether a frame or navigation URL is the studio's own renderer (the dev server, or the renderer scheme). */
+export function isOurRenderer(url: string | undefined, devServer: string | undefined): boolean {
   if (!url) return false;
   let parsed: URL;
   try {
@@ -32,10 +45,23 @@ export function isOurRenderer(url: string | undefined, devServer: string | undef
     return false;
   }
   if (devServer) return parsed.origin === new URL(devServer).origin;
-  return parsed.protocol === 'file:' && parsed.pathname === pathToFileURL(rendererFile).pathname;
+  return parsed.protocol === `${rendererScheme}:` && parsed.host === rendererHost;
 }
 
-/** CSP on every response, and every permission request (camera, notifications...) denied. */
+/** The file of the built renderer that a request on the renderer scheme names, or why it is refused. */
+export function rendererFileOf(url: string, rendererDir: string): RendererLookup {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return { ok: false, status: 400, message: 'malformed URL' };
+  }
+  if (parsed.protocol !== `${rendererScheme}:` || parsed.host !== rendererHost) return { ok: false, status: 404, message: 'not a studio page' };
+  return rendererFile(rendererDir, parsed.pathname);
+}
+
+/** CSP on every response (the renderer scheme's handler sets it too, so the packaged page never
+ *  depends on webRequest seeing a custom scheme), and every permission request denied. */
 export function harden(session: Session, devServer: string | undefined): void {
   const csp = contentSecurityPolicy(devServer);
   session.webRequest.onHeadersReceived((details, callback) => {

@@ -47,3 +47,46 @@ export function toErrorShape(err: unknown): ApiErrorShape {
   if (err instanceof Error) return { code: 'internal', message: err.message };
   return { code: 'internal', message: String(err) };
 }
+
+/** JSON.parse's reason without the excerpt of the text it quotes (`, "…" is not valid JSON`, or from
+ *  further in `, ..."…"... is not valid JSON`): a file any caller names must not have its contents
+ *  echoed back, and the excerpt may hold newlines. */
+export function jsonProblem(err: unknown): string {
+  const message = err instanceof Error ? err.message : String(err);
+  return message.replace(/, (?:\.\.\.)?".*is not valid JSON$/s, '').replace(/^Unexpected token '.+?'/s, 'unexpected character').replace(/^"[^]*" is not valid JSON$/, 'not a JSON value');
+}
+
+/** A value from a user's file as a message quotes it: JSON, cut at `max` characters (a config key
+ *  set to a megabyte string must not make a megabyte message). */
+export function shownValue(value: unknown, max = 80): string {
+  const text = JSON.stringify(value) ?? String(value);
+  return text.length > max ? `${text.slice(0, max)}… (${text.length.toLocaleString('en-US')} characters)` : text;
+}
+
+/** `text` with what would break its line or drive a terminal (control characters, DEL, the Unicode
+ *  line separators) written as escapes, a newline as \n: a path or id from a user's file may hold
+ *  any of them, and a message stays one line. */
+export function oneLine(text: string): string {
+  let out = '';
+  for (const c of text) {
+    const code = c.charCodeAt(0);
+    const breaks = (code < 0x20 && c !== '\t') || code === 0x7f || code === 0x85 || code === 0x2028 || code === 0x2029;
+    out += !breaks ? c : c === '\n' ? '\\n' : c === '\r' ? '\\r' : `\\u${code.toString(16).padStart(4, '0')}`;
+  }
+  return out;
+}
+
+/** What a file-system error on `path` means, in words a user can act on (no raw errno text), as
+ *  a sentence about `what` ("video file", "studio database"). */
+export function fileProblem(err: unknown, what: string, path: string): string {
+  const code = (err as { code?: unknown } | null)?.code;
+  switch (code) {
+    case 'ENOENT': return `${what} not found: ${path}`;
+    case 'ENAMETOOLONG': return `${what} path is too long for the file system (${new TextEncoder().encode(path).length} bytes): ${path.slice(0, 120)}…`;
+    case 'ELOOP': return `${what} path goes round in a loop of symbolic links: ${path}`;
+    case 'EISDIR': return `${what} is a folder, not a file: ${path}`;
+    case 'ENOTDIR': return `${what} path has a file where a folder should be: ${path}`;
+    case 'EACCES': case 'EPERM': return `${what} cannot be read (permission denied): ${path}`;
+    default: return `${what} cannot be read (${typeof code === 'string' ? code : 'unknown error'}): ${path}`;
+  }
+}

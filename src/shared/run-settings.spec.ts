@@ -15,14 +15,15 @@ describe('run settings, declared once', () => {
       samples: 2, temperature: 0.7, topP: 0.9, maxNewTokens: 48, contextTokens: 96, frames: 8, tieBand: [0.45, 0.55], review: 'none', seed: 0,
       train: {
         loss: 'sigmoid', beta: 0.1, lr: 5e-4, epochs: 3, batchSize: 2, sftWeight: 0, lengthPenalty: 0, loraR: 16, loraAlpha: 32,
-        loraTargets: ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'], trainProjector: false,
+        loraTargets: ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'], maxLength: 2048, trainProjector: false,
       },
       evaluation: { maxNewTokens: 32, scorer: { kind: 'exact' } },
+      outside: { responses: false, training: false },
     });
   });
 
   it('describes every setting but the scorer for a form, in groups, each with its default', () => {
-    expect(runSettingGroups.map((g) => g.label)).toEqual(['Sampling and judging', 'DPO training', 'Evaluation']);
+    expect(runSettingGroups.map((g) => g.label)).toEqual(['Sampling and judging', 'DPO training', 'Evaluation', 'Outside the studio']);
     expect(runSettingFields.map((f) => f.key)).toEqual(leaves(runSettingsDefaults).filter((k) => k !== 'evaluation.scorer'));
     for (const field of runSettingFields) {
       expect(field.default).toEqual(field.path.reduce<unknown>((v, key) => (v as Record<string, unknown>)[key], runSettingsDefaults));
@@ -37,6 +38,7 @@ describe('run settings, declared once', () => {
       'train.loss': 'DPOConfig.loss_type', 'train.beta': 'DPOConfig.beta', 'train.lr': 'DPOConfig.learning_rate', 'train.epochs': 'DPOConfig.num_train_epochs',
       'train.batchSize': 'DPOConfig.per_device_train_batch_size', 'train.sftWeight': 'DPOConfig.rpo_alpha',
       'train.loraR': 'LoraConfig.r', 'train.loraAlpha': 'LoraConfig.lora_alpha', 'train.loraTargets': 'LoraConfig.target_modules',
+      'train.maxLength': 'DPOConfig.max_length',
     });
     expect(runSettingFields.find((f) => f.key === 'train.loss')?.control).toEqual({ kind: 'choice', values: ['sigmoid', 'ipo', 'hinge', 'robust'] });
     expect(runSettingsSchema.safeParse({ train: { loss: 'dpo' } }).success).toBe(false);

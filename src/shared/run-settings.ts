@@ -9,6 +9,9 @@ import { z } from 'zod';
 export const dpoLossTypes = ['sigmoid', 'ipo', 'hinge', 'robust'] as const;
 export type DpoLossType = (typeof dpoLossTypes)[number];
 
+/** The most frames a run samples from a video. */
+export const maxFrames = 64;
+
 /** Whether a round waits for people's verdicts between making its pairs and training on them. */
 export const reviewModes = ['none', 'before-training'] as const;
 export type ReviewMode = (typeof reviewModes)[number];
@@ -106,7 +109,7 @@ export const runSettingsSchema = z
     topP: numberSetting({ label: 'Top-p', help: 'Nucleus sampling: the smallest set of tokens whose probability reaches p.', upstream: 'GenerationConfig.top_p', above: 0, max: 1, step: 0.05 }, 0.9),
     maxNewTokens: numberSetting({ label: 'Response tokens', help: 'Longest sampled response, in tokens.', upstream: 'GenerationConfig.max_new_tokens', integer: true, min: 1, max: 1024 }, 48),
     contextTokens: numberSetting({ label: 'Context tokens', help: 'Longest visual context the policy writes for its judge, in tokens.', integer: true, min: 1, max: 2048 }, 96),
-    frames: numberSetting({ label: 'Frames', help: 'Frames sampled from each video.', integer: true, min: 1, max: 64 }, 8),
+    frames: numberSetting({ label: 'Frames', help: 'Frames sampled from each video.', integer: true, min: 1, max: maxFrames }, 8),
     tieBand: rangeSetting(
       { label: 'Tie band', help: 'Pairs whose preference probability lies inside [low, high] are dropped as ties.' },
       { min: 0, max: 1, step: 0.01 },
@@ -133,6 +136,7 @@ export const runSettingsSchema = z
           { label: 'LoRA targets', help: 'Module names adapted, comma-separated.', upstream: 'LoraConfig.target_modules' },
           ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'],
         ),
+        maxLength: numberSetting({ label: 'Max length', help: "Longest prompt + response trained on, in tokens; longer responses lose their end. TRL's default is 1024, but a video prompt of 8 LLaVA-OneVision frames alone is about 1,600.", upstream: 'DPOConfig.max_length', integer: true, min: 16, max: 1_048_576 }, 2048),
         trainProjector: toggleSetting({ label: 'Train the projector', help: 'Also train the projector or connector as whole tensors; the vision tower stays frozen.', upstream: 'LoraConfig.modules_to_save' }, false),
       })
       .strict()
@@ -148,6 +152,16 @@ export const runSettingsSchema = z
       .strict()
       .prefault({})
       .register(groupLabels, { label: 'Evaluation' }),
+    /** Steps each round hands to another machine (docs/scale.md): the round stops before the step,
+     *  and resuming goes on once its result was imported. */
+    outside: z
+      .object({
+        responses: toggleSetting({ label: 'Sample outside', help: 'Each round stops before sampling its responses, for another engine to sample them (isr-studio export --format vllm-job, then import-responses).' }, false),
+        training: toggleSetting({ label: 'Train outside', help: 'Each round stops once its pairs are final, for another trainer to train on them (isr-studio export --format trl-job, then import-adapter).' }, false),
+      })
+      .strict()
+      .prefault({})
+      .register(groupLabels, { label: 'Outside the studio' }),
   })
   .strict()
   .register(groupLabels, { label: 'Sampling and judging' });

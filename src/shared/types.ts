@@ -3,13 +3,16 @@
 /** A reference to a file the main side serves (thumbnail, frame); each transport turns it into a URL. */
 export type MediaKey = string;
 
+/** Where the studio found ffmpeg (src/main/video/ffmpeg.ts). */
+export type FfmpegSource = 'FFMPEG_PATH' | 'ffmpeg-static' | '@ffmpeg-installer/ffmpeg' | 'PATH';
+
 export interface AppInfo {
   version: string;
   dbPath: string;
   /** How calls reach the studio: Electron's IPC (it offers a native file dialog), HTTP from a
    *  browser, or in-process from the CLI. */
   transport: 'ipc' | 'http' | 'in-process';
-  ffmpeg: { path: string; source: 'FFMPEG_PATH' | 'ffmpeg-static' | 'PATH' } | { error: string };
+  ffmpeg: { path: string; source: FfmpegSource } | { error: string };
 }
 
 export interface DatasetSummary {
@@ -103,13 +106,29 @@ export interface RoundSummary {
   agreement: Agreement | null;
   /** Mean share of the judge's verdict attention on visual tokens. */
   visualShare: number | null;
+  /** Steps of the round done outside the studio and brought back (docs/scale.md); empty for a round the studio did whole. */
+  outside: OutsideWork[];
 }
 
-/** What a run job ends with; `awaitingReview` when it stopped for people's verdicts on that round. */
+/** The steps of a round that can run outside the studio (run settings `outside`): sampling its
+ *  responses (e.g. with vLLM) and its DPO training (e.g. with TRL). */
+export const outsideSteps = ['responses', 'training'] as const;
+export type OutsideStep = (typeof outsideSteps)[number];
+
+/** A step of a round brought back from outside: the file or folder imported, and when. */
+export interface OutsideWork {
+  step: OutsideStep;
+  source: string;
+  importedAt: string;
+}
+
+/** What a run job ends with; `awaitingReview` when it stopped for people's verdicts on that round,
+ *  `awaitingOutside` when it stopped for a step done outside the studio (run settings `outside`). */
 export interface RunResult {
   runId: number;
   rounds: RoundSummary[];
   awaitingReview: number | null;
+  awaitingOutside: { round: number; step: OutsideStep } | null;
 }
 
 /** One run's curves for the History screen. */

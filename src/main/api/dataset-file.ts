@@ -1,20 +1,33 @@
 // Reading a dataset file (a JSON array or JSONL) into rows with the line each starts on. A bad
 // row becomes an issue for that line; only a file that cannot be read at all is an error.
 import { readFile, stat } from 'node:fs/promises';
-import { ApiError } from '../../shared/errors';
+import { ApiError, fileProblem, jsonProblem } from '../../shared/errors';
 import type { ImportIssue } from '../../shared/types';
+import { count } from '../../shared/plural';
 
-export type FileRow = { line: number; value: unknown } | { line: number; issue: ImportIssue };
+/** Where a row is in its file: the line it starts on and its place among the rows starting there
+ *  (a JSON array written on one line, as Python's json.dump writes it, has them all on line 1);
+ *  `place` says so in words for messages. */
+export interface RowPlace {
+  line: number;
+  lineIndex: number;
+  place: string;
+}
+
+export type FileRow = RowPlace & ({ value: unknown } | { issue: ImportIssue });
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 const lenient = new TextDecoder('utf-8');
 
 export async function readDatasetFile(path: string): Promise<FileRow[]> {
-  const info = await stat(path).catch(() => null);
-  if (!info) throw new ApiError('bad_input', `dataset file not found: ${path}`);
+  const info = await stat(path).catch((err: unknown) => {
+    throw new ApiError('bad_input', fileProblem(err, 'dataset file', path));
+  });
   if (!info.isFile()) throw new ApiError('bad_input', `dataset path is not a file: ${path}`);
   if (info.size === 0) throw new ApiError('bad_input', `dataset file is empty (0 bytes): ${path}`);
-  let bytes = await readFile(path);
+  let bytes = await readFile(path).catch((err: unknown) => {
+    throw new ApiError('bad_input', fileProblem(err, 'dataset file', path));
+  });
   // A UTF-8 byte-order mark, as some editors on Windows write.
   if (bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) bytes = bytes.subarray(3);
 
@@ -22,7 +35,21 @@ export async function readDatasetFile(path: string): Promise<FileRow[]> {
   if (start < 0) throw new ApiError('bad_input', `dataset file has no rows, only blank space: ${path}`);
   const spans = bytes[start] === 0x5b /* [ */ ? arrayElements(bytes, start, path) : jsonLines(bytes);
   if (spans.length === 0) throw new ApiError('bad_input', `dataset file has no rows: ${path}`);
-  return spans.map(({ line, begin, end }) => parseRow(bytes.subarray(begin, end), line));
+  const rows = spans.map((span, i) => parseRow(bytes.subarray(span.begin, span.end), rowPlace(spans, i)));
+  if (rows.every((r) => 'issue' in r && r.issue.field === null && r.issue.message.includes('not valid JSON'))) {
+    // Some other kind of file: say so once, echoing none of its contents.
+    throw new ApiError('bad_input', `${path} is not a dataset file: none of its ${count(rows.length, 'line')} or elements is JSON (expected JSON Lines or a JSON array of rows)`);
+  }
+  return rows;
+}
+
+function rowPlace(spans: Span[], i: number): RowPlace {
+  const { line } = spans[i];
+  let lineIndex = 0;
+  while (lineIndex < i && spans[i - lineIndex - 1].line === line) lineIndex++;
+  let onLine = lineIndex + 1;
+  while (i + onLine - lineIndex < spans.length && spans[i + onLine - lineIndex].line === line) onLine++;
+  return { line, lineIndex, place: onLine > 1 ? `line ${line} (row ${lineIndex + 1} of ${onLine} on it)` : `line ${line}` };
 }
 
 interface Span {
@@ -88,24 +115,23 @@ function arrayElements(bytes: Uint8Array, open: number, path: string): Span[] {
   throw new ApiError('bad_input', `dataset file ${path} ends before its JSON array is closed with ]`);
 }
 
-function parseRow(bytes: Uint8Array, line: number): FileRow {
+function parseRow(bytes: Uint8Array, at: RowPlace): FileRow {
   let text: string;
   try {
     text = utf8.decode(bytes);
   } catch {
-    return { line, issue: notUtf8(bytes, line) };
+    return { ...at, issue: notUtf8(bytes, at) };
   }
   try {
-    return { line, value: JSON.parse(text) };
+    return { ...at, value: JSON.parse(text) };
   } catch (err) {
-    const why = err instanceof Error ? err.message : String(err);
-    return { line, issue: { line, rowId: null, field: null, message: `line ${line} is not valid JSON: ${why}` } };
+    return { ...at, issue: { line: at.line, rowId: null, field: null, message: `${at.place} is not valid JSON: ${jsonProblem(err)}` } };
   }
 }
 
 /** Names the field holding the bad bytes (often a path written in a legacy encoding) when the
  *  row parses once they are replaced; otherwise blames the line. */
-function notUtf8(bytes: Uint8Array, line: number): ImportIssue {
+function notUtf8(bytes: Uint8Array, at: RowPlace): ImportIssue {
   let field: string | null = null;
   let rowId: string | null = null;
   try {
@@ -115,6 +141,6 @@ function notUtf8(bytes: Uint8Array, line: number): ImportIssue {
   } catch {
     // Not JSON even with the bytes replaced: the line is all we can name.
   }
-  const where = field ? `field "${field}" on line ${line}` : `line ${line}`;
-  return { line, rowId, field, message: `${where} has bytes that are not valid UTF-8 (save the file as UTF-8)` };
+  const where = field ? `field "${field}" on ${at.place}` : at.place;
+  return { line: at.line, rowId, field, message: `${where} has bytes that are not valid UTF-8 (save the file as UTF-8)` };
 }

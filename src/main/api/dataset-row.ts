@@ -1,12 +1,14 @@
 // What a dataset row must be, checked with zod: { id, video, question, answer? }.
 import { z } from 'zod';
 import type { ImportIssue } from '../../shared/types';
+import type { RowPlace } from './dataset-file';
 
 const text = (field: string) =>
   z.string({ error: (i) => (i.input === undefined ? `${field} is missing` : `${field} must be a string`) });
 
 const rowSchema = z.object({
-  id: z.union([z.string().min(1), z.number().finite()], {
+  // The branch's own message, or zod's words name no field ("Too small: expected string ...").
+  id: z.union([z.string().min(1, 'id is empty'), z.number().finite()], {
     error: (i) => (i.input === undefined ? 'id is missing' : 'id must be a string or a number'),
   }),
   video: text('video').min(1, 'video is empty'),
@@ -22,9 +24,9 @@ export interface DatasetFileRow {
   answer: string | null;
 }
 
-export function validateRow(value: unknown, line: number): { row: DatasetFileRow } | { issue: ImportIssue } {
+export function validateRow(value: unknown, { line, place }: Pick<RowPlace, 'line' | 'place'>): { row: DatasetFileRow } | { issue: ImportIssue } {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    return { issue: { line, rowId: null, field: null, message: `line ${line} is not a JSON object` } };
+    return { issue: { line, rowId: null, field: null, message: `${place} is not a JSON object` } };
   }
   const parsed = rowSchema.safeParse(value);
   if (!parsed.success) {
@@ -35,7 +37,7 @@ export function validateRow(value: unknown, line: number): { row: DatasetFileRow
         line,
         rowId: typeof rawId === 'string' || typeof rawId === 'number' ? String(rawId) : null,
         field: first.path.map(String).join('.') || null,
-        message: `line ${line}: ${first.message}`,
+        message: `${place}: ${first.message}`,
       },
     };
   }

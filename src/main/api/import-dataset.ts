@@ -1,16 +1,18 @@
 // Importing a dataset file: read and validate every row, probe each video once, make its
 // thumbnail, and store the good rows batch by batch. Resumable: see docs/data.md.
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, statSync, type Stats } from 'node:fs';
 import { basename, dirname, extname, resolve } from 'node:path';
-import { ApiError } from '../../shared/errors';
+import { ApiError, fileProblem, oneLine } from '../../shared/errors';
+import { maxFrames } from '../../shared/run-settings';
 import type { ImportIssue, ImportResult } from '../../shared/types';
 import { beginImport, deleteDataset, markReady } from '../store/datasets';
 import type { Db } from '../store/db';
 import { insertIssues, listIssues } from '../store/import-issues';
-import { countPrompts, insertPrompts, storedLines, type NewPrompt } from '../store/prompts';
+import { countPrompts, insertPrompts, rowKey, storedRows, type NewPrompt } from '../store/prompts';
 import { findVideoByPath, upsertVideo } from '../store/videos';
 import { probeVideo } from '../video/probe';
-import { makeThumbnail } from '../video/thumbnail';
+import { uniformFrameTimes } from '../video/frames';
+import { decodesAt, makeThumbnail } from '../video/thumbnail';
 import { readDatasetFile } from './dataset-file';
 import { validateRow } from './dataset-row';
 
@@ -42,11 +44,13 @@ export async function importDataset(
   const source = resolve(input.path);
   ctx.progress('reading', 0, 1);
   // Everything that can make the whole import impossible is checked before anything is written.
-  const rows = await readDatasetFile(source);
+  const rows = await readDatasetFile(source).catch((err: unknown) => {
+    throw err instanceof ApiError ? new ApiError(err.code, oneLine(err.message), err.details) : err;
+  });
   const ffmpeg = await deps.ffmpeg();
   const { db } = deps;
   const datasetId = beginImport(db, input.name ?? defaultDatasetName(source), source);
-  const stored = storedLines(db, datasetId);
+  const stored = storedRows(db, datasetId);
   const videos = new VideoResolver(deps, ffmpeg, dirname(source));
 
   const result: ImportResult = { datasetId, imported: 0, skipped: 0, failed: 0 };
@@ -65,7 +69,7 @@ export async function importDataset(
     issues = [];
   };
 
-  const firstLineOfId = new Map<string, number>();
+  const firstPlaceOfId = new Map<string, string>();
   const throttle = progressThrottle(ctx, 'probing videos', rows.length);
   try {
     for (const [index, fileRow] of rows.entries()) {
@@ -73,25 +77,26 @@ export async function importDataset(
       throttle(index);
       const issue = await (async (): Promise<ImportIssue | null> => {
         if ('issue' in fileRow) return fileRow.issue;
-        const checked = validateRow(fileRow.value, fileRow.line);
+        const checked = validateRow(fileRow.value, fileRow);
         if ('issue' in checked) return checked.issue;
         const { row } = checked;
-        const { line } = fileRow;
-        const earlier = firstLineOfId.get(row.rowId);
+        const { line, lineIndex, place } = fileRow;
+        const earlier = firstPlaceOfId.get(row.rowId);
         if (earlier !== undefined) {
-          return { line, rowId: row.rowId, field: 'id', message: `line ${line}: id "${row.rowId}" is already used on line ${earlier}` };
+          return { line, rowId: row.rowId, field: 'id', message: `${place}: id "${row.rowId}" is already used on ${earlier}` };
         }
-        firstLineOfId.set(row.rowId, line);
-        if (stored.has(line)) {
+        firstPlaceOfId.set(row.rowId, place);
+        if (stored.has(rowKey(line, lineIndex))) {
           result.skipped++;
           return null;
         }
         const video = await videos.resolve(row.video);
-        if ('error' in video) return { line, rowId: row.rowId, field: 'video', message: `line ${line}: ${video.error}` };
-        prompts.push({ datasetId, videoId: video.id, line, ...row });
+        if ('error' in video) return { line, rowId: row.rowId, field: 'video', message: `${place}: ${video.error}` };
+        prompts.push({ datasetId, videoId: video.id, line, lineIndex, ...row });
         return null;
       })();
-      if (issue) issues.push(issue);
+      // Paths, ids and keys come from the file: any character they hold is shown, none breaks the line.
+      if (issue) issues.push({ ...issue, message: oneLine(issue.message) });
       if (prompts.length + issues.length >= importBatchSize) flush();
     }
   } finally {
@@ -103,7 +108,7 @@ export async function importDataset(
     const reasons = listIssues(db, datasetId).slice(0, 3).map((i) => i.message);
     deleteDataset(db, datasetId);
     const more = result.failed > reasons.length ? `; and ${result.failed - reasons.length} more` : '';
-    throw new ApiError('bad_input', `${source}: no row could be imported${result.failed > 0 ? ` (${result.failed} rejected): ${reasons.join('; ')}${more}` : ': the file has no rows'}`);
+    throw new ApiError('bad_input', oneLine(`${source}: no row could be imported${result.failed > 0 ? ` (${result.failed} rejected): ${reasons.join('; ')}${more}` : ': the file has no rows'}`));
   }
   markReady(db, datasetId);
   ctx.progress('probing videos', rows.length, rows.length);
@@ -145,14 +150,25 @@ class VideoResolver {
   private async load(path: string): Promise<{ id: number } | { error: string }> {
     const known = findVideoByPath(this.deps.db, path);
     if (known && existsSync(this.deps.thumbnailPath(known.id))) return { id: known.id };
-    const info = statSync(path, { throwIfNoEntry: false });
+    let info: Stats | undefined;
+    try {
+      info = statSync(path, { throwIfNoEntry: false });
+    } catch (err) {
+      return { error: fileProblem(err, 'video file', path) };
+    }
     if (!info) return { error: `video file not found: ${path}` };
     if (!info.isFile()) return { error: `video path is not a file: ${path}` };
     if (info.size === 0) return { error: `video file is empty (0 bytes): ${path}` };
     try {
-      const probed = known ?? upsertVideo(this.deps.db, { path, ...(await probeVideo(this.ffmpeg, path)) });
-      await makeThumbnail(this.ffmpeg, path, probed.durationS, this.deps.thumbnailPath(probed.id));
-      return { id: probed.id };
+      const probe = known ?? (await probeVideo(this.ffmpeg, path));
+      // A file cut short can keep a header that promises the rest: the frames a round samples last must decode.
+      const last = uniformFrameTimes(probe, maxFrames).at(-1)!;
+      if (!(await decodesAt(this.ffmpeg, path, last))) {
+        return { error: `video ${path} cannot be decoded to its end (no frame at ${last.toFixed(2)} s of the ${probe.durationS.toFixed(2)} s its header gives): the file is cut short, or its duration field is wrong` };
+      }
+      const stored = known ?? upsertVideo(this.deps.db, { path, ...probe });
+      await makeThumbnail(this.ffmpeg, path, stored.durationS, this.deps.thumbnailPath(stored.id));
+      return { id: stored.id };
     } catch (err) {
       if (err instanceof ApiError && err.code === 'bad_input') return { error: err.message };
       throw err;

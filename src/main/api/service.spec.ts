@@ -14,10 +14,11 @@ import type { Studio } from './studio';
 
 let dir: string;
 let ffmpeg: string;
+let ffmpegSource: string;
 const open: Studio[] = [];
 
 beforeAll(async () => {
-  ffmpeg = (await resolveFfmpeg()).path;
+  ({ path: ffmpeg, source: ffmpegSource } = await resolveFfmpeg());
   dir = mkdtempSync(join(tmpdir(), 'isr-service-'));
   await flatClip(ffmpeg, join(dir, 'a.mp4'), Array(4).fill([200, 30, 30]), { width: 32, height: 24, fps: 4 });
   await flatClip(ffmpeg, join(dir, 'b.mp4'), Array(6).fill([30, 30, 200]), { width: 48, height: 32, fps: 6 });
@@ -178,6 +179,18 @@ describe('openStudio through dispatch', () => {
     writeFileSync(path, many.join('\n'));
     return path;
   }
+
+  it('answers an import of a file already importing with the job under way, and a later one with a new job', async () => {
+    const s = studio();
+    const path = manyRows(6);
+    const first = await call<JobRef>(s, 'importDataset', { path });
+    const second = await call<JobRef>(s, 'importDataset', { path });
+    expect(second.jobId).toBe(first.jobId);
+    expect((await finished(s, first.jobId)).state).toBe('done');
+    const third = await call<JobRef>(s, 'importDataset', { path });
+    expect(third.jobId).not.toBe(first.jobId);
+    expect((await finished(s, third.jobId)).result).toMatchObject({ imported: 0, skipped: 6 });
+  });
 
   it('cancels an import between rows, keeps what it stored, and resumes on the next run', async () => {
     const s = studio();
@@ -398,6 +411,6 @@ describe('openStudio through dispatch', () => {
     expect(info.version).toBe(pkg.version);
     expect(info.dbPath).toMatch(/studio\.db$/);
     expect(info.transport).toBe('http');
-    expect(info.ffmpeg).toEqual({ path: ffmpeg, source: expect.stringMatching(/^(FFMPEG_PATH|PATH)$/) });
+    expect(info.ffmpeg).toEqual({ path: ffmpeg, source: ffmpegSource });
   });
 });

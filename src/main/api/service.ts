@@ -49,7 +49,7 @@ export function openStudio(options: StudioOptions): Studio {
     });
     return ffmpeg;
   };
-  const importing = new Set<string>();
+  const importing = new Map<string, string>();
 
   const dataset = (id: number) => {
     const found = getDataset(db, id);
@@ -157,7 +157,7 @@ export function openStudio(options: StudioOptions): Studio {
       const found = dataset(datasetId);
       const runs = runsUsing(db, datasetId);
       if (runs.length > 0) throw new ApiError('bad_input', `dataset "${found.name}" is used by run${runs.length === 1 ? '' : 's'} ${runs.join(', ')}: it cannot be deleted while a run uses it`);
-      if (found.status === 'importing' && [...importing].some((key) => key.endsWith(`\n${found.sourcePath}`))) {
+      if (found.status === 'importing' && [...importing.keys()].some((key) => key.endsWith(`\n${found.sourcePath}`))) {
         throw new ApiError('bad_input', `dataset "${found.name}" is being imported: cancel the import first`);
       }
       deleteDataset(db, datasetId);
@@ -183,12 +183,14 @@ export function openStudio(options: StudioOptions): Studio {
     async importDataset({ path, name }) {
       const source = resolve(path);
       const key = `${name ?? defaultDatasetName(source)}\n${source}`;
-      if (importing.has(key)) throw new ApiError('bad_input', `${source} is already being imported`);
-      importing.add(key);
+      // The same file asked for again while it imports: the caller follows the import under way.
+      const running = importing.get(key);
+      if (running !== undefined) return { jobId: running };
       const deps = { db, thumbnailPath, ffmpeg: async () => (await findFfmpeg()).path };
       const jobId = jobs.start('import', `Import ${name ?? defaultDatasetName(source)}`, (ctx) =>
         importDataset(deps, { path: source, name }, ctx).finally(() => importing.delete(key)),
       );
+      importing.set(key, jobId);
       return { jobId };
     },
 

@@ -1,6 +1,7 @@
 // `isr-studio demo-data`: writes the synthetic video QA set (moving coloured shapes).
 import type { Command } from 'commander';
 import { resolve } from 'node:path';
+import { count } from '../../shared/plural';
 import { resolveFfmpeg } from '../video/ffmpeg';
 import { defaultDemoVideos, testClipCount, writeDemoData } from '../demo/data/write';
 import { integer } from './options';
@@ -29,8 +30,8 @@ export function registerDemoData(program: Command): void {
         },
       });
       process.stdout.write(
-        `wrote ${summary.clips} clips to ${out}: train.jsonl (${summary.trainRows} questions on ${summary.trainClips} clips), ` +
-          `test.jsonl (${summary.testRows} questions on ${summary.testClips} clips), clips.jsonl (ground truth and captions)\n`,
+        `wrote ${count(summary.clips, 'clip')} to ${out}: train.jsonl (${count(summary.trainRows, 'question')} on ${count(summary.trainClips, 'clip')}), ` +
+          `test.jsonl (${count(summary.testRows, 'question')} on ${count(summary.testClips, 'clip')}), clips.jsonl (ground truth and captions)\n`,
       );
     });
 }

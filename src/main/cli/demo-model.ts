@@ -2,6 +2,7 @@
 // demo data (see src/main/demo/demo-model.ts); prints its held-out accuracy.
 import type { Command } from 'commander';
 import { resolve } from 'node:path';
+import { count } from '../../shared/plural';
 import { fixtureArchs, fixtureSizes, type FixtureArch, type FixtureSize } from '../engine/model/fixture';
 import { demoModelDefaults } from '../demo/demo-model';
 import { childProcessEngine } from '../engine-host/child-process';
@@ -19,12 +20,13 @@ export function registerDemoModel(program: Command): void {
         'synthetic scenes: lookups and judge items with a short prompt, then judge items with the judge template), then the demo data\'s train split with its videos: ' +
         'captions of the clips, corrections of flawed captions, answers to the questions, and judge examples whose worse answer is wrong, ' +
         'verbose and hallucinated, or right but padded with an invented shape. --out becomes a model folder (training state, metrics and ' +
-        'the untrained base under --out/training; running again resumes). Prints held-out answer accuracy and judge accuracy on the test split.',
+        'the untrained base under --out/training; running again resumes). Prints held-out answer accuracy and judge accuracy on the test split, ' +
+          'and the judge template\'s accuracy on fresh text-only reading items.',
     )
     .requiredOption('--data <dir>', 'demo data folder (from `isr-studio demo-data`)')
     .requiredOption('--out <dir>', 'model folder to write')
     .option('--arch <arch>', `family: ${fixtureArchs.join(' or ')}`, choice(fixtureArchs), demoModelDefaults.arch)
-    .option('--size <size>', `fixture size: ${fixtureSizes.join(' or ')} (tiny, for trying the commands out, takes about a minute, most of it the reading stages)`, choice(fixtureSizes), demoModelDefaults.size)
+    .option('--size <size>', `fixture size: ${fixtureSizes.join(' or ')} (tiny, for trying the commands out, takes about 3 minutes on 2 cores with 24 clips, two thirds of it the reading stages)`, choice(fixtureSizes), demoModelDefaults.size)
     .option('--epochs <e>', 'passes over the warm-start items', integer(1, 100), demoModelDefaults.epochs)
     .option('--lr <lr>', 'peak learning rate', decimal(1e-9, 1), demoModelDefaults.lr)
     .option('--reading-short <n>', 'updates of 8 text-only items with a short prompt, a lookup in a description before each judge item (0 skips the stage)', integer(0, 100000), demoModelDefaults.readingShort)
@@ -46,9 +48,9 @@ export function registerDemoModel(program: Command): void {
       const r = await engine.run('demoModel', input, { signal: new AbortController().signal, progress }, 'demo-model').finally(() => engine.close());
       const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
       process.stdout.write(
-        `trained ${r.readingSteps.short} + ${r.readingSteps.full} reading steps, then ${r.steps} steps on ${r.examples} warm-start items${r.final ? ` (final loss ${r.final.loss.toFixed(4)})` : ''} ` +
+        `trained ${r.readingSteps.short} + ${r.readingSteps.full} reading steps, then ${count(r.steps, 'step')} on ${count(r.examples, 'warm-start item')}${r.final ? ` (final loss ${r.final.loss.toFixed(4)})` : ''} ` +
           `in ${((Date.now() - started) / 1000).toFixed(0)} s; model in ${out}\n` +
-          `held-out accuracy: ${pct(r.accuracy)} of ${r.answers} test questions (exact match); judge accuracy: ${pct(r.judgeAccuracy)} of ${r.judged} held-out judge items, ` +
+          `held-out accuracy: ${pct(r.accuracy)} of ${count(r.answers, 'test question')} (exact match); judge accuracy: ${pct(r.judgeAccuracy)} of ${count(r.judged, 'held-out judge item')}, ` +
           `${pct(r.judgeDecided)} of them outside the tie band; reading: ${pct(r.readingAccuracy)} of fresh text-only judge items\n`,
       );
     });

@@ -34,17 +34,17 @@ export function registerFixture(program: Command): void {
     .summary('write a model folder with seeded random weights (for tests and the demo)')
     .description(
       'write a model folder of a supported family (config.json, model.safetensors, tokenizer.json, ' +
-        'tokenizer_config.json, preprocessor_config.json) with seeded random weights, under the weight ' +
-        'names real checkpoints use; its tokenizer covers the demo data\'s words. With --like, a real-sized ' +
+        'tokenizer_config.json, preprocessor_config.json, generation_config.json) with seeded random weights, under the weight ' +
+        'names real checkpoints use; its tokenizer covers the demo data\'s words and the studio\'s prompts. With --like, a real-sized ' +
         'stand-in of a published checkpoint: its config, processor, generation, chat template and tokenizer ' +
         'files as published, the special tokens at their ids, random weights in its dtype and shards',
     )
-    .option('--arch <arch>', `family: ${fixtureArchs.join(' or ')}`, choice(fixtureArchs))
+    .option('--arch <arch>', `family: ${fixtureArchs.join(' or ')} (this or --like is needed)`, choice(fixtureArchs))
     .option('--like <checkpoint>', `a stand-in of a published checkpoint: ${checkpointPresetIds.join(', ')}`, choice(checkpointPresetIds))
     .requiredOption('--out <dir>', 'folder to write (created if missing)')
-    .option('--size <size>', `${fixtureSizes.join(' or ')}: tiny (default) for tests, small (~30M parameters) for benchmarks and the demo`, choice(fixtureSizes))
+    .option('--size <size>', `${fixtureSizes.join(' or ')} (default: tiny): tiny for tests, small (~30M parameters) for benchmarks and the demo`, choice(fixtureSizes))
     .option('--seed <s>', 'seed for the weights', integer(0), 1)
-    .option('--layers <n>', 'with --like: both towers\' layer count (everything else as published), a smaller folder for tests', integer(1))
+    .option('--layers <n>', 'with --like: both towers\' layer count, for a smaller folder in tests (default: as published; nothing else changes)', integer(1))
     .option('--max-shard-size <size>', 'with --like: save_pretrained\'s max_shard_size (e.g. 200MB); default: the published layout', byteSize)
     .action((opts: FixtureOpts, command: Command) => {
       const out = resolve(opts.out);

@@ -1,6 +1,7 @@
 // `isr-studio import`: imports a dataset file into a studio database through the same service
 // and job the app uses, printing progress, a summary and every rejected row.
 import type { Command } from 'commander';
+import { count } from '../../shared/plural';
 import type { ImportResult } from '../../shared/types';
 import { openStudio } from '../api/service';
 import { childProcessEngine } from '../engine-host/child-process';
@@ -26,8 +27,8 @@ export function registerImport(program: Command): void {
         const result = job.result as ImportResult;
         const [dataset] = (await studio.service.listDatasets({})).filter((d) => d.id === result.datasetId);
         process.stdout.write(
-          `dataset ${dataset.id} "${dataset.name}" (${dataset.status}): ${result.imported} rows imported, ` +
-            `${result.skipped} already there, ${result.failed} rejected; ${dataset.rowCount} rows in all\n`,
+          `dataset ${dataset.id} "${dataset.name}" (${dataset.status}): ${count(result.imported, 'row')} imported, ` +
+            `${result.skipped} already there, ${result.failed} rejected; ${count(dataset.rowCount, 'row')} in all\n`,
         );
         const issues = await studio.service.getImportIssues({ datasetId: result.datasetId });
         // Every message names its line already.

@@ -1,5 +1,5 @@
 // Option parsers shared by the subcommands, so every command words the same mistake the same way.
-import { InvalidArgumentError } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
 
 /** A whole number in [min, max]. */
 export function integer(min: number, max = Number.MAX_SAFE_INTEGER) {
@@ -31,4 +31,12 @@ export function decimal(min: number, max = Number.POSITIVE_INFINITY) {
     }
     return n;
   };
+}
+
+/** The options that name a round of a run in a studio database: --db, --run, --round. */
+export function roundOptions(command: Command): Command {
+  return command
+    .requiredOption('--db <file>', 'studio database')
+    .requiredOption('--run <id>', 'run id', integer(1))
+    .requiredOption('--round <n>', 'round number', integer(1));
 }

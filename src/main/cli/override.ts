@@ -1,15 +1,15 @@
 // `isr-studio override`: people's verdicts on a round's pairs from the command line, for scripts and
 // for verdicts made in another annotation tool (a JSONL of {pair_id, choice}, e.g. `export` rows
 // with a choice added). Every pair and row is checked before any verdict is written.
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { ApiError } from '../../shared/errors';
 import { personVerdicts } from '../../shared/types';
-import { openDatabase } from '../store/db';
 import { addOverridesEach, pairPlace, type StoredVerdict } from '../store/review';
 import { roundsOf } from '../store/rounds';
 import { choice, integer } from './options';
+import { openRunDatabase } from './studio-db';
 
 const verdicts = [...personVerdicts, 'cleared'] as const;
 
@@ -67,13 +67,13 @@ export function registerOverride(program: Command): void {
     .option('--pair <id...>', 'pair ids', (value: string, list: number[] = []) => [...list, integer(1)(value)])
     .option('--all', 'every pair of the round')
     .option('--from <file>', 'a JSONL file of {pair_id, choice} rows')
-    .option('--choice <verdict>', verdicts.join(', '), choice(verdicts))
-    .option('--author <name>', 'who gave the verdicts (stored with them)', process.env.USER ?? '')
+    .option('--choice <verdict>', `${verdicts.join(', ')} (needed with --pair and --all; with --from, it replaces the file's choices)`, choice(verdicts))
+    .addOption(new Option('--author <name>', 'who gave the verdicts (stored with them)').default(process.env.USER ?? '', '$USER'))
     .action((opts: OverrideOptions, command: Command) => {
       const sources = [opts.pair !== undefined, opts.all === true, opts.from !== undefined].filter(Boolean).length;
       if (sources !== 1) command.error('error: give the pairs one way: --pair ID ..., --all or --from FILE.jsonl');
       if (opts.from === undefined && opts.choice === undefined) command.error('error: --choice is required with --pair and --all');
-      const db = openDatabase(resolve(opts.db));
+      const db = openRunDatabase(opts.db);
       try {
         const round = roundsOf(db, opts.run).find((r) => r.round === opts.round);
         if (!round) throw new ApiError('not_found', `run ${opts.run} has no round ${opts.round} in ${resolve(opts.db)}`);

@@ -1,16 +1,15 @@
-// `isr-studio run`: ISR-DPO rounds from the command line, on a studio database, resumable; and
-// `isr-studio export`: a round's preference pairs as TRL DPO JSONL.
+// `isr-studio run`: ISR-DPO rounds from the command line, on a studio database, resumable
+// (`isr-studio export`, a round's pairs or a job of it: cli/export.ts).
 import type { Command } from 'commander';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { ApiError } from '../../shared/errors';
+import { ApiError, fileProblem, jsonProblem } from '../../shared/errors';
+import { count } from '../../shared/plural';
 import type { ImportResult, RunResult } from '../../shared/types';
 import { openStudio } from '../api/service';
 import { childProcessEngine } from '../engine-host/child-process';
-import { toJsonl, trlDpoRows } from '../isr/export';
-import { parseRunSettings } from '../isr/settings';
+import { parseRunSettings, type RunSettings } from '../isr/settings';
 import { runModes, type RunMode } from '../../shared/types';
-import { openDatabase } from '../store/db';
 import { progressPrinter } from './jobs';
 import { choice, integer } from './options';
 
@@ -30,14 +29,26 @@ type Studio = ReturnType<typeof openStudio>;
 
 /** The --config file's settings object, or an error naming the file. */
 export function readConfig(file: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ApiError('bad_input', fileProblem(err, 'run settings file', file));
+  }
   let value: unknown;
   try {
-    value = JSON.parse(readFileSync(file, 'utf8'));
+    // A byte-order mark, as some Windows editors write (dataset files accept one too).
+    value = JSON.parse(text.replace(/^\uFEFF/, ''));
   } catch (err) {
-    throw new ApiError('bad_input', `run settings ${file} cannot be read: ${(err as Error).message}`);
+    throw new ApiError('bad_input', `run settings ${file} are not valid JSON: ${jsonProblem(err)}`);
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new ApiError('bad_input', `run settings ${file} must hold a JSON object`);
   return value as Record<string, unknown>;
+}
+
+/** The run's settings from --config (defaults without one), checked, every bad field named with the file. */
+export function readRunSettings(file: string | undefined): RunSettings {
+  return file === undefined ? parseRunSettings({}) : parseRunSettings(readConfig(file), `run settings ${file}`);
 }
 
 /** A dataset id: an imported dataset by name, or a file imported now (resuming an earlier import). */
@@ -67,13 +78,13 @@ export function registerRun(program: Command): void {
         'Frames and vision features are cached beside the database (<db>.cache), trained models go to <db>.runs/.',
     )
     .requiredOption('--db <file>', 'studio database (created if missing)')
-    .option('--model <dir>', 'starting policy: a model folder')
+    .option('--model <dir>', 'starting policy: a model folder (a new run needs it)')
     .option('--data <file>', 'training prompts (.jsonl or .json), imported into the database')
     .option('--dataset <name>', 'training prompts already imported, by name')
-    .option('--eval-data <file>', 'held-out prompts for evaluation, imported into the database')
-    .option('--rounds <n>', 'rounds to run', integer(1, 100))
+    .option('--eval-data <file>', 'held-out prompts for evaluation, imported into the database (default: none, no evaluation)')
+    .option('--rounds <n>', 'rounds to run, 1 to 100 (a new run needs it)', integer(1, 100))
     .option('--mode <mode>', runModes.join(', '), choice(runModes), 'isr')
-    .option('--config <file>', 'run settings as JSON (samples, temperature, topP, tieBand, frames, train, ...)')
+    .option('--config <file>', 'run settings as JSON (samples, temperature, topP, tieBand, frames, train, ...; default: every setting\'s default, docs/method.md)')
     .option('--resume <id>', 'continue run <id>', integer(1))
     .action(async (opts: RunOptions) => {
       // The same service and job the app uses: one code path for a run, wherever it starts.
@@ -83,10 +94,11 @@ export function registerRun(program: Command): void {
         let jobId: string;
         if (runId === undefined) {
           if (opts.model === undefined || opts.rounds === undefined) throw new ApiError('invalid_argument', 'a new run needs --model and --rounds (or --resume <id>)');
-          const settings = opts.config === undefined ? {} : readConfig(opts.config);
+          // Checked before any dataset is imported: a bad settings file changes nothing in the database.
+          const settings = readRunSettings(opts.config);
           const datasetId = await datasetOf(studio, opts.data, opts.dataset, 'the training prompts');
           const evalDatasetId = opts.evalData === undefined ? null : await datasetOf(studio, opts.evalData, undefined, 'the evaluation prompts');
-          ({ jobId, runId } = await studio.service.startRun({ model: opts.model, datasetId, evalDatasetId, rounds: opts.rounds, mode: opts.mode, settings: parseRunSettings(settings) }));
+          ({ jobId, runId } = await studio.service.startRun({ model: opts.model, datasetId, evalDatasetId, rounds: opts.rounds, mode: opts.mode, settings }));
         } else {
           ({ jobId } = await studio.service.resumeRun({ runId }));
         }
@@ -97,10 +109,10 @@ export function registerRun(program: Command): void {
         for (const s of result.rounds) {
           const agreement = s.agreement;
           process.stdout.write(
-            `round ${s.round} done: ${s.pairs} pairs trained on, ${s.ties} ties${s.dropped === 0 ? '' : `, ${s.dropped} dropped as both bad`}, ${s.steps} steps` +
+            `round ${s.round} done: ${count(s.pairs, 'pair')} trained on, ${count(s.ties, 'tie')}${s.dropped === 0 ? '' : `, ${s.dropped} dropped as both bad`}, ${count(s.steps, 'step')}` +
               `${s.accuracy === null ? '' : `, held-out accuracy ${(100 * s.accuracy).toFixed(1)}%`}` +
               `${s.meanTokens === null ? '' : `, mean answer ${s.meanTokens.toFixed(1)} tokens / ${s.meanWords!.toFixed(1)} words`}` +
-              `${agreement === null ? '' : `, judge agreed with ${(100 * agreement.percent).toFixed(0)}% of ${agreement.n} people's verdicts${agreement.kappa === null ? '' : ` (kappa ${agreement.kappa.toFixed(2)})`}`}\n`,
+              `${agreement === null ? '' : `, judge agreed with ${(100 * agreement.percent).toFixed(0)}% of ${count(agreement.n, "person's verdict", "people's verdicts")}${agreement.kappa === null ? '' : ` (kappa ${agreement.kappa.toFixed(2)})`}`}\n`,
           );
         }
         if (result.awaitingReview !== null) {
@@ -112,29 +124,20 @@ export function registerRun(program: Command): void {
           );
           return;
         }
-        process.stdout.write(`run ${runId} done: ${result.rounds.length} rounds\n`);
+        if (result.awaitingOutside !== null) {
+          const { round: t, step } = result.awaitingOutside;
+          const [format, bring] = step === 'responses' ? ['vllm-job', 'import-responses --file DIR/responses.jsonl'] : ['trl-job', 'import-adapter --adapter DIR/output'];
+          process.stdout.write(
+            `run ${runId}: round ${t} awaits its ${step} from outside the studio (run settings outside.${step}). Export the job with\n` +
+              `  isr-studio export --db ${opts.db} --run ${runId} --round ${t} --format ${format} --out DIR\n` +
+              `run it as DIR/README.md says, bring the result back with\n  isr-studio ${bring} --db ${opts.db} --run ${runId} --round ${t}\n` +
+              `and go on with\n  isr-studio run --db ${opts.db} --resume ${runId}\n`,
+          );
+          return;
+        }
+        process.stdout.write(`run ${runId} done: ${count(result.rounds.length, 'round')}\n`);
       } finally {
         await studio.close();
-      }
-    });
-
-  program
-    .command('export')
-    .summary("a round's preference pairs as TRL DPO JSONL")
-    .description("write the pairs of a round (people's verdicts applied, ties and both-bad pairs left out) as JSONL rows {prompt, chosen, rejected, video, pair_id}, the format `isr-studio train` and TRL take (TRL ignores pair_id; `isr-studio override --from` reads it)")
-    .requiredOption('--db <file>', 'studio database')
-    .requiredOption('--run <id>', 'run id', integer(1))
-    .requiredOption('--round <n>', 'round number', integer(1))
-    .option('--format <format>', 'trl-dpo', choice(['trl-dpo'] as const), 'trl-dpo')
-    .requiredOption('--out <file>', 'JSONL file to write')
-    .action(async (opts: { db: string; run: number; round: number; out: string }) => {
-      const db = openDatabase(resolve(opts.db));
-      try {
-        const rows = trlDpoRows(db, opts.run, opts.round);
-        writeFileSync(resolve(opts.out), toJsonl(rows));
-        process.stdout.write(`wrote ${rows.length} pairs of run ${opts.run} round ${opts.round} to ${resolve(opts.out)}\n`);
-      } finally {
-        db.close();
       }
     });
 }

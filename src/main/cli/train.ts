@@ -4,7 +4,8 @@
 import type { Command } from 'commander';
 import { resolve } from 'node:path';
 import { ApiError } from '../../shared/errors';
-import { dpoLossTypes } from '../../shared/run-settings';
+import { count } from '../../shared/plural';
+import { dpoLossTypes, maxFrames } from '../../shared/run-settings';
 import { readDatasetFile } from '../api/dataset-file';
 import { defaultTrainConfig, type TrainConfig } from '../engine/train/train-config';
 import { dpoMetricNames, type StepMetrics } from '../engine/train/update-loop';
@@ -40,6 +41,8 @@ interface TrainCliOptions {
   frames: number;
   seed: number;
   cache: string;
+  maxLength?: number;
+  maxCompletionLength?: number;
 }
 
 function trainConfig(o: TrainCliOptions): TrainConfig {
@@ -53,6 +56,7 @@ function trainConfig(o: TrainCliOptions): TrainConfig {
     lora: { r: o.loraR, alpha: o.loraAlpha, dropout: o.loraDropout, targets },
     trainProjector: o.trainProjector === true,
     gradientCheckpointing: o.gradientCheckpointing,
+    maxLength: o.maxLength ?? defaultTrainConfig.maxLength, maxCompletionLength: o.maxCompletionLength ?? null,
   };
 }
 
@@ -88,7 +92,9 @@ export function registerTrain(program: Command): void {
     .option('--label-smoothing <eps>', 'cDPO / robust label noise', decimal(0, 0.499), 0)
     .option('--sft-weight <gamma>', 'adds gamma * NLL(chosen) to the loss', decimal(0), 0)
     .option('--length-penalty <alpha>', 'R-DPO alpha * (|chosen| - |rejected|) inside the sigmoid', decimal(0), 0)
-    .option('--frames <n>', 'frames sampled from each video', integer(1, 64), 8)
+    .option('--max-length <n>', `TRL's max_length: longest prompt + response in tokens; a response's end is cut to fit (truncation_mode keep_start), a prompt that leaves no room is refused (default: ${defaultTrainConfig.maxLength}; never past the model's max_position_embeddings)`, integer(16))
+    .option('--max-completion-length <n>', "TRL's max_completion_length: each response cut to its first n tokens (default: no cut)", integer(1))
+    .option('--frames <n>', 'frames sampled from each video', integer(1, maxFrames), 8)
     .option('--seed <s>', 'seed for LoRA init and data order', integer(0), 0)
     .option('--cache <dir>', 'cache for frames and vision features', defaultCacheDir())
     .action(async (opts: TrainCliOptions) => {
@@ -98,10 +104,11 @@ export function registerTrain(program: Command): void {
       const keys = settings.loss === 'sft' ? ['loss', 'grad_norm', 'learning_rate', 'tokens/s'] : dpoMetricNames;
       const r = await trainOnPreferences({
         model: opts.model, pairs, rows, out: opts.out, settings, frames: opts.frames, cacheDir: opts.cache,
-        onReference: (n) => process.stdout.write(`reference log-probs of ${n} pairs...\n`),
+        onReference: (n) => process.stdout.write(`reference log-probs of ${count(n, 'pair')}...\n`),
         onStep: (m, total) => process.stdout.write(`step ${m.step}/${total} epoch ${m.epoch.toFixed(2)} ${format(m, keys)}\n`),
+        onCut: (message) => process.stdout.write(`${message}\n`),
       });
-      process.stdout.write(`trained ${r.steps} steps on ${r.examples} examples; adapter in ${r.adapterDir}, merged model in ${r.mergedDir}\n`);
+      process.stdout.write(`trained ${count(r.steps, 'step')} on ${count(r.examples, 'example')}; adapter in ${r.adapterDir}, merged model in ${r.mergedDir}\n`);
       if (r.final) process.stdout.write(`final: ${format(r.final, keys)}\n`);
     });
 }

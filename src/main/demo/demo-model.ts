@@ -8,6 +8,7 @@
 // again resumes where it stopped.
 import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { count } from '../../shared/plural';
 import { mulberry32 } from '../../shared/prng';
 import { writeCheckpoint, type TensorToWrite } from '../engine/graph/safetensors';
 import { writeFixture, type FixtureArch, type FixtureSize } from '../engine/model/fixture';
@@ -244,6 +245,6 @@ export function warmStartNote(model: string): string | null {
   const reading = s.readingSteps && s.readingSteps.short + s.readingSteps.full > 0
     ? `${s.readingSteps.short} + ${s.readingSteps.full} reading steps on text-only judge items about synthetic scenes, a short prompt and then the judge template with a description (which favours the modes that show the judge one), then `
     : '';
-  const judged = `judge accuracy ${pct(s.judgeAccuracy)} of ${s.judged} held-out judge items${typeof s.judgeDecided === 'number' ? ` (${pct(s.judgeDecided)} outside the tie band)` : ''}`;
-  return `warm-started by \`isr-studio demo-model\` (${reading}${s.steps} SFT steps on ${s.examples} items): held-out accuracy ${pct(s.accuracy)} of ${s.answers} questions, ${judged}`;
+  const judged = `judge accuracy ${pct(s.judgeAccuracy)} of ${count(s.judged ?? 0, 'held-out judge item')}${typeof s.judgeDecided === 'number' ? ` (${pct(s.judgeDecided)} outside the tie band)` : ''}`;
+  return `warm-started by \`isr-studio demo-model\` (${reading}${count(s.steps ?? 0, 'SFT step')} on ${count(s.examples ?? 0, 'item')}): held-out accuracy ${pct(s.accuracy)} of ${count(s.answers ?? 0, 'question')}, ${judged}`;
 }

@@ -3,27 +3,32 @@
 // through the one pipeline. Writes into `out`: adapter/ (PEFT), merged/ (a model folder in the
 // input's layout), metrics.jsonl (one line per step, TRL's names), reference_logps.json (kept
 // batch by batch, so none is computed twice), state/ (so running again resumes) and summary.json.
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, writeFileSync, type Stats } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { z } from 'zod';
-import { ApiError } from '../../shared/errors';
+import { ApiError, fileProblem, oneLine } from '../../shared/errors';
 import type { ImportIssue } from '../../shared/types';
 import { writeAtomically } from '../engine/graph/safetensors';
 import { userTurn } from '../engine/model/tokenizer';
 import { VideoLanguageModel } from '../engine/model/vlm';
 import type { TrainConfig, TrainExample } from '../engine/train/train-config';
+import { fitExample } from '../engine/train/truncation';
 import type { StepMetrics } from '../engine/train/update-loop';
 import { trainingExample } from './training-example';
 import { runTraining, type ReferenceCache } from './training-pipeline';
 import { resolveFfmpeg } from '../video/ffmpeg';
 import { VideoFeatures } from './video-features';
+import { count } from '../../shared/plural';
 
-/** A row of a JSON or JSONL file as read (line by line), or the issue that made it unreadable. */
-export type PreferenceFileRow = { line: number; value: unknown } | { line: number; issue: ImportIssue };
+/** A row of a JSON or JSONL file as read (api/dataset-file.ts), or the issue that made it unreadable; `place` names it. */
+export type PreferenceFileRow = { place: string } & ({ value: unknown } | { issue: ImportIssue });
 
-const text = (field: string) => z.string({ error: (i) => (i.input === undefined ? `${field} is missing` : `${field} must be a string`) }).min(1, `${field} is empty`);
-const rowSchema = z.object({ prompt: text('prompt'), chosen: text('chosen'), rejected: text('rejected').optional(), video: text('video').optional() });
-export type PreferenceRow = z.infer<typeof rowSchema> & { line: number };
+const text = (field: string) => z.string({ error: (i) => (i.input === undefined ? `${field} is missing` : `${field} must be a string`) });
+const filled = (field: string) => text(field).min(1, `${field} is empty`);
+// A response may be empty (a model that ended its turn at once): it trains as the end-of-turn token
+// alone, and a round's export holds such pairs.
+const rowSchema = z.object({ prompt: filled('prompt'), chosen: text('chosen'), rejected: text('rejected').optional(), video: filled('video').optional() });
+export type PreferenceRow = z.infer<typeof rowSchema> & { place: string };
 
 /** Every row of the file, or an error listing each bad row by line and field (training on part of a file would mislead). */
 export function preferenceRows(path: string, rows: readonly PreferenceFileRow[], needRejected: boolean): PreferenceRow[] {
@@ -35,11 +40,12 @@ export function preferenceRows(path: string, rows: readonly PreferenceFileRow[],
       continue;
     }
     const parsed = rowSchema.safeParse(row.value);
-    if (!parsed.success) problems.push(`line ${row.line}: ${parsed.error.issues[0].message}`);
-    else if (needRejected && parsed.data.rejected === undefined) problems.push(`line ${row.line}: rejected is missing`);
-    else good.push({ ...parsed.data, line: row.line });
+    if (!parsed.success) problems.push(`${row.place}: ${parsed.error.issues[0].message}`);
+    else if (needRejected && parsed.data.rejected === undefined) problems.push(`${row.place}: rejected is missing`);
+    else good.push({ ...parsed.data, place: row.place });
   }
-  if (problems.length > 0) throw new ApiError('bad_input', `${path}: ${problems.length} bad row(s):\n  ${problems.join('\n  ')}`);
+  // One line per row: a key or value from the file may hold a newline, shown escaped.
+  if (problems.length > 0) throw new ApiError('bad_input', `${oneLine(path)}: ${count(problems.length, 'bad row')}:\n  ${problems.map(oneLine).join('\n  ')}`);
   return good;
 }
 
@@ -55,6 +61,8 @@ export interface PreferenceTraining {
   /** Before the reference pass, with the number of pairs it computes (those the file does not keep). */
   onReference?: (pairs: number) => void;
   onStep?: (m: StepMetrics, totalSteps: number) => void;
+  /** A response cut to fit max_completion_length or max_length, in words naming its row. */
+  onCut?: (message: string) => void;
 }
 
 export interface PreferenceTrainingResult {
@@ -72,12 +80,20 @@ export async function trainOnPreferences(t: PreferenceTraining): Promise<Prefere
   try {
     const features = t.rows.some((r) => r.video !== undefined) ? new VideoFeatures(model, (await resolveFfmpeg()).path, t.cacheDir) : null;
     const examples: TrainExample[] = [];
+    const refused: string[] = [];
     for (const row of t.rows) {
       const video = row.video === undefined ? undefined : resolve(dirname(pairsFile), row.video);
-      if (video !== undefined && !existsSync(video)) throw new ApiError('bad_input', `${pairsFile} line ${row.line}: video not found: ${video}`);
+      if (video !== undefined) checkVideoFile(video, `${pairsFile} ${row.place}`);
       const withVideo = features === null ? null : { features, frames: t.frames, tower: t.settings.trainProjector };
-      examples.push(await trainingExample(model, { messages: userTurn(row.prompt, video !== undefined), chosen: row.chosen, rejected: row.rejected, video }, withVideo));
+      const example = await trainingExample(model, { messages: userTurn(row.prompt, video !== undefined), chosen: row.chosen, rejected: row.rejected, video }, withVideo);
+      const fitted = fitExample(example, t.settings, model.config.text.maxPositionEmbeddings);
+      if ('refused' in fitted) refused.push(`${row.place}: ${fitted.refused}`);
+      else {
+        for (const cut of fitted.cuts) t.onCut?.(`${row.place}: ${cut}`);
+        examples.push(fitted.example);
+      }
     }
+    if (refused.length > 0) throw new ApiError('bad_input', `${oneLine(pairsFile)}: ${count(refused.length, 'row')} too long to train on:\n  ${refused.map(oneLine).join('\n  ')}`);
     const [adapterDir, mergedDir] = [join(out, 'adapter'), join(out, 'merged')];
     const { steps, final } = await runTraining({
       model, from: model.dir, examples, settings: t.settings, stateDir: join(out, 'state'),
@@ -93,6 +109,18 @@ export async function trainOnPreferences(t: PreferenceTraining): Promise<Prefere
   } finally {
     await model.release();
   }
+}
+
+/** A row's video must be a readable file: named, with its row, before any frame is decoded. */
+function checkVideoFile(path: string, where: string): void {
+  let info: Stats | undefined;
+  try {
+    info = statSync(path);
+  } catch (err) {
+    throw new ApiError('bad_input', oneLine(`${where}: ${fileProblem(err, 'video file', path)}`));
+  }
+  if (info.isDirectory()) throw new ApiError('bad_input', oneLine(`${where}: ${fileProblem({ code: 'EISDIR' }, 'video file', path)}`));
+  if (!info.isFile()) throw new ApiError('bad_input', oneLine(`${where}: video path is not a regular file: ${path}`));
 }
 
 /** Reference log-probs kept in a file, [chosen..., rejected...] with null for one not computed yet:

@@ -1,7 +1,9 @@
 // A round's figures as reports (`isr-studio run`, experiment studies) and the History screen show
-// them: what it trained on, how its policy did on the held-out prompts, how the judge fared.
+// them: what it trained on, how its policy did on the held-out prompts, how the judge fared, and
+// which of its steps were done outside the studio.
 import type { RoundSummary } from '../../shared/types';
 import type { Db } from '../store/db';
+import { outsideWorkOf } from '../store/outside-work';
 import { reviewedPairs, trainedSide, verdictInForce } from '../store/review';
 import { evaluationsOf, meanVisualShare, pairsOf, trainStepCount, type RoundRecord } from '../store/rounds';
 import { agreementOf } from './agreement';
@@ -23,5 +25,6 @@ export function summarise(db: Db, round: RoundRecord, settings: RunSettings): Ro
     meanWords: mean((e) => e.wordCount),
     agreement: agreementOf(reviewedPairs(db, round.runId, round.round)),
     visualShare: meanVisualShare(db, round.id),
+    outside: outsideWorkOf(db, round.id).map(({ step, source, importedAt }) => ({ step, source, importedAt })),
   };
 }

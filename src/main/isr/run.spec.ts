@@ -3,7 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { RunMode } from '../../shared/types';
+import { readModelConfig } from '../engine/model/config';
 import { writeFixture } from '../engine/model/fixture';
+import { visualTokenCount } from '../engine/model/prompt';
 import { Trainer } from '../engine/train/trainer';
 import { beginImport, markReady } from '../store/datasets';
 import { openDatabase, type Db } from '../store/db';
@@ -40,7 +42,7 @@ async function newRun(name: string, mode: RunMode = 'no-context'): Promise<Db> {
   const db = openDatabase(join(dir, `${name}.db`));
   const datasetId = beginImport(db, name, join(dir, `${name}.jsonl`));
   const videoIds = ['red', 'blue'].map((c) => upsertVideo(db, { path: join(dir, `${c}.mp4`), durationS: 1, width: 32, height: 32, fps: 4 }).id);
-  insertPrompts(db, questions.map((question, i) => ({ datasetId, videoId: videoIds[i % 2], rowId: `${i}`, line: i + 1, question, answer: i % 2 === 0 ? 'red' : 'blue' })));
+  insertPrompts(db, questions.map((question, i) => ({ datasetId, videoId: videoIds[i % 2], rowId: `${i}`, line: i + 1, lineIndex: 0, question, answer: i % 2 === 0 ? 'red' : 'blue' })));
   markReady(db, datasetId);
   await createRunRecord(db, { model: model(), mode, datasetId, evalDatasetId: null, rounds: 1, settings });
   return db;
@@ -139,4 +141,23 @@ describe('a round', () => {
     expect(stored(db)).toEqual(whole);
     db.close();
   }, 120_000);
+
+  it('refuses, before storing a run, LoRA targets that adapt nothing and frames that leave no room within max_length', async () => {
+    const db = openDatabase(join(dir, 'refused.db'));
+    const datasetId = beginImport(db, 'refused', join(dir, 'refused.jsonl'));
+    const videoId = upsertVideo(db, { path: join(dir, 'red.mp4'), durationS: 1, width: 32, height: 32, fps: 4 }).id;
+    insertPrompts(db, [{ datasetId, videoId, rowId: '1', line: 1, lineIndex: 0, question: 'What colour?', answer: 'red' }]);
+    const create = (over: object) => createRunRecord(db, { model: model(), mode: 'isr', datasetId, evalDatasetId: null, rounds: 1, settings: { ...settings, ...over } });
+    await expect(create({ train: { ...settings.train, loraTargets: ['q_proj', 'bogus_proj'] } })).rejects.toThrow(
+      `run settings train.loraTargets for ${model()}: LoRA target "bogus_proj" matches no linear layer of the model`,
+    );
+    const perFrame = visualTokenCount(readModelConfig(model()), 1);
+    await expect(create({ frames: 8, maxNewTokens: 48, train: { ...settings.train, maxLength: 8 * perFrame } })).rejects.toThrow(
+      `run settings: 8 frames are ${visualTokenCount(readModelConfig(model()), 8)} visual tokens, which with responses of up to 48 tokens is over train.maxLength ${8 * perFrame}: show fewer frames or raise train.maxLength`,
+    );
+    expect(db.prepare('SELECT COUNT(*) FROM runs').pluck().get()).toBe(0);
+    await create({ frames: 8, maxNewTokens: 48, train: { ...settings.train, maxLength: 8 * perFrame + 48 + 100 } });
+    expect(db.prepare('SELECT COUNT(*) FROM runs').pluck().get()).toBe(1);
+    db.close();
+  });
 });

@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { get } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -25,6 +25,11 @@ beforeAll(async () => {
   writeFileSync(join(rendererDir, 'index.html'), '<!doctype html><title>studio</title>');
   writeFileSync(join(rendererDir, 'assets', 'app.js'), 'console.log(1)');
   writeFileSync(join(dir, 'secret.txt'), 'outside the renderer');
+  // Links planted in the renderer folder: to a file outside it, and a whole folder outside it.
+  mkdirSync(join(dir, 'elsewhere'));
+  writeFileSync(join(dir, 'elsewhere', 'app.js'), 'outside the renderer');
+  symlinkSync(join(dir, 'secret.txt'), join(rendererDir, 'assets', 'leak.js'));
+  symlinkSync(join(dir, 'elsewhere'), join(rendererDir, 'linked'));
   await flatClip((await resolveFfmpeg()).path, join(dir, 'a.mp4'), Array(4).fill([20, 200, 20]));
   writeFileSync(
     join(dir, 'data.jsonl'),
@@ -103,6 +108,14 @@ describe('isr-studio serve', () => {
     expect(raw.body).not.toContain('outside the renderer');
   });
 
+  it('serves no symlink planted in the renderer folder, whether the file or a folder above it', async () => {
+    for (const path of ['/assets/leak.js', '/linked/app.js']) {
+      const res = await fetch(`${base}${path}`);
+      expect([403, 404], path).toContain(res.status);
+      expect(await res.text(), path).not.toContain('outside the renderer');
+    }
+  });
+
   it('answers only requests addressed to 127.0.0.1 or localhost (DNS rebinding)', async () => {
     const status = (host: string) =>
       new Promise<number | undefined>((resolve) =>
@@ -115,6 +128,31 @@ describe('isr-studio serve', () => {
     expect(await status('localhost:9000')).toBe(200);
     expect(await status(`attacker.example:${server.port}`)).toBe(403);
     expect(await status(`127.0.0.1.attacker.example:${server.port}`)).toBe(403);
+  });
+
+  it('opens the events WebSocket to the studio\'s own page or a client that sends no Origin, never to another site', async () => {
+    const status = (origin: string | undefined, token = server.token) =>
+      new Promise<number | undefined>((resolve, reject) => {
+        const ws = new WebSocket(`ws://127.0.0.1:${server.port}/api/events?token=${token}`, origin === undefined ? {} : { origin });
+        ws.on('open', () => {
+          ws.close();
+          resolve(101);
+        });
+        ws.on('unexpected-response', (_req, res) => {
+          res.resume();
+          resolve(res.statusCode);
+        });
+        ws.on('error', reject);
+      });
+    expect(await status(undefined)).toBe(101);
+    expect(await status(base)).toBe(101);
+    // Through an SSH tunnel the page is on another local port.
+    expect(await status('http://localhost:8080')).toBe(101);
+    expect(await status('http://[::1]:8080')).toBe(101);
+    for (const origin of ['https://attacker.example', `http://127.0.0.1.attacker.example:${server.port}`, 'null', 'file://']) {
+      expect(await status(origin), origin).toBe(403);
+    }
+    expect(await status(base, 'wrong')).toBe(401);
   });
 
   it('pushes job events over the WebSocket and serves the thumbnails the import made', async () => {

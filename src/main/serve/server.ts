@@ -2,15 +2,17 @@
 // a browser (headless GPU servers, end-to-end tests). Every /api/ and /media/ request must carry the
 // per-run token (Authorization: Bearer, or ?token= where a header cannot be set: page, img, ws).
 import { randomBytes, timingSafeEqual } from 'node:crypto';
-import { createReadStream, existsSync, statSync } from 'node:fs';
+import { createReadStream, statSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { extname, join, normalize, resolve, sep } from 'node:path';
+import { resolve } from 'node:path';
+import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { CallResult, StudioEvent } from '../../shared/contract';
 import { ApiError, toErrorShape } from '../../shared/errors';
 import { dispatch } from '../api/dispatch';
 import type { Studio } from '../api/studio';
+import { contentType, rendererFile } from '../renderer-files';
 
 export interface ServerOptions {
   studio: Studio;
@@ -28,24 +30,6 @@ export interface RunningServer {
 }
 
 const maxBodyBytes = 1 << 20;
-
-const contentTypes: Record<string, string> = {
-  '.html': 'text/html; charset=utf-8',
-  '.js': 'text/javascript; charset=utf-8',
-  '.css': 'text/css; charset=utf-8',
-  '.svg': 'image/svg+xml',
-  '.png': 'image/png',
-  '.jpg': 'image/jpeg',
-  '.json': 'application/json',
-  '.woff2': 'font/woff2',
-  '.ico': 'image/x-icon',
-  '.mp4': 'video/mp4',
-  '.m4v': 'video/mp4',
-  '.mov': 'video/quicktime',
-  '.webm': 'video/webm',
-  '.mkv': 'video/x-matroska',
-  '.avi': 'video/x-msvideo',
-};
 
 /** The page may talk only to this server; media comes from it too. */
 export const pageCsp =
@@ -110,26 +94,12 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   }
 
   function serveStatic(res: ServerResponse, path: string): void {
-    const raw = decoded(path);
-    if (raw === null || raw.includes('\0')) {
-      res.writeHead(400).end();
+    const found = rendererFile(rendererDir, path);
+    if (!found.ok) {
+      res.writeHead(found.status, { 'Content-Type': 'text/plain' }).end(found.message);
       return;
     }
-    // normalize() folds "..", and the prefix check refuses whatever still points outside.
-    const relative = normalize(raw).replace(/^([/\\])+/, '');
-    let file = join(rendererDir, relative);
-    if (file !== rendererDir && !file.startsWith(rendererDir + sep)) {
-      res.writeHead(403).end();
-      return;
-    }
-    // A path without an extension is a screen of the single-page app.
-    if (!extname(file) || file === rendererDir) file = join(rendererDir, 'index.html');
-    if (!existsSync(file) || !statSync(file).isFile()) {
-      res.writeHead(404, { 'Content-Type': 'text/plain' }).end(
-        file.endsWith('index.html') ? `renderer not built: run npm run build (looked in ${rendererDir})` : 'not found',
-      );
-      return;
-    }
+    const { file } = found;
     if (file.endsWith('.html')) {
       res.setHeader('Content-Security-Policy', pageCsp);
       // The page is first opened with the token in its URL: never pass that URL on.
@@ -141,10 +111,9 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const sockets = new WebSocketServer({ noServer: true });
   server.on('upgrade', (req, socket, head) => {
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
-    if (url.pathname !== '/api/events' || !addressedLocally(req) || !authorized(req, url)) {
-      socket.end('HTTP/1.1 401 Unauthorized\r\n\r\n');
-      return;
-    }
+    if (!addressedLocally(req) || !openedLocally(req)) return refuseUpgrade(socket, '403 Forbidden');
+    if (url.pathname !== '/api/events') return refuseUpgrade(socket, '404 Not Found');
+    if (!authorized(req, url)) return refuseUpgrade(socket, '401 Unauthorized');
     sockets.handleUpgrade(req, socket, head, (ws) => sockets.emit('connection', ws, req));
   });
   const send = (ws: WebSocket, event: StudioEvent) => ws.send(JSON.stringify(event));
@@ -187,6 +156,26 @@ function addressedLocally(req: IncomingMessage): boolean {
   }
 }
 
+/** Cross-site WebSocket hijacking: a browser's WebSocket always sends Origin, so a page on another
+ *  site is refused even if it holds the token. As with Host, only the name is checked (a tunnel may
+ *  use any local port). Clients that are not browsers (Node's ws, curl) send no Origin; the token
+ *  still stands between them and the events. */
+function openedLocally(req: IncomingMessage): boolean {
+  const origin = req.headers.origin;
+  if (origin === undefined) return true;
+  try {
+    const url = new URL(origin);
+    return (url.protocol === 'http:' || url.protocol === 'https:') && localNames.has(url.hostname);
+  } catch {
+    // "null", the opaque origin of a sandboxed frame, is no page of ours.
+    return false;
+  }
+}
+
+function refuseUpgrade(socket: Duplex, status: string): void {
+  socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+}
+
 /** A URL path segment decoded, or null when its percent-encoding is malformed. */
 function decoded(segment: string): string | null {
   try {
@@ -212,7 +201,7 @@ function sendJson(res: ServerResponse, status: number, value: unknown): void {
 function sendFile(res: ServerResponse, file: string, cache: string, range?: string): void {
   const size = statSync(file).size;
   const headers = {
-    'Content-Type': contentTypes[extname(file).toLowerCase()] ?? 'application/octet-stream',
+    'Content-Type': contentType(file),
     'Cache-Control': cache,
     'X-Content-Type-Options': 'nosniff',
     'Accept-Ranges': 'bytes',

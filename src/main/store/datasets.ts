@@ -14,16 +14,9 @@ interface DatasetRecord {
  *  issues of any earlier run (this run re-reads every row and reports afresh). */
 export function beginImport(db: Db, name: string, sourcePath: string): number {
   return db.transaction(() => {
-    const found = db
-      .prepare('SELECT id FROM datasets WHERE name = ? AND source_path = ?')
-      .get(name, sourcePath) as { id: number } | undefined;
-    const id =
-      found?.id ??
-      Number(
-        db
-          .prepare("INSERT INTO datasets (name, source_path, status) VALUES (?, ?, 'importing')")
-          .run(name, sourcePath).lastInsertRowid,
-      );
+    // Found or made in one statement: two imports of one file at once get the same dataset.
+    db.prepare("INSERT INTO datasets (name, source_path, status) VALUES (?, ?, 'importing') ON CONFLICT (name, source_path) DO NOTHING").run(name, sourcePath);
+    const id = db.prepare('SELECT id FROM datasets WHERE name = ? AND source_path = ?').pluck().get(name, sourcePath) as number;
     db.prepare("UPDATE datasets SET status = 'importing' WHERE id = ?").run(id);
     db.prepare('DELETE FROM import_issues WHERE dataset_id = ?').run(id);
     return id;

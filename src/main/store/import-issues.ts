@@ -4,7 +4,8 @@ import type { Db } from './db';
 
 export function insertIssues(db: Db, datasetId: number, issues: ImportIssue[]): void {
   const insert = db.prepare(
-    'INSERT INTO import_issues (dataset_id, line, row_id, field, message) VALUES (?, ?, ?, ?, ?)',
+    // Once each: two imports of one file at the same time report the same issues.
+    'INSERT INTO import_issues (dataset_id, line, row_id, field, message) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING',
   );
   db.transaction(() => {
     for (const i of issues) insert.run(datasetId, i.line, i.rowId, i.field, i.message);

@@ -47,6 +47,16 @@ const seeds: Record<number, (db: Database.Database) => void> = {
       INSERT INTO overrides (pair_id, choice, author) VALUES (1, 'both-bad', 'reviewer');
       INSERT INTO trained_pairs (round_id, pair_id, chosen_response_id, rejected_response_id) VALUES (1, 1, 2, 1);`);
   },
+  5: (db) => {
+    db.exec(`
+      INSERT INTO datasets (id, name, source_path) VALUES (5, 'one line', '/data/dump.json');
+      INSERT INTO prompts (dataset_id, video_id, row_id, line, line_index, question) VALUES (5, 3, 'a', 1, 0, 'First?'), (5, 3, 'b', 1, 1, 'Second?');`);
+  },
+  6: (db) => {
+    db.exec(`
+      INSERT INTO outside_work (round_id, step, source, detail, imported_at) VALUES (1, 'responses', '/jobs/r1/responses.jsonl', '{"responses":2}', '2026-03-01T10:00:00.000Z');
+      INSERT INTO outside_work (round_id, step, source) VALUES (1, 'training', '/jobs/r1/output');`);
+  },
 };
 
 /** What each seed must look like after migrating to the latest version. */
@@ -78,6 +88,22 @@ function checkSeed(db: Database.Database, version: number): void {
     expect(db.prepare('SELECT review, review_budget FROM rounds').get()).toEqual({ review: 'awaiting', review_budget: 20 });
     expect(db.prepare('SELECT chosen_response_id FROM trained_pairs').pluck().get()).toBe(2);
     expect(() => db.prepare("INSERT INTO overrides (pair_id, choice) VALUES (1, 'maybe')").run()).toThrow(/CHECK constraint failed/);
+  }
+  if (version >= 5) {
+    // The prompts of earlier versions kept their ids (responses and pairs point at them) and are each first on their line.
+    expect(db.prepare('SELECT id, line, line_index FROM prompts WHERE dataset_id = 3').all()).toEqual([{ id: 30, line: 1, line_index: 0 }]);
+    expect(db.prepare('SELECT row_id FROM prompts WHERE dataset_id = 5 ORDER BY line, line_index').pluck().all()).toEqual(['a', 'b']);
+    expect(() => db.prepare("INSERT INTO prompts (dataset_id, video_id, row_id, line, line_index, question) VALUES (5, 3, 'c', 1, 1, '?')").run()).toThrow(/UNIQUE constraint failed/);
+    expect(() => db.prepare("INSERT INTO import_issues (dataset_id, line, message) VALUES (2, 4, 'question is missing')").run()).toThrow(/UNIQUE constraint failed/);
+  }
+  if (version >= 6) {
+    // A round's steps done outside the studio, once each, of the two kinds; gone with their round.
+    expect(db.prepare('SELECT step, source, detail, imported_at FROM outside_work ORDER BY id').all()).toEqual([
+      { step: 'responses', source: '/jobs/r1/responses.jsonl', detail: '{"responses":2}', imported_at: '2026-03-01T10:00:00.000Z' },
+      { step: 'training', source: '/jobs/r1/output', detail: '{}', imported_at: expect.stringMatching(/^\d{4}-\d\d-\d\dT/) },
+    ]);
+    expect(() => db.prepare("INSERT INTO outside_work (round_id, step, source) VALUES (1, 'training', '/again')").run()).toThrow(/UNIQUE constraint failed/);
+    expect(() => db.prepare("INSERT INTO outside_work (round_id, step, source) VALUES (1, 'contexts', '/x')").run()).toThrow(/CHECK constraint failed/);
   }
   if (version >= 2) {
     expect(db.prepare('SELECT status FROM datasets WHERE id = 2').pluck().get()).toBe('importing');
@@ -128,6 +154,19 @@ describe('migrations', () => {
     expect(() => migrate(db, loadMigrations(join(dir, 'm')))).toThrow(/missing/);
     expect(schemaVersion(db)).toBe(1);
     expect(db.prepare("SELECT name FROM sqlite_master WHERE name = 'two'").get()).toBeUndefined();
+    db.close();
+  });
+
+  it('refuses a migration that leaves rows pointing at missing rows, with foreign keys back on after', () => {
+    const dir = tempDir();
+    mkdirSync(join(dir, 'm'));
+    writeFileSync(join(dir, 'm', '001_tables.sql'), 'CREATE TABLE parent (id INTEGER PRIMARY KEY); CREATE TABLE child (p INTEGER REFERENCES parent (id)); INSERT INTO parent VALUES (1); INSERT INTO child VALUES (1);');
+    writeFileSync(join(dir, 'm', '002_orphan.sql'), 'DELETE FROM parent;');
+    const db = new Database(join(dir, 'x.db'));
+    configure(db);
+    expect(() => migrate(db, loadMigrations(join(dir, 'm')))).toThrow(/migration 2 \(orphan\) leaves 1 row pointing at missing rows, the first in child/);
+    expect(schemaVersion(db)).toBe(1);
+    expect(db.pragma('foreign_keys', { simple: true })).toBe(1);
     db.close();
   });
 

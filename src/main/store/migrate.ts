@@ -4,6 +4,7 @@ import type Database from 'better-sqlite3';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { count } from '../../shared/plural';
 
 export interface Migration {
   version: number;
@@ -46,12 +47,28 @@ export function migrate(
       `database ${db.name} is at schema version ${current}, newer than this studio knows (${migrations.length}); use a newer ISR Studio`,
     );
   }
-  for (const m of migrations) {
-    if (m.version <= current || m.version > target) continue;
-    db.transaction(() => {
-      db.exec(m.sql);
-      db.pragma(`user_version = ${m.version}`);
-    })();
+  // SQLite's way to rebuild a table others reference: foreign keys off (which only works outside a
+  // transaction), the change, then a foreign_key_check before the commit.
+  const enforced = db.pragma('foreign_keys', { simple: true }) === 1;
+  db.pragma('foreign_keys = OFF');
+  try {
+    for (const m of migrations) {
+      if (m.version <= current || m.version > target) continue;
+      // IMMEDIATE takes the write lock first; the version is read again under it, as another
+      // process opening the same new database may have applied this migration meanwhile.
+      db.transaction(() => {
+        if (schemaVersion(db) >= m.version) return;
+        db.exec(m.sql);
+        const broken = db.pragma('foreign_key_check') as { table: string; rowid: number; parent: string }[];
+        if (broken.length > 0) {
+          const first = broken[0];
+          throw new Error(`migration ${m.version} (${m.name}) leaves ${count(broken.length, 'row')} pointing at missing rows, the first in ${first.table} (rowid ${first.rowid}) → ${first.parent}`);
+        }
+        db.pragma(`user_version = ${m.version}`);
+      }).immediate();
+    }
+  } finally {
+    if (enforced) db.pragma('foreign_keys = ON');
   }
   return schemaVersion(db);
 }

@@ -7,6 +7,8 @@ export interface NewPrompt {
   videoId: number;
   rowId: string;
   line: number;
+  /** Its place among the rows that start on `line` (0 unless several do). */
+  lineIndex: number;
   question: string;
   answer: string | null;
 }
@@ -20,16 +22,20 @@ export interface PromptWithVideo {
   video: VideoRecord;
 }
 
-/** Lines of the source file already stored for the dataset: what a resumed import skips. */
-export function storedLines(db: Db, datasetId: number): Set<number> {
-  const rows = db.prepare('SELECT line FROM prompts WHERE dataset_id = ?').pluck().all(datasetId);
-  return new Set(rows as number[]);
+/** A row's place in its file: its line, and its place among the rows starting on that line. */
+export const rowKey = (line: number, lineIndex: number): string => `${line}:${lineIndex}`;
+
+/** The rows of the source file already stored for the dataset (rowKey): what a resumed import skips. */
+export function storedRows(db: Db, datasetId: number): Set<string> {
+  const rows = db.prepare('SELECT line, line_index AS lineIndex FROM prompts WHERE dataset_id = ?').all(datasetId) as { line: number; lineIndex: number }[];
+  return new Set(rows.map((r) => rowKey(r.line, r.lineIndex)));
 }
 
+/** Stores rows; one already there (another import of the same file at the same time) is left as it is. */
 export function insertPrompts(db: Db, prompts: NewPrompt[]): void {
   const insert = db.prepare(
-    `INSERT INTO prompts (dataset_id, video_id, row_id, line, question, answer)
-     VALUES (@datasetId, @videoId, @rowId, @line, @question, @answer)`,
+    `INSERT INTO prompts (dataset_id, video_id, row_id, line, line_index, question, answer)
+     VALUES (@datasetId, @videoId, @rowId, @line, @lineIndex, @question, @answer) ON CONFLICT DO NOTHING`,
   );
   db.transaction(() => {
     for (const p of prompts) insert.run(p);
@@ -51,7 +57,7 @@ export function pagePrompts(db: Db, datasetId: number, offset: number, limit: nu
       `SELECT p.id, p.row_id, p.line, p.question, p.answer,
               v.id AS v_id, v.path, v.duration_s, v.width, v.height, v.fps
        FROM prompts p JOIN videos v ON v.id = p.video_id
-       WHERE p.dataset_id = ? ORDER BY p.line LIMIT ? OFFSET ?`,
+       WHERE p.dataset_id = ? ORDER BY p.line, p.line_index LIMIT ? OFFSET ?`,
     )
     .all(datasetId, limit, offset) as Array<{
     id: number;

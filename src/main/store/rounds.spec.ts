@@ -15,7 +15,7 @@ function seeded(): { db: Db; promptId: number; videoId: number; runId: number; m
   const db = openDatabase(join(mkdtempSync(join(tmpdir(), 'isr-rounds-')), 'studio.db'));
   const datasetId = beginImport(db, 'train', '/data/train.jsonl');
   const videoId = upsertVideo(db, { path: '/data/a.mp4', durationS: 2, width: 64, height: 48, fps: 8 }).id;
-  insertPrompts(db, [{ datasetId, videoId, rowId: '1', line: 1, question: 'What colour?', answer: 'red' }]);
+  insertPrompts(db, [{ datasetId, videoId, rowId: '1', line: 1, lineIndex: 0, question: 'What colour?', answer: 'red' }]);
   const promptId = db.prepare('SELECT id FROM prompts').pluck().get() as number;
   const modelId = registerModel(db, { path: '/models/start', family: 'idefics3', fingerprint: 'f0' });
   const runId = createRun(db, { mode: 'isr', datasetId, evalDatasetId: null, startModelId: modelId, roundsPlanned: 2, settings: { samples: 2 } });

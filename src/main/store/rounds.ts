@@ -33,6 +33,13 @@ export function knownModels(db: Db): { path: string; family: string; createdAt: 
     .all() as { path: string; family: string; createdAt: string; runId: number | null; round: number | null }[];
 }
 
+/** Model `id` as registered: its folder, family and content fingerprint. */
+export function modelRecord(db: Db, id: number): { path: string; family: string; fingerprint: string } {
+  const found = db.prepare('SELECT path, family, fingerprint FROM models WHERE id = ?').get(id) as { path: string; family: string; fingerprint: string } | undefined;
+  if (found === undefined) throw new Error(`no model with id ${id} in the database`);
+  return found;
+}
+
 /** The folder of model `id`, as registered. */
 export function modelPath(db: Db, id: number): string {
   const path = db.prepare('SELECT path FROM models WHERE id = ?').pluck().get(id) as string | undefined;

@@ -1,6 +1,6 @@
 // Probing a video with ffmpeg alone (`ffmpeg -i`), since ffmpeg-static ships no ffprobe.
 import { ApiError } from '../../shared/errors';
-import { runFfmpeg } from './run';
+import { lastLine, runFfmpeg } from './run';
 
 export interface VideoInfo {
   durationS: number;
@@ -32,12 +32,12 @@ export function parseProbe(stderr: string): VideoInfo | { error: string } {
 
 /** Probes a video file; ApiError('bad_input') naming the file when ffmpeg cannot read it. */
 export async function probeVideo(ffmpeg: string, path: string): Promise<VideoInfo> {
-  const { stderr } = await runFfmpeg(ffmpeg, ['-hide_banner', '-nostdin', '-i', path]);
-  const info = parseProbe(stderr);
+  const { code, stderr } = await runFfmpeg(ffmpeg, ['-hide_banner', '-nostdin', '-i', path]);
+  const info = code === null ? { error: lastLine(stderr) } : parseProbe(stderr);
   if ('error' in info) {
     // ffmpeg's own last line says why (e.g. "Invalid data found when processing input"); it
     // starts with the path, which the message already names.
-    const hasInput = /^Input #0/m.test(stderr);
+    const hasInput = code === null || /^Input #0/m.test(stderr);
     const why = hasInput ? info.error : lastError(stderr, path);
     throw new ApiError('bad_input', `${path} is not a video ffmpeg can read: ${why}`);
   }

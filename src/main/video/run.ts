@@ -11,6 +11,10 @@ export interface RunResult {
 export interface RunOptions {
   /** Writes the process's stdin; the stream is ended after it resolves. */
   feed?: (stdin: Writable) => Promise<void>;
+  /** Seconds before ffmpeg is killed (code null, the reason as stderr's last line). Default: 120
+   *  without a feed (a probe or a frame of a file that makes ffmpeg hang), none with one (an
+   *  encode lasts as long as its input). */
+  timeoutS?: number;
 }
 
 /** Runs ffmpeg to completion. Never rejects for a non-zero exit: callers read `code` and
@@ -18,6 +22,12 @@ export interface RunOptions {
 export function runFfmpeg(ffmpeg: string, args: string[], options: RunOptions = {}): Promise<RunResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(ffmpeg, args, { stdio: [options.feed ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
+    const limitS = options.timeoutS ?? (options.feed ? undefined : 120);
+    let timedOut = false;
+    const timer = limitS === undefined ? undefined : setTimeout(() => {
+      timedOut = true;
+      child.kill('SIGKILL');
+    }, limitS * 1000);
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     child.stdout?.on('data', (b: Buffer) => out.push(b));
@@ -27,8 +37,10 @@ export function runFfmpeg(ffmpeg: string, args: string[], options: RunOptions = 
     // ffmpeg had already exited is ffmpeg's, and its exit code and stderr report it.
     let feedError: unknown = null;
     child.on('close', (code) => {
+      clearTimeout(timer);
+      const stderr = Buffer.concat(err).toString('utf8') + (timedOut ? `\nffmpeg did not finish within ${limitS} s and was stopped` : '');
       if (feedError) reject(feedError);
-      else resolve({ code, stdout: Buffer.concat(out), stderr: Buffer.concat(err).toString('utf8') });
+      else resolve({ code: timedOut ? null : code, stdout: Buffer.concat(out), stderr });
     });
     if (options.feed && child.stdin) {
       const stdin = child.stdin;

@@ -24,14 +24,15 @@ afterAll(async () => {
 });
 
 describe.each(fixtureArchs)('generate on the %s fixture', (arch) => {
-  const model = (async () => {
+  const loaded = (async () => {
     const dir = mkdtempSync(join(tmpdir(), 'isr-generate-'));
     const { config } = writeFixture(dir, { arch, size: 'tiny', seed: 13, corpus });
     const weights = openWeights(dir, config);
     const lm = await LanguageModel.create(config, weights);
     cleanup.push(() => lm.release(), () => weights.close());
-    return lm;
+    return { lm, weights };
   })();
+  const model = loaded.then((m) => m.lm);
 
   it('greedy is deterministic and is the argmax of a full forward at every step', async () => {
     const lm = await model;
@@ -97,6 +98,15 @@ describe.each(fixtureArchs)('generate on the %s fixture', (arch) => {
     const out = await generate(lm, requests, { ...sampled, maxNewTokens: 3 });
     expect(out.map((g) => [g.tokenIds.length, g.finishReason])).toEqual(requests.map(() => [3, 'length']));
     await expect(generate(lm, requests, { ...sampled, maxNewTokens: 0 })).rejects.toThrow(/maxNewTokens/);
+  });
+
+  it("stops a row at the model's context end, max_position_embeddings, with finishReason length", async () => {
+    const { lm, weights } = await loaded;
+    const longest = Math.max(...requests.map((r) => r.inputIds.length));
+    const short = await LanguageModel.create({ ...lm.config, text: { ...lm.config.text, maxPositionEmbeddings: longest + 2 } }, weights);
+    cleanup.push(() => short.release());
+    const out = await generate(short, requests, { ...sampled, maxNewTokens: 10 });
+    expect(out.map((g) => [g.tokenIds.length, g.finishReason])).toEqual(requests.map((r) => [longest + 2 - r.inputIds.length, 'length']));
   });
 
   it('streams every kept token in order through onToken, rows finishing at different steps', async () => {

@@ -133,8 +133,15 @@ async function generateBatch(
   let active = rows;
   let logitsOf = (k: number) => prefill.logits.subarray(promptRow[k] * vocab, (promptRow[k] + 1) * vocab);
 
+  // A row also ends at the context's end, max_position_embeddings, with unscaled RoPE (prompt.ts
+  // refuses a prompt past it; scaled RoPE is meant to run beyond it).
+  const { maxPositionEmbeddings, rope } = lm.config.text;
+  const contextEnd = rope.scaling.type === 'default' ? maxPositionEmbeddings : Infinity;
   for (;;) {
-    active.forEach((row, k) => advance(row, sampleToken(logitsOf(k), sampling, row.rng), options));
+    active.forEach((row, k) => {
+      advance(row, sampleToken(logitsOf(k), sampling, row.rng), options);
+      if (row.finish === null && requests[row.request].inputIds.length + row.tokens.length >= contextEnd) row.finish = 'length';
+    });
     const keep = active.flatMap((row, k) => (row.finish === null ? [k] : []));
     if (keep.length === 0) break;
     checkCancelled(options.signal);

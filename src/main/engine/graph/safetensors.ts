@@ -5,7 +5,7 @@
 // when asked for, so a multi-gigabyte checkpoint never sits in the JS heap as a whole.
 import fs from 'node:fs';
 import path from 'node:path';
-import { ApiError } from '../../../shared/errors';
+import { ApiError, fileProblem, jsonProblem, shownValue } from '../../../shared/errors';
 import { bf16BitsToFloat32, f16BitsToFloat32 } from './half-float';
 
 /** Every dtype the reference defines, in its order of increasing alignment (`Dtype` in tensor.rs). */
@@ -92,9 +92,11 @@ export class SafetensorsFile implements TensorSource {
     try {
       fd = fs.openSync(file, 'r');
     } catch (err) {
-      throw bad(file, `cannot open: ${(err as Error).message}`);
+      throw new ApiError('bad_input', fileProblem(err, 'safetensors file', file), { file });
     }
     try {
+      // A folder opens (read-only) on Linux and fails only at the first read, with raw EISDIR.
+      if (!fs.fstatSync(fd).isFile()) throw new ApiError('bad_input', fileProblem({ code: 'EISDIR' }, 'safetensors file', file), { file });
       const { entries, metadata } = readHeader(file, fd);
       return new SafetensorsFile(file, fd, entries, metadata);
     } catch (err) {
@@ -183,7 +185,7 @@ function readHeader(file: string, fd: number): { entries: Map<string, Entry>; me
   try {
     header = JSON.parse(text);
   } catch (err) {
-    throw bad(file, `header is not valid JSON: ${(err as Error).message}`);
+    throw bad(file, `header is not valid JSON: ${jsonProblem(err)}`);
   }
   if (typeof header !== 'object' || header === null || Array.isArray(header)) throw bad(file, 'header is not a JSON object');
   const duplicate = firstDuplicateKey(text);
@@ -219,20 +221,20 @@ function readHeader(file: string, fd: number): { entries: Map<string, Entry>; me
     end = stop;
     previous = name;
   }
-  if (end !== bufferSize) throw bad(file, `the tensors cover ${end} bytes but the buffer holds ${bufferSize}`);
+  if (end !== bufferSize) throw bad(file, `the header's tensors cover ${end} bytes but the buffer holds ${bufferSize}: bytes [${end}, ${bufferSize}) belong to no tensor`);
   return { entries: new Map(entries.map((e) => [e.name, e.entry])), metadata };
 }
 
 function parseEntry(file: string, name: string, value: unknown): { info: TensorInfo; offsets: [number, number] } {
   const where = `tensor '${name}'`;
-  if (typeof value !== 'object' || value === null) throw bad(file, `${where} is not an object`);
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw bad(file, `${where} is not an object`);
   const { dtype, shape, data_offsets: offsets } = value as Record<string, unknown>;
   if (typeof dtype !== 'string' || !(dtypes as readonly string[]).includes(dtype)) {
-    throw bad(file, `${where} has unknown dtype ${JSON.stringify(dtype)} (known: ${dtypes.join(', ')})`);
+    throw bad(file, `${where} has ${dtype === undefined ? 'no dtype' : `unknown dtype ${shownValue(dtype)}`} (known: ${dtypes.join(', ')})`);
   }
-  if (!Array.isArray(shape) || !shape.every(isCount)) throw bad(file, `${where} has an invalid shape ${JSON.stringify(shape)}`);
+  if (!Array.isArray(shape) || !shape.every(isCount)) throw bad(file, `${where} has ${shape === undefined ? 'no shape' : `an invalid shape ${shownValue(shape)}`}`);
   if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every(isCount) || offsets[1] < offsets[0]) {
-    throw bad(file, `${where} has invalid data_offsets ${JSON.stringify(offsets)}`);
+    throw bad(file, `${where} has ${offsets === undefined ? 'no data_offsets' : `invalid data_offsets ${shownValue(offsets)}`}`);
   }
   const byteLength = offsets[1] - offsets[0];
   const expected = byteLengthOf(dtype as Dtype, shape);
@@ -411,12 +413,13 @@ class ShardedCheckpoint implements TensorSource {
   }
 
   static open(dir: string, index: string): ShardedCheckpoint {
-    let weightMap: unknown;
+    let parsed: unknown;
     try {
-      weightMap = (JSON.parse(fs.readFileSync(index, 'utf8')) as { weight_map?: unknown }).weight_map;
+      parsed = JSON.parse(fs.readFileSync(index, 'utf8'));
     } catch (err) {
-      throw new ApiError('bad_input', `checkpoint index ${index} is not valid JSON: ${(err as Error).message}`, { file: index });
+      throw new ApiError('bad_input', (err as { code?: unknown }).code === undefined ? `checkpoint index ${index} is not valid JSON: ${jsonProblem(err)}` : fileProblem(err, 'checkpoint index', index), { file: index });
     }
+    const weightMap = typeof parsed === 'object' && parsed !== null ? (parsed as { weight_map?: unknown }).weight_map : undefined;
     if (typeof weightMap !== 'object' || weightMap === null || Array.isArray(weightMap)) {
       throw new ApiError('bad_input', `checkpoint index ${index} has no weight_map object`, { file: index });
     }
@@ -424,7 +427,7 @@ class ShardedCheckpoint implements TensorSource {
     const map = new Map<string, SafetensorsFile>();
     try {
       for (const [name, shardName] of Object.entries(weightMap)) {
-        if (typeof shardName !== 'string' || shardName.includes('/') || shardName.includes('\\')) {
+        if (typeof shardName !== 'string' || shardName === '' || shardName.includes('/') || shardName.includes('\\')) {
           throw new ApiError('bad_input', `checkpoint index ${index}: weight '${name}' maps to an invalid shard name ${JSON.stringify(shardName)}`, { file: index, tensor: name });
         }
         let shard = shards.get(shardName);

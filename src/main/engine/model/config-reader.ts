@@ -2,10 +2,12 @@
 // key, and the readers of the sections all supported families share (the SigLIP vision_config and
 // the Qwen2 / Llama text_config), with the defaults of transformers' configuration classes
 // (configuration_qwen2.py, configuration_llama.py, configuration_siglip.py).
-import { readFileSync } from 'node:fs';
+import { statSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
+import { ApiError, fileProblem, shownValue } from '../../../shared/errors';
 import { activationNames } from '../graph/nn';
 import type { DecoderConfig, VisionConfig } from './config';
+import { readJsonObject } from './json-file';
 import { readRope } from './rope';
 
 export type Json = Record<string, unknown>;
@@ -30,8 +32,8 @@ export class Reader {
 
   private fail(key: string, want: string): never {
     const value = this.obj[key];
-    const got = value === undefined ? 'it is missing' : `got ${JSON.stringify(value)}`;
-    throw new Error(`${this.file}: "${this.prefix}${key}" must be ${want}; ${got}`);
+    const got = value === undefined ? 'it is missing' : `got ${shownValue(value)}`;
+    throw new ApiError('bad_input', `${this.file}: "${this.prefix}${key}" must be ${want}; ${got}`, { file: this.file, key: `${this.prefix}${key}` });
   }
 
   /** Whether the object itself holds `key` (not null). */
@@ -86,7 +88,7 @@ export class Reader {
   /** A key whose value the studio implements only for some settings: anything else is refused. */
   only(key: string, allowed: readonly unknown[], why: string): void {
     const v = this.value(key, undefined);
-    if (!allowed.includes(v)) throw new Error(`${this.file}: "${this.prefix}${key}" ${JSON.stringify(v)} is not supported (${why})`);
+    if (!allowed.includes(v)) throw new ApiError('bad_input', `${this.file}: "${this.prefix}${key}" ${shownValue(v)} is not supported (${why})`, { file: this.file, key: `${this.prefix}${key}` });
   }
 
   child(key: string): Reader {
@@ -108,7 +110,17 @@ export class Reader {
 
   /** An error about how keys relate to each other, naming the file. */
   error(message: string): Error {
-    return new Error(`${this.file}: ${message}`);
+    return new ApiError('bad_input', `${this.file}: ${message}`, { file: this.file });
+  }
+
+  /** A token id the model embeds (an image or video placeholder): from 0 to below the text model's
+   *  vocab_size, which `text` read under `text_config`. */
+  tokenId(key: string, fallback: number, text: DecoderConfig): number {
+    const id = this.int(key, fallback);
+    if (id < 0 || id >= text.vocabSize) {
+      throw new ApiError('bad_input', `${this.file}: "${this.prefix}${key}" ${id} is not a token id of the model, whose text_config.vocab_size is ${text.vocabSize} (ids 0..${text.vocabSize - 1})`, { file: this.file, key: `${this.prefix}${key}` });
+    }
+    return id;
   }
 }
 
@@ -186,7 +198,7 @@ export function readVisionConfig(r: Reader): VisionConfig {
   const numHeads = r.positiveInt('num_attention_heads');
   const imageSize = r.positiveInt('image_size');
   const patchSize = r.positiveInt('patch_size');
-  if (hiddenSize % numHeads !== 0) throw r.error(`vision hidden_size ${hiddenSize} is not divisible by its ${numHeads} heads`);
+  if (hiddenSize % numHeads !== 0) throw r.error(`"vision_config.hidden_size" ${hiddenSize} is not divisible by "vision_config.num_attention_heads" ${numHeads}`);
   r.only('num_channels', [3], 'frames are decoded as RGB');
   return {
     hiddenSize,
@@ -207,12 +219,16 @@ export function readActivation(r: Reader, key: string, fallback?: string): strin
 
 /** config.json of a model folder, parsed, with a Reader over its top level. */
 export function readConfigJson(dir: string): { file: string; json: Json; reader: Reader } {
-  const file = join(dir, 'config.json');
-  let json: Json;
+  // The folder first, so a mistyped path is named as the folder it is, not as its config.json.
+  let folder: Stats | undefined;
   try {
-    json = JSON.parse(readFileSync(file, 'utf8')) as Json;
+    folder = statSync(dir, { throwIfNoEntry: false });
   } catch (err) {
-    throw new Error(`cannot read ${file}: ${(err as Error).message}`);
+    throw new ApiError('bad_input', fileProblem(err, 'model folder', dir), { file: dir });
   }
+  if (folder === undefined) throw new ApiError('bad_input', fileProblem({ code: 'ENOENT' }, 'model folder', dir), { file: dir });
+  if (!folder.isDirectory()) throw new ApiError('bad_input', `model folder is a file, not a folder: ${dir}`, { file: dir });
+  const file = join(dir, 'config.json');
+  const json = readJsonObject(file);
   return { file, json, reader: new Reader(file, json) };
 }

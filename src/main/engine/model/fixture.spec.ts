@@ -9,6 +9,7 @@ import { checkpointPreset, checkpointPresetIds } from './checkpoint-presets';
 import { fixtureArchs, writeCheckpointFixture, writeFixture } from './fixture';
 import { readPreprocessorConfig } from './preprocess';
 import { ModelTokenizer } from './tokenizer';
+import { VideoLanguageModel } from './vlm';
 import { expectedWeights, openWeights } from './weights';
 
 const corpus = ['What colour is the square?', 'Which way does the red circle move?', 'How many shapes are in the video?'];
@@ -150,5 +151,7 @@ describe.each(checkpointPresetIds)('the %s stand-in', (like) => {
     const source = openCheckpoint(dir);
     for (const [name, shape] of shapes) expect(source.info(name), name).toMatchObject({ dtype: preset.weights.dtype, shape });
     source.close();
+    // The published files pass every check of loading (token ids, sizes against the weights, the chat template's prompts).
+    expect(VideoLanguageModel.check(dir)).toEqual(config);
   });
 });

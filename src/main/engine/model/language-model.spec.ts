@@ -119,7 +119,9 @@ describe.each(fixtureArchs)('%s language model', (arch) => {
       expect(row).toEqual(id === tokenId ? features.subarray(slot * hidden, (slot + 1) * hidden) : plain.subarray(t * hidden, (t + 1) * hidden));
     });
     await expect(lm.embed(prompt, { tokenId, features: features.subarray(0, 2 * hidden) })).rejects.toThrow(/3 tokens of id .*, 2 feature rows/);
-    await expect(lm.embed([lm.config.text.vocabSize])).rejects.toThrow(/outside the vocabulary/);
+    // The message names the field the vocabulary comes from, in its file, and where the id stood.
+    const vocab = lm.config.text.vocabSize;
+    await expect(lm.embed([3, vocab])).rejects.toThrow(`token id ${vocab} (position 1 of the 2 input ids) is outside the vocabulary of ${vocab}, ${lm.config.file} text_config.vocab_size`);
   });
 
   it('returns per-layer attention probabilities of the naive forward', async () => {

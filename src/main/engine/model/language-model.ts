@@ -5,6 +5,7 @@
 // decoder.ts rowsAtRunTime). Every session, and training's graphs, read the model's one copy of the
 // weights (ModelWeights.shared, graph/session.ts). Where memory goes and why: docs/engine.md, memory.
 import * as ort from 'onnxruntime-node';
+import { ApiError } from '../../../shared/errors';
 import { Session, type SessionOptions } from '../graph/session';
 import type { ModelConfig } from './config';
 import { attentionRows, buildDecoderGraph, buildEmbeddingGraph, LOGITS_POSITIONS, pastName, presentName, QUERY_POSITIONS, queryStatesName } from './decoder';
@@ -70,8 +71,11 @@ export class LanguageModel {
   async embed(inputIds: readonly number[], visual?: { tokenId: number; features: Float32Array }): Promise<Float32Array> {
     const { vocabSize } = this.config.text;
     const hidden = this.hiddenSize;
-    const bad = inputIds.find((id) => !(Number.isInteger(id) && id >= 0 && id < vocabSize));
-    if (bad !== undefined) throw new Error(`token id ${bad} is outside the vocabulary of ${vocabSize}`);
+    const at = inputIds.findIndex((id) => !(Number.isInteger(id) && id >= 0 && id < vocabSize));
+    if (at >= 0) {
+      const { file } = this.config;
+      throw new ApiError('bad_input', `token id ${inputIds[at]} (position ${at} of the ${inputIds.length} input ids) is outside the vocabulary of ${vocabSize}, ${file} text_config.vocab_size: the ids come from another tokenizer than the folder's tokenizer.json`, { file, key: 'text_config.vocab_size' });
+    }
     const out = await this.embedding.run({
       input_ids: new ort.Tensor('int64', BigInt64Array.from(inputIds, (id) => BigInt(id)), [1, inputIds.length]),
     });

@@ -2,8 +2,9 @@
 // PIL-based) transformers processors do it to a video frame: resize with PIL and the config's
 // `resample` (resize.ts), then rescale and normalise into [frames, 3, height, width] float32.
 // docs/families.md, "Preprocessing", says which processor each step follows.
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { ApiError, shownValue } from '../../../shared/errors';
+import { readJsonObject } from './json-file';
 import { Resample, isResampleFilter, resizeRgb, type ResampleFilter, type RgbImage } from './resize';
 
 export interface ImageProcessorConfig {
@@ -39,8 +40,11 @@ const triple = (value: unknown, file: string, key: string, fallback: number): [n
   if (Array.isArray(value) && value.length === 3 && value.every((v) => typeof v === 'number')) {
     return value as [number, number, number];
   }
-  throw new Error(`${file}: "${key}" must be a number or three numbers, got ${JSON.stringify(value)}`);
+  throw bad(file, `"${key}" must be a number or three numbers, got ${shownValue(value)}`);
 };
+
+/** A key of the file that cannot be used: bad input, as every file of a model folder is. */
+const bad = (file: string, message: string) => new ApiError('bad_input', `${file}: ${message}`, { file });
 
 const positive = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v > 0;
 const record = (v: unknown): Record<string, unknown> | undefined => (v && typeof v === 'object' ? (v as Record<string, unknown>) : undefined);
@@ -58,7 +62,7 @@ function inputSize(config: Record<string, unknown>, file: string): { height: num
     if (positive(sized.height) && positive(sized.width)) return { height: sized.height, width: sized.width };
     if (positive(sized.shortest_edge)) return { height: sized.shortest_edge, width: sized.shortest_edge };
   }
-  throw new Error(`${file}: no usable input size (looked for size.height/width, size.shortest_edge, max_image_size.longest_edge)`);
+  throw bad(file, 'no usable input size (looked for size.height/width, size.shortest_edge, max_image_size.longest_edge)');
 }
 
 /** Idefics3/SmolVLM's first resize: SmolVLM's video processor takes video_sampling.video_size, the
@@ -67,24 +71,19 @@ function longestEdge(config: Record<string, unknown>, file: string, doResize: bo
   if (!positive(record(config.max_image_size)?.longest_edge) || !doResize) return null;
   const video = record(record(config.video_sampling)?.video_size)?.longest_edge;
   const edge = video ?? record(config.size)?.longest_edge;
-  if (!positive(edge)) throw new Error(`${file}: max_image_size comes with size.longest_edge (or video_sampling.video_size.longest_edge), got ${JSON.stringify(config.size)}`);
+  if (!positive(edge)) throw bad(file, `max_image_size comes with size.longest_edge (or video_sampling.video_size.longest_edge), got ${shownValue(video ?? config.size)}`);
   return edge;
 }
 
 export function readPreprocessorConfig(dir: string): ImageProcessorConfig {
   const file = join(dir, 'preprocessor_config.json');
-  let config: Record<string, unknown>;
-  try {
-    config = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
-  } catch (err) {
-    throw new Error(`cannot read ${file}: ${(err as Error).message}`);
-  }
+  const config = readJsonObject(file);
   const rescaleFactor = config.rescale_factor ?? 1 / 255;
-  if (typeof rescaleFactor !== 'number' || !(rescaleFactor > 0)) throw new Error(`${file}: "rescale_factor" must be a positive number`);
+  if (typeof rescaleFactor !== 'number' || !(rescaleFactor > 0)) throw bad(file, '"rescale_factor" must be a positive number');
   const std = triple(config.image_std, file, 'image_std', 1);
-  if (std.some((s) => !(s > 0))) throw new Error(`${file}: "image_std" must be positive`);
+  if (std.some((s) => !(s > 0))) throw bad(file, '"image_std" must be positive');
   const resample = config.resample ?? (lanczosByDefault.has(config.image_processor_type as string) ? Resample.LANCZOS : Resample.BICUBIC);
-  if (!isResampleFilter(resample)) throw new Error(`${file}: "resample" must be a PIL filter number 0-5, got ${JSON.stringify(resample)}`);
+  if (!isResampleFilter(resample)) throw bad(file, `"resample" must be a PIL filter number 0-5, got ${shownValue(resample)}`);
   const doResize = config.do_resize !== false;
   const squared = positive(record(config.max_image_size)?.longest_edge);
   return {

@@ -120,15 +120,19 @@ describe('ModelTokenizer errors and template locations', () => {
     expect(() => text.applyChatTemplate([{ role: 'user', content: [{ type: 'video' }] }], { addGenerationPrompt: false })).toThrow(/tokenizer_config\.json takes text content only, so it cannot show a video/);
   });
 
-  it('names the template and the chat when rendering fails', () => {
-    const bad = writeFolder({ ...files, 'chat_template.jinja': "{{ raise_exception('roles must alternate') }}" });
+  it('names the template and the chat when rendering fails, and gives the template\'s own raise_exception as its message', () => {
+    const bad = writeFolder({ ...files, 'chat_template.jinja': '{{ messages[0].content.nope() }}' });
     expect(() => ModelTokenizer.load(bad).applyChatTemplate([{ role: 'user', content: 'x' }], { addGenerationPrompt: false })).toThrow(
-      /the chat template in .*chat_template\.jinja failed on a chat of 1 message\(s\) \(user\): .*roles must alternate/,
+      /the chat template in .*chat_template\.jinja failed on a chat of 1 message\(s\) \(user\): /,
+    );
+    const raises = writeFolder({ ...files, 'chat_template.jinja': "{{ raise_exception('roles must\nalternate') }}" });
+    expect(() => ModelTokenizer.load(raises).applyChatTemplate([{ role: 'user', content: 'x' }], { addGenerationPrompt: false })).toThrow(
+      new RegExp(`^${raises}/chat_template\\.jinja: the chat template raised an error: roles must alternate$`),
     );
   });
 
   it('names the file at fault', () => {
-    expect(() => ModelTokenizer.load(writeFolder({ 'tokenizer_config.json': config }))).toThrow(/cannot read .*tokenizer\.json/);
+    expect(() => ModelTokenizer.load(writeFolder({ 'tokenizer_config.json': config }))).toThrow(/not found: .*tokenizer\.json/);
     expect(() => ModelTokenizer.load(writeFolder({ ...files, 'tokenizer.json': '{"model": ' }))).toThrow(/tokenizer\.json is not valid JSON/);
     expect(() => ModelTokenizer.load(writeFolder({ ...files, 'tokenizer_config.json': configWithoutTemplate }))).toThrow(/no chat template in/);
     expect(() => ModelTokenizer.load(writeFolder({ ...files, 'chat_template.jinja': '{% for x in %}' }))).toThrow(/chat template in .*chat_template\.jinja does not parse/);

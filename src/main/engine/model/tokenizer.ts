@@ -1,10 +1,15 @@
 // A model folder's tokenizer and chat template: tokenizer.json and tokenizer_config.json through
-// @huggingface/tokenizers, the chat template through @huggingface/jinja, found where Hugging Face
-// folders keep it (chat_template.jinja, chat_template.json, or tokenizer_config.json).
-import { Template } from '@huggingface/jinja';
+// @huggingface/tokenizers, the chat template through @huggingface/jinja (within limits:
+// chat-template.ts), found where Hugging Face folders keep it (chat_template.jinja,
+// chat_template.json, or tokenizer_config.json).
 import { Tokenizer } from '@huggingface/tokenizers';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { ApiError, fileProblem, shownValue } from '../../../shared/errors';
+import { CompiledChatTemplate, type ChatTemplateText } from './chat-template';
+import { readJsonObject } from './json-file';
+
+export type { ChatTemplateText } from './chat-template';
 
 export type ContentPart = { type: 'text'; text: string } | { type: 'image' } | { type: 'video' };
 
@@ -18,12 +23,6 @@ export function userTurn(text: string, withVideo = true): ChatMessage[] {
   return [{ role: 'user', content: withVideo ? [{ type: 'video' }, { type: 'text', text }] : text }];
 }
 
-/** A chat template: where it came from (named in errors) and its text. */
-export interface ChatTemplateText {
-  source: string;
-  text: string;
-}
-
 /** Whether a template reads content as a list of typed parts (every multimodal template the
  *  families publish) rather than as a string (a text model's template, e.g. Qwen2's). */
 const takesParts = (template: string) => /\[\s*['"]type['"]\s*\]|\.type\b|selectattr\(\s*['"]type['"]/.test(template);
@@ -35,35 +34,94 @@ function shapedFor(template: ChatTemplateText, messages: ChatMessage[]): ChatMes
   return messages.map((m) => {
     if (typeof m.content === 'string') return m;
     const visual = m.content.find((p) => p.type !== 'text');
-    if (visual) throw new Error(`the chat template in ${template.source} takes text content only, so it cannot show ${visual.type === 'image' ? 'an image' : 'a video'}: the model folder needs its processor's chat template (chat_template.json)`);
+    if (visual) throw new ApiError('bad_input', `the chat template in ${template.source} takes text content only, so it cannot show ${visual.type === 'image' ? 'an image' : 'a video'}: the model folder needs its processor's chat template (chat_template.json)`, { file: template.source });
     return { ...m, content: m.content.map((p) => (p.type === 'text' ? p.text : '')).join('') };
   });
 }
 
-function readJson(file: string): Record<string, unknown> {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (err) {
-    throw new Error(`cannot read ${file}: ${(err as Error).message}`);
+/** The tokenizer models @huggingface/tokenizers implements (create_tokenizer_model); anything else
+ *  it would run as a "legacy" model that maps no text to ids. */
+const tokenizerModels = ['BPE', 'WordPiece', 'Unigram'] as const;
+
+/** tokenizer.json's "model.type", refused unless the library implements it. A file that leaves the
+ *  type out (older tokenizers versions) is taken as the library infers it: a list vocabulary is
+ *  Unigram, "merges" BPE, "continuing_subword_prefix" with "unk_token" WordPiece. */
+function checkTokenizerModel(file: string, json: Record<string, unknown>): void {
+  const model = json.model;
+  if (typeof model !== 'object' || model === null || Array.isArray(model)) {
+    throw new ApiError('bad_input', `${file}: "model" must be an object with a "type" (one of ${tokenizerModels.map((t) => `"${t}"`).join(', ')})`, { file, key: 'model' });
   }
-  try {
-    const value = JSON.parse(text) as unknown;
-    if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new Error('expected a JSON object');
-    return value as Record<string, unknown>;
-  } catch (err) {
-    throw new Error(`${file} is not valid JSON: ${(err as Error).message}`);
+  const m = model as Record<string, unknown>;
+  const supported = `ISR Studio's tokenizer library (@huggingface/tokenizers) runs ${tokenizerModels.map((t) => `"${t}"`).join(', ')}`;
+  if (m.type !== undefined) {
+    if (!tokenizerModels.includes(m.type as (typeof tokenizerModels)[number])) {
+      throw new ApiError('bad_input', `${file}: "model.type" ${shownValue(m.type)} is not supported: ${supported}`, { file, key: 'model.type' });
+    }
+    return;
   }
+  const inferred = Array.isArray(m.vocab) || 'merges' in m || ('continuing_subword_prefix' in m && 'unk_token' in m);
+  if (!inferred) throw new ApiError('bad_input', `${file}: "model.type" is missing and the model is none the library can infer: ${supported}`, { file, key: 'model.type' });
+}
+
+/** The pipeline sections the library builds by their "type"; one of another shape it reports as
+ *  "Unknown PreTokenizer type: undefined", naming neither the key nor the file. */
+const pipelineSections = ['normalizer', 'pre_tokenizer', 'post_processor', 'decoder'] as const;
+const sectionOfLibraryName: Record<string, string> = { Normalizer: 'normalizer', PreTokenizer: 'pre_tokenizer', PostProcessor: 'post_processor', Decoder: 'decoder' };
+
+/** tokenizer.json's sections of the shapes the library reads, each refused by its key otherwise. */
+function checkTokenizerShape(file: string, json: Record<string, unknown>): void {
+  const refuse = (key: string, want: string, got: unknown) => {
+    throw new ApiError('bad_input', `${file}: "${key}" must be ${want}, got ${shownValue(got)}`, { file, key });
+  };
+  const isObject = (v: unknown) => typeof v === 'object' && v !== null && !Array.isArray(v);
+  for (const key of pipelineSections) {
+    const v = json[key];
+    if (v !== undefined && v !== null && !(isObject(v) && typeof (v as { type?: unknown }).type === 'string')) refuse(key, 'null or an object with a "type"', v);
+  }
+  if (json.added_tokens !== undefined && !Array.isArray(json.added_tokens)) refuse('added_tokens', 'a list', json.added_tokens);
+  for (const [i, t] of ((json.added_tokens as unknown[] | undefined) ?? []).entries()) {
+    if (!isObject(t) || typeof (t as { content?: unknown }).content !== 'string') refuse(`added_tokens.${i}`, 'an object with a "content" string', t);
+  }
+  const model = json.model as Record<string, unknown>;
+  if (model.merges !== undefined && !(Array.isArray(model.merges) && model.merges.every((m) => typeof m === 'string' || (Array.isArray(m) && m.length === 2 && m.every((p) => typeof p === 'string'))))) {
+    refuse('model.merges', 'a list of merges ("a b" or ["a", "b"])', model.merges);
+  }
+  if (model.vocab !== undefined && !isObject(model.vocab) && !(model.type === 'Unigram' && Array.isArray(model.vocab))) refuse('model.vocab', model.type === 'Unigram' ? 'a list of [piece, score]' : 'an object of token: id', model.vocab);
+}
+
+/** The highest token id tokenizer.json gives (its model's vocabulary and its added tokens), and the
+ *  token; a negative or fractional id is refused, naming the key. */
+function highestTokenId(file: string, json: Record<string, unknown>): { id: number; token: string } | null {
+  let top: { id: number; token: string } | null = null;
+  const see = (id: unknown, token: string, key: string) => {
+    if (typeof id !== 'number' || !Number.isInteger(id) || id < 0) {
+      throw new ApiError('bad_input', `${file}: "${key}" gives token ${shownValue(token)} the id ${shownValue(id)}; ids are whole numbers from 0`, { file, key });
+    }
+    if (top === null || id > top.id) top = { id, token };
+  };
+  const vocab = (json.model as { vocab?: unknown }).vocab;
+  // Unigram's vocabulary is a list of [piece, score]: the id is the index.
+  if (Array.isArray(vocab)) vocab.forEach((entry, i) => see(i, String(Array.isArray(entry) ? entry[0] : entry), 'model.vocab'));
+  else if (typeof vocab === 'object' && vocab !== null) for (const [token, id] of Object.entries(vocab)) see(id, token, 'model.vocab');
+  const added = json.added_tokens;
+  if (Array.isArray(added)) for (const t of added as { id?: unknown; content?: unknown }[]) see(t?.id, String(t?.content), 'added_tokens');
+  return top;
 }
 
 /** The chat template's text, from the first of the places Hugging Face folders keep it. */
 function findChatTemplate(dir: string, config: Record<string, unknown>): ChatTemplateText {
   const jinja = join(dir, 'chat_template.jinja');
-  if (existsSync(jinja)) return { source: jinja, text: readFileSync(jinja, 'utf8') };
+  if (existsSync(jinja)) {
+    try {
+      return { source: jinja, text: readFileSync(jinja, 'utf8') };
+    } catch (err) {
+      throw new ApiError('bad_input', fileProblem(err, 'chat template file', jinja), { file: jinja });
+    }
+  }
   const processorTemplate = join(dir, 'chat_template.json');
   if (existsSync(processorTemplate)) {
-    const value = readJson(processorTemplate).chat_template;
-    if (typeof value !== 'string') throw new Error(`${processorTemplate}: "chat_template" is not a string`);
+    const value = readJsonObject(processorTemplate).chat_template;
+    if (typeof value !== 'string') throw new ApiError('bad_input', `${processorTemplate}: "chat_template" is not a string`, { file: processorTemplate, key: 'chat_template' });
     return { source: processorTemplate, text: value };
   }
   const fromConfig = config.chat_template;
@@ -74,7 +132,7 @@ function findChatTemplate(dir: string, config: Record<string, unknown>): ChatTem
     const named = fromConfig.find((t: { name?: string }) => t.name === 'default') as { template?: unknown } | undefined;
     if (typeof named?.template === 'string') return { source, text: named.template };
   }
-  throw new Error(`no chat template in ${dir}: looked for chat_template.jinja, chat_template.json and "chat_template" in tokenizer_config.json`);
+  throw new ApiError('bad_input', `no chat template in ${dir}: looked for chat_template.jinja, chat_template.json and "chat_template" in tokenizer_config.json`, { file: dir });
 }
 
 export class ModelTokenizer {
@@ -83,9 +141,11 @@ export class ModelTokenizer {
     private readonly tokenizer: Tokenizer,
     private readonly config: Record<string, unknown>,
     private readonly template: ChatTemplateText,
+    /** The highest id tokenizer.json gives a token (null: none), checked against the model's vocabulary (checkVocabulary). */
+    private readonly highest: { id: number; token: string } | null,
   ) {}
 
-  private readonly parsed = new Map<string, Template>();
+  private readonly parsed = new Map<string, CompiledChatTemplate>();
 
   /** Where the folder's chat template was found. */
   get templateSource(): string {
@@ -94,27 +154,43 @@ export class ModelTokenizer {
 
   static load(dir: string): ModelTokenizer {
     const tokenizerFile = join(dir, 'tokenizer.json');
-    const json = readJson(tokenizerFile);
-    const config = readJson(join(dir, 'tokenizer_config.json'));
+    const json = readJsonObject(tokenizerFile);
+    const config = readJsonObject(join(dir, 'tokenizer_config.json'));
+    checkTokenizerModel(tokenizerFile, json);
+    checkTokenizerShape(tokenizerFile, json);
+    const highest = highestTokenId(tokenizerFile, json);
     let tokenizer: Tokenizer;
     try {
       tokenizer = new Tokenizer(json, config);
     } catch (err) {
-      throw new Error(`${tokenizerFile}: unsupported tokenizer: ${(err as Error).message}`);
+      const message = (err as Error).message;
+      const unknown = /^Unknown (\w+) type: (.*)$/.exec(message);
+      const key = unknown ? sectionOfLibraryName[unknown[1]] : undefined;
+      if (key !== undefined) throw new ApiError('bad_input', `${tokenizerFile}: a "${key}" of type ${JSON.stringify(unknown![2])} is not supported by the tokenizer library`, { file: tokenizerFile, key });
+      throw new ApiError('bad_input', `${tokenizerFile}: unsupported tokenizer: ${message}`, { file: tokenizerFile });
     }
-    const model = new ModelTokenizer(dir, tokenizer, config, findChatTemplate(dir, config));
+    const model = new ModelTokenizer(dir, tokenizer, config, findChatTemplate(dir, config), highest);
     model.compiled(model.template);
     return model;
   }
 
-  private compiled(template: ChatTemplateText): Template {
+  /**
+   * Refuses a tokenizer that gives ids the model has no embedding for: every id of tokenizer.json
+   * (vocabulary and added tokens) must be below the text model's vocab_size. `where` names that key
+   * and its file (e.g. "/m/config.json text_config.vocab_size").
+   */
+  checkVocabulary(vocabSize: number, where: string): void {
+    const top = this.highest;
+    if (top !== null && top.id >= vocabSize) {
+      const file = join(this.dir, 'tokenizer.json');
+      throw new ApiError('bad_input', `${file}: token id ${top.id} (${JSON.stringify(top.token)}) is outside ${where} ${vocabSize}: the model has no embedding for it`, { file });
+    }
+  }
+
+  private compiled(template: ChatTemplateText): CompiledChatTemplate {
     let parsed = this.parsed.get(template.text);
     if (parsed === undefined) {
-      try {
-        parsed = new Template(template.text);
-      } catch (err) {
-        throw new Error(`chat template in ${template.source} does not parse: ${(err as Error).message}`);
-      }
+      parsed = CompiledChatTemplate.compile(template);
       this.parsed.set(template.text, parsed);
     }
     return parsed;
@@ -134,7 +210,7 @@ export class ModelTokenizer {
   /** The id of a token that must exist (an image or video placeholder, an end-of-turn marker). */
   tokenId(token: string): number {
     const id = this.tokenizer.token_to_id(token);
-    if (id === undefined) throw new Error(`token "${token}" is not in ${join(this.dir, 'tokenizer.json')}`);
+    if (id === undefined) throw new ApiError('bad_input', `token "${token}" is not in ${join(this.dir, 'tokenizer.json')}`, { file: join(this.dir, 'tokenizer.json') });
     return id;
   }
 
@@ -164,16 +240,12 @@ export class ModelTokenizer {
   applyChatTemplate(messages: ChatMessage[], options: { addGenerationPrompt: boolean; template?: ChatTemplateText }): string {
     const template = options.template ?? this.template;
     const shaped = shapedFor(template, messages);
-    try {
-      return this.compiled(template).render({
-        messages: shaped,
-        add_generation_prompt: options.addGenerationPrompt,
-        bos_token: this.specialToken('bos_token') ?? '',
-        eos_token: this.specialToken('eos_token') ?? '',
-      });
-    } catch (err) {
-      const roles = messages.map((m) => m.role).join(', ');
-      throw new Error(`the chat template in ${template.source} failed on a chat of ${messages.length} message(s) (${roles}): ${(err as Error).message}`);
-    }
+    const chat = `a chat of ${messages.length} message(s) (${messages.map((m) => m.role).join(', ')})`;
+    return this.compiled(template).render({
+      messages: shaped,
+      add_generation_prompt: options.addGenerationPrompt,
+      bos_token: this.specialToken('bos_token') ?? '',
+      eos_token: this.specialToken('eos_token') ?? '',
+    }, chat);
   }
 }

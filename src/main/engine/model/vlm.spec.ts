@@ -124,7 +124,7 @@ describe('loading a model folder', () => {
     const dir = mkdtempSync(join(tmpdir(), 'isr-vlm-bad-'));
     writeFixture(dir, { arch: 'llava-onevision', size: 'tiny', seed: 1, corpus });
     writeFileSync(join(dir, 'preprocessor_config.json'), JSON.stringify({ size: { height: 48, width: 48 } }));
-    await expect(VideoLanguageModel.load(dir)).rejects.toThrow(`${join(dir, 'preprocessor_config.json')}: frames of 48x48 do not fit`);
+    await expect(VideoLanguageModel.load(dir)).rejects.toThrow(`${join(dir, 'preprocessor_config.json')}: frames of 48x48 (its size, or max_image_size) do not fit`);
     rmSync(dir, { recursive: true, force: true });
   });
 });

@@ -2,6 +2,7 @@
 // preprocessing, the vision tower and the decoder as ONNX Runtime sessions. What the method layer
 // calls to describe, answer and judge; it knows nothing of where frames come from.
 import { createHash } from 'node:crypto';
+import { ApiError } from '../../../shared/errors';
 import type { SessionOptions } from '../graph/session';
 import { attentionOverKeys, foldVisual } from '../generate/attention';
 import { generate, type GenerateOptions, type Generation } from '../generate/generate';
@@ -11,7 +12,7 @@ import { familyOf } from './families';
 import { LanguageModel } from './language-model';
 import { readPreprocessorConfig, pixelValues, type Frame, type ImageProcessorConfig } from './preprocess';
 import { buildPrompt, type BuiltPrompt, type PromptVideo } from './prompt';
-import { ModelTokenizer, type ChatMessage } from './tokenizer';
+import { ModelTokenizer, userTurn, type ChatMessage } from './tokenizer';
 import { VisionEncoder } from './vision';
 import { openWeights, type ModelWeights } from './weights';
 
@@ -67,16 +68,55 @@ export class VideoLanguageModel {
   }
 
   /** Reads and checks every file of a model folder (config, tokenizer, preprocessor, each weight's
-   *  name, dtype and shape) without building any session; the weights are left open. */
+   *  name, dtype and shape, then the prompts the chat template makes) without building any session;
+   *  the weights are left open. */
   private static open(dir: string): { config: ModelConfig; tokenizer: ModelTokenizer; preprocessor: ImageProcessorConfig; weights: ModelWeights } {
     const config = readModelConfig(dir);
     const tokenizer = ModelTokenizer.load(dir);
+    tokenizer.checkVocabulary(config.text.vocabSize, `${config.file} text_config.vocab_size`);
     const preprocessor = readPreprocessorConfig(dir);
     const side = config.vision.imageSize;
     if (preprocessor.size.height !== side || preprocessor.size.width !== side) {
-      throw new Error(`${preprocessor.file}: frames of ${preprocessor.size.width}x${preprocessor.size.height} do not fit the vision tower's ${side}x${side} (config.json vision_config.image_size)`);
+      throw new ApiError('bad_input', `${preprocessor.file}: frames of ${preprocessor.size.width}x${preprocessor.size.height} (its size, or max_image_size) do not fit the vision tower's ${side}x${side} (config.json vision_config.image_size)`, { file: preprocessor.file });
     }
-    return { config, tokenizer, preprocessor, weights: openWeights(dir, config) };
+    const weights = openWeights(dir, config);
+    try {
+      VideoLanguageModel.preflight(tokenizer, config);
+    } catch (err) {
+      weights.close();
+      throw err;
+    }
+    return { config, tokenizer, preprocessor, weights };
+  }
+
+  /**
+   * The prompts every use of the model makes, built once at load: a question about one frame with
+   * the generation prompt, that question answered (what training renders), and a question without a
+   * video (a judge's, when it is shown no frames). The chat template runs on them within its limits
+   * (chat-template.ts), so a template that loops, raises or writes the placeholders wrongly, and a
+   * placeholder the tokenizer splits, are refused here, before any session is built; and the
+   * context must hold the longest of them and one token generated.
+   */
+  private static preflight(tokenizer: ModelTokenizer, config: ModelConfig): void {
+    // Built without the context's limit (prompt.ts), which this names in words of its own below.
+    const open = { ...config, text: { ...config.text, maxPositionEmbeddings: Number.POSITIVE_INFINITY } };
+    const frame = { frames: 1, timesS: [0], durationS: 1 };
+    const asked = userTurn('Describe the video.');
+    const prompts = [
+      buildPrompt(tokenizer, open, asked, frame, { addGenerationPrompt: true }),
+      buildPrompt(tokenizer, open, [...asked, { role: 'assistant', content: 'A video.' }], frame, { addGenerationPrompt: false }),
+      // A chat without a video may go through another template (SmolVLM2's processor substitutes its own for videos).
+      buildPrompt(tokenizer, open, userTurn('Which answer is better?', false), 0, { addGenerationPrompt: true }),
+    ];
+    // A template rendering nothing for a chat leaves the model no token to start from (generate refuses an empty prompt).
+    if (prompts[2].inputIds.length === 0) {
+      throw new ApiError('bad_input', `${tokenizer.templateSource}: the chat template renders nothing for a chat without a video (a judge's question), so the model would have no token to start from`, { file: tokenizer.templateSource });
+    }
+    const longest = Math.max(...prompts.map((p) => p.inputIds.length));
+    const max = config.text.maxPositionEmbeddings;
+    if (longest + 1 > max) {
+      throw new ApiError('bad_input', `${config.file}: "text_config.max_position_embeddings" ${max} is too short: the smallest prompts the studio makes (one frame and a short question, through the folder's chat template) take up to ${longest} tokens, and one more is the token generated`, { file: config.file, key: 'text_config.max_position_embeddings' });
+    }
   }
 
   /** The folder's config, once every file is checked as `load` checks them; cheap: no session is built. */

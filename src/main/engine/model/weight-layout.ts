@@ -73,6 +73,59 @@ export function siglipTowerShapes(out: WeightShapes, prefix: string, v: VisionCo
   out.set(`${prefix}post_layernorm.bias`, [d]);
 }
 
+/** A size config.json states that a stored tensor shows too: dim `dim` of `tensor` (canonical name)
+ *  must be `expected`, which is the key's value or, with `makes` saying what, what it makes with others. */
+export interface SizeEvidence {
+  key: string;
+  value: number;
+  tensor: string;
+  dim: number;
+  expected: number;
+  makes?: string;
+}
+
+/** A stack of numbered layers config.json counts (`key`), whose weights are named `${prefix}N.`. */
+export interface LayerEvidence {
+  key: string;
+  value: number;
+  prefix: string;
+}
+
+/** What the checkpoint shows of a SigLIP tower's config (section `vision_config`): its layer count by
+ *  the layers' names, and its sizes by the shapes of the embeddings and the first layer's MLP. */
+export function siglipTowerEvidence(prefix: string, v: VisionConfig): { layers: LayerEvidence; sizes: SizeEvidence[] } {
+  const key = (k: string) => `vision_config.${k}`;
+  const side = patchesPerSide(v);
+  const patch = `${prefix}embeddings.patch_embedding.weight`;
+  return {
+    layers: { key: key('num_hidden_layers'), value: v.numLayers, prefix: `${prefix}encoder.layers.` },
+    sizes: [
+      { key: key('hidden_size'), value: v.hiddenSize, tensor: patch, dim: 0, expected: v.hiddenSize },
+      { key: key('patch_size'), value: v.patchSize, tensor: patch, dim: 2, expected: v.patchSize },
+      { key: key('image_size'), value: v.imageSize, tensor: `${prefix}embeddings.position_embedding.weight`, dim: 0, expected: side * side, makes: `positions (${side}x${side} patches of ${v.patchSize})` },
+      { key: key('intermediate_size'), value: v.intermediateSize, tensor: `${prefix}encoder.layers.0.mlp.fc1.weight`, dim: 0, expected: v.intermediateSize },
+    ],
+  };
+}
+
+/** What the checkpoint shows of a Qwen2 / Llama decoder's config (section `text_config`): its layer
+ *  count by the layers' names, its sizes by the shapes of the embedding and the first layer. */
+export function decoderEvidence(prefix: string, t: DecoderConfig): { layers: LayerEvidence; sizes: SizeEvidence[] } {
+  const key = (k: string) => `text_config.${k}`;
+  const layer0 = `${prefix}layers.0.`;
+  const rows = (what: string) => `${what} rows at head_dim ${t.headDim} (head_dim, else hidden_size / num_attention_heads)`;
+  return {
+    layers: { key: key('num_hidden_layers'), value: t.numLayers, prefix: `${prefix}layers.` },
+    sizes: [
+      { key: key('vocab_size'), value: t.vocabSize, tensor: `${prefix}embed_tokens.weight`, dim: 0, expected: t.vocabSize },
+      { key: key('hidden_size'), value: t.hiddenSize, tensor: `${prefix}embed_tokens.weight`, dim: 1, expected: t.hiddenSize },
+      { key: key('num_attention_heads'), value: t.numHeads, tensor: `${layer0}self_attn.q_proj.weight`, dim: 0, expected: t.numHeads * t.headDim, makes: rows('query') },
+      { key: key('num_key_value_heads'), value: t.numKvHeads, tensor: `${layer0}self_attn.k_proj.weight`, dim: 0, expected: t.numKvHeads * t.headDim, makes: rows('key') },
+      { key: key('intermediate_size'), value: t.intermediateSize, tensor: `${layer0}mlp.gate_proj.weight`, dim: 0, expected: t.intermediateSize },
+    ],
+  };
+}
+
 /** The Qwen2 / Llama decoder's weights under `prefix`, and its head unless tied. */
 export function decoderShapes(out: WeightShapes, prefix: string, lmHead: string, t: DecoderConfig): void {
   const h = t.hiddenSize;

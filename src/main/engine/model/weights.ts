@@ -1,10 +1,11 @@
 // Every weight a model folder of a supported family must hold, with the shape its config implies,
 // under the names the Hugging Face checkpoints use (the family's module lists them); and loading
 // that checks them against the files, accepting the other layouts a family's checkpoints come in.
+import { ApiError } from '../../../shared/errors';
 import type { Dtype, TensorSource } from '../graph/safetensors';
 import { openCheckpoint } from '../graph/safetensors';
 import type { ModelConfig } from './config';
-import { familyOf } from './families';
+import { familyOf, type ModelFamily } from './families';
 import { transpose, type WeightShapes } from './weight-layout';
 
 export { graphWeight, patchesPerSide, transpose, type WeightShapes } from './weight-layout';
@@ -61,24 +62,66 @@ export function modelWeights(shapes: WeightShapes, read: (name: string) => Float
   };
 }
 
+/** The numbers of a list, short: "0, 1, 3, ... (40 in all)". */
+const listed = (ns: number[]) => (ns.length <= 8 ? ns.join(', ') : `${ns.slice(0, 8).join(', ')}, ... (${ns.length} in all)`);
+
+/**
+ * config.json's layer counts and sizes (the family's sizeEvidence) against the checkpoint's tensor
+ * names and shapes, which the safetensors headers give without reading a value: run before the
+ * weights the config implies are even listed, so a config claiming a million layers or a vocabulary
+ * of a billion fails at once, naming the key, its value and what the weights hold.
+ */
+function checkSizes(config: ModelConfig, family: ModelFamily, source: TensorSource, byCanonical: Map<string, string>): void {
+  const bad = (key: string, message: string) => new ApiError('bad_input', `${config.file}: ${message}`, { file: config.file, key });
+  const { layers, sizes } = family.sizeEvidence(config);
+  for (const stack of layers) {
+    const held = new Set<number>();
+    let example: string | null = null;
+    for (const [canonical, stored] of byCanonical) {
+      const index = canonical.startsWith(stack.prefix) ? /^(\d+)\./.exec(canonical.slice(stack.prefix.length)) : null;
+      if (index === null) continue;
+      held.add(Number(index[1]));
+      example ??= stored;
+    }
+    const found = [...held].sort((a, b) => a - b);
+    const whole = found.every((n, i) => n === i);
+    if (whole && found.length === stack.value) continue;
+    const where = example === null ? `${stack.prefix}N` : example.replace(/^(.*layers\.)\d+\..*$/, '$1N');
+    const holds = found.length === 0 ? 'no layers' : whole ? `layers 0..${found.length - 1}` : `layers ${listed(found)}`;
+    throw bad(stack.key, `${stack.key} is ${stack.value} but the weights hold ${holds} (${where})`);
+  }
+  for (const size of sizes) {
+    // A weight that is missing is named by the full check that follows.
+    const stored = byCanonical.get(size.tensor);
+    if (stored === undefined) continue;
+    const shape = source.info(stored).shape;
+    if (shape[size.dim] === size.expected) continue;
+    const makes = size.makes === undefined ? '' : `, which makes ${size.expected} ${size.makes},`;
+    throw bad(size.key, `${size.key} is ${size.value}${makes} but the weights hold ${shape[size.dim] ?? 'none'} (${stored} is [${shape.join(', ')}])`);
+  }
+}
+
 /** Opens the checkpoint in `dir` and checks every expected weight is there, floating point, and
- *  of the shape the config implies; errors name the folder and the tensor. Values load on demand. */
+ *  of the shape the config implies; errors name the folder and the tensor (the config's sizes are
+ *  checked first, from the tensors' names and shapes: checkSizes). Values load on demand. */
 export function openWeights(dir: string, config: ModelConfig): ModelWeights {
   const family = familyOf(config);
-  const shapes = family.expectedWeights(config);
   const source: TensorSource = openCheckpoint(dir);
   try {
     const byCanonical = new Map<string, string>();
     for (const name of source.names()) byCanonical.set(family.canonicalWeightName(name), name);
+    checkSizes(config, family, source, byCanonical);
+    const shapes = family.expectedWeights(config);
+    const bad = (message: string, tensor: string) => new ApiError('bad_input', `${dir}: ${message}`, { file: dir, tensor });
     for (const [name, shape] of shapes) {
       const stored = byCanonical.get(name);
-      if (!stored) throw new Error(`${dir}: weight "${name}" is missing (config.json implies shape [${shape.join(', ')}])`);
+      if (!stored) throw bad(`weight "${name}" is missing (config.json implies shape [${shape.join(', ')}])`, name);
       const info = source.info(stored);
       if (!floatDtypes.includes(info.dtype)) {
-        throw new Error(`${dir}: weight "${stored}" has dtype ${info.dtype}; model weights must be F32, F16, BF16 or F64`);
+        throw bad(`weight "${stored}" has dtype ${info.dtype}; model weights must be F32, F16, BF16 or F64`, stored);
       }
       if (info.shape.join(',') !== shape.join(',')) {
-        throw new Error(`${dir}: weight "${stored}" has shape [${info.shape.join(', ')}] but config.json implies [${shape.join(', ')}]`);
+        throw bad(`weight "${stored}" has shape [${info.shape.join(', ')}] but config.json implies [${shape.join(', ')}]`, stored);
       }
     }
     const unexpected = source.names().filter((stored) => {
@@ -87,7 +130,7 @@ export function openWeights(dir: string, config: ModelConfig): ModelWeights {
     });
     if (unexpected.length > 0) {
       const more = unexpected.length > 1 ? ` and ${unexpected.length - 1} more` : '';
-      throw new Error(`${dir}: weight "${unexpected[0]}"${more} is not part of the model config.json describes (${config.file}): the weights are of another architecture or size, or config.json leaves out a key that adds them`);
+      throw bad(`weight "${unexpected[0]}"${more} is not part of the model config.json describes (${config.file}): the weights are of another architecture or size, or config.json leaves out a key that adds them`, unexpected[0]);
     }
     return modelWeights(shapes, (name) => {
       const stored = byCanonical.get(name);

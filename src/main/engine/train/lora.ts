@@ -19,7 +19,9 @@ import { ApiError } from '../../../shared/errors';
 import { runSettingsDefaults } from '../../../shared/run-settings';
 import type { Rng } from '../generate/sampling';
 import { SafetensorsFile, writeAtomically, writeSafetensors, type TensorToWrite } from '../graph/safetensors';
-import { transpose } from '../model/weights';
+import type { ModelConfig } from '../model/config';
+import { textWeightNames } from '../model/decoder';
+import { expectedWeights, transpose } from '../model/weights';
 import type { HostTensor } from './state';
 
 export interface LoraConfig {
@@ -43,6 +45,36 @@ export const loraScale = (c: LoraConfig): number => (c.useRslora ? c.alpha / Mat
 export function isLoraTarget(module: string, targets: LoraConfig['targets']): boolean {
   if (typeof targets === 'string') return new RegExp(`^(?:${targets})$`).test(module);
   return targets.some((t) => module === t || module.endsWith(`.${t}`));
+}
+
+/** The decoder's linear layers as PEFT names them, relative to the text model
+ *  ('model.layers.0.self_attn.q_proj'): what LoRA targets can match. */
+export function decoderLinearModules(config: ModelConfig): string[] {
+  const { prefix } = textWeightNames(config);
+  return [...expectedWeights(config)]
+    .filter(([name, shape]) => name.startsWith(`${prefix}layers.`) && name.endsWith('.weight') && shape.length === 2)
+    .map(([name]) => `model.${name.slice(prefix.length, -'.weight'.length)}`);
+}
+
+/**
+ * Refuses targets that adapt nothing, before anything runs: PEFT fails only when no module at all
+ * matches, but a name matching none (a typo beside q_proj) is never what a user meant, so each
+ * name of a list must match, and a regex must compile and match.
+ */
+export function checkLoraTargets(targets: LoraConfig['targets'], modules: readonly string[], where: string): void {
+  const names = [...new Set(modules.map((m) => m.slice(m.lastIndexOf('.') + 1)))].join(', ');
+  if (typeof targets === 'string') {
+    try {
+      new RegExp(targets);
+    } catch {
+      throw new ApiError('invalid_argument', `${where}: LoRA targets ${JSON.stringify(targets)} is not a valid regular expression`);
+    }
+    if (!modules.some((m) => isLoraTarget(m, targets))) throw new ApiError('invalid_argument', `${where}: LoRA targets ${JSON.stringify(targets)} match no linear layer of the model (its layers have ${names})`);
+    return;
+  }
+  if (targets.length === 0) throw new ApiError('invalid_argument', `${where}: LoRA targets are empty (the model's layers have ${names})`);
+  const unmatched = targets.filter((t) => !modules.some((m) => isLoraTarget(m, [t])));
+  if (unmatched.length > 0) throw new ApiError('invalid_argument', `${where}: LoRA target${unmatched.length === 1 ? '' : 's'} ${unmatched.map((t) => JSON.stringify(t)).join(', ')} match${unmatched.length === 1 ? 'es' : ''} no linear layer of the model (its layers have ${names})`);
 }
 
 /** An adapted linear layer: its module path relative to the text model and its sizes. */
@@ -140,8 +172,13 @@ const unsupported: Record<string, (v: unknown) => boolean> = {
   layer_replication: (v) => v !== undefined && v !== null,
 };
 
-/** Reads a PEFT LoRA adapter folder; factors come back in MatMul layout, keyed by text-model module path. */
-export function readAdapter(dir: string, textModelPrefix: string): Adapter {
+/**
+ * Reads a PEFT LoRA adapter folder; factors come back in MatMul layout, keyed by text-model module
+ * path. `canonicalName` maps a checkpoint name of another layout the model's family comes in to the
+ * layout the prefix is in (an adapter PEFT saved from transformers 5's LLaVA-OneVision names its
+ * modules model.language_model.layers..., the checkpoint language_model.model.layers...).
+ */
+export function readAdapter(dir: string, textModelPrefix: string, canonicalName: (name: string) => string = (name) => name): Adapter {
   const configFile = path.join(dir, ADAPTER_CONFIG);
   let raw: Record<string, unknown>;
   try {
@@ -174,15 +211,16 @@ export function readAdapter(dir: string, textModelPrefix: string): Adapter {
     const saved = new Map<string, HostTensor>();
     for (const key of file.names()) {
       const m = /^(.*)\.lora_([AB])\.weight$/.exec(key);
-      const name = key.replace(/^base_model\.model\./, '');
+      const name = canonicalName(key.replace(/^base_model\.model\./, ''));
       if (m === null && modules.some((mod) => name === mod || name.startsWith(`${mod}.`) || name.includes(`.${mod}.`))) {
         saved.set(name, { dims: file.info(key).shape, data: file.readAsFloat32(key) });
         continue;
       }
-      if (m === null || !m[1].startsWith(head)) throw new ApiError('bad_input', `${file.path}: '${key}' is not a LoRA factor under '${head}'`, { file: file.path, tensor: key });
-      const entry = found.get(m[1].slice(head.length)) ?? {};
+      const path = m === null || !m[1].startsWith('base_model.model.') ? null : `base_model.model.${canonicalName(`${m[1].slice('base_model.model.'.length)}.weight`).slice(0, -'.weight'.length)}`;
+      if (m === null || path === null || !path.startsWith(head)) throw new ApiError('bad_input', `${file.path}: '${key}' is not a LoRA factor under '${head}'`, { file: file.path, tensor: key });
+      const entry = found.get(path.slice(head.length)) ?? {};
       entry[m[2] === 'A' ? 'a' : 'b'] = key;
-      found.set(m[1].slice(head.length), entry);
+      found.set(path.slice(head.length), entry);
     }
     const factors = new Map<string, LoraFactors>();
     for (const [module, { a, b }] of found) {

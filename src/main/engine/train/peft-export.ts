@@ -13,8 +13,13 @@ import { trainedInTorchLayout, wholeTensorParams } from './projector-params';
 import type { TrainState } from './state';
 import type { TrainableModel, TrainConfig } from './train-config';
 
+/** What a merge reads of a training state: the trained tensors, by graph input name (the factors
+ *  `model.<module>.lora_A`/`_B` and whole tensors by checkpoint name, in MatMul layout). An adapter
+ *  trained elsewhere is brought into this form by peft-import.ts. */
+export type TrainedParams = Pick<TrainState, 'params'>;
+
 /** The trained factors by module path relative to the decoder stack ('layers.0.self_attn.q_proj'). */
-function trainedFactors(state: TrainState): Map<string, LoraFactors> {
+function trainedFactors(state: TrainedParams): Map<string, LoraFactors> {
   const out = new Map<string, LoraFactors>();
   for (const name of Object.keys(state.params)) {
     const m = /^model\.(.+)\.lora_A$/.exec(name);
@@ -55,7 +60,7 @@ export class PeftExport {
    * changed ones rounded to their dtype as torch would, the rest copied byte for byte. The studio
    * loads it as the next round's policy; transformers loads it too.
    */
-  writeMerged(dir: string, sourceDir: string, state: TrainState): void {
+  writeMerged(dir: string, sourceDir: string, state: TrainedParams): void {
     mkdirSync(dir, { recursive: true });
     for (const file of readdirSync(sourceDir)) {
       const isWeights = file.endsWith('.safetensors') || file === 'model.safetensors.index.json';

@@ -29,7 +29,7 @@ export function initialProjectorParam(config: ModelConfig, weights: ModelWeights
 }
 
 /** A projector weight's trained value in the checkpoint's torch layout. */
-export function trainedInTorchLayout(state: TrainState, name: string): Float32Array {
+export function trainedInTorchLayout(state: Pick<TrainState, 'params'>, name: string): Float32Array {
   const t = state.params[name];
   return t.dims.length === 2 ? transpose(t.data, t.dims[0], t.dims[1]) : t.data;
 }

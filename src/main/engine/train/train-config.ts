@@ -6,8 +6,9 @@ import type { ModelConfig } from '../model/config';
 import type { LanguageModel } from '../model/language-model';
 import { towerTokensPerFrame } from '../model/vision';
 import type { ModelWeights } from '../model/weights';
-import { defaultLoraConfig, type LoraConfig } from './lora';
+import { checkLoraTargets, decoderLinearModules, defaultLoraConfig, type LoraConfig } from './lora';
 import type { Schedule } from './schedule';
+import type { LengthLimits } from './truncation';
 
 /** A loaded model as training uses it: its config, its checkpoint, and its embedding session. */
 export interface TrainableModel {
@@ -29,7 +30,7 @@ export interface TrainExample {
   tower?: Float32Array;
 }
 
-export interface TrainConfig {
+export interface TrainConfig extends LengthLimits {
   loss: DpoLossType | 'sft';
   beta: number;
   labelSmoothing: number;
@@ -65,6 +66,7 @@ export const defaultTrainConfig: TrainConfig = {
   loss: train.loss, beta: train.beta, labelSmoothing: 0, sftWeight: train.sftWeight, lengthPenalty: train.lengthPenalty, lr: train.lr, epochs: train.epochs,
   batchSize: train.batchSize, gradientAccumulation: 1, warmupRatio: 0.1, schedule: 'cosine', weightDecay: 0, maxGradNorm: 1,
   lora: defaultLoraConfig, trainProjector: train.trainProjector, gradientCheckpointing: true, seed: runSettingsDefaults.seed,
+  maxLength: train.maxLength, maxCompletionLength: null,
 };
 
 /** DPO-family losses train on pairs (chosen and rejected); SFT on the chosen response alone. */
@@ -85,8 +87,12 @@ const bad = (what: string) => new ApiError('invalid_argument', `training setting
 export function checkTraining(config: ModelConfig, examples: readonly TrainExample[], settings: TrainConfig): number {
   if (examples.length === 0) throw bad('there are no examples to train on');
   checkSettings(settings);
+  checkLoraTargets(settings.lora.targets, decoderLinearModules(config), 'training settings');
+  const limit = Math.min(settings.maxLength ?? Infinity, config.text.maxPositionEmbeddings);
   examples.forEach((e, i) => {
     if (e.chosen.length === 0) throw bad(`example ${i + 1} has an empty chosen response`);
+    const longest = e.prompt.length + Math.max(e.chosen.length, e.rejected?.length ?? 0);
+    if (longest > limit) throw bad(`example ${i + 1} is ${longest} tokens, over the limit of ${limit} (max_length, max_position_embeddings): fit it first (truncation.ts)`);
     if (trainsOnPairs(settings) && (e.rejected === undefined || e.rejected.length === 0)) throw bad(`example ${i + 1} has no rejected response (needed for ${settings.loss})`);
   });
   return settings.trainProjector ? towerFrames(config, examples) : 0;

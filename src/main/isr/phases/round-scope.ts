@@ -3,6 +3,7 @@
 // gets it loaded, with the video features it reads through.
 import { ApiError } from '../../../shared/errors';
 import type { JobOverall } from '../../../shared/jobs';
+import { count } from '../../../shared/plural';
 import type { RoundSummary } from '../../../shared/types';
 import type { VideoLanguageModel } from '../../engine/model/vlm';
 import type { Db } from '../../store/db';
@@ -76,7 +77,7 @@ export const roundProgressPhases = ['vision features', 'responses', 'contexts', 
  * rough until a round has passed). Round 0 (the baseline's evaluation) counts as the start.
  */
 export function runProgress(p: RunProgress): JobOverall {
-  const label = p.round === 0 ? `baseline, then ${p.rounds} round${p.rounds === 1 ? '' : 's'}` : `round ${p.round} of ${p.rounds}: ${p.phase}`;
+  const label = p.round === 0 ? `baseline, then ${count(p.rounds, 'round')}` : `round ${p.round} of ${p.rounds}: ${p.phase}`;
   if (p.round === 0) return { label, fraction: 0 };
   const at = Math.max(0, roundProgressPhases.indexOf(p.phase));
   const within = (at + (p.total > 0 ? Math.min(1, p.done / p.total) : 0)) / roundProgressPhases.length;

@@ -7,7 +7,10 @@
 // it only informed the judge (METHOD.md step 4).
 import { join } from 'node:path';
 import { modelFingerprint } from '../../engine/model/model-fingerprint';
+import { ApiError } from '../../../shared/errors';
 import { defaultTrainConfig, type TrainConfig, type TrainExample } from '../../engine/train/train-config';
+import { fitExample } from '../../engine/train/truncation';
+import type { Db } from '../../store/db';
 import { saveTrainedPairs, trainedPairsOf, trainedSide, type TrainedPair } from '../../store/review';
 import { pairsOf, registerModel, responsesOf, saveTrainStep, setRefLogps, setRoundOutput, setRoundPhase } from '../../store/rounds';
 import type { RunSettings } from '../settings';
@@ -21,7 +24,7 @@ export function roundTrainConfig(s: RunSettings): TrainConfig {
   const t = s.train;
   return {
     ...defaultTrainConfig, loss: t.loss, beta: t.beta, lr: t.lr, epochs: t.epochs, batchSize: t.batchSize, sftWeight: t.sftWeight, lengthPenalty: t.lengthPenalty,
-    trainProjector: t.trainProjector, seed: s.seed, lora: { r: t.loraR, alpha: t.loraAlpha, dropout: 0, targets: t.loraTargets },
+    trainProjector: t.trainProjector, seed: s.seed, lora: { r: t.loraR, alpha: t.loraAlpha, dropout: 0, targets: t.loraTargets }, maxLength: t.maxLength,
   };
 }
 
@@ -51,17 +54,19 @@ export async function trainRound(s: PolicyScope): Promise<void> {
   round.outputModelId = output;
 }
 
-/** The round's training pairs: as recorded when its training started, or decided now and recorded. */
-function trainingPairs(s: PolicyScope): TrainedPair[] {
-  const recorded = trainedPairsOf(s.db, s.round.id);
+/** The round's training pairs: as recorded when its training started, or decided now and recorded.
+ *  Training outside the studio starts when the round stops for it (isr/run.ts), so the pairs a job
+ *  exports are the ones recorded here. */
+export function fixTrainingPairs(db: Db, roundId: number): TrainedPair[] {
+  const recorded = trainedPairsOf(db, roundId);
   if (recorded.length > 0) return recorded;
-  const decided = pairsOf(s.db, s.round.id).flatMap((pair): TrainedPair[] => {
+  const decided = pairsOf(db, roundId).flatMap((pair): TrainedPair[] => {
     const side = trainedSide(pair);
     if (side === null) return [];
     const [chosen, rejected] = side === 'a' ? [pair.responseAId, pair.responseBId] : [pair.responseBId, pair.responseAId];
     return [{ pairId: pair.id, chosenResponseId: chosen, rejectedResponseId: rejected }];
   });
-  saveTrainedPairs(s.db, s.round.id, decided);
+  saveTrainedPairs(db, roundId, decided);
   return decided;
 }
 
@@ -73,9 +78,13 @@ async function preferenceExamples(s: PolicyScope): Promise<{ examples: TrainExam
   const video = { features: s.features, frames: s.settings.frames, tower: s.settings.train.trainProjector };
   const examples: TrainExample[] = [];
   const responses: { chosen: number; rejected: number }[] = [];
-  for (const t of trainingPairs(s)) {
+  for (const t of fixTrainingPairs(s.db, s.round.id)) {
     const p = prompts.get(promptOf.get(t.pairId)!)!;
-    examples.push(await trainingExample(s.vlm, { messages: answerTurn(s.templates, p.question), chosen: texts.get(t.chosenResponseId)!, rejected: texts.get(t.rejectedResponseId)!, video: p.video.path }, video));
+    const example = await trainingExample(s.vlm, { messages: answerTurn(s.templates, p.question), chosen: texts.get(t.chosenResponseId)!, rejected: texts.get(t.rejectedResponseId)!, video: p.video.path }, video);
+    // Run creation checks that the video and the longest response fit; a long question can still overflow.
+    const fitted = fitExample(example, roundTrainConfig(s.settings), s.vlm.config.text.maxPositionEmbeddings);
+    if ('refused' in fitted) throw new ApiError('bad_input', `pair ${t.pairId} (prompt ${p.rowId} of the dataset): ${fitted.refused}`);
+    examples.push(fitted.example);
     responses.push({ chosen: t.chosenResponseId, rejected: t.rejectedResponseId });
   }
   return { examples, responses };

@@ -86,7 +86,7 @@ async function submitImport(path: string) {
 }
 
 async function expectImportedDataset() {
-  await waitFor(() => expect(screen.getByRole('status').textContent).toMatch(/1 rows imported, 0 already there, 1 rejected/));
+  await waitFor(() => expect(screen.getByRole('status').textContent).toMatch(/1 row imported, 0 already there, 1 rejected/));
   const rows = await screen.findByRole('table', { name: 'Dataset rows' });
   expect(rows.textContent).toContain('What colour is the circle?');
   expect(rows.textContent).toContain('1m 15s');

@@ -1,7 +1,7 @@
 import { cleanup, fireEvent, render, screen, waitFor, within } from '@testing-library/svelte';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ApiError } from '../../../shared/errors';
-import type { Agreement, RoundSummary, RunHistory, RunSummary } from '../../../shared/types';
+import type { Agreement, OutsideWork, RoundSummary, RunHistory, RunSummary } from '../../../shared/types';
 import type { Client } from '../lib/client';
 import History from './History.svelte';
 
@@ -11,8 +11,9 @@ const agreement = (n: number, agreed: number, kappa: number | null): Agreement =
 });
 const round = (r: number, accuracy: number, meanTokens: number, patch: Partial<RoundSummary> = {}): RoundSummary => ({
   round: r, pairs: 10, ties: 2, dropped: r === 0 ? 0 : 1, steps: 5, accuracy, meanTokens, meanWords: meanTokens * 0.8,
-  agreement: null, visualShare: r === 0 ? null : 0.2 + r / 10, ...patch,
+  agreement: null, visualShare: r === 0 ? null : 0.2 + r / 10, outside: [], ...patch,
 });
+const outside = (step: OutsideWork['step'], source: string): OutsideWork => ({ step, source, importedAt: '2026-03-01T10:15:30.000Z' });
 const summary = (id: number, mode: RunSummary['mode'], patch: Partial<RunSummary> = {}): RunSummary => ({
   id, mode, status: 'done', reviewRound: null, error: null, model: '/models/tiny', datasetId: 1, evalDatasetId: 2, roundsPlanned: 2, roundsDone: 2, createdAt: '', ...patch,
 });
@@ -24,7 +25,16 @@ const history: RunHistory[] = [
     rounds: [round(0, 0.3, 8), round(1, 0.4, 9, { agreement: agreement(10, 7, 0.4) }), round(2, 0.5, 9, { agreement: agreement(20, 16, null) })],
     steps: [step(1, 1), step(1, 2), step(1, 3), step(2, 1), step(2, 2)],
   },
-  { run: summary(2, 'text-judge'), rounds: [round(0, 0.3, 8), round(1, 0.3, 14), round(2, 0.25, 22)], steps: [] },
+  {
+    // Round 1 sampled with vLLM and trained with TRL on other machines; round 2 trained there only.
+    run: summary(2, 'text-judge'),
+    rounds: [
+      round(0, 0.3, 8),
+      round(1, 0.3, 14, { outside: [outside('responses', '/jobs/r1-vllm/responses.jsonl'), outside('training', '/jobs/r1-trl/output')] }),
+      round(2, 0.25, 22, { outside: [outside('training', '/jobs/r2-trl/output')] }),
+    ],
+    steps: [],
+  },
 ];
 
 // A test double of the API at this unit level; the real figures come from src/main (service spec).
@@ -72,6 +82,18 @@ describe('History screen', () => {
     expect(column('Agreement (n)')).toEqual(['–', '70.0% (10)', '80.0% (20)', '–', '–', '–']);
     expect(column('Kappa')).toEqual(['–', '0.40', '–', '–', '–', '–']);
     expect(column('Status').slice(0, 3)).toEqual(Array(3).fill('awaits review of round 3'));
+  });
+
+  it('marks the rounds whose responses or training came from outside the studio, saying from where', async () => {
+    const { client } = fakeClient();
+    render(History, { client });
+    const table = await screen.findByRole('table', { name: 'Runs and rounds' });
+    const headers = [...table.querySelectorAll('th')].map((th) => th.textContent);
+    const cells = [...table.querySelectorAll('tbody tr')].map((tr) => tr.querySelectorAll('td')[headers.indexOf('Outside')]);
+    expect(cells.map((td) => [...td.querySelectorAll('.outside')].map((b) => b.textContent))).toEqual([[], [], [], [], ['sampled', 'trained'], ['trained']]);
+    expect(cells.map((td) => td.textContent!.trim())).toEqual(['–', '–', '–', '–', 'sampledtrained', 'trained']);
+    expect(cells[5].querySelector('.outside')!.getAttribute('title')).toBe('Training run outside the studio, imported 2026-03-01 10:15 from /jobs/r2-trl/output');
+    expect(cells[4].querySelector('.outside')!.getAttribute('title')).toBe('Responses sampled outside the studio, imported 2026-03-01 10:15 from /jobs/r1-vllm/responses.jsonl');
   });
 
   it('draws each chart with one line a run', async () => {
@@ -149,7 +171,7 @@ describe('History screen', () => {
     expect([[...rounds.options].map((o) => o.value), rounds.value]).toEqual([['1', '2', '3'], '3']);
     expect(within(form).queryByRole('alert')).toBeNull();
     await fireEvent.click(within(form).getByRole('button', { name: 'Export pairs (TRL DPO JSONL)' }));
-    await waitFor(() => expect(within(form).getByRole('status').textContent).toBe('1 pairs saved as run-1-round-3-pairs.jsonl.'));
+    await waitFor(() => expect(within(form).getByRole('status').textContent).toBe('1 pair saved as run-1-round-3-pairs.jsonl.'));
     expect(calls.at(-1)).toEqual({ runId: 1, round: 3 });
   });
 

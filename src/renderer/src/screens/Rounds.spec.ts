@@ -5,7 +5,7 @@ import { ApiError } from '../../../shared/errors';
 import { describeIssues, fieldIssues } from '../../../shared/field-issues';
 import type { JobSnapshot } from '../../../shared/jobs';
 import { runSettingFields } from '../../../shared/run-settings';
-import type { DatasetSummary, KnownModel, RunSummary } from '../../../shared/types';
+import type { DatasetSummary, KnownModel, RoundSummary, RunSummary } from '../../../shared/types';
 import type { Client } from '../lib/client';
 import { createJobStore, type JobStore } from '../lib/jobs';
 import Rounds from './Rounds.svelte';
@@ -27,14 +27,14 @@ const models: KnownModel[] = [
 // A test double of the API at this unit level; the real service runs rounds in src/main/api/service.spec.ts.
 function fakeClient(
   startRun: (input: Record<string, unknown>) => Promise<unknown> = async () => ({ jobId: 'r1', runId: 3 }),
-  options: { runs?: RunSummary[]; jobs?: JobSnapshot[] } = {},
+  options: { runs?: RunSummary[]; jobs?: JobSnapshot[]; datasets?: DatasetSummary[] } = {},
 ) {
   const listeners = new Set<(e: StudioEvent) => void>();
   const calls: [string, unknown][] = [];
   const checked: string[] = [];
   const client = {
     api: {
-      listDatasets: async () => [dataset],
+      listDatasets: async () => options.datasets ?? [dataset],
       listRuns: async () => options.runs ?? [stoppedRun],
       listModels: async () => models,
       listJobs: async () => options.jobs ?? [],
@@ -250,5 +250,20 @@ describe('Rounds screen', () => {
     renderScreen(client);
     emit({ ...running, state: 'failed', error: { code: 'bad_input', message: '/models/tiny: tokenizer.json is missing' } });
     expect((await screen.findByRole('alert')).textContent).toBe('ISR-DPO run 3 failed: /models/tiny: tokenizer.json is missing');
+  });
+
+  it("sums a finished run up with each count in its number: 1 round, 1 pair, 1 step; 2 rounds, 0 pairs; 1 row", async () => {
+    const round = (n: number, pairs: number, steps: number): RoundSummary => ({
+      round: n, pairs, ties: 0, dropped: 0, steps, accuracy: 0.5, meanTokens: null, meanWords: null, agreement: null, visualShare: null, outside: [],
+    });
+    const done = (rounds: RoundSummary[]): JobSnapshot => ({ ...running, state: 'done', finishedAt: '2026-01-01T00:01:00Z', result: { runId: 3, rounds, awaitingReview: null, awaitingOutside: null } });
+    const { client, emit } = fakeClient(undefined, { datasets: [{ ...dataset, rowCount: 1 }] });
+    renderScreen(client);
+    await waitFor(() => expect(screen.getAllByRole('option', { name: 'demo-train (1 row)', hidden: true })).toHaveLength(2));
+    emit(done([round(1, 1, 1)]));
+    await waitFor(() => expect(screen.getByTestId('run-progress').textContent).toContain('ISR-DPO run 3: 1 round; last: 1 pair, 1 step, held-out accuracy 50.0%.'));
+    // A newer run's job: the screen shows how the newest one ended.
+    emit({ ...done([round(1, 1, 1), round(2, 0, 0)]), id: 'r4', runId: 4, title: 'ISR-DPO run 4', startedAt: '2026-01-01T00:02:00Z' });
+    await waitFor(() => expect(screen.getByTestId('run-progress').textContent).toContain('ISR-DPO run 4: 2 rounds; last: 0 pairs, 0 steps, held-out accuracy 50.0%.'));
   });
 });

@@ -12,7 +12,10 @@ import type { TokenizerStyle } from '../fixture-tokenizer';
 import { positionIds } from '../position-ids';
 import type { PromptVideo } from '../prompt';
 import type { ChatMessage, ChatTemplateText } from '../tokenizer';
-import { decoderShapes, patchesPerSide, siglipTowerShapes, type WeightLoader, type WeightShapes } from '../weight-layout';
+import {
+  decoderEvidence, decoderShapes, patchesPerSide, siglipTowerEvidence, siglipTowerShapes,
+  type LayerEvidence, type SizeEvidence, type WeightLoader, type WeightShapes,
+} from '../weight-layout';
 import type { ModelWeights } from '../weights';
 
 /** How the studio writes a fixture folder of the family (fixture.ts): its tokenizer's special tokens
@@ -71,6 +74,15 @@ export abstract class ModelFamily<C extends ModelConfig = ModelConfig> {
     for (const part of [this.projectorWeights(config), this.extraWeights(config)]) for (const [name, shape] of part) out.set(name, shape);
     decoderShapes(out, this.textPrefix, this.lmHeadName, config.text);
     return out;
+  }
+
+  /** What config.json says that the checkpoint's tensor names and shapes show too (layer counts, sizes):
+   *  weights.ts checks it from the headers before listing expectedWeights, so a config claiming a
+   *  million layers is refused at once, naming its key. A family with parts of its own adds theirs. */
+  sizeEvidence(config: C): { layers: LayerEvidence[]; sizes: SizeEvidence[] } {
+    const tower = siglipTowerEvidence(this.visionPrefix, config.vision);
+    const decoder = decoderEvidence(this.textPrefix, config.text);
+    return { layers: [decoder.layers, tower.layers], sizes: [...decoder.sizes, ...tower.sizes] };
   }
 
   /** Stored weights (by canonical name) the model class holds, or older checkpoints carry, that no

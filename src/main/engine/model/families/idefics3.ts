@@ -13,7 +13,8 @@ import { configClasses, readDecoderConfig, readVisionConfig, type ConfigDefaults
 import { tokenizerStyles } from '../fixture-tokenizer';
 import type { PromptVideo } from '../prompt';
 import type { ChatMessage, ContentPart } from '../tokenizer';
-import { patchesPerSide, type WeightLoader, type WeightShapes } from '../weight-layout';
+import { ApiError } from '../../../../shared/errors';
+import { patchesPerSide, type LayerEvidence, type SizeEvidence, type WeightLoader, type WeightShapes } from '../weight-layout';
 import { ModelFamily, type FixturePreset } from './family';
 
 export interface Idefics3Config extends ModelConfig {
@@ -57,19 +58,28 @@ export class Idefics3Family extends ModelFamily<Idefics3Config> {
    *  says), text_config a LlamaConfig, or LlamaConfig(rms_norm_eps=1e-5) where it is left out. */
   readConfig(r: Reader, modelType: string): Idefics3Config {
     const textReader = r.section('text_config', configClasses.llama, { rms_norm_eps: 1e-5 });
+    const text = readDecoderConfig(textReader, textReader.oneOf('model_type', ['llama'] as const, 'llama'));
     return {
       arch: this.id,
       modelType,
       file: r.file,
       vision: readVisionConfig(r.section('vision_config', this.visionDefaults)),
-      text: readDecoderConfig(textReader, textReader.oneOf('model_type', ['llama'] as const, 'llama')),
-      imageTokenId: r.int('image_token_id', 128257),
+      text,
+      imageTokenId: r.tokenId('image_token_id', 128257, text),
       scaleFactor: r.positiveInt('scale_factor', 2),
     };
   }
 
   /** The vision config class's defaults. */
   protected readonly visionDefaults: ConfigDefaults = configClasses.idefics3_vision;
+
+  /** scale_factor too, from the connector's input features (vision hidden_size x scale_factor^2):
+   *  otherwise a wrong one shows only as the connector weight's shape, naming no key. */
+  override sizeEvidence(config: Idefics3Config): { layers: LayerEvidence[]; sizes: SizeEvidence[] } {
+    const { layers, sizes } = super.sizeEvidence(config);
+    const s = config.scaleFactor;
+    return { layers, sizes: [...sizes, { key: 'scale_factor', value: s, tensor: `${connectorProj}.weight`, dim: 1, expected: config.vision.hiddenSize * s * s, makes: `connector input features (vision_config.hidden_size ${config.vision.hiddenSize} x ${s}^2)` }] };
+  }
 
   projectorWeights(config: Idefics3Config): WeightShapes {
     return new Map([[`${connectorProj}.weight`, [config.text.hiddenSize, config.vision.hiddenSize * config.scaleFactor ** 2]]]);
@@ -79,7 +89,7 @@ export class Idefics3Family extends ModelFamily<Idefics3Config> {
   private shuffledSide(config: Idefics3Config): number {
     const side = patchesPerSide(config.vision);
     if (side % config.scaleFactor !== 0) {
-      throw new Error(`${config.file}: ${side} patches per side cannot be pixel-shuffled by scale_factor ${config.scaleFactor}`);
+      throw new ApiError('bad_input', `${config.file}: ${side} patches per side cannot be pixel-shuffled by scale_factor ${config.scaleFactor}`, { file: config.file, key: 'scale_factor' });
     }
     return side / config.scaleFactor;
   }

@@ -1,6 +1,7 @@
 // The registry of model families: config.json's model_type picks the family that reads it, and
 // config.arch (the family's id) finds it again for everything after. The one place an unknown
 // family fails. Built-in families are registered here; a test may register one of its own.
+import { ApiError, shownValue } from '../../../../shared/errors';
 import type { ModelConfig } from '../config';
 import type { ModelFamily } from './family';
 import { Idefics3Family } from './idefics3';
@@ -24,7 +25,8 @@ export function familyForModelType(modelType: unknown, file: string): ModelFamil
   const family = [...families.values()].find((f) => f.modelTypes.includes(modelType as string));
   if (family) return family;
   const known = [...families.values()].flatMap((f) => f.modelTypes).map((t) => `"${t}"`);
-  throw new Error(`${file}: unsupported model_type ${JSON.stringify(modelType)}; ISR Studio runs ${known.slice(0, -1).join(', ')} and ${known[known.length - 1]}`);
+  const given = modelType === undefined ? '"model_type" is missing' : `unsupported model_type ${shownValue(modelType)}`;
+  throw new ApiError('bad_input', `${file}: ${given}; ISR Studio runs ${known.slice(0, -1).join(', ')} and ${known[known.length - 1]}`, { file, key: 'model_type' });
 }
 
 /** The family of a config read by readModelConfig. */

@@ -4,6 +4,7 @@
 // configuration_llava_onevision.py, modeling_llava_onevision.py (get_video_features, apply_pooling,
 // LlavaOnevisionMultiModalProjector) and processing_llava_onevision.py (one <video> placeholder
 // becomes frames * ceil(side/2)^2 + 1 video tokens). See docs/families.md.
+import { ApiError } from '../../../../shared/errors';
 import type { GraphBuilder } from '../../graph/builder';
 import type { Value } from '../../graph/ir';
 import { activations, linear } from '../../graph/nn';
@@ -82,15 +83,21 @@ export class LlavaOnevisionFamily extends ModelFamily<LlavaOnevisionConfig> {
     visionReader.oneOf('model_type', ['siglip_vision_model'] as const, 'siglip_vision_model');
     const textReader = r.section('text_config', configClasses.qwen2);
     const featureLayer = r.int('vision_feature_layer', -1);
+    const text = readDecoderConfig(textReader, textReader.oneOf('model_type', ['qwen2'] as const, 'qwen2'));
+    const vision = readVisionConfig(visionReader);
+    // Both checked here, by their keys: otherwise they fail only when the vision graph is built, mid-run.
+    featureLayerIndex(vision.numLayers, featureLayer, r.file);
+    const strategy = r.oneOf('vision_feature_select_strategy', ['full', 'default'] as const, 'full');
+    if (strategy === 'default') r.only('vision_feature_select_strategy', ['full'], "\"default\" drops a token, so a frame's features form no patch grid to pool a video over, as in transformers' apply_pooling");
     return {
       arch: this.id,
       file: r.file,
-      vision: readVisionConfig(visionReader),
-      text: readDecoderConfig(textReader, textReader.oneOf('model_type', ['qwen2'] as const, 'qwen2')),
-      imageTokenId: r.int('image_token_index', 151646),
-      videoTokenId: r.int('video_token_index', 151647),
+      vision,
+      text,
+      imageTokenId: r.tokenId('image_token_index', 151646, text),
+      videoTokenId: r.tokenId('video_token_index', 151647, text),
       visionFeatureLayer: featureLayer,
-      visionFeatureSelectStrategy: r.oneOf('vision_feature_select_strategy', ['full', 'default'] as const, 'full'),
+      visionFeatureSelectStrategy: strategy,
       projectorHiddenAct: readActivation(r, 'projector_hidden_act', 'gelu'),
       projectorBias: r.bool('multimodal_projector_bias', true),
     };
@@ -118,13 +125,7 @@ export class LlavaOnevisionFamily extends ModelFamily<LlavaOnevisionConfig> {
   /** get_video_features reads hidden_states[vision_feature_layer] (index 0 is the embeddings
    *  output), so the layers after it are never run. */
   override visionLayersUsed(config: LlavaOnevisionConfig): number {
-    const layers = config.vision.numLayers;
-    const index = config.visionFeatureLayer;
-    const resolved = index < 0 ? layers + 1 + index : index;
-    if (resolved < 0 || resolved > layers) {
-      throw new Error(`${config.file}: vision_feature_layer ${index} is outside the tower's ${layers + 1} hidden states (${-(layers + 1)}..${layers})`);
-    }
-    return resolved;
+    return featureLayerIndex(config.vision.numLayers, config.visionFeatureLayer, config.file);
   }
 
   override selectTowerTokens(b: GraphBuilder, config: LlavaOnevisionConfig, tower: Value): Value {
@@ -142,7 +143,7 @@ export class LlavaOnevisionFamily extends ModelFamily<LlavaOnevisionConfig> {
   visionGrid(config: LlavaOnevisionConfig): { rows: number; cols: number } {
     if (config.visionFeatureSelectStrategy === 'default') {
       // As in modeling_llava_onevision.py's apply_pooling, which cannot view them as a grid either.
-      throw new Error(`${config.file}: vision_feature_select_strategy "default" drops a token, so the ${this.visionTokensPerFrame(config)} features of a frame form no patch grid`);
+      throw new ApiError('bad_input', `${config.file}: vision_feature_select_strategy "default" drops a token, so the ${this.visionTokensPerFrame(config)} features of a frame form no patch grid`, { file: config.file, key: 'vision_feature_select_strategy' });
     }
     const side = patchesPerSide(config.vision);
     return { rows: side, cols: side };
@@ -187,4 +188,13 @@ export class LlavaOnevisionFamily extends ModelFamily<LlavaOnevisionConfig> {
   expandPlaceholder(config: LlavaOnevisionConfig, video: PromptVideo): string {
     return this.placeholder.repeat(videoTokenCount(video.frames, patchesPerSide(config.vision)));
   }
+}
+
+/** hidden_states[vision_feature_layer] as an index from 0 (the embeddings' output) to `layers`. */
+function featureLayerIndex(layers: number, index: number, file: string): number {
+  const resolved = index < 0 ? layers + 1 + index : index;
+  if (resolved < 0 || resolved > layers) {
+    throw new ApiError('bad_input', `${file}: vision_feature_layer ${index} is outside the tower's ${layers + 1} hidden states (${-(layers + 1)}..${layers})`, { file, key: 'vision_feature_layer' });
+  }
+  return resolved;
 }

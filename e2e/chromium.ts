@@ -1,0 +1,16 @@
+// The Chromium the end-to-end tests drive: the system's (Playwright's own download is never used),
+// or CHROMIUM_PATH. Checked once before any test, so a machine without it gets one clear line.
+import { accessSync, constants } from 'node:fs';
+
+export const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+
+export default function checkChromium(): void {
+  try {
+    accessSync(chromiumPath, constants.X_OK);
+  } catch {
+    throw new Error(
+      `no Chromium at ${chromiumPath} for the end-to-end tests: install it (Debian and Ubuntu: sudo apt-get install chromium; .ci/run does) ` +
+        'or set CHROMIUM_PATH to a Chromium or Chrome binary',
+    );
+  }
+}
