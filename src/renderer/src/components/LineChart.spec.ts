@@ -67,4 +67,12 @@ describe('LineChart', () => {
     expect(swatches).toEqual(['#5b3cc4', '#e07b00']);
     expect([canvases[0].width, plotWidth]).toEqual([2 * (420 + 24), 420]);
   });
+
+  it('says the chart is empty when no series has a value to draw, and nothing once one has', () => {
+    const { container, unmount } = render(LineChart, { title: 'Judge agreement with people', series: [{ label: 'run 1 (isr)', points: [{ x: 1, y: null }] }], xLabel: 'round', empty: 'No verdicts yet: give some in Review.' });
+    expect(container.querySelector('[data-empty]')?.textContent).toBe('No verdicts yet: give some in Review.');
+    unmount();
+    const drawn = render(LineChart, { title: 'Judge agreement with people', series: [{ label: 'run 1 (isr)', points: [{ x: 1, y: 0.5 }] }], xLabel: 'round' });
+    expect(drawn.container.querySelector('[data-empty]')).toBeNull();
+  });
 });
