@@ -7,6 +7,7 @@ export default defineConfig({
   test: {
     // Two cores on CI, and native ONNX Runtime and ffmpeg bring threads of their own.
     maxWorkers: 2,
+    globalSetup: ['test/scratch-dir.ts'],
     projects: [
       {
         test: {

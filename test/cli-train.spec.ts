@@ -85,7 +85,7 @@ describe('isr-studio train', () => {
     writeFileSync(join(dir, 'bad.jsonl'), [JSON.stringify({ prompt: 'q', chosen: 'a' }), '{oops', JSON.stringify({ prompt: 'q', chosen: 'a', rejected: 'b' })].join('\n'));
     const result = await runCli(['train', '--model', model, '--pairs', join(dir, 'bad.jsonl'), '--out', join(dir, 'bad-run')]);
     expect(result.code).not.toBe(0);
-    expect(result.stderr).toContain('2 bad row(s)');
+    expect(result.stderr).toContain('2 bad rows:');
     expect(result.stderr).toContain('line 1: rejected is missing');
     expect(result.stderr).toContain('line 2 is not valid JSON');
   });

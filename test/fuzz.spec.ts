@@ -248,7 +248,7 @@ describe('fuzz: pair files for isr-studio train', () => {
       }
       const [first, ...rest] = message.split('\n');
       // The one documented list: the file and the count, then a line per bad row, each a message of its own.
-      expect(first, label).toBe(`${path}: ${c.bad.length} bad row(s):`);
+      expect(first, label).toBe(`${path}: ${c.bad.length} bad ${c.bad.length === 1 ? 'row' : 'rows'}:`);
       expect(rest.length, `${label}: one line per bad row`).toBe(c.bad.length);
       for (const [k, b] of c.bad.entries()) {
         expect(rest[k].startsWith('  '), label).toBe(true);
@@ -463,7 +463,7 @@ describe.concurrent('fuzz: through the isr-studio command', () => {
     const pairs = join(d, 'pairs.jsonl');
     writeFileSync(pairs, [JSON.stringify({ prompt: 'p', chosen: 'a', rejected: 'b' }), JSON.stringify({ prompt: 'p', chosen: 7, rejected: 'b' }), '{"prompt": ', JSON.stringify({ prompt: 'p', chosen: 'a' })].join('\n'));
     await cli(where('cli train rows', 'chosen a number, bad JSON, rejected missing'), ['train', '--model', fixtures.get('idefics3')!, '--pairs', pairs, '--out', join(d, 'out')], {
-      multiline: true, names: [`${pairs}: 3 bad row(s):\n  line 2: chosen must be a string\n  line 3 is not valid JSON`, '\n  line 4: rejected is missing'],
+      multiline: true, names: [`${pairs}: 3 bad rows:\n  line 2: chosen must be a string\n  line 3 is not valid JSON`, '\n  line 4: rejected is missing'],
     });
   });
 
