@@ -14,6 +14,8 @@ import type { StepMetrics } from '../src/main/engine/train/update-loop';
 import { demoCorpus } from '../src/main/demo/data/corpus';
 
 const lengths = [64, 128, 256];
+/** Updates per length: the first (graph build, session) and the steady ones after it. */
+const updates = 8;
 
 export async function trainSection(machine: string): Promise<string> {
   const dir = mkdtempSync(join(tmpdir(), 'isr-bench-train-'));
@@ -27,7 +29,7 @@ export async function trainSection(machine: string): Promise<string> {
       for (const seq of lengths) {
         // Half prompt, half response; token ids spread over the vocabulary.
         const ids = (n: number, k: number) => Array.from({ length: n }, (_, i) => (i * 7919 + k * 104729) % config.text.vocabSize);
-        const examples: TrainExample[] = Array.from({ length: 8 }, (_, k) => ({ prompt: ids(seq / 2, k), chosen: ids(seq / 2, k + 100), rejected: ids(seq / 2, k + 200) }));
+        const examples: TrainExample[] = Array.from({ length: 2 * updates }, (_, k) => ({ prompt: ids(seq / 2, k), chosen: ids(seq / 2, k + 100), rejected: ids(seq / 2, k + 200) }));
         const settings = { ...defaultTrainConfig, epochs: 1, batchSize: 2, warmupRatio: 0 };
         const trainer = Trainer.create({ config, weights, lm }, examples, settings, mkdtempSync(join(dir, 'state-')));
         const reference = await trainer.referenceLogps();
@@ -39,11 +41,12 @@ export async function trainSection(machine: string): Promise<string> {
           t0 = now;
         } });
         // The first update includes building the graph and its session; the rest are steady state.
-        const steady = steps.slice(1);
-        const ms = steady.map((s) => s.ms).sort((a, b) => a - b)[Math.floor(steady.length / 2)];
+        const steady = steps.slice(1).map((s) => s.ms / 1000).sort((a, b) => a - b);
+        const median = steady[Math.floor(steady.length / 2)];
         const tokensPerUpdate = 2 * 2 * seq;
-        console.log(`seq ${seq}: ${(ms / 1000).toFixed(2)} s/update, ${(tokensPerUpdate / (ms / 1000)).toFixed(0)} tokens/s`);
-        rows.push(`| ${seq} | ${tokensPerUpdate} | ${(ms / 1000).toFixed(2)} | ${(tokensPerUpdate / (ms / 1000)).toFixed(0)} | ${(steps[0].ms / 1000).toFixed(1)} |`);
+        const spread = `${median.toFixed(2)} (${steady[0].toFixed(2)}–${steady[steady.length - 1].toFixed(2)})`;
+        console.log(`seq ${seq}: ${spread} s/update, ${(tokensPerUpdate / median).toFixed(0)} tokens/s`);
+        rows.push(`| ${seq} | ${tokensPerUpdate} | ${spread} | ${(tokensPerUpdate / median).toFixed(0)} | ${(steps[0].ms / 1000).toFixed(1)} |`);
       }
     } finally {
       await lm.release();
@@ -58,7 +61,7 @@ export async function trainSection(machine: string): Promise<string> {
 ${machine}
 Command: \`npm run bench -- train\` (bench/train.ts). The LLaVA-OneVision \`small\` fixture's Qwen2 decoder (8 layers,
 hidden 512), LoRA r 16 / alpha 32 on q, k, v, o, gate, up and down, DPO sigmoid, batch 2 pairs (4 rows), float32, one
-graph per update (forward, backward, AdamW). Seconds per update: median over the 3 updates after the first; the first
+graph per update (forward, backward with gradient checkpointing as by default, AdamW). Seconds per update: median (min–max) over the ${updates - 1} updates after the first; the first
 (graph build, session creation, first run) is listed apart. Tokens: chosen and rejected rows, prompt included.
 
 | sequence length | tokens / update | s / update | training tokens/s | first update s |

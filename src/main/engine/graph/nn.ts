@@ -24,9 +24,10 @@ export function linear(b: GraphBuilder, x: Value, p: Projection): Value {
   if (p.bias !== undefined) y = b.add(y, p.bias);
   if (p.lora !== undefined) {
     const { a, b: up, scale, dropout } = p.lora;
+    // The scale multiplies the rank-r tensor, not the full-width delta: r columns instead of out.
     const delta = b.scope('lora', () => {
-      const d = b.matmul(b.matmul(dropout ? dropout(x) : x, a), up);
-      return scale === 1 ? d : b.mul(d, scale);
+      const down = b.matmul(dropout ? dropout(x) : x, a);
+      return b.matmul(scale === 1 ? down : b.mul(down, scale), up);
     });
     y = b.add(y, delta);
   }
@@ -35,7 +36,8 @@ export function linear(b: GraphBuilder, x: Value, p: Projection): Value {
 
 /** LlamaRMSNorm: x / sqrt(mean(x^2) + eps) * weight, over the last axis. */
 export function rmsNorm(b: GraphBuilder, x: Value, weight: Value, eps: number): Value {
-  const variance = b.reduceMean(b.pow(x, 2), [-1], true);
+  // x * x rather than Pow(x, 2), which ONNX Runtime computes far slower, forward and in the gradient.
+  const variance = b.reduceMean(b.mul(x, x), [-1], true);
   return b.mul(b.div(x, b.sqrt(b.add(variance, eps))), weight);
 }
 
@@ -48,7 +50,7 @@ export function layerNorm(b: GraphBuilder, x: Value, weight: Value, bias: Value,
 
 /** gelu_pytorch_tanh: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))). */
 export function geluTanh(b: GraphBuilder, x: Value): Value {
-  const inner = b.mul(b.add(x, b.mul(b.pow(x, 3), 0.044715)), Math.sqrt(2 / Math.PI));
+  const inner = b.mul(b.add(x, b.mul(b.mul(b.mul(x, x), x), 0.044715)), Math.sqrt(2 / Math.PI));
   return b.mul(b.mul(x, 0.5), b.add(b.tanh(inner), 1));
 }
 
