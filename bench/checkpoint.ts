@@ -11,7 +11,7 @@
 // `ISR_BENCH_CHECKPOINTS` picks the presets (comma-separated; default all), `ISR_BENCH_STAGES` the
 // stages, `ISR_BENCH_REPEATS` the repeats (default 2; the round runs once).
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -21,12 +21,11 @@ import { VideoLanguageModel } from '../src/main/engine/model/vlm';
 import { judge } from '../src/main/isr/judge';
 import { loadTemplates } from '../src/main/isr/templates';
 import { trainingExample } from '../src/main/isr/training-example';
-import { createRunRecord, runRounds } from '../src/main/isr/run';
 import { runTraining } from '../src/main/isr/training-pipeline';
-import { openDatabase } from '../src/main/store/db';
 import { VideoFeatures } from '../src/main/isr/video-features';
 import { defaultTrainConfig } from '../src/main/engine/train/train-config';
 import { answerTurn } from '../src/main/isr/templates';
+import { peakMiB, timeRound } from './round-phases';
 
 const stages = ['generate', 'judge', 'dpo', 'dpo-no-checkpointing', 'round'] as const;
 // Without gradient checkpointing only where it fits: an update of the 0.5B model at 8 frames would
@@ -46,16 +45,6 @@ interface StageFigures {
 
 const words = (n: number, seed: number) => Array.from({ length: n }, (_, i) => ['red', 'square', 'moves', 'left', 'circle', 'blue', 'then', 'stops', 'near', 'the', 'edge'][(i * 7 + seed) % 11]).join(' ');
 
-function peakMiB(): number {
-  const status = readFileSync('/proc/self/status', 'utf8');
-  return Number(/^VmHWM:\s+(\d+) kB/m.exec(status)![1]) / 1024;
-}
-
-/** Starts a new peak (Linux: clear_refs 5 resets VmHWM to the current resident set). */
-function resetPeak(): void {
-  writeFileSync('/proc/self/clear_refs', '5');
-}
-
 async function timedPart<T>(parts: Record<string, number>, name: string, work: () => Promise<T>): Promise<T> {
   const t0 = performance.now();
   const out = await work();
@@ -66,32 +55,13 @@ async function timedPart<T>(parts: Record<string, number>, name: string, work: (
 /** One round of `isr-studio run` (mode isr, default settings) on the imported dataset in `data`,
  *  each phase's seconds and peak from the progress it reports. */
 async function runRoundStage(model: string, data: string, cache: string): Promise<StageFigures> {
-  const db = openDatabase(join(data, 'studio.db'));
-  const datasetId = (db.prepare('SELECT id FROM datasets').get() as { id: number }).id;
-  const runId = await createRunRecord(db, { model, mode: 'isr', datasetId, evalDatasetId: null, rounds: 1, settings: {} });
-  const parts: Record<string, number> = {};
-  const peaks: number[] = [];
-  let phase: string | null = null;
-  let since = performance.now();
-  const close = () => {
-    if (phase === null) return;
-    parts[phase] = (performance.now() - since) / 1000;
-    peaks.push(peakMiB());
+  const phases = Object.entries(await timeRound(data, model, cache)).map(([key, f]) => [key.replace(/^round \d+: /, ''), f] as const);
+  return {
+    parts: Object.fromEntries(phases.map(([phase, f]) => [phase, f.seconds])),
+    peakMiB: Math.max(...phases.map(([, f]) => f.peakMiB)),
+    tokens: 0,
+    phasePeaksMiB: Object.fromEntries(phases.map(([phase, f]) => [phase, f.peakMiB])),
   };
-  resetPeak();
-  await runRounds(runId, {
-    db, ffmpeg: 'ffmpeg', cacheDir: cache, runsDir: join(data, 'runs'),
-    onProgress: (p) => {
-      if (p.phase === phase) return;
-      close();
-      phase = p.phase;
-      since = performance.now();
-      resetPeak();
-    },
-  });
-  close();
-  db.close();
-  return { parts, peakMiB: Math.max(...peaks), tokens: 0, phasePeaksMiB: Object.fromEntries(Object.keys(parts).map((k, i) => [k, peaks[i]])) };
 }
 
 /** One stage, in this (child) process. */

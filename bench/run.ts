@@ -9,6 +9,7 @@ import { checkpointSection } from './checkpoint';
 import { generateSection } from './generate';
 import { responsivenessSection } from './responsiveness';
 import { reviewSection } from './review';
+import { roundSection } from './round';
 import { trainSection } from './train';
 
 const sections: Record<string, (machine: string) => Promise<string>> = {
@@ -17,6 +18,7 @@ const sections: Record<string, (machine: string) => Promise<string>> = {
   generate: generateSection,
   responsiveness: responsivenessSection,
   review: reviewSection,
+  round: roundSection,
   train: trainSection,
 };
 

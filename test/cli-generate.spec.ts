@@ -1,4 +1,4 @@
-import { mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -6,6 +6,7 @@ import { resolveFfmpeg } from '../src/main/video/ffmpeg';
 import { flatClip } from '../src/main/video/testing/clips';
 import { runCli } from './cli';
 
+const ortBinaries = join('node_modules', 'onnxruntime-node', 'bin', 'napi-v6', process.platform, process.arch);
 let dir: string;
 let model: string;
 let cache: string;
@@ -38,6 +39,26 @@ describe('isr-studio generate', () => {
     const greedy = await generate('--max-new-tokens', '5');
     expect(greedy.code).toBe(0);
     expect(greedy.stdout.endsWith('\n')).toBe(true);
+  }, 60_000);
+
+  it('takes the engine-wide --threads, before or after the command: the same samples on one thread', async () => {
+    const args = ['--samples', '2', '--temperature', '1', '--seed', '7', '--max-new-tokens', '6', '--json'];
+    const plain = await generate(...args);
+    const before = await runCli(['--threads', '1', 'generate', '--model', model, '--video', join(dir, 'red.mp4'), '--prompt', 'What colour is the square?', '--frames', '4', '--cache', cache, ...args]);
+    expect([before.code, before.stdout]).toEqual([0, plain.stdout]);
+    expect((await generate(...args, '--threads', '1')).stdout).toBe(plain.stdout);
+    const bad = await generate('--threads', 'many');
+    expect([bad.code, bad.stderr]).toEqual([1, 'isr-studio: ISR_THREADS (--threads) must be a whole number of threads, 0 for ONNX Runtime\'s choice; got "many"\n']);
+  }, 60_000);
+
+  // Where `npm run setup:cuda` put CUDA's provider library there may be a GPU to use: nothing to fall back from.
+  it.skipIf(existsSync(join(ortBinaries, 'libonnxruntime_providers_cuda.so')))('runs --device cuda on CPU where CUDA is missing, saying so in one line for the whole model', async () => {
+    const args = ['--samples', '2', '--temperature', '1', '--seed', '7', '--max-new-tokens', '6', '--json'];
+    const cuda = await generate(...args, '--device', 'cuda');
+    expect(cuda.code).toBe(0);
+    expect(cuda.stdout).toBe((await generate(...args)).stdout);
+    expect(cuda.stderr.trim().split('\n')).toHaveLength(1);
+    expect(cuda.stderr).toMatch(/execution provider cuda \(.+\) is unusable; running on cpu\n$/);
   }, 60_000);
 
   it('says which setting is wrong, and which file, before loading anything', async () => {

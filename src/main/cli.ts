@@ -3,6 +3,7 @@
 import { Command, CommanderError } from 'commander';
 import { readFileSync } from 'node:fs';
 import { commands } from './cli/index';
+import { engineDevices, engineSettings, engineSettingVariables } from './engine/engine-settings';
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8'));
@@ -13,7 +14,16 @@ export function buildProgram(): Command {
   const program = new Command('isr-studio')
     .description('ISR Studio: iterative self-retrospective DPO for video language models')
     .version(version())
+    .option('--threads <n>', `threads an ONNX Runtime op may use, in every session of the engine (${engineSettingVariables.threads}); 0: ONNX Runtime's choice, one per physical core`)
+    .option('--device <device>', `where the engine runs: ${engineDevices.join(' or ')} (${engineSettingVariables.device}; cuda needs \`npm run setup:cuda\`, and falls back to cpu with one line saying why)`)
     .exitOverride();
+  // Through the environment, so the engine processes a command starts follow the same setting.
+  program.hook('preAction', () => {
+    const { threads, device } = program.opts<{ threads?: string; device?: string }>();
+    if (threads !== undefined) process.env[engineSettingVariables.threads] = threads;
+    if (device !== undefined) process.env[engineSettingVariables.device] = device;
+    engineSettings();
+  });
   for (const register of commands) register(program);
   oneLineUsageErrors(program, 'isr-studio');
   return program;

@@ -1,6 +1,7 @@
 // The evaluator (METHOD.md, "What is measured"): the policy answers held-out questions about their
 // videos with the answer template, and each answer is scored against the reference. Rounds and the
 // demo's warm start measure their policies with it.
+import { defaultBatchSize } from '../engine/generate/generate';
 import type { VideoLanguageModel } from '../engine/model/vlm';
 import type { AnswerScorer } from './scorer';
 import { answerTurn, type Templates } from './templates';
@@ -30,7 +31,7 @@ export interface EvaluationOptions {
   done?: (index: number) => boolean;
   /** Each answer as soon as it is scored, so a caller can keep it before the next. */
   onAnswer?: (index: number, evaluation: AnswerEvaluation) => void;
-  /** Called before each question; it may throw to stop (a cancelled job). */
+  /** Called before each batch of questions with how many are answered; it may throw to stop (a cancelled job). */
   onProgress?: (done: number, total: number) => void;
 }
 
@@ -39,17 +40,27 @@ export async function evaluateAnswers(
   vlm: VideoLanguageModel, features: VideoFeatures, questions: readonly HeldOutQuestion[], o: EvaluationOptions,
 ): Promise<(AnswerEvaluation & { index: number })[]> {
   const answered: (AnswerEvaluation & { index: number })[] = [];
-  for (const [i, q] of questions.entries()) {
-    o.onProgress?.(i, questions.length);
-    if (o.done?.(i)) continue;
-    const prompt = vlm.prompt(answerTurn(o.templates, q.question), await features.shown(q.video, o.frames));
-    const [g] = await vlm.generate([{ prompt, features: await features.of(q.video, o.frames) }], { maxNewTokens: o.maxNewTokens });
-    const evaluation: AnswerEvaluation = {
-      answer: g.text, tokenCount: g.tokenIds.length, wordCount: g.text.split(/\s+/).filter(Boolean).length,
-      score: await o.scorer.score({ question: q.question, reference: q.reference, answer: g.text }),
-    };
-    o.onAnswer?.(i, evaluation);
-    answered.push({ ...evaluation, index: i });
+  const todo = [...questions.keys()].filter((i) => !o.done?.(i));
+  // A few questions answered together; each answer is scored and handed on before the next batch.
+  for (let start = 0; start < todo.length; start += defaultBatchSize) {
+    const batch = todo.slice(start, start + defaultBatchSize);
+    o.onProgress?.(questions.length - todo.length + start, questions.length);
+    const inputs = [];
+    for (const i of batch) {
+      const q = questions[i];
+      inputs.push({ prompt: vlm.prompt(answerTurn(o.templates, q.question), await features.shown(q.video, o.frames)), features: await features.of(q.video, o.frames) });
+    }
+    const answers = await vlm.generate(inputs, { maxNewTokens: o.maxNewTokens, batchSize: batch.length });
+    for (const [k, i] of batch.entries()) {
+      const q = questions[i];
+      const g = answers[k];
+      const evaluation: AnswerEvaluation = {
+        answer: g.text, tokenCount: g.tokenIds.length, wordCount: g.text.split(/\s+/).filter(Boolean).length,
+        score: await o.scorer.score({ question: q.question, reference: q.reference, answer: g.text }),
+      };
+      o.onAnswer?.(i, evaluation);
+      answered.push({ ...evaluation, index: i });
+    }
   }
   return answered;
 }

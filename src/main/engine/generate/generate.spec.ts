@@ -73,6 +73,19 @@ describe.each(fixtureArchs)('generate on the %s fixture', (arch) => {
     expect(await generate(lm, requests, { ...options, batchSize: 4 })).toEqual(alone);
   });
 
+  it('draws with a seed per row exactly what each row draws alone with that seed', async () => {
+    const lm = await model;
+    const seeds = [[11, 12, 13], [21, 22, 23], [31, 32, 33]];
+    const together = await generate(lm, requests, { ...sampled, samples: 3, batchSize: 9, rowSeed: (r, k) => seeds[r][k] });
+    const alone = [];
+    for (const [r, request] of requests.entries()) {
+      for (const seed of seeds[r]) alone.push((await generate(lm, [request], { ...sampled, seed }))[0].tokenIds);
+    }
+    expect(together.map((g) => g.tokenIds)).toEqual(alone);
+    expect(new Set(alone.map((t) => t.join(' '))).size, 'the seeds draw different samples').toBeGreaterThan(1);
+    await expect(generate(lm, requests, { ...sampled, rowSeed: () => 0.5 })).rejects.toThrow(/rowSeed gave 0.5 for request 0, sample 0/);
+  });
+
   it('stops at a stop token id, leaving it out', async () => {
     const lm = await model;
     const [free] = await generate(lm, [requests[0]], { ...sampled, seed: 3 });

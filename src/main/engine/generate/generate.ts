@@ -1,8 +1,8 @@
 // Autoregressive generation over LanguageModel: rows (request x sample) in batches, LEFT-padded with
-// an attention mask and the family's left-padded position ids (1-D: cumsum(mask) - 1, padding set
-// to 1, position-ids.ts), as transformers'
-// generation/utils.py prepares them; a prefill of each distinct prompt once, its cache copied to the
-// prompt's samples; then one KV-cached token a step with last-position logits only. Finished rows
+// an attention mask, as transformers' generation/utils.py batches them; a prefill of each distinct
+// prompt once, alone (its positions 0..n-1 are what left padding gives its tokens), its cache
+// left-padded and copied to the prompt's samples; then one KV-cached token a step with last-position
+// logits only. Finished rows
 // leave the batch (their cache rows are dropped), so they neither cost compute nor draw samples.
 //
 // What a Generation holds: `tokenIds` never includes a stop token id (finishReason 'eos'); when a
@@ -11,12 +11,12 @@
 // StopStringCriteria, which leaves the string in the output); otherwise maxNewTokens tokens
 // ('length'). `onToken` is called exactly for the tokens that end up in `tokenIds`, in order.
 //
-// Each (request, sample) draws from its own Rng seeded from (seed, request, sample), so the tokens
-// do not depend on batchSize or on which rows share a batch.
+// Each (request, sample) draws from its own Rng seeded from (seed, request, sample), or from its own
+// seed (rowSeed), so the tokens do not depend on batchSize or on which rows share a batch.
 import { concatTyped } from '../../../shared/arrays';
 import { ApiError } from '../../../shared/errors';
 import { familyOf } from '../model/families';
-import { selectCacheRows, type KvCache, type LanguageModel } from '../model/language-model';
+import { selectCacheRows, stackCachesLeftPadded, type KvCache, type LanguageModel } from '../model/language-model';
 import { Rng, sampleToken, type SamplingOptions } from './sampling';
 
 export interface GenerateRequest {
@@ -32,13 +32,17 @@ export interface GenerateOptions {
   topP?: number;
   /** Default 0: sampling is reproducible unless the caller varies it. */
   seed?: number;
+  /** A row's own seed, in place of `seed`: row (request r, sample k) then draws exactly what
+   *  generate([requests[r]], { seed: rowSeed(r, k) }) draws for its one sample, so a caller with a seed
+   *  per sample gets the prompt's prefill shared and its samples decoded together. */
+  rowSeed?: (request: number, sample: number) => number;
   /** Per request, default 1. */
   samples?: number;
   stopTokenIds: readonly number[];
   stopStrings?: readonly string[];
   /** Needed for stopStrings. */
   decode?: (ids: number[]) => string;
-  /** Rows (request x sample) decoded together; default 4. Memory grows with it (and with prompt length). */
+  /** Rows (request x sample) decoded together; default defaultBatchSize. Their KV caches grow with it; prefill takes one prompt at a time. */
   batchSize?: number;
   onToken?: (e: { request: number; sample: number; tokenId: number }) => void;
   signal?: AbortSignal;
@@ -63,6 +67,13 @@ function fmix32(h: number): number {
 
 export const rowRng = (seed: number, request: number, sample: number): Rng => new Rng(fmix32(fmix32(fmix32(seed >>> 0) ^ request) ^ sample));
 
+function seededRow(options: GenerateOptions, request: number, sample: number): Rng {
+  if (options.rowSeed === undefined) return rowRng(options.seed ?? 0, request, sample);
+  const seed = options.rowSeed(request, sample);
+  if (!Number.isInteger(seed)) throw new Error(`generate: rowSeed gave ${seed} for request ${request}, sample ${sample}; seeds are integers`);
+  return rowRng(seed, 0, 0);
+}
+
 interface Row {
   request: number;
   sample: number;
@@ -73,6 +84,10 @@ interface Row {
   finish: Generation['finishReason'] | null;
 }
 
+/** Rows decoded together unless a caller says otherwise: a decode step of a few rows costs about
+ *  what one row's does (it is bound by reading the weights), and their caches are small. */
+export const defaultBatchSize = 4;
+
 const positiveInt = (name: string, v: number) => {
   if (!(Number.isInteger(v) && v >= 1)) throw new Error(`generate: ${name} must be a whole number ≥ 1, got ${v}`);
 };
@@ -80,7 +95,7 @@ const positiveInt = (name: string, v: number) => {
 export async function generate(lm: LanguageModel, requests: GenerateRequest[], options: GenerateOptions): Promise<Generation[]> {
   positiveInt('maxNewTokens', options.maxNewTokens);
   positiveInt('samples', options.samples ?? 1);
-  positiveInt('batchSize', options.batchSize ?? 4);
+  positiveInt('batchSize', options.batchSize ?? defaultBatchSize);
   if (!Number.isInteger(options.seed ?? 0)) throw new Error(`generate: seed must be an integer, got ${options.seed}`);
   if ((options.stopStrings?.length ?? 0) > 0 && options.decode === undefined) throw new Error('generate: stopStrings need a decode function');
   const empty = requests.findIndex((r) => r.inputIds.length === 0);
@@ -88,7 +103,7 @@ export async function generate(lm: LanguageModel, requests: GenerateRequest[], o
 
   const all: { request: number; sample: number }[] = requests.flatMap((_, request) =>
     Array.from({ length: options.samples ?? 1 }, (_, sample) => ({ request, sample })));
-  const batchSize = options.batchSize ?? 4;
+  const batchSize = options.batchSize ?? defaultBatchSize;
   const out: Generation[] = [];
   for (let start = 0; start < all.length; start += batchSize) {
     out.push(...(await generateBatch(lm, requests, all.slice(start, start + batchSize), options)));
@@ -106,32 +121,31 @@ async function generateBatch(
   checkCancelled(options.signal);
   const sampling: SamplingOptions = { temperature: options.temperature ?? 0, topK: options.topK ?? 0, topP: options.topP ?? 1 };
   const rows: Row[] = slots.map(({ request, sample }) => ({
-    request, sample, rng: rowRng(options.seed ?? 0, request, sample), tokens: [], position: requests[request].inputIds.length, finish: null,
+    request, sample, rng: seededRow(options, request, sample), tokens: [], position: requests[request].inputIds.length, finish: null,
   }));
 
-  // Prefill each distinct prompt once, left-padded to the longest.
+  // Prefill each distinct prompt once, alone (so a batch's prefill needs no more memory than its
+  // longest prompt's), then stack their caches left-padded to the longest for the batched steps.
   const prompts = [...new Set(rows.map((r) => r.request))];
-  const hidden = lm.hiddenSize;
   const longest = Math.max(...prompts.map((p) => requests[p].inputIds.length));
-  const embeds = new Float32Array(prompts.length * longest * hidden);
-  const mask = new BigInt64Array(prompts.length * longest);
-  const positions = familyOf(lm.config).positionIds(prompts.map((p) => requests[p].inputIds.length), longest, 'left');
-  for (const [i, p] of prompts.entries()) {
+  const prefills: { present: KvCache; logits: Float32Array }[] = [];
+  for (const p of prompts) {
+    checkCancelled(options.signal);
     const { inputIds, visual } = requests[p];
-    const pad = longest - inputIds.length;
-    embeds.set(await lm.embed(inputIds, visual), (i * longest + pad) * hidden);
-    mask.fill(1n, i * longest + pad, (i + 1) * longest);
+    const seq = inputIds.length;
+    prefills.push(await lm.forward({
+      inputsEmbeds: await lm.embed(inputIds, visual), batch: 1, seq, attentionMask: new BigInt64Array(seq).fill(1n),
+      positionIds: familyOf(lm.config).positionIds([seq], seq, 'left'), past: null, lastLogitsOnly: true,
+    }));
   }
-  checkCancelled(options.signal);
-  const prefill = await lm.forward({
-    inputsEmbeds: embeds, batch: prompts.length, seq: longest, attentionMask: mask, positionIds: positions, past: null, lastLogitsOnly: true,
-  });
-  const vocab = prefill.logits.length / prompts.length;
+  const mask = new BigInt64Array(prompts.length * longest);
+  prompts.forEach((p, i) => mask.fill(1n, (i + 1) * longest - requests[p].inputIds.length, (i + 1) * longest));
   const promptRow = rows.map((r) => prompts.indexOf(r.request));
-  let cache: KvCache = selectCacheRows(prefill.present, promptRow);
+  let cache: KvCache = selectCacheRows(stackCachesLeftPadded(prefills.map((f) => f.present), longest), promptRow);
   let rowMask = promptRow.map((i) => mask.subarray(i * longest, (i + 1) * longest));
   let active = rows;
-  let logitsOf = (k: number) => prefill.logits.subarray(promptRow[k] * vocab, (promptRow[k] + 1) * vocab);
+  let logitsOf = (k: number) => prefills[promptRow[k]].logits;
+  const vocab = prefills[0].logits.length;
 
   // A row also ends at the context's end, max_position_embeddings, with unscaled RoPE (prompt.ts
   // refuses a prompt past it; scaled RoPE is meant to run beyond it).

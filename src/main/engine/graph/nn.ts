@@ -3,7 +3,8 @@
 // (LlamaRMSNorm, LlamaRotaryEmbedding, rotate_half, apply_rotary_pos_emb, repeat_kv,
 // eager_attention_forward; Qwen2 is the same with q/k/v biases) and models/siglip/modeling_siglip.py
 // (SiglipEncoderLayer: LayerNorm, unmasked attention, gelu_pytorch_tanh MLP).
-// Weights are in MatMul layout [in, out]: loaders transpose torch's Linear [out, in] once.
+// A projection's weight is torch's Linear [out, in] used through Gemm's transB (the decoder), or in
+// MatMul layout [in, out], transposed once on load (the vision tower and the projector).
 import type { GraphBuilder } from './builder';
 import type { ElementType } from './element-type';
 import type { Value } from './ir';
@@ -13,24 +14,38 @@ export const maskNegative = (dtype: ElementType): number => (dtype === 'float16'
 
 /** A linear layer with optional bias and LoRA adapter: x @ W + bias + scale * (dropout(x) @ A) @ B. */
 export interface Projection {
+  /** [in, out] (MatMul layout), or [out, in] as torch stores it when `outIn` is set. */
   weight: Value;
+  /** The weight is torch's [out, in], applied through Gemm's transB on the input's rows: no transposed
+   *  copy is made, and batched decoding on unpacked weights is faster so (docs/engine.md). */
+  outIn?: boolean;
   bias?: Value;
   /** PEFT's order: dropout applies to the adapter's input only (lora_B(lora_A(dropout(x)))). */
   lora?: { a: Value; b: Value; scale: number; dropout?: (x: Value) => Value };
 }
 
 export function linear(b: GraphBuilder, x: Value, p: Projection): Value {
+  // The scale multiplies the rank-r tensor, not the full-width delta: r columns instead of out.
+  const adapterDelta = (input: Value) => b.scope('lora', () => {
+    const { a, b: up, scale, dropout } = p.lora!;
+    const down = b.matmul(dropout ? dropout(input) : input, a);
+    return b.matmul(scale === 1 ? down : b.mul(down, scale), up);
+  });
+  if (p.outIn) {
+    const rank = x.shape.length;
+    const outF = p.weight.shape[0] as number;
+    const rows = (v: Value) => b.flatten(v, rank - 1);
+    // The adapter's delta (and the bias) go in as Gemm's C: one pass over the output instead of two.
+    const delta = p.lora === undefined ? undefined : adapterDelta(x);
+    const c = delta === undefined ? p.bias : p.bias === undefined ? rows(delta) : b.add(rows(delta), p.bias);
+    const y = b.gemm(rows(x), p.weight, c, { transB: true });
+    if (rank === 2) return y;
+    const shape = b.concat([b.shape(x, 0, rank - 1), b.ints([outF])], 0);
+    return b.reshape(y, shape, [...x.shape.slice(0, -1), outF]);
+  }
   let y = b.matmul(x, p.weight);
   if (p.bias !== undefined) y = b.add(y, p.bias);
-  if (p.lora !== undefined) {
-    const { a, b: up, scale, dropout } = p.lora;
-    // The scale multiplies the rank-r tensor, not the full-width delta: r columns instead of out.
-    const delta = b.scope('lora', () => {
-      const down = b.matmul(dropout ? dropout(x) : x, a);
-      return b.matmul(scale === 1 ? down : b.mul(down, scale), up);
-    });
-    y = b.add(y, delta);
-  }
+  if (p.lora !== undefined) y = b.add(y, adapterDelta(x));
   return y;
 }
 

@@ -6,6 +6,7 @@ import * as ort from 'onnxruntime-node';
 import type { Graph } from './ir';
 import { numel } from './ir';
 import { serialize, serializeBound, type BoundWeight } from './onnx';
+import { engineSettings } from '../engine-settings';
 
 /** 'cpu', 'cuda', 'dml', 'coreml', ... or an object such as `{ name: 'cuda', deviceId: 1 }`. */
 export type ProviderRequest = ort.InferenceSession.ExecutionProviderConfig;
@@ -13,9 +14,9 @@ export type ProviderRequest = ort.InferenceSession.ExecutionProviderConfig;
 export interface SessionOptions {
   /** Names the graph in log lines and errors, e.g. 'decoder' or 'dpo-train-step'. */
   graphName: string;
-  /** Preference order; the first that works is used, CPU always last. Default ['cpu']. */
+  /** Preference order; the first that works is used, CPU always last. Default: the engine's device (engine-settings.ts). */
   providers?: readonly ProviderRequest[];
-  /** Threads inside one op and across independent ops; 0 or absent lets ORT choose. */
+  /** Threads inside one op and across independent ops; 0 lets ORT choose; absent: the engine's setting. */
   intraOpThreads?: number;
   interOpThreads?: number;
   optimizationLevel?: 'disabled' | 'basic' | 'extended' | 'all';
@@ -106,9 +107,10 @@ export class Session {
    */
   static async create(source: ModelSource, options: SessionOptions): Promise<Session> {
     const { graphName } = options;
-    const base = baseOptions(options);
+    const machine = engineSettings();
+    const base = baseOptions({ ...options, intraOpThreads: options.intraOpThreads ?? (machine.threads || undefined) });
     const forProvider = loadables(source, options);
-    const requested = options.providers ?? ['cpu'];
+    const requested = options.providers ?? (machine.device === 'cpu' ? ['cpu'] : [machine.device, 'cpu']);
     // CPU runs every op, so nothing after it in the list could ever be chosen.
     const cpuAt = requested.findIndex((p) => providerName(p) === 'cpu');
     const accelerators = cpuAt < 0 ? requested : requested.slice(0, cpuAt);
@@ -120,13 +122,21 @@ export class Session {
         failures.push(`${name} (not in this onnxruntime-node build, which has ${available.join(', ')})`);
         continue;
       }
+      const missing = missingProviderLibraries.get(name);
+      if (missing !== undefined) {
+        failures.push(`${name} (${missing})`);
+        continue;
+      }
       try {
         const { model } = forProvider.accelerator();
         const inner = await load(model, { ...base, executionProviders: [provider, 'cpu'] });
         if (failures.length > 0) fallbackLine(options, failures, name);
         return new Session(graphName, name, inner, []);
       } catch (err) {
-        failures.push(`${name} (${firstLine(err)})`);
+        const reason = firstLine(err);
+        // Libraries that failed to load stay missing for this process: later sessions go straight on.
+        if (/failed to load (shared )?library/i.test(reason)) missingProviderLibraries.set(name, reason);
+        failures.push(`${name} (${reason})`);
       }
     }
     const { model, bound } = forProvider.cpu();
@@ -247,11 +257,27 @@ function baseOptions(options: SessionOptions): ort.InferenceSession.SessionOptio
   return base;
 }
 
+// ONNX Runtime's process-wide logger prints, among others, a provider library that fails to load, in
+// its raw form; every failure reaches the user through this module instead (GraphError, the
+// fallback line), so that logger says only what is fatal. Sessions log at their own ortLogLevel.
+ort.env.logLevel = 'fatal';
+
+/** Providers whose libraries would not load in this process, with the reason. */
+const missingProviderLibraries = new Map<string, string>();
+
+/** What each logger was told already: a model opens many sessions, and one line per cause is enough. */
+const told = new WeakMap<(line: string) => void, Set<string>>();
+
 function fallbackLine(options: SessionOptions, failures: readonly string[], using: string): void {
   const log = options.logger ?? console.warn;
   const subject = failures.length === 1 ? 'execution provider' : 'execution providers';
   const verb = failures.length === 1 ? 'is' : 'are';
-  log(`graph '${options.graphName}': ${subject} ${failures.join(', ')} ${verb} unusable; running on ${using}`);
+  const cause = `${subject} ${failures.join(', ')} ${verb} unusable; running on ${using}`;
+  const said = told.get(log) ?? new Set<string>();
+  told.set(log, said);
+  if (said.has(cause)) return;
+  said.add(cause);
+  log(`graph '${options.graphName}': ${cause}`);
 }
 
 function firstLine(err: unknown): string {

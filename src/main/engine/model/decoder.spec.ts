@@ -70,7 +70,7 @@ describe.each(fixtureArchs)('%s decoder graph', (arch) => {
   const t = config.text;
   const { prefix, lmHead } = textWeightNames(config);
 
-  it('has the standard I/O names and dims, HF-named weights in MatMul layout and readable node names', () => {
+  it('has the standard I/O names and dims, HF-named weights as the checkpoint stores them and readable node names', () => {
     const g = buildDecoderGraph(config, weights, { kvCache: true });
     expect(g.inputs.map((i) => [i.name, i.dtype, i.shape])).toEqual([
       ['inputs_embeds', 'float32', ['batch', 'seq', t.hiddenSize]],
@@ -82,14 +82,14 @@ describe.each(fixtureArchs)('%s decoder graph', (arch) => {
       ['logits', ['batch', 'seq', t.vocabSize]],
       ...Array.from({ length: t.numLayers }, (_, l) => ['key', 'value'].map((k) => [`present.${l}.${k}`, ['batch', t.numKvHeads, 'total', t.headDim]])).flat(),
     ]);
-    expect(g.initializers.get(`${prefix}layers.0.self_attn.q_proj.weight`)?.dims).toEqual([t.hiddenSize, t.numHeads * t.headDim]);
-    expect(g.initializers.get(`${prefix}layers.1.mlp.down_proj.weight`)?.dims).toEqual([t.intermediateSize, t.hiddenSize]);
-    expect(g.initializers.get(lmHead!)?.dims).toEqual([t.hiddenSize, t.vocabSize]);
+    expect(g.initializers.get(`${prefix}layers.0.self_attn.q_proj.weight`)?.dims).toEqual([t.numHeads * t.headDim, t.hiddenSize]);
+    expect(g.initializers.get(`${prefix}layers.1.mlp.down_proj.weight`)?.dims).toEqual([t.hiddenSize, t.intermediateSize]);
+    expect(g.initializers.get(lmHead!)?.dims).toEqual([t.vocabSize, t.hiddenSize]);
     expect(g.initializers.has(`${prefix}layers.0.self_attn.q_proj.bias`)).toBe(t.qkvBias);
     const names = g.nodes.map((n) => n.name);
-    expect(names).toContain('/model/layers.0/self_attn/q_proj/MatMul');
-    expect(names).toContain('/model/layers.1/mlp/down_proj/MatMul');
-    expect(names).toContain('/lm_head/MatMul');
+    expect(names).toContain('/model/layers.0/self_attn/q_proj/Gemm');
+    expect(names).toContain('/model/layers.1/mlp/down_proj/Gemm');
+    expect(names).toContain('/lm_head/Gemm');
     // Masks are large finite negatives, never -inf.
     for (const [, tensor] of g.initializers) if (tensor.dtype === 'float32') expect(Array.from(tensor.data as Float32Array).every(Number.isFinite)).toBe(true);
   });

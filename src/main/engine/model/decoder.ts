@@ -77,10 +77,10 @@ export function addDecoder(b: GraphBuilder, config: ModelConfig, weights: ModelW
   // module path relative to the text model, which has the stack under 'model.'.
   const proj = (path: string, inF: number, outF: number, biased: boolean): Projection => {
     const name = `${prefix}${path}`;
-    const w = graphWeight(b, `${name}.weight`, [inF, outF], () => weights.shared(`${name}.weight`, 'matmul'));
+    const w = graphWeight(b, `${name}.weight`, [outF, inF], () => weights.shared(`${name}.weight`, 'stored'));
     const bias = biased ? graphWeight(b, `${name}.bias`, [outF], () => weights.shared(`${name}.bias`, 'stored')) : undefined;
     const lora = options.adapter?.(`model.${path}`, inF, outF);
-    return { weight: w, ...(bias ? { bias } : {}), ...(lora ? { lora } : {}) };
+    return { weight: w, outIn: true, ...(bias ? { bias } : {}), ...(lora ? { lora } : {}) };
   };
   const vector = (name: string) => graphWeight(b, `${prefix}${name}`, [t.hiddenSize], () => weights.shared(`${prefix}${name}`, 'stored'));
 
@@ -118,15 +118,12 @@ export function addDecoder(b: GraphBuilder, config: ModelConfig, weights: ModelW
     return b.scope('norm', () => rmsNorm(b, last, vector('norm.weight'), t.rmsNormEps));
   });
   const logits = b.scope('lm_head', () => {
-    if (lmHead !== null) {
-      const w = graphWeight(b, lmHead, [t.hiddenSize, t.vocabSize], () => weights.shared(lmHead, 'matmul'));
-      return b.matmul(hidden, w);
-    }
-    // Tied: the head is the embedding matrix [vocab, hidden] itself, used through Gemm's transB so
-    // that no transposed copy exists (ORT would constant-fold a Transpose into a second matrix).
-    const rows = b.gemm(b.reshape(hidden, [-1, t.hiddenSize]), embeddingWeight(b, config, weights), undefined, { transB: true });
-    const shape = b.concat([b.shape(hidden, 0, 2), b.ints([t.vocabSize])], 0);
-    return b.reshape(rows, shape, [hidden.shape[0], hidden.shape[1], t.vocabSize]);
+    // The head [vocab, hidden] as stored (the embedding matrix itself when tied), through Gemm's
+    // transB like every projection: no transposed copy of the largest matrix exists, even for a moment.
+    const head = lmHead === null
+      ? embeddingWeight(b, config, weights)
+      : graphWeight(b, lmHead, [t.vocabSize, t.hiddenSize], () => weights.shared(lmHead, 'stored'));
+    return linear(b, hidden, { weight: head, outIn: true });
   });
   return { logits, present, queryStates };
 }

@@ -5,7 +5,7 @@ import { afterAll, describe, expect, it, vi } from 'vitest';
 import { Session } from '../graph/session';
 import type { Idefics3Config, LlavaOnevisionConfig } from './families';
 import { fixtureArchs, writeFixture } from './fixture';
-import { LanguageModel, selectCacheRows, type KvCache } from './language-model';
+import { LanguageModel, selectCacheRows, stackCachesLeftPadded, type KvCache } from './language-model';
 import { naiveEmbed, naiveForward } from '../testing/naive/decoder';
 import { openWeights, type ModelWeights } from './weights';
 
@@ -103,6 +103,36 @@ describe.each(fixtureArchs)('%s language model', (arch) => {
     const alone = selectCacheRows(step.present, [1]);
     expect(alone.layers[0].key.dims[0]).toBe(1);
     expect(alone.layers[1].value.data).toEqual((step.present.layers[1].value.data as Float32Array).subarray((alone.layers[1].value.data as Float32Array).length));
+  });
+
+  it('stacks caches of prompts prefilled alone, left-padded, into a batch whose next step is each prompt\'s own', async () => {
+    const { lm } = await model;
+    const vocab = lm.config.text.vocabSize;
+    const prompts = [[9, 30, 31, 60], ids];
+    const alone: KvCache[] = [];
+    for (const p of prompts) alone.push((await lm.forward({ inputsEmbeds: await lm.embed(p), batch: 1, seq: p.length, attentionMask: ones(p.length), positionIds: positions(0, p.length), past: null, lastLogitsOnly: true })).present);
+    const width = ids.length;
+    const stacked = stackCachesLeftPadded(alone, width);
+    const [, kv, , d] = stacked.layers[0].key.dims;
+    expect(stacked.layers[0].key.dims).toEqual([2, kv, width, d]);
+    // Slot t of row r holds the prompt's slot t - pad, and the padding slots hold zeros.
+    const pad = width - prompts[0].length;
+    const key = stacked.layers[1].key.data as Float32Array;
+    const own = alone[0].layers[1].key.data as Float32Array;
+    for (let h = 0; h < kv; h++) {
+      for (let t = 0; t < width; t++) {
+        const got = key.subarray(((0 * kv + h) * width + t) * d, ((0 * kv + h) * width + t + 1) * d);
+        expect([...got]).toEqual(t < pad ? new Array(d).fill(0) : [...own.subarray((h * prompts[0].length + t - pad) * d, (h * prompts[0].length + t - pad + 1) * d)]);
+      }
+    }
+    const mask = BigInt64Array.from({ length: 2 * (width + 1) }, (_, i) => (i < pad ? 0n : 1n));
+    const step = await lm.forward({
+      inputsEmbeds: await lm.embed([77, 78]), batch: 2, seq: 1, attentionMask: mask,
+      positionIds: BigInt64Array.from(prompts, (p) => BigInt(p.length)), past: stacked, lastLogitsOnly: true,
+    });
+    expect(maxDiff(step.logits.subarray(0, vocab), (await full(lm, [...prompts[0], 77])).subarray(prompts[0].length * vocab))).toBeLessThan(1e-4);
+    expect(maxDiff(step.logits.subarray(vocab), (await full(lm, [...ids, 78])).subarray(ids.length * vocab))).toBeLessThan(1e-4);
+    expect(() => stackCachesLeftPadded(alone, 3)).toThrow('each cache must be one row of at most 3 slots, got 1 rows of 4');
   });
 
   it('replaces exactly the visual token rows with the features, in order, and rejects a count mismatch', async () => {

@@ -45,6 +45,28 @@ export function selectCacheRows(cache: KvCache, rows: readonly number[]): KvCach
   return { layers: cache.layers.map(({ key, value }) => ({ key: pick(key), value: pick(value) })), batch: rows.length, length: cache.length };
 }
 
+/** One-row caches of prompts of different lengths as one batch, each row's slots LEFT-padded with
+ *  zeros to `length` (the attention mask hides them), in the order given. */
+export function stackCachesLeftPadded(caches: readonly KvCache[], length: number): KvCache {
+  const short = caches.find((c) => c.batch !== 1 || c.length > length);
+  if (short !== undefined) throw new Error(`stackCachesLeftPadded: each cache must be one row of at most ${length} slots, got ${short.batch} rows of ${short.length}`);
+  const stack = (tensors: ort.Tensor[]): ort.Tensor => {
+    const [, kvHeads, , headDim] = tensors[0].dims;
+    const out = new Float32Array(tensors.length * kvHeads * length * headDim);
+    tensors.forEach((t, row) => {
+      const own = t.dims[2];
+      const src = t.data as Float32Array;
+      for (let h = 0; h < kvHeads; h++) {
+        const from = h * own * headDim;
+        out.set(src.subarray(from, from + own * headDim), ((row * kvHeads + h) * length + length - own) * headDim);
+      }
+    });
+    return new ort.Tensor('float32', out, [tensors.length, kvHeads, length, headDim]);
+  };
+  const layers = caches[0].layers.map((_, l) => ({ key: stack(caches.map((c) => c.layers[l].key)), value: stack(caches.map((c) => c.layers[l].value)) }));
+  return { layers, batch: caches.length, length };
+}
+
 export class LanguageModel {
   private decoder: Promise<Session> | null = null;
 

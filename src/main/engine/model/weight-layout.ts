@@ -19,7 +19,7 @@ export function transpose(data: Float32Array, rows: number, cols: number): Float
 
 /** A weight as an initializer under its checkpoint name. A value of that name the caller's graph
  *  already holds (the embedding it gathered from, or a weight it feeds as an input to train it) is
- *  used instead, so nothing is added twice; it must have the MatMul-layout dims. */
+ *  used instead, so nothing is added twice; it must have the dims asked for. */
 export function graphWeight(b: GraphBuilder, name: string, dims: readonly number[], load: () => Float32Array): Value {
   let existing: Value;
   try {

@@ -1,5 +1,6 @@
 // Phase 2: the visual context c_t of each video, when the mode shows the judge one (modes.ts):
 // refined from this run's c_{t-1} (isr), or written afresh every round (no-retrospect).
+import { defaultBatchSize } from '../../engine/generate/generate';
 import { userTurn } from '../../engine/model/tokenizer';
 import { contextsOf, roundsOf, saveContext, setRoundPhase, type ContextRecord } from '../../store/rounds';
 import { judgeViews } from '../modes';
@@ -15,15 +16,22 @@ export async function writeContexts(s: PolicyScope): Promise<Map<number, Context
   if (view.context === 'none') return contexts;
   const previous = view.context === 'refined' ? previousContexts(s) : new Map<number, ContextRecord>();
   const videos = [...new Map(s.prompts.map((p) => [p.video.id, p])).values()];
-  for (const [i, p] of videos.entries()) {
-    s.step('contexts', i, videos.length);
-    if (contexts.has(p.video.id)) continue;
-    const before = previous.get(p.video.id);
-    const text = before ? fill(templates.retrospect, { previous: before.text }, 'retrospect') : templates.describe;
-    const prompt = s.vlm.prompt(userTurn(text, true), await s.features.shown(p.video.path, s.settings.frames));
-    const [g] = await s.vlm.generate([{ prompt, features: await visual(s, p) }], { maxNewTokens: s.settings.contextTokens });
-    const context = { videoId: p.video.id, text: g.text, refinedId: before?.id ?? null };
-    contexts.set(p.video.id, { id: saveContext(db, round.id, context), ...context });
+  const missing = videos.filter((p) => !contexts.has(p.video.id));
+  // A few videos' descriptions decoded together; each batch is stored before the next is started.
+  for (let start = 0; start < missing.length; start += defaultBatchSize) {
+    s.step('contexts', videos.length - missing.length + start, videos.length);
+    const batch = missing.slice(start, start + defaultBatchSize);
+    const inputs = [];
+    for (const p of batch) {
+      const before = previous.get(p.video.id);
+      const text = before ? fill(templates.retrospect, { previous: before.text }, 'retrospect') : templates.describe;
+      inputs.push({ prompt: s.vlm.prompt(userTurn(text, true), await s.features.shown(p.video.path, s.settings.frames)), features: await visual(s, p) });
+    }
+    const written = await s.vlm.generate(inputs, { maxNewTokens: s.settings.contextTokens, batchSize: batch.length });
+    for (const [k, p] of batch.entries()) {
+      const context = { videoId: p.video.id, text: written[k].text, refinedId: previous.get(p.video.id)?.id ?? null };
+      contexts.set(p.video.id, { id: saveContext(db, round.id, context), ...context });
+    }
   }
   return contexts;
 }
