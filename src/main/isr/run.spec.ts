@@ -16,7 +16,10 @@ import { resolveFfmpeg } from '../video/ffmpeg';
 import { flatClip } from '../video/testing/clips';
 import type { RunProgress } from './phases/round-scope';
 import { createRunRecord, runRounds } from './run';
-import { loadTemplates, templateNames } from './templates';
+import { answerTurn, loadTemplates, templateNames } from './templates';
+import { parseRunSettings } from './settings';
+import { VideoFeatures } from './video-features';
+import { VideoLanguageModel } from '../engine/model/vlm';
 
 let dir: string;
 let ffmpeg: string;
@@ -96,6 +99,25 @@ describe('a round', () => {
     for (const r of kept) expect(r.ref_logp).toBeLessThan(0);
     expect(events.filter((e) => e.phase === 'reference log-probs').at(-1)).toMatchObject({ done: trained, total: trained });
     db.close();
+  }, 120_000);
+
+  it('stores for each sample what its prompt draws alone with the stored seed, however the round batched them', async () => {
+    const db = openDatabase(join(dir, 'whole.db'));
+    const rows = db.prepare('SELECT r.text, r.seed, p.question, v.path FROM responses r JOIN prompts p ON p.id = r.prompt_id JOIN videos v ON v.id = p.video_id').all() as { text: string; seed: number; question: string; path: string }[];
+    db.close();
+    expect(rows).toHaveLength(2 * questions.length);
+    const s = parseRunSettings(settings);
+    const vlm = await VideoLanguageModel.load(model());
+    const features = new VideoFeatures(vlm, ffmpeg, join(dir, 'cache'));
+    try {
+      for (const r of rows) {
+        const input = { prompt: vlm.prompt(answerTurn(loadTemplates(), r.question), await features.shown(r.path, s.frames)), features: await features.of(r.path, s.frames) };
+        const [alone] = await vlm.generate([input], { maxNewTokens: s.maxNewTokens, temperature: s.temperature, topP: s.topP, seed: r.seed });
+        expect(alone.text, `${r.question} (seed ${r.seed})`).toBe(r.text);
+      }
+    } finally {
+      await vlm.release();
+    }
   }, 120_000);
 
   it('resumed after its reference pass, computes none again and ends with the data of an uninterrupted round', async () => {
