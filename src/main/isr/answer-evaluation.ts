@@ -1,7 +1,7 @@
 // The evaluator (METHOD.md, "What is measured"): the policy answers held-out questions about their
 // videos with the answer template, and each answer is scored against the reference. Rounds and the
 // demo's warm start measure their policies with it.
-import { defaultBatchSize } from '../engine/generate/generate';
+import { maxBatchRows } from '../engine/generate/generate';
 import type { VideoLanguageModel } from '../engine/model/vlm';
 import type { AnswerScorer } from './scorer';
 import { answerTurn, type Templates } from './templates';
@@ -41,16 +41,17 @@ export async function evaluateAnswers(
 ): Promise<(AnswerEvaluation & { index: number })[]> {
   const answered: (AnswerEvaluation & { index: number })[] = [];
   const todo = [...questions.keys()].filter((i) => !o.done?.(i));
-  // A few questions answered together; each answer is scored and handed on before the next batch.
-  for (let start = 0; start < todo.length; start += defaultBatchSize) {
-    const batch = todo.slice(start, start + defaultBatchSize);
+  // Several questions answered together (as many as fit: generate's batchRowsFor); each answer is
+  // scored and handed on before the next batch.
+  for (let start = 0; start < todo.length; start += maxBatchRows) {
+    const batch = todo.slice(start, start + maxBatchRows);
     o.onProgress?.(questions.length - todo.length + start, questions.length);
     const inputs = [];
     for (const i of batch) {
       const q = questions[i];
       inputs.push({ prompt: vlm.prompt(answerTurn(o.templates, q.question), await features.shown(q.video, o.frames)), features: await features.of(q.video, o.frames) });
     }
-    const answers = await vlm.generate(inputs, { maxNewTokens: o.maxNewTokens, batchSize: batch.length });
+    const answers = await vlm.generate(inputs, { maxNewTokens: o.maxNewTokens });
     for (const [k, i] of batch.entries()) {
       const q = questions[i];
       const g = answers[k];

@@ -32,6 +32,7 @@ const table: Case[] = [
   { op: 'Mul', label: 'used twice x*x*y', inputs: [f('a', [3, 4]), f('b', [4])], build: (b, [x, y]) => [b.mul(b.mul(x, x), y)] },
   { op: 'Div', label: 'broadcast [2,3] / [2,1]', inputs: [f('a', [2, 3]), f('b', [2, 1], pos)], build: (b, [x, y]) => [b.div(x, y)] },
   { op: 'Pow', label: 'x^3 and x^0.5', inputs: [f('a', [2, 3], pos)], build: (b, [x]) => [b.pow(x, 3), b.pow(x, 0.5)] },
+  { op: 'Pow', label: 'x^2 of any sign (2 x g)', inputs: [f('a', [2, 3])], build: (b, [x]) => [b.pow(x, 2)] },
   { op: 'Neg', label: 'neg', inputs: [f('a', [5])], build: (b, [x]) => [b.neg(x)] },
   { op: 'Identity', label: 'identity', inputs: [f('a', [2, 2])], build: (b, [x]) => [b.identity(x)] },
   { op: 'Exp', label: 'exp', inputs: [f('a', [2, 3])], build: (b, [x]) => [b.exp(x)] },
@@ -141,6 +142,14 @@ describe('gradient rule table', () => {
   it('has a row for every rule in the registry', () => {
     const covered = new Set(table.map((c) => c.op));
     expect(Object.keys(rules).filter((op) => !covered.has(op))).toEqual([]);
+  });
+
+  it('differentiates x^2 without a Pow node (the general rule takes one on the whole tensor)', () => {
+    const c = table.find((row) => row.label.startsWith('x^2'))!;
+    const { graph, wrt } = prepare(c, 0);
+    const backward = differentiate(graph, { loss: 'loss', wrt }).nodes.slice(graph.nodes.length);
+    expect(backward.length).toBeGreaterThan(0);
+    expect(backward.map((n) => n.opType)).not.toContain('Pow');
   });
 
   it.each(table.map((c, i) => [`${c.op}: ${c.label}`, c, i] as const))('%s matches central differences in float64', (_label, c, i) => {

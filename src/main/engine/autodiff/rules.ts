@@ -82,6 +82,9 @@ export const rules: Readonly<Record<string, Rule>> = {
   Pow: ({ b, x, g: [g], needs, node }) => {
     if (needs(1)) throw new Error(`${node.name}: Pow is differentiable in its base only; the exponent must be a constant`);
     const [base, p] = [x[0]!, x[1]!];
+    // x^2 (RMSNorm's square): 2 x g, two Muls, where the general form costs a Pow on the whole tensor.
+    const exponent = b.constantValues(p);
+    if (exponent?.length === 1 && exponent[0] === 2) return [unbroadcast(b, b.mul(b.mul(only(g), base), 2), base), null];
     return [unbroadcast(b, b.mul(only(g), b.mul(p, b.pow(base, b.sub(p, 1)))), base), null];
   },
   Neg: elementwise(({ b }, g) => b.neg(g)),

@@ -7,7 +7,7 @@ import type { Idefics3Config, LlavaOnevisionConfig } from '../model/families';
 import { fixtureArchs, writeFixture } from '../model/fixture';
 import { LanguageModel } from '../model/language-model';
 import { openWeights } from '../model/weights';
-import { generate, type GenerateOptions, type GenerateRequest } from './generate';
+import { batchRowsFor, generate, maxBatchRows, type GenerateOptions, type GenerateRequest } from './generate';
 import { argmax } from './sampling';
 
 const corpus = ['What colour is the square?', 'Which way does the red circle move?', 'How many shapes are in the video?'];
@@ -84,6 +84,18 @@ describe.each(fixtureArchs)('generate on the %s fixture', (arch) => {
     expect(together.map((g) => g.tokenIds)).toEqual(alone);
     expect(new Set(alone.map((t) => t.join(' '))).size, 'the seeds draw different samples').toBeGreaterThan(1);
     await expect(generate(lm, requests, { ...sampled, rowSeed: () => 0.5 })).rejects.toThrow(/rowSeed gave 0.5 for request 0, sample 0/);
+  });
+
+  it('decodes as many rows together as keep their KV caches within the budget: up to 8, at least 1', async () => {
+    const lm = await model;
+    const t = lm.config.text;
+    const bytesPerToken = t.numLayers * 2 * t.numKvHeads * t.headDim * 4;
+    expect(batchRowsFor(lm, 100)).toBe(maxBatchRows);
+    // Three rows' caches of this many tokens fill 256 MiB.
+    const threeFit = Math.floor(256 * 2 ** 20 / (3 * bytesPerToken));
+    expect(batchRowsFor(lm, threeFit)).toBe(3);
+    expect(batchRowsFor(lm, threeFit + 1)).toBe(2);
+    expect(batchRowsFor(lm, 10 ** 9)).toBe(1);
   });
 
   it('stops at a stop token id, leaving it out', async () => {

@@ -42,7 +42,7 @@ export interface GenerateOptions {
   stopStrings?: readonly string[];
   /** Needed for stopStrings. */
   decode?: (ids: number[]) => string;
-  /** Rows (request x sample) decoded together; default defaultBatchSize. Their KV caches grow with it; prefill takes one prompt at a time. */
+  /** Rows (request x sample) decoded together; default batchRowsFor the longest prompt. Their KV caches grow with it; prefill takes one prompt at a time. */
   batchSize?: number;
   onToken?: (e: { request: number; sample: number; tokenId: number }) => void;
   signal?: AbortSignal;
@@ -84,9 +84,20 @@ interface Row {
   finish: Generation['finishReason'] | null;
 }
 
-/** Rows decoded together unless a caller says otherwise: a decode step of a few rows costs about
- *  what one row's does (it is bound by reading the weights), and their caches are small. */
-export const defaultBatchSize = 4;
+/** The most rows decoded together: a decode step of several rows costs little more than one row's
+ *  (it is bound by reading the weights); callers hand generate this many rows at a time. */
+export const maxBatchRows = 8;
+/** What the rows' KV caches may take, one copy (a step holds about three: the cache, the rows kept,
+ *  the step's output); on a large model with long video prompts it allows fewer rows. */
+const kvCacheBudgetBytes = 256 * 2 ** 20;
+
+/** Rows per batch for prompts up to `tokens` long (answer included): up to maxBatchRows, as many as
+ *  keep their float32 KV caches within the budget, at least one. */
+export function batchRowsFor(lm: LanguageModel, tokens: number): number {
+  const t = lm.config.text;
+  const perRow = t.numLayers * 2 * t.numKvHeads * t.headDim * tokens * 4;
+  return Math.max(1, Math.min(maxBatchRows, Math.floor(kvCacheBudgetBytes / perRow)));
+}
 
 const positiveInt = (name: string, v: number) => {
   if (!(Number.isInteger(v) && v >= 1)) throw new Error(`generate: ${name} must be a whole number ≥ 1, got ${v}`);
@@ -95,7 +106,7 @@ const positiveInt = (name: string, v: number) => {
 export async function generate(lm: LanguageModel, requests: GenerateRequest[], options: GenerateOptions): Promise<Generation[]> {
   positiveInt('maxNewTokens', options.maxNewTokens);
   positiveInt('samples', options.samples ?? 1);
-  positiveInt('batchSize', options.batchSize ?? defaultBatchSize);
+  if (options.batchSize !== undefined) positiveInt('batchSize', options.batchSize);
   if (!Number.isInteger(options.seed ?? 0)) throw new Error(`generate: seed must be an integer, got ${options.seed}`);
   if ((options.stopStrings?.length ?? 0) > 0 && options.decode === undefined) throw new Error('generate: stopStrings need a decode function');
   const empty = requests.findIndex((r) => r.inputIds.length === 0);
@@ -103,7 +114,7 @@ export async function generate(lm: LanguageModel, requests: GenerateRequest[], o
 
   const all: { request: number; sample: number }[] = requests.flatMap((_, request) =>
     Array.from({ length: options.samples ?? 1 }, (_, sample) => ({ request, sample })));
-  const batchSize = options.batchSize ?? defaultBatchSize;
+  const batchSize = options.batchSize ?? batchRowsFor(lm, Math.max(...requests.map((r) => r.inputIds.length)) + options.maxNewTokens);
   const out: Generation[] = [];
   for (let start = 0; start < all.length; start += batchSize) {
     out.push(...(await generateBatch(lm, requests, all.slice(start, start + batchSize), options)));

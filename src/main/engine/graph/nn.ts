@@ -51,8 +51,9 @@ export function linear(b: GraphBuilder, x: Value, p: Projection): Value {
 
 /** LlamaRMSNorm: x / sqrt(mean(x^2) + eps) * weight, over the last axis. */
 export function rmsNorm(b: GraphBuilder, x: Value, weight: Value, eps: number): Value {
-  // x * x rather than Pow(x, 2), which ONNX Runtime computes far slower, forward and in the gradient.
-  const variance = b.reduceMean(b.mul(x, x), [-1], true);
+  // Pow(x, 2), the pattern ONNX Runtime fuses into one SimplifiedLayerNormalization (Mul(x, x) is
+  // not matched); its gradient is 2 x g, with no Pow (autodiff/rules.ts).
+  const variance = b.reduceMean(b.pow(x, 2), [-1], true);
   return b.mul(b.div(x, b.sqrt(b.add(variance, eps))), weight);
 }
 
@@ -65,7 +66,7 @@ export function layerNorm(b: GraphBuilder, x: Value, weight: Value, bias: Value,
 
 /** gelu_pytorch_tanh: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))). */
 export function geluTanh(b: GraphBuilder, x: Value): Value {
-  const inner = b.mul(b.add(x, b.mul(b.mul(b.mul(x, x), x), 0.044715)), Math.sqrt(2 / Math.PI));
+  const inner = b.mul(b.add(x, b.mul(b.pow(x, 3), 0.044715)), Math.sqrt(2 / Math.PI));
   return b.mul(b.mul(x, 0.5), b.add(b.tanh(inner), 1));
 }
 

@@ -1,6 +1,6 @@
 // Phase 2: the visual context c_t of each video, when the mode shows the judge one (modes.ts):
 // refined from this run's c_{t-1} (isr), or written afresh every round (no-retrospect).
-import { defaultBatchSize } from '../../engine/generate/generate';
+import { maxBatchRows } from '../../engine/generate/generate';
 import { userTurn } from '../../engine/model/tokenizer';
 import { contextsOf, roundsOf, saveContext, setRoundPhase, type ContextRecord } from '../../store/rounds';
 import { judgeViews } from '../modes';
@@ -17,17 +17,18 @@ export async function writeContexts(s: PolicyScope): Promise<Map<number, Context
   const previous = view.context === 'refined' ? previousContexts(s) : new Map<number, ContextRecord>();
   const videos = [...new Map(s.prompts.map((p) => [p.video.id, p])).values()];
   const missing = videos.filter((p) => !contexts.has(p.video.id));
-  // A few videos' descriptions decoded together; each batch is stored before the next is started.
-  for (let start = 0; start < missing.length; start += defaultBatchSize) {
+  // Several videos' descriptions decoded together (as many as fit: generate's batchRowsFor); each
+  // batch is stored before the next is started.
+  for (let start = 0; start < missing.length; start += maxBatchRows) {
     s.step('contexts', videos.length - missing.length + start, videos.length);
-    const batch = missing.slice(start, start + defaultBatchSize);
+    const batch = missing.slice(start, start + maxBatchRows);
     const inputs = [];
     for (const p of batch) {
       const before = previous.get(p.video.id);
       const text = before ? fill(templates.retrospect, { previous: before.text }, 'retrospect') : templates.describe;
       inputs.push({ prompt: s.vlm.prompt(userTurn(text, true), await s.features.shown(p.video.path, s.settings.frames)), features: await visual(s, p) });
     }
-    const written = await s.vlm.generate(inputs, { maxNewTokens: s.settings.contextTokens, batchSize: batch.length });
+    const written = await s.vlm.generate(inputs, { maxNewTokens: s.settings.contextTokens });
     for (const [k, p] of batch.entries()) {
       const context = { videoId: p.video.id, text: written[k].text, refinedId: previous.get(p.video.id)?.id ?? null };
       contexts.set(p.video.id, { id: saveContext(db, round.id, context), ...context });

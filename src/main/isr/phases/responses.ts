@@ -1,7 +1,7 @@
 // Phase 1: K samples per prompt from the round's policy, each drawn with its own seed
 // (seeds.ts); a sample identical to one before it is drawn again with the next attempt's seed.
 // Batching changes no draw: a sample's tokens depend on its seed alone.
-import { defaultBatchSize } from '../../engine/generate/generate';
+import { maxBatchRows } from '../../engine/generate/generate';
 import { saveResponse, setRoundPhase } from '../../store/rounds';
 import { responseSeed } from '../seeds';
 import { answerTurn } from '../templates';
@@ -18,8 +18,9 @@ export async function sampleResponses(s: PolicyScope): Promise<void> {
   const seedOf = (promptId: number, sample: number, attempt: number) => responseSeed({ runSeed: settings.seed, round: round.round, promptId, sample, attempt });
   const todo = s.prompts.filter((p) => (stored.get(p.id)?.length ?? 0) < settings.samples);
   // Whole prompts per batch, all their samples in it: each prompt is prefilled once and the rows'
-  // steps are decoded together. A batch is stored before the next is started.
-  const perBatch = Math.max(1, Math.floor(defaultBatchSize / settings.samples));
+  // steps are decoded together (as many rows as fit: generate's batchRowsFor). A batch is stored
+  // before the next is started.
+  const perBatch = Math.max(1, Math.floor(maxBatchRows / settings.samples));
   for (let start = 0; start < todo.length; start += perBatch) {
     s.step('responses', s.prompts.length - todo.length + start, s.prompts.length);
     const batch = todo.slice(start, start + perBatch);
@@ -27,7 +28,7 @@ export async function sampleResponses(s: PolicyScope): Promise<void> {
     for (const p of batch) inputs.push({ prompt: vlm.prompt(answerTurn(s.templates, p.question), await s.features.shown(p.video.path, settings.frames)), features: await visual(s, p) });
     // Every row draws what it would alone (its own seed), so the order of the checks below decides.
     const first = await vlm.generate(inputs, {
-      ...sampling, samples: settings.samples, batchSize: batch.length * settings.samples, rowSeed: (r, k) => seedOf(batch[r].id, k, 0),
+      ...sampling, samples: settings.samples, rowSeed: (r, k) => seedOf(batch[r].id, k, 0),
     });
     for (const [r, p] of batch.entries()) {
       const have = stored.get(p.id) ?? [];
