@@ -1,26 +1,14 @@
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { beginImport } from './datasets';
-import { openDatabase } from './db';
-import { insertPrompts } from './prompts';
 import {
   addOverride, addOverrides, addOverridesEach, pairPlace, pairRow, queryPairs, reviewedPairs, reviewProgress, saveTrainedPairs, setReviewBudget,
   setRoundReview, trainedPairsOf, trainedSide, verdictInForce, type PairQuery,
 } from './review';
-import { createRun, ensureRound, pairsOf, registerModel, roundsOf, saveJudgment, savePair, saveResponse } from './rounds';
-import { upsertVideo } from './videos';
+import { ensureRound, pairsOf, roundsOf, saveJudgment, savePair, saveResponse } from './rounds';
+import { onePromptRun } from './testing/one-prompt-run';
 
 /** A run (tie band [0.45, 0.55]) with one round on one prompt, and a maker of pairs. */
 function seeded() {
-  const db = openDatabase(join(mkdtempSync(join(tmpdir(), 'isr-review-')), 'studio.db'));
-  const datasetId = beginImport(db, 'train', '/data/train.jsonl');
-  const videoId = upsertVideo(db, { path: '/data/a.mp4', durationS: 2, width: 64, height: 48, fps: 8 }).id;
-  insertPrompts(db, [{ datasetId, videoId, rowId: '1', line: 1, lineIndex: 0, question: 'What colour?', answer: 'red' }]);
-  const promptId = db.prepare('SELECT id FROM prompts').pluck().get() as number;
-  const modelId = registerModel(db, { path: '/models/start', family: 'idefics3', fingerprint: 'f0' });
-  const runId = createRun(db, { mode: 'isr', datasetId, evalDatasetId: null, startModelId: modelId, roundsPlanned: 2, settings: { tieBand: [0.45, 0.55] } });
+  const { db, promptId, runId, modelId } = onePromptRun({ tieBand: [0.45, 0.55] });
   const round = ensureRound(db, runId, 1, modelId, {});
   let k = 0;
   /** A pair from p(A) asked A first, p(A) asked B first, the token counts and texts of A and B. */

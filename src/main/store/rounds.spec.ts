@@ -1,26 +1,11 @@
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { beginImport } from './datasets';
-import { openDatabase, type Db } from './db';
-import { insertPrompts } from './prompts';
 import {
-  contextChain, createRun, ensureRound, evaluationsOf, getRun, judgmentsOf, knownModels, pairJudgments, pairResponses, pairsOf, registerModel, responsesOf,
+  contextChain, ensureRound, evaluationsOf, getRun, judgmentsOf, knownModels, pairJudgments, pairResponses, pairsOf, registerModel, responsesOf,
   roundsOf, saveContext, saveEvaluation, saveJudgment, savePair, saveResponse, saveTrainStep, setRoundOutput, setRoundPhase, setRunStatus, trainStepsOf,
 } from './rounds';
-import { upsertVideo } from './videos';
+import { onePromptRun } from './testing/one-prompt-run';
 
-function seeded(): { db: Db; promptId: number; videoId: number; runId: number; modelId: number } {
-  const db = openDatabase(join(mkdtempSync(join(tmpdir(), 'isr-rounds-')), 'studio.db'));
-  const datasetId = beginImport(db, 'train', '/data/train.jsonl');
-  const videoId = upsertVideo(db, { path: '/data/a.mp4', durationS: 2, width: 64, height: 48, fps: 8 }).id;
-  insertPrompts(db, [{ datasetId, videoId, rowId: '1', line: 1, lineIndex: 0, question: 'What colour?', answer: 'red' }]);
-  const promptId = db.prepare('SELECT id FROM prompts').pluck().get() as number;
-  const modelId = registerModel(db, { path: '/models/start', family: 'idefics3', fingerprint: 'f0' });
-  const runId = createRun(db, { mode: 'isr', datasetId, evalDatasetId: null, startModelId: modelId, roundsPlanned: 2, settings: { samples: 2 } });
-  return { db, promptId, videoId, runId, modelId };
-}
+const seeded = () => onePromptRun({ samples: 2 });
 
 describe('the round history', () => {
   it('keeps a round: responses, contexts with their chain, two-order judgments with attention, pairs, steps and evaluations', () => {
