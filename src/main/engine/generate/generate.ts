@@ -2,8 +2,8 @@
 // an attention mask, as transformers' generation/utils.py batches them; a prefill of each distinct
 // prompt once, alone (its positions 0..n-1 are what left padding gives its tokens), its cache
 // left-padded and copied to the prompt's samples; then one KV-cached token a step with last-position
-// logits only. Finished rows
-// leave the batch (their cache rows are dropped), so they neither cost compute nor draw samples.
+// logits only. Finished rows leave the batch (their cache rows are dropped), so they neither cost
+// compute nor draw samples.
 //
 // What a Generation holds: `tokenIds` never includes a stop token id (finishReason 'eos'); when a
 // stop string appears in the decoded text, generation stops after the token that completes it and
@@ -152,7 +152,8 @@ async function generateBatch(
   const mask = new BigInt64Array(prompts.length * longest);
   prompts.forEach((p, i) => mask.fill(1n, (i + 1) * longest - requests[p].inputIds.length, (i + 1) * longest));
   const promptRow = rows.map((r) => prompts.indexOf(r.request));
-  let cache: KvCache = selectCacheRows(stackCachesLeftPadded(prefills.map((f) => f.present), longest), promptRow);
+  // One copy: each row gets its prompt's cache, left-padded, in row order.
+  let cache: KvCache = stackCachesLeftPadded(promptRow.map((i) => prefills[i].present), longest);
   let rowMask = promptRow.map((i) => mask.subarray(i * longest, (i + 1) * longest));
   let active = rows;
   let logitsOf = (k: number) => prefills[promptRow[k]].logits;

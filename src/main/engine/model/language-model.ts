@@ -46,7 +46,7 @@ export function selectCacheRows(cache: KvCache, rows: readonly number[]): KvCach
 }
 
 /** One-row caches of prompts of different lengths as one batch, each row's slots LEFT-padded with
- *  zeros to `length` (the attention mask hides them), in the order given. */
+ *  zeros to `length` (the attention mask hides them), in the order given (a cache may repeat). */
 export function stackCachesLeftPadded(caches: readonly KvCache[], length: number): KvCache {
   const short = caches.find((c) => c.batch !== 1 || c.length > length);
   if (short !== undefined) throw new Error(`stackCachesLeftPadded: each cache must be one row of at most ${length} slots, got ${short.batch} rows of ${short.length}`);
