@@ -47,10 +47,7 @@ export async function evaluateAnswers(
     const batch = todo.slice(start, start + maxBatchRows);
     o.onProgress?.(questions.length - todo.length + start, questions.length);
     const inputs = [];
-    for (const i of batch) {
-      const q = questions[i];
-      inputs.push({ prompt: vlm.prompt(answerTurn(o.templates, q.question), await features.shown(q.video, o.frames)), features: await features.of(q.video, o.frames) });
-    }
+    for (const i of batch) inputs.push(await features.input(answerTurn(o.templates, questions[i].question), questions[i].video, o.frames));
     const answers = await vlm.generate(inputs, { maxNewTokens: o.maxNewTokens });
     for (const [k, i] of batch.entries()) {
       const q = questions[i];

@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import { FeatureCache } from '../engine/model/feature-cache';
 import type { PromptVideo } from '../engine/model/prompt';
 import type { VisionStage } from '../engine/model/vision';
-import type { VideoLanguageModel } from '../engine/model/vlm';
+import type { ChatMessage } from '../engine/model/tokenizer';
+import type { PromptInput, VideoLanguageModel } from '../engine/model/vlm';
 import { FrameCache } from '../video/frame-cache';
 import { uniformFrameIndices } from '../video/frames';
 import { sha256File } from '../video/hash';
@@ -53,6 +54,11 @@ export class VideoFeatures {
       await this.of(path, frameCount);
     }
     await this.model.releaseVision();
+  }
+
+  /** `messages` about the video, ready to run: the prompt showing its frames, and their feature rows. */
+  async input(messages: ChatMessage[], videoPath: string, frameCount: number): Promise<PromptInput> {
+    return { prompt: this.model.prompt(messages, await this.shown(videoPath, frameCount)), features: await this.of(videoPath, frameCount) };
   }
 
   /** The video as a prompt shows it: `frameCount` frames, each one's time in the clip (the frames

@@ -5,7 +5,7 @@ import { userTurn } from '../../engine/model/tokenizer';
 import { contextsOf, roundsOf, saveContext, setRoundPhase, type ContextRecord } from '../../store/rounds';
 import { judgeViews } from '../modes';
 import { fill } from '../templates';
-import { visual, type PolicyScope } from './round-scope';
+import type { PolicyScope } from './round-scope';
 
 /** The round's contexts by video (none when the mode shows the judge no context). */
 export async function writeContexts(s: PolicyScope): Promise<Map<number, ContextRecord>> {
@@ -26,7 +26,7 @@ export async function writeContexts(s: PolicyScope): Promise<Map<number, Context
     for (const p of batch) {
       const before = previous.get(p.video.id);
       const text = before ? fill(templates.retrospect, { previous: before.text }, 'retrospect') : templates.describe;
-      inputs.push({ prompt: s.vlm.prompt(userTurn(text, true), await s.features.shown(p.video.path, s.settings.frames)), features: await visual(s, p) });
+      inputs.push(await s.features.input(userTurn(text, true), p.video.path, s.settings.frames));
     }
     const written = await s.vlm.generate(inputs, { maxNewTokens: s.settings.contextTokens });
     for (const [k, p] of batch.entries()) {

@@ -5,7 +5,7 @@ import { maxBatchRows } from '../../engine/generate/generate';
 import { saveResponse, setRoundPhase } from '../../store/rounds';
 import { responseSeed } from '../seeds';
 import { answerTurn } from '../templates';
-import { responsesByPrompt, visual, type PolicyScope } from './round-scope';
+import { responsesByPrompt, type PolicyScope } from './round-scope';
 
 /** Re-draws allowed after the first; the last draw is kept even when it repeats one before. */
 const redraws = 3;
@@ -25,7 +25,7 @@ export async function sampleResponses(s: PolicyScope): Promise<void> {
     s.step('responses', s.prompts.length - todo.length + start, s.prompts.length);
     const batch = todo.slice(start, start + perBatch);
     const inputs = [];
-    for (const p of batch) inputs.push({ prompt: vlm.prompt(answerTurn(s.templates, p.question), await s.features.shown(p.video.path, settings.frames)), features: await visual(s, p) });
+    for (const p of batch) inputs.push(await s.features.input(answerTurn(s.templates, p.question), p.video.path, settings.frames));
     // Every row draws what it would alone (its own seed), so the order of the checks below decides.
     const first = await vlm.generate(inputs, {
       ...sampling, samples: settings.samples, rowSeed: (r, k) => seedOf(batch[r].id, k, 0),
