@@ -1,15 +1,16 @@
-// A JSON file of a model folder (config.json, tokenizer.json, tokenizer_config.json,
-// preprocessor_config.json, chat_template.json): the folder is data from anywhere, so every way it
-// fails is one line naming the file, with no excerpt of its text (JSON.parse quotes it, newlines and all).
+// A JSON object file from a folder a user brings (a model folder's config.json, tokenizer.json,
+// tokenizer_config.json, preprocessor_config.json, chat_template.json; a PEFT adapter's
+// adapter_config.json and job marker): data from anywhere, so every way it fails is one line naming
+// the file, with no excerpt of its text (JSON.parse quotes it, newlines and all).
 import { readFileSync } from 'node:fs';
 import { ApiError, fileProblem, jsonProblem } from '../../../shared/errors';
 
-export function readJsonObject(file: string): Record<string, unknown> {
+export function readJsonObject(file: string, what = 'model file'): Record<string, unknown> {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
-    throw new ApiError('bad_input', fileProblem(err, 'model file', file), { file });
+    throw new ApiError('bad_input', fileProblem(err, what, file), { file });
   }
   let value: unknown;
   try {

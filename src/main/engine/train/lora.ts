@@ -23,6 +23,7 @@ import type { ModelConfig } from '../model/config';
 import { textWeightNames } from '../model/decoder';
 import { expectedWeights, transpose } from '../model/weights';
 import type { HostTensor } from './state';
+import { readJsonObject } from '../model/json-file';
 
 export interface LoraConfig {
   r: number;
@@ -180,12 +181,7 @@ const unsupported: Record<string, (v: unknown) => boolean> = {
  */
 export function readAdapter(dir: string, textModelPrefix: string, canonicalName: (name: string) => string = (name) => name): Adapter {
   const configFile = path.join(dir, ADAPTER_CONFIG);
-  let raw: Record<string, unknown>;
-  try {
-    raw = JSON.parse(fs.readFileSync(configFile, 'utf8')) as Record<string, unknown>;
-  } catch (err) {
-    throw new ApiError('bad_input', `adapter config ${configFile} cannot be read: ${(err as Error).message}`, { file: configFile });
-  }
+  const raw = readJsonObject(configFile, 'adapter config');
   const bad = (what: string) => new ApiError('bad_input', `adapter config ${configFile}: ${what}`, { file: configFile });
   if (raw.peft_type !== 'LORA') throw bad(`peft_type is ${JSON.stringify(raw.peft_type)}, not "LORA"`);
   for (const [field, rejects] of Object.entries(unsupported)) if (rejects(raw[field])) throw bad(`${field} = ${JSON.stringify(raw[field])} is not supported`);

@@ -19,6 +19,7 @@ import { doneOutside, recordOutsideWork } from '../../store/outside-work';
 import { pairsOf, registerModel, saveTrainStep, setRoundOutput } from '../../store/rounds';
 import { fixTrainingPairs, roundDir } from '../phases/training';
 import { outsideRound, type OutsideRound } from './outside-round';
+import { readJsonObject } from '../../engine/model/json-file';
 
 /** What train_dpo.py writes beside the adapter: which job trained it. */
 export const JOB_MARKER = 'isr_studio.json';
@@ -41,12 +42,7 @@ export interface AdapterImport {
 function baseMismatch(o: OutsideRound, dir: string, adapter: Adapter, assumeBase: boolean): string | null {
   const markerFile = join(dir, JOB_MARKER);
   if (existsSync(markerFile)) {
-    let marker: { run?: unknown; round?: unknown; policy_fingerprint?: unknown };
-    try {
-      marker = JSON.parse(readFileSync(markerFile, 'utf8')) as typeof marker;
-    } catch (err) {
-      throw new ApiError('bad_input', `${markerFile} cannot be read as JSON: ${(err as Error).message}`, { file: markerFile });
-    }
+    const marker = readJsonObject(markerFile, 'job marker');
     if (marker.run !== o.run.id || marker.round !== o.round.round) return `its job (${JOB_MARKER}) trained round ${String(marker.round)} of run ${String(marker.run)}`;
     if (marker.policy_fingerprint !== o.policy.fingerprint) return `its job (${JOB_MARKER}) was made for a policy with fingerprint ${String(marker.policy_fingerprint).slice(0, 12)}..., and round ${o.round.round}'s policy ${o.policy.path} is ${o.policy.fingerprint.slice(0, 12)}...`;
     return null;
