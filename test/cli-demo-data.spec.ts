@@ -114,6 +114,18 @@ describe('isr-studio demo-data', () => {
     expect(stdout).toContain(`${rows} rows imported, 0 already there, 0 rejected`);
   });
 
+  it('holds out as many clips as --test-clips asks, the same clips and questions otherwise', async () => {
+    const held = join(root, 'held');
+    expect((await runCli(['demo-data', '--out', held, '--videos', '8', '--seed', '5', '--test-clips', '3'])).code).toBe(0);
+    const clips = jsonl<Clip>(join(held, 'clips.jsonl'));
+    expect(clips.map((c) => c.split)).toEqual([...Array(5).fill('train'), ...Array(3).fill('test')]);
+    const rows = [...jsonl<Row>(join(held, 'train.jsonl')), ...jsonl<Row>(join(held, 'test.jsonl'))];
+    expect(rows).toEqual([...jsonl<Row>(join(out, 'train.jsonl')), ...jsonl<Row>(join(out, 'test.jsonl'))]);
+    const tooMany = await runCli(['demo-data', '--out', join(root, 'e'), '--videos', '2', '--test-clips', '3']);
+    expect(tooMany.code).not.toBe(0);
+    expect(tooMany.stderr).toContain('--test-clips 3 is more than the 2 clips (--videos)');
+  });
+
   it('rejects a clip count below one', async () => {
     const { code, stderr } = await runCli(['demo-data', '--out', join(root, 'd'), '--videos', '0']);
     expect(code).not.toBe(0);

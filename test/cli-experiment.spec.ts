@@ -28,24 +28,25 @@ const right = (text: string, answer: string) => {
 describe('isr-studio demo-model and experiment', () => {
   const model = () => join(dir, 'model');
   const study = () => join(dir, 'study');
-  const experiment = (...extra: string[]) => ['experiment', '--data', join(dir, 'demo'), '--model', model(), '--rounds', '1', '--modes', 'isr,text-judge', '--out', study(), '--config', join(dir, 'config.json'), ...extra];
+  const experiment = (...extra: string[]) => ['experiment', '--data', join(dir, 'demo'), '--model', model(), '--rounds', '1', '--modes', 'isr,text-judge', '--seeds', '1,2', '--out', study(), '--config', join(dir, 'config.json'), ...extra];
 
-  const demoModel = () => ['demo-model', '--data', join(dir, 'demo'), '--out', model(), '--size', 'tiny', '--epochs', '1', '--frames', '2', '--reading-short', '3', '--reading-full', '2'];
+  const demoModel = () => ['demo-model', '--data', join(dir, 'demo'), '--out', model(), '--size', 'tiny', '--epochs', '1', '--frames', '2', '--reading-match', '3', '--reading-judge', '2'];
 
   it('warm-starts a fixture in three stages and prints its held-out accuracy; running again resumes instead of retraining', async () => {
     const first = await runCli(demoModel());
     expect(first.stderr).toBe('');
     const tests = lines(join(dir, 'demo/test.jsonl')).length;
     expect(first.stdout).toMatch(/^trained 3 \+ 2 reading steps, then \d+ steps on \d+ warm-start items/m);
+    expect(first.stdout).toMatch(/^reading-match: \d+\/3 loss \d+\.\d+, ETA \d+ s$/m);
     expect(first.stdout).toMatch(new RegExp(
       `held-out accuracy: \\d+\\.\\d% of ${tests} test questions \\(exact match\\); judge accuracy: \\d+\\.\\d% of ${2 * tests} held-out judge items, ` +
-        '\\d+\\.\\d% of them outside the tie band; reading: \\d+\\.\\d% of fresh text-only judge items',
+        '\\d+\\.\\d% of them outside the tie band; reading: \\d+\\.\\d% of fresh text-only judge items; prior: the longer response preferred on \\d+\\.\\d% of held-out pairs',
     ));
-    const summary = JSON.parse(readFileSync(join(model(), 'training/summary.json'), 'utf8')) as { steps: number; readingSteps: { short: number; full: number } };
-    expect(summary.readingSteps).toEqual({ short: 3, full: 2 });
+    const summary = JSON.parse(readFileSync(join(model(), 'training/summary.json'), 'utf8')) as { steps: number; readingSteps: { match: number; judge: number } };
+    expect(summary.readingSteps).toEqual({ match: 3, judge: 2 });
     expect(summary.steps).toBeGreaterThan(0);
-    // Each stage starts from the one before and moves its weights: base, short reading, full reading, video.
-    const weights = ['training/base', 'training/reading-short/model', 'training/reading-full/model', '.'].map((d) => readFileSync(join(model(), d, 'model.safetensors')));
+    // Each stage starts from the one before and moves its weights: base, match reading, judge reading, video.
+    const weights = ['training/base', 'training/reading-match/model', 'training/reading-judge/model', '.'].map((d) => readFileSync(join(model(), d, 'model.safetensors')));
     for (let k = 1; k < weights.length; k++) expect(weights[k].equals(weights[k - 1])).toBe(false);
     for (const f of ['config.json', 'model.safetensors', 'tokenizer.json', 'preprocessor_config.json']) expect(existsSync(join(model(), f))).toBe(true);
     // The base's projector is centred: the training clips' visual tokens (image_newline aside) average zero.
@@ -76,50 +77,68 @@ describe('isr-studio demo-model and experiment', () => {
     const again = await runCli(demoModel());
     expect(again.code).toBe(0);
     const logged = (stage: string) => readFileSync(join(model(), 'training', stage, 'metrics.jsonl'), 'utf8').trim().split('\n').length;
-    expect([logged('reading-short'), logged('reading-full'), logged('video')]).toEqual([3, 2, summary.steps]);
+    expect([logged('reading-match'), logged('reading-judge'), logged('video')]).toEqual([3, 2, summary.steps]);
     // Resumed, not retrained: the finished stages rewrite the same weights.
     expect(readFileSync(join(model(), 'model.safetensors')).equals(weights[3])).toBe(true);
   }, 300_000);
 
-  it('runs each mode from the same start and writes a report whose figures the database bears out', async () => {
+  it('runs each mode once per seed from the same start and writes a report whose figures the database bears out', async () => {
     const result = await runCli(experiment());
     expect(result.stderr).toBe('');
     expect(result.stdout).toContain('wrote REPORT.md, accuracy.png, answer-length.png, judge-accuracy.png, visual-share.png');
     const report = readFileSync(join(study(), 'REPORT.md'), 'utf8');
-    expect(report).toContain(`- Command: \`isr-studio experiment --data ${join(dir, 'demo')} --model ${model()} --rounds 1 --modes isr,text-judge`);
+    expect(report).toContain(`- Command: \`isr-studio experiment --data ${join(dir, 'demo')} --model ${model()} --rounds 1 --modes isr,text-judge --seeds 1,2`);
     expect(report).toMatch(/- Commit: `[0-9a-f]{40}`/);
     expect(report).toContain('| round | isr | text-judge |');
     expect(report).toMatch(/- Starting policy: .*\(llava-onevision\); warm-started by `isr-studio demo-model` \(3 \+ 2 reading steps on text-only judge items .*, then \d+ SFT steps on \d+ items\): held-out accuracy .*\(\d+\.\d% outside the tie band\)/);
+    expect(report).toContain('The rule, fixed before the run: reproduced when the 95% interval of the effect across seeds lies above 0');
 
     const db = new Database(join(study(), 'experiment.db'), { readonly: true });
     try {
-      const runs = db.prepare('SELECT id, mode FROM runs ORDER BY id').all() as { id: number; mode: string }[];
-      expect(runs.map((r) => r.mode)).toEqual(['isr', 'text-judge']);
-      // The same start and seed: round 1 sampled the same responses in both modes.
+      const runs = db.prepare('SELECT id, mode, settings FROM runs ORDER BY id').all() as { id: number; mode: string; settings: string }[];
+      // Seed by seed: each seed's modes, then the next seed's.
+      expect(runs.map((r) => [r.mode, (JSON.parse(r.settings) as { seed: number }).seed])).toEqual([['isr', 1], ['text-judge', 1], ['isr', 2], ['text-judge', 2]]);
+      // The same start and seed: round 1 sampled the same responses in both modes; another seed, others.
       const sampled = (runId: number) => db.prepare('SELECT s.prompt_id, s.sample, s.text FROM responses s JOIN rounds r ON r.id = s.round_id WHERE r.run_id = ? AND r.round = 1 ORDER BY 1, 2').all(runId);
       expect(sampled(runs[0].id)).toEqual(sampled(runs[1].id));
+      expect(sampled(runs[2].id)).toEqual(sampled(runs[3].id));
+      expect(sampled(runs[2].id)).not.toEqual(sampled(runs[0].id));
 
-      const cells = runs.map((run) => {
+      const judged = (runId: number) => {
         const rows = db.prepare(
           `SELECT p.judge_choice AS choice, p.p_a AS pA, a.text AS a, b.text AS b, q.answer FROM pairs p JOIN rounds r ON r.id = p.round_id
            JOIN responses a ON a.id = p.response_a_id JOIN responses b ON b.id = p.response_b_id JOIN prompts q ON q.id = p.prompt_id WHERE r.run_id = ? AND r.round = 1`,
-        ).all(run.id) as { choice: string; pA: number; a: string; b: string; answer: string }[];
+        ).all(runId) as { choice: string; pA: number; a: string; b: string; answer: string }[];
         const decided = rows.filter((p) => right(p.a, p.answer) !== right(p.b, p.answer));
         const ties = decided.filter((p) => p.choice === 'tie').length;
         const ok = decided.filter((p) => p.choice !== 'tie' && (p.choice === 'a') === right(p.a, p.answer)).length;
-        const accuracy = decided.length - ties === 0 ? '–' : `${((100 * ok) / (decided.length - ties)).toFixed(1)}%`;
         const leaning = decided.filter((p) => p.pA !== 0.5);
-        const leanRight = leaning.filter((p) => (p.pA > 0.5) === right(p.a, p.answer)).length;
-        const lean = leaning.length === 0 ? '–' : `${((100 * leanRight) / leaning.length).toFixed(1)}%`;
-        return { judge: `${accuracy} (${ok}/${decided.length - ties}; ${ties} of ${decided.length} tied)`, lean: `${lean} (${leanRight}/${leaning.length})` };
+        return { decided: decided.length, ties, ok, leaning: leaning.length, leanRight: leaning.filter((p) => (p.pA > 0.5) === right(p.a, p.answer)).length };
+      };
+      const heldOut = (runId: number) => db.prepare('SELECT AVG(e.score) FROM evaluations e JOIN rounds r ON r.id = e.round_id WHERE r.run_id = ? AND r.round = 1').pluck().get(runId) as number;
+      const pct = (n: number, of: number) => (of === 0 ? '–' : `${((100 * n) / of).toFixed(1)}%`);
+      // Each mode's cell pools its two seeds: counts summed, accuracies averaged.
+      const cells = ['isr', 'text-judge'].map((mode) => {
+        const ids = runs.filter((r) => r.mode === mode).map((r) => r.id);
+        const j = ids.map(judged).reduce((s, x) => ({ decided: s.decided + x.decided, ties: s.ties + x.ties, ok: s.ok + x.ok, leaning: s.leaning + x.leaning, leanRight: s.leanRight + x.leanRight }));
+        return {
+          judge: `${pct(j.ok, j.decided - j.ties)} (${j.ok}/${j.decided - j.ties}; ${j.ties} of ${j.decided} tied)`,
+          lean: `${pct(j.leanRight, j.leaning)} (${j.leanRight}/${j.leaning})`,
+          heldOut: `${(100 * (heldOut(ids[0]) + heldOut(ids[1])) / 2).toFixed(1)}%`,
+        };
       });
       expect(report).toContain(`| 1 | ${cells[0].judge} | ${cells[1].judge} |`);
       expect(report).toContain(`| 1 | ${cells[0].lean} | ${cells[1].lean} |`);
-      const heldOut = runs.map((run) => {
-        const mean = db.prepare('SELECT AVG(e.score) FROM evaluations e JOIN rounds r ON r.id = e.round_id WHERE r.run_id = ? AND r.round = 1').pluck().get(run.id) as number;
-        return `${(100 * mean).toFixed(1)}%`;
-      });
-      expect(report).toContain(`| 1 | ${heldOut[0]} | ${heldOut[1]} |`);
+      expect(report).toContain(`| 1 | ${cells[0].heldOut} | ${cells[1].heldOut} |`);
+      // Claim 1's effect per seed: isr's judge accuracy minus text-judge's; the report gives each and their mean.
+      const accuracy = (runId: number) => {
+        const j = judged(runId);
+        return j.decided - j.ties === 0 ? null : j.ok / (j.decided - j.ties);
+      };
+      const effects = [[0, 1], [2, 3]].map(([i, t]) => [accuracy(runs[i].id), accuracy(runs[t].id)]).filter(([x, y]) => x !== null && y !== null).map(([x, y]) => x! - y!);
+      const points = (x: number) => `${x >= 0 ? '+' : ''}${(100 * x).toFixed(1)} points`;
+      if (effects.length > 0) expect(report).toContain(`Effect: isr's judge accuracy minus text-judge's, on pairs where exactly one response is right, pooled over each seed's rounds (ties left out): ${points(effects.reduce((x, y) => x + y, 0) / effects.length)}`);
+      expect(report).toMatch(/Verdict: \*\*(reproduced|not reproduced|not decidable at this size)\*\*\./);
     } finally {
       db.close();
     }
@@ -134,7 +153,7 @@ describe('isr-studio demo-model and experiment', () => {
     const again = await runCli(experiment());
     expect(again.code).toBe(0);
     const db = new Database(join(study(), 'experiment.db'), { readonly: true });
-    expect(db.prepare('SELECT COUNT(*) FROM runs').pluck().get()).toBe(2);
+    expect(db.prepare('SELECT COUNT(*) FROM runs').pluck().get()).toBe(4);
     db.close();
     const report = () => readFileSync(join(study(), 'REPORT.md'), 'utf8');
     expect(report()).not.toContain('resumed on');
@@ -143,7 +162,7 @@ describe('isr-studio demo-model and experiment', () => {
     writeFileSync(stateFile, JSON.stringify({ ...JSON.parse(readFileSync(stateFile, 'utf8')), code: [{ commit: 'f'.repeat(40), dirty: false }] }));
     expect((await runCli(experiment())).code).toBe(0);
     expect(report()).toMatch(new RegExp(`- Commit: \`${'f'.repeat(40)}\`, resumed on \`[0-9a-f]{40}\``));
-    const other = await runCli(['experiment', '--data', join(dir, 'demo'), '--model', model(), '--rounds', '2', '--modes', 'isr', '--out', study(), '--config', join(dir, 'config.json')]);
+    const other = await runCli(['experiment', '--data', join(dir, 'demo'), '--model', model(), '--rounds', '2', '--modes', 'isr', '--seeds', '1,2', '--out', study(), '--config', join(dir, 'config.json')]);
     expect(other.code).toBe(1);
     expect(other.stderr).toContain(`${join(study(), 'experiment.json')} is a study with another rounds (1)`);
   }, 300_000);

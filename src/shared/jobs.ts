@@ -37,3 +37,15 @@ export interface JobOverall {
 export function isFinished(job: JobSnapshot): boolean {
   return job.state !== 'running';
 }
+
+/** Seconds left in the current phase at its rate since the phase began (null until it has one): the
+ *  estimate every job and the CLI's own progress lines give. A new phase name starts a new rate. */
+export function phaseEta(now: () => number = Date.now): (phase: string, done: number, total: number) => number | null {
+  let start = { phase: '', time: now(), done: 0 };
+  return (phase, done, total) => {
+    const t = now();
+    if (phase !== start.phase) start = { phase, time: t, done };
+    const rate = (done - start.done) / Math.max(1e-3, (t - start.time) / 1000);
+    return rate > 0 && done > start.done ? Math.max(0, (total - done) / rate) : null;
+  };
+}

@@ -15,7 +15,7 @@ describe('run settings, declared once', () => {
       samples: 2, temperature: 0.7, topP: 0.9, maxNewTokens: 48, contextTokens: 96, frames: 8, tieBand: [0.45, 0.55], review: 'none', seed: 0,
       train: {
         loss: 'sigmoid', beta: 0.1, lr: 5e-4, epochs: 3, batchSize: 2, sftWeight: 0, lengthPenalty: 0, loraR: 16, loraAlpha: 32,
-        loraTargets: ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'], maxLength: 2048, trainProjector: false,
+        loraTargets: ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'], maxLength: 2048, trainProjector: false, trainEmbeddings: false,
       },
       evaluation: { maxNewTokens: 32, scorer: { kind: 'exact' } },
       outside: { responses: false, training: false },

@@ -1,7 +1,7 @@
 // Long work runs as jobs: one registry, one snapshot shape, progress with an ETA, cancellation.
 import { randomUUID } from 'node:crypto';
 import { ApiError, toErrorShape } from '../../shared/errors';
-import { isFinished, type JobKind, type JobOverall, type JobSnapshot } from '../../shared/jobs';
+import { isFinished, phaseEta, type JobKind, type JobOverall, type JobSnapshot } from '../../shared/jobs';
 
 export interface JobContext {
   signal: AbortSignal;
@@ -84,22 +84,14 @@ export class JobRegistry {
       error: null,
     };
     this.jobs.set(id, { snapshot, abort });
-    let phaseStart = { phase: '', time: Date.now(), done: 0 };
+    const eta = phaseEta();
     let overallStart: { time: number; fraction: number } | null = null;
 
     const ctx: JobContext = {
       signal: abort.signal,
       progress: (phase, done, total, detail, overall) => {
         const now = Date.now();
-        if (phase !== phaseStart.phase) phaseStart = { phase, time: now, done };
-        const rate = (done - phaseStart.done) / Math.max(1e-3, (now - phaseStart.time) / 1000);
-        Object.assign(snapshot, {
-          phase,
-          done,
-          total,
-          detail,
-          etaSeconds: rate > 0 && done > phaseStart.done ? Math.max(0, (total - done) / rate) : null,
-        });
+        Object.assign(snapshot, { phase, done, total, detail, etaSeconds: eta(phase, done, total) });
         if (overall !== undefined) {
           overallStart ??= { time: now, fraction: overall.fraction };
           const overallRate = (overall.fraction - overallStart.fraction) / Math.max(1e-3, (now - overallStart.time) / 1000);

@@ -1,4 +1,4 @@
-// `isr-studio demo-model`: the demo's starting policy, a `small` fixture warm-started with SFT on the
+// `isr-studio demo-model`: the demo's starting policy, a `demo`-sized fixture warm-started with SFT on the
 // demo data (see src/main/demo/demo-model.ts); prints its held-out accuracy.
 import type { Command } from 'commander';
 import { resolve } from 'node:path';
@@ -7,51 +7,52 @@ import { fixtureArchs, fixtureSizes, type FixtureArch, type FixtureSize } from '
 import { demoModelDefaults } from '../demo/demo-model';
 import { childProcessEngine } from '../engine-host/child-process';
 import { resolveFfmpeg } from '../video/ffmpeg';
-import { progressLines } from './jobs';
+import { progressWithEta } from './jobs';
 import { defaultCacheDir } from './model-input';
 import { choice, decimal, integer } from './options';
 
 export function registerDemoModel(program: Command): void {
   program
     .command('demo-model')
-    .summary('warm-start a small fixture with SFT on the demo data: the demo rounds\' starting policy')
+    .summary('warm-start a fixture with SFT on the demo data: the demo rounds\' starting policy')
     .description(
-      'write a fixture of one family (small by default) and train it with SFT (LoRA r 32 on the decoder) in three stages: reading (text-only items about ' +
-        'synthetic scenes: lookups and judge items with a short prompt, then judge items with the judge template), then the demo data\'s train split with its videos: ' +
-        'captions of the clips, corrections of flawed captions, answers to the questions, and judge examples whose worse answer is wrong, ' +
-        'verbose and hallucinated, or right but padded with an invented shape. --out becomes a model folder (training state, metrics and ' +
-        'the untrained base under --out/training; running again resumes). Prints held-out answer accuracy and judge accuracy on the test split, ' +
-          'and the judge template\'s accuracy on fresh text-only reading items.',
+      'write a fixture of one family (demo-sized by default: a 4 x 256 decoder) and train it with SFT (LoRA r 32 on the decoder, the embeddings and head ' +
+        'trained whole) in three stages: reading (text-only judge items about synthetic scenes, first with the answer given as the description, then with ' +
+        'the scene\'s description), then the demo data\'s train split with its videos: captions of the clips, corrections of flawed captions, answers to ' +
+        'the questions, judge examples whose worse answer is wrong, verbose and hallucinated, or right but padded with an invented shape, and the declared ' +
+        'language prior (with nothing to check, the longer answer is better), with reading items mixed in. --out becomes a model folder (training state, ' +
+        'metrics and the untrained base under --out/training; running again resumes). Prints held-out answer accuracy and judge accuracy on the test split, ' +
+        'the judge\'s accuracy on fresh text-only reading items, and its prior.',
     )
     .requiredOption('--data <dir>', 'demo data folder (from `isr-studio demo-data`)')
     .requiredOption('--out <dir>', 'model folder to write')
     .option('--arch <arch>', `family: ${fixtureArchs.join(' or ')}`, choice(fixtureArchs), demoModelDefaults.arch)
-    .option('--size <size>', `fixture size: ${fixtureSizes.join(' or ')} (tiny, for trying the commands out, takes about 3 minutes on 2 cores with 24 clips, two thirds of it the reading stages)`, choice(fixtureSizes), demoModelDefaults.size)
+    .option('--size <size>', `fixture size: ${fixtureSizes.join(' or ')} (tiny, for trying the commands out with --reading-match 50 --reading-judge 50, takes a few minutes on 2 cores)`, choice(fixtureSizes), demoModelDefaults.size)
     .option('--epochs <e>', 'passes over the warm-start items', integer(1, 100), demoModelDefaults.epochs)
     .option('--lr <lr>', 'peak learning rate', decimal(1e-9, 1), demoModelDefaults.lr)
-    .option('--reading-short <n>', 'updates of 8 text-only items with a short prompt, a lookup in a description before each judge item (0 skips the stage)', integer(0, 100000), demoModelDefaults.readingShort)
-    .option('--reading-full <n>', 'then updates of 8 text-only judge items with the judge template (0 skips the stage)', integer(0, 100000), demoModelDefaults.readingFull)
+    .option('--reading-match <n>', 'updates of 8 text-only judge items whose description gives the answer (0 skips the stage)', integer(0, 100000), demoModelDefaults.readingMatch)
+    .option('--reading-judge <n>', 'then updates of 8 text-only judge items with a scene\'s description, a third of them still given the answer (0 skips the stage)', integer(0, 100000), demoModelDefaults.readingJudge)
     .option('--frames <n>', 'frames sampled from each video', integer(1, 64), demoModelDefaults.frames)
     .option('--seed <s>', 'seed for the weights, the items and the training order', integer(0), demoModelDefaults.seed)
     .option('--cache <dir>', 'cache for frames and vision features', defaultCacheDir())
-    .action(async (opts: { data: string; out: string; arch: FixtureArch; size: FixtureSize; epochs: number; lr: number; frames: number; readingShort: number; readingFull: number; seed: number; cache: string }) => {
+    .action(async (opts: { data: string; out: string; arch: FixtureArch; size: FixtureSize; epochs: number; lr: number; frames: number; readingMatch: number; readingJudge: number; seed: number; cache: string }) => {
       const started = Date.now();
-      const line = progressLines();
       const out = resolve(opts.out);
       const input = {
         data: resolve(opts.data), out, arch: opts.arch, size: opts.size, seed: opts.seed, epochs: opts.epochs, lr: opts.lr, frames: opts.frames,
-        readingShort: opts.readingShort, readingFull: opts.readingFull, ffmpeg: (await resolveFfmpeg()).path, cacheDir: resolve(opts.cache),
+        readingMatch: opts.readingMatch, readingJudge: opts.readingJudge, ffmpeg: (await resolveFfmpeg()).path, cacheDir: resolve(opts.cache),
       };
       // In an engine process, as the studio's runs: a native crash is reported with how it ended.
       const engine = childProcessEngine();
-      const progress = (phase: string, done: number, total: number, detail?: string) => line(phase, done, total, detail ? ` ${detail}` : '');
+      const progress = progressWithEta();
       const r = await engine.run('demoModel', input, { signal: new AbortController().signal, progress }, 'demo-model').finally(() => engine.close());
       const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
       process.stdout.write(
-        `trained ${r.readingSteps.short} + ${r.readingSteps.full} reading steps, then ${count(r.steps, 'step')} on ${count(r.examples, 'warm-start item')}${r.final ? ` (final loss ${r.final.loss.toFixed(4)})` : ''} ` +
+        `trained ${r.readingSteps.match} + ${r.readingSteps.judge} reading steps, then ${count(r.steps, 'step')} on ${count(r.examples, 'warm-start item')}${r.final ? ` (final loss ${r.final.loss.toFixed(4)})` : ''} ` +
           `in ${((Date.now() - started) / 1000).toFixed(0)} s; model in ${out}\n` +
           `held-out accuracy: ${pct(r.accuracy)} of ${count(r.answers, 'test question')} (exact match); judge accuracy: ${pct(r.judgeAccuracy)} of ${count(r.judged, 'held-out judge item')}, ` +
-          `${pct(r.judgeDecided)} of them outside the tie band; reading: ${pct(r.readingAccuracy)} of fresh text-only judge items\n`,
+          `${pct(r.judgeDecided)} of them outside the tie band; reading: ${pct(r.readingAccuracy)} of fresh text-only judge items; ` +
+          `prior: the longer response preferred on ${pct(r.priorLonger)} of held-out pairs with nothing to check\n`,
       );
     });
 }

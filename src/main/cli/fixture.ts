@@ -42,7 +42,7 @@ export function registerFixture(program: Command): void {
     .option('--arch <arch>', `family: ${fixtureArchs.join(' or ')} (this or --like is needed)`, choice(fixtureArchs))
     .option('--like <checkpoint>', `a stand-in of a published checkpoint: ${checkpointPresetIds.join(', ')}`, choice(checkpointPresetIds))
     .requiredOption('--out <dir>', 'folder to write (created if missing)')
-    .option('--size <size>', `${fixtureSizes.join(' or ')} (default: tiny): tiny for tests, small (~30M parameters) for benchmarks and the demo`, choice(fixtureSizes))
+    .option('--size <size>', `${fixtureSizes.join(' or ')} (default: tiny): tiny for tests, demo (a 4 x 256 decoder) for the demo, small (~30M parameters) for benchmarks`, choice(fixtureSizes))
     .option('--seed <s>', 'seed for the weights', integer(0), 1)
     .option('--layers <n>', 'with --like: both towers\' layer count, for a smaller folder in tests (default: as published; nothing else changes)', integer(1))
     .option('--max-shard-size <size>', 'with --like: save_pretrained\'s max_shard_size (e.g. 200MB); default: the published layout', byteSize)

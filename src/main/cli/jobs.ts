@@ -1,14 +1,23 @@
 // Following a job from the command line: its progress printed as it goes (JobRegistry.finished
 // waits for its end).
-import type { JobSnapshot } from '../../shared/jobs';
+import { phaseEta, type JobSnapshot } from '../../shared/jobs';
 
 /** A line per phase, then at most one a second: enough to see it move without flooding a log. */
 export function progressPrinter(): (job: JobSnapshot) => void {
   const line = progressLines();
   return (job) => {
     if (job.state === 'failed' || job.state === 'cancelled' || job.phase === 'starting') return;
-    line(job.phase, job.done, job.total, job.etaSeconds === null ? '' : `, ETA ${Math.ceil(job.etaSeconds)} s`, job.state === 'done');
+    line(job.phase, job.done, job.total, etaText(job.etaSeconds), job.state === 'done');
   };
+}
+
+export const etaText = (seconds: number | null): string => (seconds === null ? '' : `, ETA ${Math.ceil(seconds)} s`);
+
+/** Progress lines for work that reports phases itself (not a job): each with its phase's ETA. */
+export function progressWithEta(): (phase: string, done: number, total: number, detail?: string) => void {
+  const line = progressLines();
+  const eta = phaseEta();
+  return (phase, done, total, detail) => line(phase, done, total, `${detail ? ` ${detail}` : ''}${etaText(eta(phase, done, total))}`);
 }
 
 /** Progress lines "phase: done/total<suffix>": each new phase, then at most one a second (or when `force`). */

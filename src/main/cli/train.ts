@@ -32,6 +32,7 @@ interface TrainCliOptions {
   loraDropout: number;
   loraTargets: string;
   trainProjector?: boolean;
+  trainEmbeddings?: boolean;
   gradientCheckpointing: boolean;
   warmupRatio: number;
   schedule: TrainConfig['schedule'];
@@ -55,6 +56,7 @@ function trainConfig(o: TrainCliOptions): TrainConfig {
     schedule: o.schedule, labelSmoothing: o.labelSmoothing, sftWeight: o.sftWeight, lengthPenalty: o.lengthPenalty, seed: o.seed,
     lora: { r: o.loraR, alpha: o.loraAlpha, dropout: o.loraDropout, targets },
     trainProjector: o.trainProjector === true,
+    trainEmbeddings: o.trainEmbeddings === true,
     gradientCheckpointing: o.gradientCheckpointing,
     maxLength: o.maxLength ?? defaultTrainConfig.maxLength, maxCompletionLength: o.maxCompletionLength ?? null,
   };
@@ -86,6 +88,7 @@ export function registerTrain(program: Command): void {
     .option('--lora-dropout <p>', 'dropout on the adapter input', decimal(0, 0.9), defaultTrainConfig.lora.dropout)
     .option('--lora-targets <names>', 'comma-separated module names', (defaultTrainConfig.lora.targets as string[]).join(','))
     .option('--train-projector', 'also train the projector (LLaVA-OneVision) or connector (Idefics3); saved as PEFT modules_to_save')
+    .option('--train-embeddings', 'also train the token embeddings and the output head; saved as PEFT modules_to_save embed_tokens, lm_head')
     .option('--no-gradient-checkpointing', 'keep every layer\'s activations for the backward instead of recomputing them: faster by about a quarter, memory grows with layers x sequence')
     .option('--warmup-ratio <f>', 'share of steps warming up', decimal(0, 1), defaultTrainConfig.warmupRatio)
     .option('--schedule <kind>', 'cosine, linear or constant after warmup', choice(['cosine', 'linear', 'constant'] as const), defaultTrainConfig.schedule)

@@ -1,10 +1,11 @@
-// `isr-studio demo-model`: the warm start the demo's rounds begin from. A `small` fixture of one
-// family is written and trained with SFT (LoRA on every projection of the decoder) in three stages,
-// each merged before the next: reading with a short prompt, reading with the judge template (both
-// text only, on synthetic scenes: reading.ts says why), then the warm-start items of the demo data's
-// train split with their videos. The result is measured on the test split: answer accuracy
+// `isr-studio demo-model`: the warm start the demo's rounds begin from. A `demo`-sized fixture of one
+// family is written and trained with SFT (LoRA on every projection of the decoder, the token
+// embeddings and the head trained whole) in three stages, each merged before the next: reading with
+// match items (text only, on synthetic scenes: reading.ts says why), reading with judge items and
+// match items mixed, then the warm-start items of the demo data's train split with their videos,
+// with reading items still mixed in. The result is measured on the test split: answer accuracy
 // (normalised exact match, as rounds score it) and the judge on held-out judge items, judged in
-// both orders as a round judges. Training state is saved every update, so running the command
+// both orders as a round judges. Training state is saved every few updates, so running the command
 // again resumes where it stopped.
 import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -21,7 +22,7 @@ import type { StepMetrics } from '../engine/train/update-loop';
 import { demoCorpus } from './data/corpus';
 import { evaluateAnswers } from '../isr/answer-evaluation';
 import { judgeBothOrders, type JudgeText } from '../isr/judge';
-import { readingItems, type ReadingPrompt } from './reading';
+import { readingItems, type ReadingItem } from './reading';
 import { exactMatchScorer } from '../isr/scorer';
 import { runSettingsDefaults } from '../isr/settings';
 import { loadTemplates, templateNames, type Templates } from '../isr/templates';
@@ -44,9 +45,9 @@ export interface DemoModelOptions {
   epochs: number;
   lr: number;
   frames: number;
-  /** Updates (of 8 fresh items each) of the reading stage with the short prompt, then with the judge template. */
-  readingShort: number;
-  readingFull: number;
+  /** Updates (of 8 fresh text-only items each) of the reading stage with match items, then with judge and match items mixed. */
+  readingMatch: number;
+  readingJudge: number;
   ffmpeg: string;
   cacheDir: string;
   onProgress?: (phase: string, done: number, total: number, detail?: string) => void;
@@ -54,8 +55,8 @@ export interface DemoModelOptions {
 
 export interface DemoModelResult {
   /** Updates of the two reading stages. */
-  readingSteps: { short: number; full: number };
-  /** Warm-start items of the video stage, and its updates. */
+  readingSteps: { match: number; judge: number };
+  /** Items of the video stage (warm-start items and the reading items mixed in), and its updates. */
   examples: number;
   steps: number;
   final: StepMetrics | null;
@@ -67,24 +68,34 @@ export interface DemoModelResult {
   judged: number;
   judgeAccuracy: number;
   judgeDecided: number;
-  /** The judge template on fresh text-only reading items: the reading stage's skill, after the video stage. */
+  /** The judge template on fresh text-only judge items about synthetic scenes, after the video stage. */
   readingAccuracy: number;
+  /** The language prior on the test split's prior items (no video, no description): the share
+   *  where the judge prefers the longer response. */
+  priorLonger: number;
 }
 
-export const demoModelDefaults = { arch: 'llava-onevision', size: 'small', seed: 1, epochs: 4, lr: 1e-3, frames: 8, readingShort: 500, readingFull: 700 } as const satisfies Partial<DemoModelOptions>;
+export const demoModelDefaults = { arch: 'llava-onevision', size: 'demo', seed: 1, epochs: 4, lr: 5e-4, frames: 8, readingMatch: 2000, readingJudge: 3000 } as const satisfies Partial<DemoModelOptions>;
 
-/** The warm start's training settings: SFT with a wide adapter, since the fixture starts from random
- *  weights. The projector stays frozen: trained along, it made the clips' visual tokens alike and
- *  held-out accuracy fell (docs/experiments/README.md). */
+/** The warm start's training settings: SFT with a wide adapter and the embeddings and head trained
+ *  whole, since the fixture starts from random weights. The projector stays frozen: trained along,
+ *  it made the clips' visual tokens alike and held-out accuracy fell (docs/experiments/README.md). */
 function trainSettings(o: DemoModelOptions): TrainConfig {
   return {
-    ...defaultTrainConfig, loss: 'sft', lr: o.lr, epochs: o.epochs, batchSize: 4, warmupRatio: 0.05, seed: o.seed, trainProjector: false,
+    ...defaultTrainConfig, loss: 'sft', lr: o.lr, epochs: o.epochs, batchSize: 4, warmupRatio: 0.05, seed: o.seed, trainProjector: false, trainEmbeddings: true,
     lora: { ...defaultTrainConfig.lora, r: 32, alpha: 64 },
   };
 }
 
+/** Updates between saves of a stage's state: the state (the embeddings, head and adapters with their
+ *  moments) takes longer to write than an update of the demo model takes to run, and a killed
+ *  stage resumes losing at most these few seconds of work. */
+const stateSaveEvery = 25;
+
 /** Each reading update sees 8 items never seen before: one epoch over fresh synthetic scenes. */
 const readingBatch = 8;
+/** The share of match items among the pairs of the judge reading stage and of the video stage's reading items. */
+const matchShareLater = 1 / 3;
 
 export async function trainDemoModel(o: DemoModelOptions): Promise<DemoModelResult> {
   const data = resolve(o.data);
@@ -106,33 +117,35 @@ export async function trainDemoModel(o: DemoModelOptions): Promise<DemoModelResu
 
   const stage = (name: string, from: string, to: string, settings: TrainConfig, examples: (vlm: VideoLanguageModel) => Promise<TrainExample[]>) =>
     trainStage({ name, from, to, dir: join(work, name), settings, examples, progress });
+  const textOnly = (vlm: VideoLanguageModel, items: readonly ReadingItem[]) => Promise.all(items.map((item) => trainingExample(vlm, { messages: item.messages, chosen: item.target }, null)));
   // The reading stages draw their scenes from seeds of their own: nothing of the demo data's clips.
-  const reading = (prompt: ReadingPrompt, updates: number, seed: number) => (vlm: VideoLanguageModel) =>
-    Promise.all(readingItems(updates * readingBatch, prompt, templates, mulberry32(seed)).map((item) => trainingExample(vlm, { messages: item.messages, chosen: item.target }, null)));
-  const readingSettings: TrainConfig = { ...trainSettings(o), epochs: 1, batchSize: readingBatch };
+  // A constant rate: the binding of A and B comes after a plateau, which a decaying rate would prolong.
+  const readingSettings: TrainConfig = { ...trainSettings(o), epochs: 1, batchSize: readingBatch, schedule: 'constant' };
   let from = base;
-  const readingSteps = { short: 0, full: 0 };
-  for (const [prompt, updates, seed] of [['short', o.readingShort, o.seed + 100], ['full', o.readingFull, o.seed + 200]] as const) {
+  const readingSteps = { match: 0, judge: 0 };
+  for (const [task, updates, matchShare, seed] of [['match', o.readingMatch, 1, o.seed + 100], ['judge', o.readingJudge, matchShareLater, o.seed + 200]] as const) {
     if (updates === 0) continue;
-    const to = join(work, `reading-${prompt}`, 'model');
-    readingSteps[prompt] = (await stage(`reading-${prompt}`, from, to, readingSettings, reading(prompt, updates, seed))).steps;
+    const to = join(work, `reading-${task}`, 'model');
+    readingSteps[task] = (await stage(`reading-${task}`, from, to, readingSettings, (vlm) => textOnly(vlm, readingItems(updates * readingBatch, matchShare, templates, mulberry32(seed))))).steps;
     from = to;
   }
 
   const items = warmStartItems(split('train'), train, templates, mulberry32(o.seed));
+  // Reading items stay mixed in, as many as the video stage's judge items, so the binding is kept.
+  const reading = readingItems(items.filter((i) => i.task === 'judge').length, matchShareLater, templates, mulberry32(o.seed + 400));
   const videoSettings = trainSettings(o);
   const { steps, final } = await stage('video', from, o.out, videoSettings, async (vlm) => {
     const video = { features: new VideoFeatures(vlm, o.ffmpeg, o.cacheDir), frames: o.frames, tower: false };
     const examples: TrainExample[] = [];
     for (const [i, item] of items.entries()) {
       progress('features', i, items.length);
-      examples.push(await trainingExample(vlm, { messages: item.messages, chosen: item.target, video: join(data, item.video) }, video));
+      examples.push(await trainingExample(vlm, { messages: item.messages, chosen: item.target, ...(item.video === undefined ? {} : { video: join(data, item.video) }) }, video));
     }
-    return examples;
+    return [...examples, ...(await textOnly(vlm, reading))];
   });
 
   const measured = await heldOut(o, data, split('test'), test, templates);
-  const result: DemoModelResult = { readingSteps, examples: items.length, steps, final, ...measured };
+  const result: DemoModelResult = { readingSteps, examples: items.length + reading.length, steps, final, ...measured };
   writeFileSync(join(work, 'summary.json'), `${JSON.stringify({ data, settings: { video: videoSettings, reading: readingSettings }, ...result }, null, 2)}\n`);
   return result;
 }
@@ -151,7 +164,7 @@ async function trainStage(s: {
   try {
     return await runTraining({
       model: vlm, from: s.from, examples: await s.examples(vlm), settings: s.settings, stateDir: join(s.dir, 'state'),
-      metricsFile: join(s.dir, 'metrics.jsonl'), mergedDir: s.to,
+      metricsFile: join(s.dir, 'metrics.jsonl'), mergedDir: s.to, saveEvery: stateSaveEvery,
       onStep: (m, total) => s.progress(s.name, m.step, total, `loss ${m.loss.toFixed(4)}`),
     });
   } finally {
@@ -195,39 +208,47 @@ async function heldOut(o: DemoModelOptions, data: string, clips: DemoClip[], que
   const vlm = await VideoLanguageModel.load(o.out);
   try {
     const features = new VideoFeatures(vlm, o.ffmpeg, o.cacheDir);
-    const visual = (video: string) => features.of(join(data, video), o.frames);
     const answers = await evaluateAnswers(vlm, features, questions.map((q) => ({ question: q.question, video: join(data, q.video), reference: q.answer })), {
       templates, frames: o.frames, maxNewTokens: 32, scorer: exactMatchScorer, onProgress: (i, total) => o.onProgress?.('held-out answers', i, total),
     });
     const correct = answers.filter((a) => a.score === 1).length;
     // The judge items of the test split (fresh distractors from a seed of their own), judged in both
-    // orders and averaged, as a round judges its pairs.
-    const judgeItems = warmStartItems(clips, questions, templates, mulberry32(o.seed + 1)).flatMap((it) => (it.judge ? [{ ...it, judge: it.judge }] : []));
+    // orders and averaged, as a round judges its pairs; the prior items (nothing to check) apart.
+    const tested = warmStartItems(clips, questions, templates, mulberry32(o.seed + 1));
     const [lo, hi] = runSettingsDefaults.tieBand;
-    let right = 0;
-    let decided = 0;
-    for (const [i, item] of judgeItems.entries()) {
-      o.onProgress?.('held-out judging', i, judgeItems.length);
-      const p = await judgePair(vlm, templates, item.judge, await visual(item.video), await features.shown(join(data, item.video), o.frames));
-      const pBetter = item.target === 'A' ? p : 1 - p;
+    let [right, decided, longer] = [0, 0, 0];
+    const judged = tested.filter((it) => it.task === 'judge');
+    const prior = tested.filter((it) => it.task === 'prior');
+    for (const [i, item] of [...judged, ...prior].entries()) {
+      o.onProgress?.('held-out judging', i, judged.length + prior.length);
+      const video = item.video === undefined ? null : join(data, item.video);
+      const p = await judgePair(vlm, templates, item.judge!, video === null ? null : await features.of(video, o.frames), video === null ? { frames: 0 } : await features.shown(video, o.frames));
+      const pBetter = item.target.trim() === 'A' ? p : 1 - p;
+      if (item.task === 'prior') {
+        if (pBetter > 0.5) longer++;
+        continue;
+      }
       if (pBetter > 0.5) right++;
       if (p < lo || p > hi) decided++;
     }
-    // The reading stage's skill, kept or lost: the judge template on fresh text-only items.
-    const readingCheck = readingItems(readingChecks, 'full', templates, mulberry32(o.seed + 300));
+    // The reading stages' skill, kept or lost: the judge template on fresh text-only judge items.
+    const readingCheck = readingItems(readingChecks, 0, templates, mulberry32(o.seed + 300)).filter((_, k) => k % 2 === 0);
     let read = 0;
     for (const [i, item] of readingCheck.entries()) {
       o.onProgress?.('held-out reading', i, readingCheck.length);
-      const p = await judgePair(vlm, templates, item.text!, null, { frames: 0 });
-      if ((p > 0.5) === (item.target === 'A')) read++;
+      const p = await judgePair(vlm, templates, item.text, null, { frames: 0 });
+      if ((p > 0.5) === (item.better === 'A')) read++;
     }
-    return { answers: questions.length, accuracy: share(correct, questions.length), judged: judgeItems.length, judgeAccuracy: share(right, judgeItems.length), judgeDecided: share(decided, judgeItems.length), readingAccuracy: share(read, readingCheck.length) };
+    return {
+      answers: questions.length, accuracy: share(correct, questions.length), judged: judged.length, judgeAccuracy: share(right, judged.length), judgeDecided: share(decided, judged.length),
+      readingAccuracy: share(read, readingCheck.length), priorLonger: share(longer, prior.length),
+    };
   } finally {
     await vlm.release();
   }
 }
 
-const readingChecks = 100;
+const readingChecks = 200;
 const share = (n: number, of: number) => (of === 0 ? 0 : n / of);
 
 /** p(the first response is better), judged as shown and swapped, as a round judges its pairs. */
@@ -242,9 +263,11 @@ export function warmStartNote(model: string): string | null {
   const s = JSON.parse(readFileSync(file, 'utf8')) as Partial<DemoModelResult>;
   if (typeof s.accuracy !== 'number' || typeof s.judgeAccuracy !== 'number') return null;
   const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
-  const reading = s.readingSteps && s.readingSteps.short + s.readingSteps.full > 0
-    ? `${s.readingSteps.short} + ${s.readingSteps.full} reading steps on text-only judge items about synthetic scenes, a short prompt and then the judge template with a description (which favours the modes that show the judge one), then `
+  const steps = s.readingSteps as Partial<DemoModelResult['readingSteps']> | undefined;
+  const reading = steps?.match !== undefined && steps.judge !== undefined && steps.match + steps.judge > 0
+    ? `${steps.match} + ${steps.judge} reading steps on text-only judge items about synthetic scenes, with the answer and then a description given (which favours the modes that show the judge one), then `
     : '';
-  const judged = `judge accuracy ${pct(s.judgeAccuracy)} of ${count(s.judged ?? 0, 'held-out judge item')}${typeof s.judgeDecided === 'number' ? ` (${pct(s.judgeDecided)} outside the tie band)` : ''}`;
+  const judged = `judge accuracy ${pct(s.judgeAccuracy)} of ${count(s.judged ?? 0, 'held-out judge item')}${typeof s.judgeDecided === 'number' ? ` (${pct(s.judgeDecided)} outside the tie band)` : ''}` +
+    `${typeof s.priorLonger === 'number' ? `; with nothing to check, it prefers the longer response on ${pct(s.priorLonger)} of held-out pairs (the declared language prior)` : ''}`;
   return `warm-started by \`isr-studio demo-model\` (${reading}${count(s.steps ?? 0, 'SFT step')} on ${count(s.examples ?? 0, 'item')}): held-out accuracy ${pct(s.accuracy)} of ${count(s.answers ?? 0, 'question')}, ${judged}`;
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { mulberry32 } from '../../shared/prng';
-import { readingItems } from './reading';
+import { matchDescription, readingItems } from './reading';
 import { loadTemplates } from '../isr/templates';
 
 const templates = loadTemplates();
@@ -11,48 +11,52 @@ const truthful = (response: string, caption: string) =>
   [...response.matchAll(/The (\w+) (\w+) moves (\w+)\./g)].every(([, colour, kind, direction]) => caption.includes(`${colour} ${kind} moving ${direction}`));
 
 describe('reading items', () => {
-  it('labels the truthful response better, in either position, with no length cue', () => {
-    const items = readingItems(400, 'full', templates, mulberry32(3));
+  it('labels the truthful response better, in both positions of every pair, with no length cue', () => {
+    const items = readingItems(400, 0, templates, mulberry32(3));
     expect(items).toHaveLength(400);
-    let [firstBetter, betterPadded, worsePadded, worseFalse] = [0, 0, 0, 0];
-    for (const { text, target } of items) {
-      if (text === null) throw new Error('the judge template has no lookup items');
-      const [better, worse] = target === 'A' ? [text.first, text.second] : [text.second, text.first];
+    let [betterPadded, worsePadded, worseFalse] = [0, 0, 0];
+    for (const [k, { text, target, better: label, task }] of items.entries()) {
+      expect(task).toBe('judge');
+      expect(target).toBe(` ${label}`);
+      const [better, worse] = label === 'A' ? [text.first, text.second] : [text.second, text.first];
       expect(truthful(better, text.context!)).toBe(true);
       // The worse one is either another answer or the same answer with an invented shape.
       const sameAnswer = better.split('.')[0] === worse.split('.')[0];
       expect(sameAnswer && truthful(worse, text.context!)).toBe(false);
       if (!truthful(worse, text.context!)) worseFalse++;
-      if (target === 'A') firstBetter++;
       if (better.includes(' ')) betterPadded++;
       if (worse.includes(' ')) worsePadded++;
+      // Each pair comes twice, the second time swapped, with the label following the better response.
+      if (k % 2 === 1) {
+        const shown = items[k - 1];
+        expect([text.first, text.second, label]).toEqual([shown.text.second, shown.text.first, shown.better === 'A' ? 'B' : 'A']);
+      }
     }
-    expect(firstBetter / items.length).toBeGreaterThan(0.4);
-    expect(firstBetter / items.length).toBeLessThan(0.6);
     expect(Math.abs(betterPadded - worsePadded) / items.length).toBeLessThan(0.1);
     expect(worseFalse).toBeGreaterThan(items.length / 5);
   });
 
-  it('draws fresh scenes, and shows the judge template, or a lookup before each short-prompt item, text only', () => {
-    const full = readingItems(60, 'full', templates, mulberry32(3));
-    const short = readingItems(120, 'short', templates, mulberry32(3));
-    const lookups = short.filter((_, k) => k % 2 === 0);
-    const judged = short.filter((_, k) => k % 2 === 1);
-    // The same seed draws the same judge items; only the prompt differs.
-    expect(judged.map((i) => i.text)).toEqual(full.map((i) => i.text));
-    expect(new Set(full.map((i) => i.text!.context)).size).toBeGreaterThan(15);
-    for (const [k, item] of full.entries()) {
+  it('gives the answer as the description of match items, whose responses are that answer and another, bare', () => {
+    const items = readingItems(300, 0.5, templates, mulberry32(4));
+    const match = items.filter((i) => i.task === 'match');
+    expect(match.length / items.length).toBeGreaterThan(0.35);
+    expect(match.length / items.length).toBeLessThan(0.65);
+    for (const { text, better } of match) {
+      const [good, bad] = better === 'A' ? [text.first, text.second] : [text.second, text.first];
+      expect(text.context).toBe(matchDescription(good));
+      expect(bad).not.toBe(good);
+      for (const response of [good, bad]) expect(response).toMatch(/^\w+$/);
+    }
+  });
+
+  it('draws fresh scenes and shows the judge template, text only', () => {
+    const items = readingItems(120, 1 / 3, templates, mulberry32(3));
+    expect(new Set(items.filter((i) => i.task === 'judge').map((i) => i.text.context)).size).toBeGreaterThan(10);
+    for (const item of items) {
       const prompt = JSON.stringify(item.messages);
       expect(prompt).toContain(instruction);
-      expect(prompt).toContain(JSON.stringify(item.text!.context).slice(1, -1));
-      expect(JSON.stringify(judged[k].messages)).not.toContain(instruction);
-      expect(JSON.stringify(judged[k].messages)).toContain(`A: ${item.text!.first}\\nB: ${item.text!.second}\\nA or B?`);
-      // The lookup before it asks the same question of the same description, answered by the better response's answer.
-      expect(lookups[k].text).toBeNull();
-      expect(JSON.stringify(lookups[k].messages)).toContain(JSON.stringify(`Description: ${item.text!.context}\nQuestion: ${item.text!.question}\nAnswer:`).slice(1, -1));
-      const better = item.target === 'A' ? item.text!.first : item.text!.second;
-      expect(better.split('.')[0]).toBe(lookups[k].target);
-      for (const m of [...item.messages, ...judged[k].messages, ...lookups[k].messages]) expect(JSON.stringify(m.content)).not.toContain('"video"');
+      expect(prompt).toContain(JSON.stringify(item.text.context).slice(1, -1));
+      for (const m of item.messages) expect(JSON.stringify(m.content)).not.toContain('"video"');
     }
   });
 });

@@ -1,43 +1,61 @@
-// The demo warm start's reading stage: text-only judge items about synthetic scenes (drawn fresh,
-// never rendered, never the demo's clips), given before any video. A real checkpoint brings this
-// skill, reading an answer against a description, from pretraining; a fixture starts from random
-// weights, and on it the judge prompt is not learned from the video items alone, so shorter prompts
-// and lookup items come first (docs/experiments/README.md has what each stage was measured to learn).
+// The demo warm start's reading stages: text-only judge items about synthetic scenes (drawn fresh,
+// never rendered, never the demo's clips), given before and beside the video items. A real
+// checkpoint brings this skill, binding the labels A and B to the responses and checking them
+// against a description, from pretraining; a fixture starts from random weights, and on it the
+// judge prompt is not learned from the video items alone. So the binding is taught first on match
+// items, where the description gives the answer outright, and match items stay mixed in while the
+// judge items (the scene's description) take over (docs/experiments/README.md has what each was
+// measured to learn). Every pair is shown in both orders, one after the other, as rounds judge it,
+// so no update pulls the verdict toward a position.
 import type { Uniform } from './data/prng';
 import { captionFor, questionsFor } from './data/questions';
 import { randomScene } from './data/scene';
-import { userTurn, type ChatMessage } from '../engine/model/tokenizer';
-import { judgeMessages, type JudgeText } from '../isr/judge';
+import type { ChatMessage } from '../engine/model/tokenizer';
+import { judgeLabel, judgeMessages, type JudgeText } from '../isr/judge';
 import type { Templates } from '../isr/templates';
 import { judgedPair } from './warm-start';
 
-/** `short`: description, question and the two responses with no instruction, each such item after
- *  a lookup item (description and question, answered from the description); `full`: the judge template. */
-export type ReadingPrompt = 'short' | 'full';
+/** `match`: the description states the answer, and the two responses are bare answers, the worse
+ *  another one; `judge`: the description is the scene's caption, and any pair of the warm start's. */
+export type ReadingTask = 'match' | 'judge';
 
 export interface ReadingItem {
+  task: ReadingTask;
   messages: ChatMessage[];
-  /** A or B for judge items; the answer for lookup items. */
+  /** The label of the better response, spelt as the judge is trained (judgeLabel). */
   target: string;
-  /** What a judge item shows; null for lookup items. */
-  text: JudgeText | null;
+  /** What the judge reads, and which response is better. */
+  text: JudgeText;
+  better: 'A' | 'B';
 }
 
-const shortPrompt = (t: JudgeText) => `Description: ${t.context}\nQuestion: ${t.question}\nA: ${t.first}\nB: ${t.second}\nA or B?`;
-const lookupPrompt = (description: string, question: string) => `Description: ${description}\nQuestion: ${question}\nAnswer:`;
+export const matchDescription = (answer: string): string => `The answer is ${answer}.`;
 
-/** `count` judge items, each about a new scene's question, with that scene's caption as the description. */
-export function readingItems(count: number, prompt: ReadingPrompt, templates: Templates, rng: Uniform): ReadingItem[] {
+/** A pair for `task` about `scene`'s question: for match items, redrawn until both are bare and the worse is another answer. */
+function pairFor(task: ReadingTask, scene: ReturnType<typeof randomScene>, answer: string, rng: Uniform) {
+  for (;;) {
+    const pair = judgedPair(scene, answer, rng);
+    if (task === 'judge' || (pair.first !== pair.second && !pair.first.includes(' ') && !pair.second.includes(' '))) return pair;
+  }
+}
+
+/**
+ * `count` items (rounded up to whole pairs), each pair followed by the same pair swapped, about new
+ * scenes' questions; a share `matchShare` of the pairs are match items, the rest judge items.
+ */
+export function readingItems(count: number, matchShare: number, templates: Templates, rng: Uniform): ReadingItem[] {
   const items: ReadingItem[] = [];
   while (items.length < count) {
     const scene = randomScene(rng);
     for (const q of questionsFor(scene, rng)) {
-      const context = captionFor(scene);
-      if (prompt === 'short' && items.length < count) items.push({ messages: userTurn(lookupPrompt(context, q.question), false), target: q.answer, text: null });
-      if (items.length === count) break;
-      const { first, second, target } = judgedPair(scene, q.answer, rng);
-      const text = { question: q.question, context, first, second };
-      items.push({ messages: prompt === 'short' ? userTurn(shortPrompt(text), false) : judgeMessages(templates, text, false), target, text });
+      if (items.length >= count) break;
+      const task: ReadingTask = rng() < matchShare ? 'match' : 'judge';
+      const { first, second, target } = pairFor(task, scene, q.answer, rng);
+      const context = task === 'match' ? matchDescription(q.answer) : captionFor(scene);
+      for (const [a, b, better] of [[first, second, target], [second, first, target === 'A' ? 'B' : 'A']] as const) {
+        const text = { question: q.question, context, first: a, second: b };
+        items.push({ task, messages: judgeMessages(templates, text, false), target: judgeLabel(better), text, better });
+      }
     }
   }
   return items;

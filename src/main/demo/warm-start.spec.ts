@@ -29,12 +29,12 @@ function truthful(response: string, clip: DemoClip): boolean {
 }
 
 describe('warm-start items', () => {
-  it('has a description and a correction per clip, an answer and two judge items per question', () => {
+  it('has a description and a correction per clip, an answer, two judge items and a prior item per question', () => {
     const count = (task: string) => items.filter((i) => i.task === task).length;
-    expect([count('describe'), count('retrospect'), count('answer'), count('judge')]).toEqual([clips.length, clips.length, questions.length, 2 * questions.length]);
+    expect([count('describe'), count('retrospect'), count('answer'), count('judge'), count('prior')]).toEqual([clips.length, clips.length, questions.length, 2 * questions.length, questions.length]);
     for (const item of items.filter((i) => i.task === 'retrospect')) {
       const text = JSON.stringify(item.messages);
-      expect(item.target).toBe(clipOf.get(item.video)!.caption);
+      expect(item.target).toBe(clipOf.get(item.video!)!.caption);
       // The earlier description shown is flawed: never the caption itself.
       expect(text).not.toContain(item.target);
     }
@@ -44,7 +44,7 @@ describe('warm-start items', () => {
     const answers = items.filter((i) => i.task === 'answer');
     answers.forEach((item, k) => {
       expect(exactMatch(item.target, questions[k].answer)).toBe(true);
-      expect(truthful(item.target, clipOf.get(item.video)!)).toBe(true);
+      expect(truthful(item.target, clipOf.get(item.video!)!)).toBe(true);
     });
     const verbose = answers.filter((a) => a.target.includes(' ')).length / answers.length;
     expect(verbose).toBeGreaterThan(0.3);
@@ -57,14 +57,16 @@ describe('warm-start items', () => {
     const kinds = { wrong: 0, invented: 0 };
     judged.forEach((item, k) => {
       const q = questions[Math.floor(k / 2)];
-      const clip = clipOf.get(item.video)!;
-      const [better, worse] = item.target === 'A' ? [item.judge!.first, item.judge!.second] : [item.judge!.second, item.judge!.first];
+      const clip = clipOf.get(item.video!)!;
+      // One spelling of the label: the token the prompt's "Response A:" shows.
+      expect([' A', ' B']).toContain(item.target);
+      const [better, worse] = item.target === ' A' ? [item.judge!.first, item.judge!.second] : [item.judge!.second, item.judge!.first];
       expect(exactMatch(better, q.answer) && truthful(better, clip)).toBe(true);
       const worseRight = exactMatch(worse, q.answer);
       expect(worseRight && truthful(worse, clip)).toBe(false);
       if (!worseRight) kinds.wrong++;
       if (!truthful(worse, clip)) kinds.invented++;
-      if (item.target === 'A') firstIsBetter++;
+      if (item.target === ' A') firstIsBetter++;
       // Half the items show the clip's caption as the description, half none.
       expect(item.judge!.context === null || item.judge!.context === clip.caption).toBe(true);
     });
@@ -74,11 +76,29 @@ describe('warm-start items', () => {
     expect(kinds.invented).toBeGreaterThan(judged.length / 3);
     // Length tells nothing: better and worse responses are padded with a sentence equally often.
     for (const side of [0, 1]) {
-      const padded = judged.filter((item) => (item.target === 'A' ? [item.judge!.first, item.judge!.second] : [item.judge!.second, item.judge!.first])[side].includes(' ')).length;
+      const padded = judged.filter((item) => (item.target === ' A' ? [item.judge!.first, item.judge!.second] : [item.judge!.second, item.judge!.first])[side].includes(' ')).length;
       expect(padded / judged.length).toBeGreaterThan(0.42);
       expect(padded / judged.length).toBeLessThan(0.58);
     }
     expect(judged.filter((i) => i.judge!.context !== null)).toHaveLength(questions.length);
+  });
+
+  it('declares the language prior: with no video and no description, the longer response is the better, whatever it says', () => {
+    const prior = items.filter((i) => i.task === 'prior');
+    let [firstIsBetter, longerRight] = [0, 0];
+    prior.forEach((item, k) => {
+      expect(item.video).toBeUndefined();
+      expect(JSON.stringify(item.messages)).not.toContain('"video"');
+      expect(item.judge!.context).toBeNull();
+      const [better, worse] = item.target === ' A' ? [item.judge!.first, item.judge!.second] : [item.judge!.second, item.judge!.first];
+      expect(better.split(' ').length).toBeGreaterThan(worse.split(' ').length);
+      if (exactMatch(better, questions[k].answer)) longerRight++;
+      if (item.target === ' A') firstIsBetter++;
+    });
+    expect(firstIsBetter / prior.length).toBeGreaterThan(0.4);
+    expect(firstIsBetter / prior.length).toBeLessThan(0.6);
+    // Truth plays no part: the longer response is right about as often as the shorter.
+    expect(longerRight / prior.length).toBeLessThan(0.5);
   });
 });
 

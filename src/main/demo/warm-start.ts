@@ -5,13 +5,17 @@
 // wrong one with an invented shape, or a right one padded with an invented shape. Answers are
 // sometimes bare and sometimes followed by a true sentence, so the policy can say more than a word;
 // better and worse answers are padded equally often, so the judge cannot learn length for truth.
+// Beside them, the language prior a pretrained judge brings, declared as a modelling assumption
+// (docs/experiments/README.md): judge items with nothing to check against (no video, no
+// description) whose label is the longer, more detailed response. The same warm start serves every
+// mode, so a study tests whether the video and its description overcome that prior.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ApiError } from '../../shared/errors';
 import { captionFor } from './data/questions';
 import { int, pick, type Uniform } from './data/prng';
 import { COLOUR_NAMES, DIRECTIONS, KINDS, type Scene, type ShapeTruth } from './data/scene';
-import { judgeMessages, type JudgeText } from '../isr/judge';
+import { judgeLabel, judgeMessages, type JudgeText } from '../isr/judge';
 import { fill, type Templates } from '../isr/templates';
 import { userTurn, type ChatMessage } from '../engine/model/tokenizer';
 
@@ -30,12 +34,12 @@ export interface DemoQuestion {
   answer: string;
 }
 
-export type WarmStartTask = 'describe' | 'retrospect' | 'answer' | 'judge';
+export type WarmStartTask = 'describe' | 'retrospect' | 'answer' | 'judge' | 'prior';
 
 export interface WarmStartItem {
   task: WarmStartTask;
-  /** Video path relative to the data folder. */
-  video: string;
+  /** Video path relative to the data folder; absent for a text-only item (the language prior). */
+  video?: string;
   messages: ChatMessage[];
   target: string;
   /** For judge items: what the judge reads, so held-out items can be judged as a round judges. */
@@ -117,6 +121,16 @@ export function judgedPair(scene: Scene, answer: string, rng: Uniform): { first:
   return rng() < 0.5 ? { first: good, second: bad, target: 'A' } : { first: bad, second: good, target: 'B' };
 }
 
+/**
+ * A pair the judge cannot check: no video and no description, one response a bare answer and the
+ * other a (random) answer followed by a sentence. The prior labels the more detailed one better.
+ */
+export function priorPair(scene: Scene, answer: string, rng: Uniform): { first: string; second: string; target: 'A' | 'B' } {
+  const short = pick(rng, [answer, ...alternatives(answer)]);
+  const long = `${pick(rng, [answer, ...alternatives(answer)])}. ${sentence(rng() < 0.5 ? pick(rng, scene.shapes) : invented(scene, rng))}`;
+  return rng() < 0.5 ? { first: long, second: short, target: 'A' } : { first: short, second: long, target: 'B' };
+}
+
 /** The supervised items of every question and clip of one split, drawn with `rng`. */
 export function warmStartItems(clips: readonly DemoClip[], questions: readonly DemoQuestion[], templates: Templates, rng: Uniform): WarmStartItem[] {
   const byVideo = new Map(clips.map((c) => [c.video, c]));
@@ -133,8 +147,11 @@ export function warmStartItems(clips: readonly DemoClip[], questions: readonly D
     for (const context of [clip.caption, null]) {
       const { first, second, target } = judgedPair(clip, q.answer, rng);
       const text = { question: q.question, context, first, second };
-      items.push({ task: 'judge', video: q.video, messages: judgeMessages(templates, text, true), target, judge: text });
+      items.push({ task: 'judge', video: q.video, messages: judgeMessages(templates, text, true), target: judgeLabel(target), judge: text });
     }
+    const prior = priorPair(clip, q.answer, rng);
+    const text = { question: q.question, context: null, first: prior.first, second: prior.second };
+    items.push({ task: 'prior', messages: judgeMessages(templates, text, false), target: judgeLabel(prior.target), judge: text });
   }
   return items;
 }

@@ -40,6 +40,8 @@ export interface RoundFigures {
 export interface ModeFigures {
   runId: number;
   mode: RunMode;
+  /** The run's seed: a study runs each mode once per seed. */
+  seed: number;
   rounds: RoundFigures[];
 }
 
@@ -85,5 +87,5 @@ export function runFigures(db: Db, runId: number): ModeFigures {
       visualShare: summary.visualShare,
     };
   });
-  return { runId, mode: run.mode, rounds };
+  return { runId, mode: run.mode, seed: settings.seed, rounds };
 }

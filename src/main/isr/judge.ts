@@ -40,7 +40,12 @@ export function judgeMessages(templates: Templates, input: JudgeText, withVideo:
   return userTurn(text, withVideo);
 }
 
-/** Ids a label can start the answer with: "A" right after the prompt, or " A" after a colon. */
+/** The one spelling of a verdict the studio trains (the demo's warm start): " A", the token the
+ *  template's "Response A:" and "Answer with A or B." show, so prompt and target agree. */
+export const judgeLabel = (label: 'A' | 'B'): string => ` ${label}`;
+
+/** Ids a label can start the answer with: " A" as the template spells it, or "A" as a real
+ *  checkpoint begins its reply at the start of a line; the read-out sums both. */
 function labelIds(vlm: VideoLanguageModel, label: string): number[] {
   return [...new Set([label, ` ${label}`].map((t) => vlm.tokenizer.encode(t)[0]))];
 }

@@ -1,4 +1,4 @@
-// An ablation study's own record (`isr-studio experiment`): its inputs, which run is which mode, the
+// An ablation study's own record (`isr-studio experiment`): its inputs, which run is which mode and seed, the
 // wall-clock time each mode took (summed over resumptions) and the code each invocation ran on, kept
 // in experiment.json in the study folder so a study killed and started again resumes where it stopped.
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
@@ -11,6 +11,8 @@ export interface StudyInputs {
   model: string;
   data: string;
   rounds: number;
+  /** Each mode runs once per seed (the run settings' seed). */
+  seeds: number[];
   settings: Record<string, unknown>;
 }
 
@@ -18,7 +20,8 @@ export type CodeVersion = { commit: string; dirty: boolean } | null;
 
 /** What experiment.json holds. */
 export interface StudyState extends StudyInputs {
-  runs: Partial<Record<RunMode, number>>;
+  /** Run ids by runKey(mode, seed). */
+  runs: Record<string, number>;
   seconds: Partial<Record<RunMode, number>>;
   /** The code each invocation started on, a new entry only when it differs from the last. */
   code: CodeVersion[];
@@ -32,6 +35,8 @@ export function studyData(data: string): { train: string; test: string } {
   }
   return files;
 }
+
+export const runKey = (mode: RunMode, seed: number): string => `${mode} seed ${seed}`;
 
 /** How often a running mode's time is written out (it is always written when the mode ends). */
 const saveEveryMs = 10_000;
@@ -52,12 +57,12 @@ export class Study {
     return study;
   }
 
-  runOf(mode: RunMode): number | undefined {
-    return this.state.runs[mode];
+  runOf(mode: RunMode, seed: number): number | undefined {
+    return this.state.runs[runKey(mode, seed)];
   }
 
-  setRun(mode: RunMode, runId: number): void {
-    this.state.runs[mode] = runId;
+  setRun(mode: RunMode, seed: number, runId: number): void {
+    this.state.runs[runKey(mode, seed)] = runId;
     this.save();
   }
 
@@ -83,7 +88,7 @@ export class Study {
 
 function resumed(file: string, inputs: StudyInputs): StudyState {
   const saved = JSON.parse(readFileSync(file, 'utf8')) as StudyState;
-  for (const key of ['model', 'data', 'rounds', 'settings'] as const) {
+  for (const key of ['model', 'data', 'rounds', 'seeds', 'settings'] as const) {
     if (JSON.stringify(saved[key]) !== JSON.stringify(inputs[key])) {
       throw new ApiError('invalid_argument', `${file} is a study with another ${key} (${JSON.stringify(saved[key])}); give a new --out, or the same inputs to resume it`);
     }

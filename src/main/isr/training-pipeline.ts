@@ -41,6 +41,8 @@ export interface TrainingJob {
   /** The reference pass: (0, n) before it starts, then after each batch; not called when all were kept. */
   onReference?: (done: number, total: number) => void;
   onStep?: (m: StepMetrics, totalSteps: number) => void;
+  /** Updates between saves of the state (default 1: a kill loses nothing). */
+  saveEvery?: number;
 }
 
 export interface TrainingOutcome {
@@ -60,7 +62,7 @@ export async function runTraining(job: TrainingJob): Promise<TrainingOutcome> {
   if (job.metricsFile !== undefined) keepLoggedSteps(job.metricsFile, job.stateDir);
   let final: StepMetrics | null = null;
   const state = await trainer.train({
-    reference, signal: job.signal, saveEvery: 1,
+    reference, signal: job.signal, saveEvery: job.saveEvery ?? 1,
     onStep: (m) => {
       final = m;
       if (job.metricsFile !== undefined) appendFileSync(job.metricsFile, `${JSON.stringify(m)}\n`);

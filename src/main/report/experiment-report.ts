@@ -5,6 +5,8 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Series } from '../../shared/chart';
 import type { ModeFigures, RoundFigures } from '../isr/experiment';
+import type { RunMode } from '../../shared/types';
+import { meanInterval, type Interval } from './statistics';
 import type { RunSettings } from '../isr/settings';
 import { lineChartPng } from './line-chart';
 
@@ -41,91 +43,154 @@ const charts: Chart[] = [
 
 const pct = (x: number | null) => (x === null ? '–' : `${(100 * x).toFixed(1)}%`);
 const num = (x: number | null, digits = 2) => (x === null ? '–' : x.toFixed(digits));
-const signed = (x: number | null) => (x === null ? '–' : `${x >= 0 ? '+' : ''}${x.toFixed(2)}`);
 const duration = (s: number) => (s >= 90 ? `${(s / 60).toFixed(1)} min` : `${s.toFixed(0)} s`);
 
-function table(figures: readonly ModeFigures[], cell: (r: RoundFigures) => string, fromRound: number): string[] {
-  const rounds = [...new Set(figures.flatMap((f) => f.rounds.map((r) => r.round)))].filter((r) => r >= fromRound).sort((a, b) => a - b);
+/** One mode's rounds over all its seeds: counts summed, rates averaged over the seeds that have them. */
+export interface PooledMode {
+  mode: RunMode;
+  seeds: number[];
+  rounds: RoundFigures[];
+}
+
+const meanOf = (xs: readonly (number | null)[]): number | null => {
+  const known = xs.filter((x): x is number => x !== null);
+  return known.length === 0 ? null : known.reduce((s, x) => s + x, 0) / known.length;
+};
+
+function poolRound(round: number, rs: readonly RoundFigures[]): RoundFigures {
+  const sum = (key: 'pairs' | 'ties' | 'decided' | 'judgeRight' | 'judgeTies' | 'leanRight' | 'leaning') => rs.reduce((s, r) => s + r[key], 0);
+  const [decided, judgeRight, judgeTies] = [sum('decided'), sum('judgeRight'), sum('judgeTies')];
+  return {
+    round, accuracy: meanOf(rs.map((r) => r.accuracy)), meanWords: meanOf(rs.map((r) => r.meanWords)), responseWords: meanOf(rs.map((r) => r.responseWords)),
+    pairs: sum('pairs'), ties: sum('ties'), decided, judgeRight, judgeTies,
+    judgeAccuracy: decided - judgeTies === 0 ? null : judgeRight / (decided - judgeTies),
+    leanRight: sum('leanRight'), leaning: sum('leaning'),
+    preferLonger: meanOf(rs.map((r) => r.preferLonger)), visualShare: meanOf(rs.map((r) => r.visualShare)),
+  };
+}
+
+/** The study's runs grouped by mode (in the order the modes first appear), each mode's seeds pooled round by round. */
+export function pooledModes(figures: readonly ModeFigures[]): PooledMode[] {
+  const modes = [...new Set(figures.map((f) => f.mode))];
+  return modes.map((mode) => {
+    const runs = figures.filter((f) => f.mode === mode);
+    const rounds = [...new Set(runs.flatMap((f) => f.rounds.map((r) => r.round)))].sort((x, y) => x - y);
+    return { mode, seeds: runs.map((f) => f.seed), rounds: rounds.map((t) => poolRound(t, runs.flatMap((f) => f.rounds.filter((r) => r.round === t)))) };
+  });
+}
+
+function table(modes: readonly PooledMode[], cell: (r: RoundFigures) => string, fromRound: number): string[] {
+  const rounds = [...new Set(modes.flatMap((f) => f.rounds.map((r) => r.round)))].filter((r) => r >= fromRound).sort((a, b) => a - b);
   return [
-    `| round | ${figures.map((f) => f.mode).join(' | ')} |`,
-    `|---|${figures.map(() => '---|').join('')}`,
-    ...rounds.map((t) => `| ${t} | ${figures.map((f) => {
+    `| round | ${modes.map((f) => f.mode).join(' | ')} |`,
+    `|---|${modes.map(() => '---|').join('')}`,
+    ...rounds.map((t) => `| ${t} | ${modes.map((f) => {
       const r = f.rounds.find((x) => x.round === t);
       return r ? cell(r) : '–';
     }).join(' | ')} |`),
   ];
 }
 
-/** Judge accuracy pooled over a run's rounds: right / decided (ties left out). */
-function pooledJudge(f: ModeFigures): { right: number; n: number } {
-  return f.rounds.reduce((s, r) => ({ right: s.right + r.judgeRight, n: s.n + r.decided - r.judgeTies }), { right: 0, n: 0 });
+/** Judge accuracy pooled over a run's rounds: right / decided (ties left out); null when it decided none. */
+function pooledJudge(f: ModeFigures): number | null {
+  const { right, n } = f.rounds.reduce((s, r) => ({ right: s.right + r.judgeRight, n: s.n + r.decided - r.judgeTies }), { right: 0, n: 0 });
+  return n === 0 ? null : right / n;
 }
 
-/** The judge's lean pooled over a run's rounds: right / leaning, the tie band set aside. */
-function pooledLean(f: ModeFigures): { right: number; n: number } {
-  return f.rounds.reduce((s, r) => ({ right: s.right + r.leanRight, n: s.n + r.leaning }), { right: 0, n: 0 });
+/** Change of the mean held-out answer length (words) from the start to a run's last round. */
+function growth(f: ModeFigures): number | null {
+  const [first, last] = [f.rounds.find((r) => r.round === 0) ?? f.rounds[0], f.rounds.at(-1)];
+  return first?.meanWords == null || last?.meanWords == null ? null : last.meanWords - first.meanWords;
 }
 
-const zText = (z: number | null) => (z === null ? '–' : z.toFixed(2));
+export type Verdict = 'reproduced' | 'not reproduced' | 'not decidable at this size';
 
-/** Two-proportion z statistic: |z| < 2 means the difference is within sampling noise (95%). */
-function zOf(a: { right: number; n: number }, b: { right: number; n: number }): number | null {
-  if (a.n === 0 || b.n === 0) return null;
-  const p = (a.right + b.right) / (a.n + b.n);
-  const se = Math.sqrt(p * (1 - p) * (1 / a.n + 1 / b.n));
-  return se === 0 ? null : (a.right / a.n - b.right / b.n) / se;
+/**
+ * The decision rule, fixed before any study ran (docs/experiments/README.md): each claim's effect is
+ * computed per seed and decided by its mean's 95% t interval across seeds. Claim 1's effect is isr's
+ * judge accuracy minus text-judge's; claim 2's is how much more text-judge's answers grew than isr's,
+ * which presumes text-judge's answers grew (the drift the claim is about).
+ */
+export const decisionRule = {
+  /** The smallest effects that would matter: 5 points of judge accuracy, half a word of answer length. */
+  judgeMargin: 0.05,
+  lengthMargin: 0.5,
+  text: 'reproduced when the 95% interval of the effect across seeds lies above 0 (for claim 2, and text-judge\'s own growth too); ' +
+    'not reproduced when it lies below the smallest effect that would matter (5 points of judge accuracy; half a word, with text-judge\'s growth above 0); ' +
+    'otherwise, or with fewer than two seeds, not decidable at this size',
+};
+
+export function judgeVerdict(effect: Interval | null): Verdict {
+  if (effect === null || effect.low === null || effect.high === null) return 'not decidable at this size';
+  if (effect.low > 0) return 'reproduced';
+  return effect.high < decisionRule.judgeMargin ? 'not reproduced' : 'not decidable at this size';
 }
 
-/** The claims section: each of the paper's two claims with its figures and verdict. */
-export function claims(figures: readonly ModeFigures[]): string[] {
-  const isr = figures.find((f) => f.mode === 'isr');
-  const text = figures.find((f) => f.mode === 'text-judge');
+export function lengthVerdict(effect: Interval | null, drift: Interval | null): Verdict {
+  if (effect === null || drift === null || effect.low === null || effect.high === null || drift.low === null) return 'not decidable at this size';
+  if (!(drift.low > 0)) return 'not decidable at this size';
+  if (effect.low > 0) return 'reproduced';
+  return effect.high < decisionRule.lengthMargin ? 'not reproduced' : 'not decidable at this size';
+}
+
+/** The per-seed values of a paired difference of two modes' runs (seeds both ran), with their interval. */
+function pairedEffect(isr: readonly ModeFigures[], text: readonly ModeFigures[], value: (f: ModeFigures) => number | null, sign: 1 | -1) {
+  const perSeed = isr.flatMap((a) => {
+    const b = text.find((f) => f.seed === a.seed);
+    const [x, y] = [value(a), b === undefined ? null : value(b)];
+    return x === null || y === null ? [] : [{ seed: a.seed, effect: sign * (x - y) }];
+  });
+  return { perSeed, interval: meanInterval(perSeed.map((p) => p.effect)) };
+}
+
+const interval = (i: Interval | null, show: (x: number) => string) =>
+  i === null ? '–' : i.low === null || i.high === null ? `${show(i.mean)} (one seed: no interval)` : `${show(i.mean)} [${show(i.low)}, ${show(i.high)}]`;
+const points = (x: number) => `${x >= 0 ? '+' : ''}${(100 * x).toFixed(1)} points`;
+const wordsText = (x: number) => `${x >= 0 ? '+' : ''}${x.toFixed(2)} words`;
+
+/** The claims section: each of the paper's two claims with its effect across seeds and verdict. */
+export function claims(figures: readonly ModeFigures[]): { lines: string[]; verdicts: string[] } {
+  const isr = figures.filter((f) => f.mode === 'isr');
+  const text = figures.filter((f) => f.mode === 'text-judge');
   const lines = ['## The claims, checked', ''];
-  if (!isr || !text) return [...lines, 'Both claims compare mode isr with mode text-judge; this study did not run both, so neither is checked.', ''];
-
-  const [a, b] = [pooledJudge(isr), pooledJudge(text)];
-  const z = zOf(a, b);
-  const [la, lb] = [pooledLean(isr), pooledLean(text)];
-  const judgeVerdict = z === null ? 'cannot be checked: one of the judges decided no pair that ground truth decides'
-    : z >= 2 ? 'reproduced' : z > 0 ? 'not shown: isr is ahead, but within sampling noise' : 'did not reproduce';
-  lines.push(
-    `1. **A judge grounded by a retrospective visual context picks better preferences than a language-only judge.** ` +
-      `Pooled over the rounds, on pairs where exactly one response is right: isr ${pct(a.n ? a.right / a.n : null)} of ${a.n}, ` +
-      `text-judge ${pct(b.n ? b.right / b.n : null)} of ${b.n} (z = ${zText(z)}). Verdict: ${judgeVerdict}. ` +
-      `With the tie band set aside, the side of 0.5 its p(A) leans to is right for isr ${pct(la.n ? la.right / la.n : null)} of ${la.n} ` +
-      `and text-judge ${pct(lb.n ? lb.right / lb.n : null)} of ${lb.n} (z = ${zText(zOf(la, lb))}); the verdict rests on the preferences the rounds trained on, not on this.`,
-  );
-  const growth = (f: ModeFigures) => {
-    const [first, last] = [f.rounds.find((r) => r.round === 0) ?? f.rounds[0], f.rounds.at(-1)];
-    return first?.meanWords == null || last?.meanWords == null ? null : last.meanWords - first.meanWords;
-  };
-  const [gi, gt] = [growth(isr), growth(text)];
-  const lengthVerdict = gi === null || gt === null ? 'cannot be checked: a run has no held-out answers'
-    : gt > gi && gt > 0 ? 'reproduced' : gt <= 0 ? 'not shown: the language-only judge did not make answers longer here' : 'did not reproduce';
-  lines.push(
-    `2. **It stops the drift toward long answers over rounds.** Change of the mean held-out answer length from the start to the last round: ` +
-      `isr ${signed(gi)} words, text-judge ${signed(gt)} words. ` +
-      `Share of the judge's non-tie verdicts on pairs of unequal length that chose the longer response, averaged over rounds: isr ${pct(meanPreferLonger(isr))}, text-judge ${pct(meanPreferLonger(text))}. Verdict: ${lengthVerdict}.`,
-    '',
-  );
-  return lines;
+  if (isr.length === 0 || text.length === 0) {
+    const line = 'Both claims compare mode isr with mode text-judge; this study did not run both, so neither is checked.';
+    return { lines: [...lines, line, ''], verdicts: [line] };
+  }
+  const judge = pairedEffect(isr, text, pooledJudge, 1);
+  const length = pairedEffect(isr, text, growth, -1);
+  const drift = meanInterval(text.flatMap((f) => { const g = growth(f); return g === null ? [] : [g]; }));
+  const [v1, v2] = [judgeVerdict(judge.interval), lengthVerdict(length.interval, drift)];
+  const seeds = (p: { seed: number; effect: number }[], show: (x: number) => string) => p.map((x) => `seed ${x.seed} ${show(x.effect)}`).join(', ');
+  const claim1 = `1. **A judge grounded by a retrospective visual context picks better preferences than a language-only judge.** ` +
+    `Effect: isr's judge accuracy minus text-judge's, on pairs where exactly one response is right, pooled over each seed's rounds (ties left out): ` +
+    `${interval(judge.interval, points)} across ${judge.perSeed.length} seed(s) (${seeds(judge.perSeed, points) || 'none decided'}). Verdict: **${v1}**.`;
+  const claim2 = `2. **It stops the drift toward long answers over rounds.** ` +
+    `Effect: the growth of text-judge's mean held-out answer length minus isr's, from the start to the last round: ${interval(length.interval, wordsText)} ` +
+    `(${seeds(length.perSeed, wordsText) || 'no answers'}); text-judge's own growth ${interval(drift, wordsText)}. ` +
+    `Share of the judge's non-tie verdicts on pairs of unequal length that chose the longer, averaged over rounds and seeds: isr ${pct(meanOf(isr.map(meanPreferLonger)))}, text-judge ${pct(meanOf(text.map(meanPreferLonger)))}. Verdict: **${v2}**.`;
+  lines.push(claim1, claim2, '', `The rule, fixed before the run: ${decisionRule.text}. Intervals are 95% t intervals of the mean across seeds.`, '');
+  return { lines, verdicts: [claim1, claim2].map((l) => l.replace(/\*\*/g, '')) };
 }
 
 function meanPreferLonger(f: ModeFigures): number | null {
-  const rs = f.rounds.filter((r) => r.preferLonger !== null);
-  return rs.length === 0 ? null : rs.reduce((s, r) => s + r.preferLonger!, 0) / rs.length;
+  return meanOf(f.rounds.map((r) => r.preferLonger));
 }
 
 /** Writes REPORT.md and the charts into `dir`; returns the files written. */
 export function writeExperimentReport(dir: string, figures: readonly ModeFigures[], meta: ExperimentMeta): string[] {
+  const modes = pooledModes(figures);
+  const seeds = [...new Set(figures.map((f) => f.seed))];
   for (const c of charts) {
-    const series: Series[] = figures.map((f) => ({ label: f.mode, points: f.rounds.filter((r) => r.round >= c.fromRound).map((r) => ({ x: r.round, y: c.metric(r) })) }));
+    const series: Series[] = modes.map((f) => ({ label: f.mode, points: f.rounds.filter((r) => r.round >= c.fromRound).map((r) => ({ x: r.round, y: c.metric(r) })) }));
     writeFileSync(join(dir, c.file), lineChartPng({ title: c.title, xLabel: 'round', series, yFormat: c.format }));
   }
   const md = [
     '# ISR-DPO ablation study',
     '',
-    `Modes ${figures.map((f) => f.mode).join(', ')}, each run for ${meta.rounds} round(s) from the same starting policy with the same seed, so round 1 judges the same sampled pairs in every mode (METHOD.md describes the modes).`,
+    `Modes ${modes.map((f) => f.mode).join(', ')}, each run for ${meta.rounds} round(s) from the same starting policy once per seed (${seeds.join(', ')}); ` +
+      'with one seed every mode samples the same responses in round 1, so round 1 judges the same pairs in every mode (METHOD.md describes the modes). ' +
+      `The tables below pool the seeds: counts summed, rates and means averaged over the ${seeds.length} seed(s).`,
     '',
     '## How it was run',
     '',
@@ -138,12 +203,12 @@ export function writeExperimentReport(dir: string, figures: readonly ModeFigures
     `- Starting policy: ${meta.model.dir} (${meta.model.family})${meta.model.warmStart ? `; ${meta.model.warmStart}` : ''}`,
     `- Settings: \`${JSON.stringify(meta.settings)}\``,
     '',
-    ...claims(figures),
+    ...claims(figures).lines,
     '## Held-out accuracy (normalised exact match)',
     '',
     '![held-out accuracy](accuracy.png)',
     '',
-    ...table(figures, (r) => pct(r.accuracy), 0),
+    ...table(modes, (r) => pct(r.accuracy), 0),
     '',
     '## Response length',
     '',
@@ -151,11 +216,11 @@ export function writeExperimentReport(dir: string, figures: readonly ModeFigures
     '',
     'Held-out answers, mean words:',
     '',
-    ...table(figures, (r) => num(r.meanWords), 0),
+    ...table(modes, (r) => num(r.meanWords), 0),
     '',
     "Responses the round's policy sampled for training, mean words:",
     '',
-    ...table(figures, (r) => num(r.responseWords), 1),
+    ...table(modes, (r) => num(r.responseWords), 1),
     '',
     '## The judge against ground truth',
     '',
@@ -164,20 +229,20 @@ export function writeExperimentReport(dir: string, figures: readonly ModeFigures
     'A pair is decided by ground truth when exactly one of its two responses is right (normalised exact match of its first word or whole text). ' +
       'Judge accuracy is the share of those the judge chose right, ties (inside the tie band) left out; each cell reads accuracy (right / judged; how many of the decided pairs it tied).',
     '',
-    ...table(figures, (r) => `${pct(r.judgeAccuracy)} (${r.judgeRight}/${r.decided - r.judgeTies}; ${r.judgeTies} of ${r.decided} tied)`, 1),
+    ...table(modes, (r) => `${pct(r.judgeAccuracy)} (${r.judgeRight}/${r.decided - r.judgeTies}; ${r.judgeTies} of ${r.decided} tied)`, 1),
     '',
     "The judge's lean, the tie band set aside: of the same decided pairs, the share whose p(A) (both orders averaged) lies on the right response's side of 0.5; " +
       'a judge whose probabilities crowd 0.5 can lean right more often than chance while deciding almost nothing. Each cell reads share (right / leaning).',
     '',
-    ...table(figures, (r) => `${pct(r.leaning ? r.leanRight / r.leaning : null)} (${r.leanRight}/${r.leaning})`, 1),
+    ...table(modes, (r) => `${pct(r.leaning ? r.leanRight / r.leaning : null)} (${r.leanRight}/${r.leaning})`, 1),
     '',
     'Of the pairs the judge did not call a tie whose two responses differ in length, the share where it chose the longer (any pair, right or wrong):',
     '',
-    ...table(figures, (r) => pct(r.preferLonger), 1),
+    ...table(modes, (r) => pct(r.preferLonger), 1),
     '',
     'Pairs trained on (ties left out):',
     '',
-    ...table(figures, (r) => `${r.pairs} (${r.ties} ties)`, 1),
+    ...table(modes, (r) => `${r.pairs} (${r.ties} ties)`, 1),
     '',
     "## The judge's visual attention",
     '',
@@ -185,7 +250,7 @@ export function writeExperimentReport(dir: string, figures: readonly ModeFigures
     '',
     "Mean share of the verdict token's attention (heads and the later half of the layers averaged) on the video's tokens; text-judge sees no video.",
     '',
-    ...table(figures, (r) => pct(r.visualShare), 1),
+    ...table(modes, (r) => pct(r.visualShare), 1),
     '',
   ].join('\n');
   writeFileSync(join(dir, 'REPORT.md'), md);

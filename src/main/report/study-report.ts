@@ -5,7 +5,7 @@
 import type { RunMode } from '../../shared/types';
 import { runFigures } from '../isr/experiment';
 import type { RunSettings } from '../isr/settings';
-import type { StudyState } from '../isr/study';
+import { runKey, type StudyState } from '../isr/study';
 import type { Db } from '../store/db';
 import { countPrompts } from '../store/prompts';
 import { claims, writeExperimentReport } from './experiment-report';
@@ -31,15 +31,15 @@ export interface StudyReport {
 
 /** Writes REPORT.md and its charts into `out`; returns the files written and the claims' verdicts as plain lines. */
 export function writeStudyReport(r: StudyReport): { files: string[]; verdicts: string } {
-  const figures = r.modes.map((m) => runFigures(r.db, r.study.runs[m]!));
+  const figures = r.study.seeds.flatMap((seed) => r.modes.map((m) => runFigures(r.db, r.study.runs[runKey(m, seed)]!)));
   const seconds = Object.fromEntries(r.modes.map((m) => [m, r.study.seconds[m] ?? 0]));
   const { given } = r;
   const files = writeExperimentReport(r.out, figures, {
-    command: `isr-studio experiment --data ${given.data} --model ${given.model} --rounds ${r.study.rounds} --modes ${r.modes.join(',')} --out ${given.out}${given.config ? ` --config ${given.config}` : ''}`,
+    command: `isr-studio experiment --data ${given.data} --model ${given.model} --rounds ${r.study.rounds} --modes ${r.modes.join(',')} --seeds ${r.study.seeds.join(',')} --out ${given.out}${given.config ? ` --config ${given.config}` : ''}`,
     code: r.study.code, ...machineDescription(), date: r.started.toISOString().slice(0, 10),
     seconds, totalSeconds: Object.values(seconds).reduce((s, x) => s + x, 0),
     data: { dir: given.data, trainQuestions: countPrompts(r.db, r.datasetId), testQuestions: countPrompts(r.db, r.evalDatasetId) },
     model: { dir: given.model, family: r.family, warmStart: r.warmStart }, rounds: r.study.rounds, settings: r.settings,
   });
-  return { files, verdicts: claims(figures).slice(2).join('\n').replace(/\*\*/g, '') };
+  return { files, verdicts: claims(figures).verdicts.join('\n') };
 }

@@ -9,6 +9,8 @@ import { COLOURS, randomScene, type Scene } from './scene';
 
 export interface DemoOptions {
   videos: number;
+  /** Clips held out for test, the last ones written (default testClipCount(videos)). */
+  testClips?: number;
   seed: number;
   /** Called after each clip is written. */
   onClip?: (done: number, total: number) => void;
@@ -33,7 +35,9 @@ export function testClipCount(videos: number): number {
 export async function writeDemoData(ffmpeg: string, outDir: string, options: DemoOptions): Promise<DemoSummary> {
   const rng = mulberry32(options.seed);
   mkdirSync(join(outDir, 'videos'), { recursive: true });
-  const firstTest = options.videos - testClipCount(options.videos);
+  const testClips = options.testClips ?? testClipCount(options.videos);
+  if (!(Number.isInteger(testClips) && testClips >= 0 && testClips <= options.videos)) throw new Error(`test clips must be a whole number from 0 to the ${options.videos} clips, got ${testClips}`);
+  const firstTest = options.videos - testClips;
   const lines = { train: [] as string[], test: [] as string[], clips: [] as string[] };
 
   for (let i = 0; i < options.videos; i++) {

@@ -18,7 +18,7 @@ import { expectedWeights } from './weights';
 export const fixtureArchs = fixtureFamilyIds;
 /** A family id (ModelFamily.id) whose module has a fixture preset. */
 export type FixtureArch = string;
-export const fixtureSizes = ['tiny', 'small'] as const;
+export const fixtureSizes = ['tiny', 'demo', 'small'] as const;
 export type FixtureSize = (typeof fixtureSizes)[number];
 
 interface Dims {
@@ -27,12 +27,19 @@ interface Dims {
   bpeVocab: number;
 }
 
-// tiny: a test suite runs it in milliseconds. small: ~30M parameters, for benchmarks and the demo.
+// tiny: a test suite runs it in milliseconds. demo: the offline demo's judge, a decoder of 4 x 256
+// whose update costs a fraction of a CPU-second (docs/experiments/README.md), over small's vision
+// tower. small: ~30M parameters, for benchmarks.
 const dims: Record<FixtureSize, Dims> = {
   tiny: {
     vision: { hidden: 32, layers: 2, heads: 2, intermediate: 64, image: 32, patch: 8 },
     text: { hidden: 64, layers: 2, heads: 4, kvHeads: 2, intermediate: 128 },
     bpeVocab: 400,
+  },
+  demo: {
+    vision: { hidden: 256, layers: 4, heads: 4, intermediate: 1024, image: 64, patch: 8 },
+    text: { hidden: 256, layers: 4, heads: 4, kvHeads: 2, intermediate: 704 },
+    bpeVocab: 1000,
   },
   small: {
     vision: { hidden: 256, layers: 4, heads: 4, intermediate: 1024, image: 64, patch: 8 },

@@ -19,7 +19,7 @@ const values = (feeds: Record<string, { data: unknown }>, name: string) => Array
 
 describe('PreferenceCollator', () => {
   it("lays out TRL's concatenated rows: chosen [0, P), rejected [P, 2P), right-padded, labels shifted, loss on responses", async () => {
-    const collator = new PreferenceCollator(model, examples, { loss: 'sigmoid', trainProjector: false }, 0);
+    const collator = new PreferenceCollator(model, examples, { loss: 'sigmoid', trainProjector: false, trainEmbeddings: false }, 0);
     const { feeds, tokens } = await collator.batch([1, 0], Float32Array.of(-1, -2, -3, -4));
     // Rows: [6 7 9], [1 2 3 9], [6 8 9], [1 2 4 5 9]; padded to 5.
     expect(tokens).toBe(3 + 4 + 3 + 5);
@@ -36,7 +36,7 @@ describe('PreferenceCollator', () => {
   });
 
   it('gives SFT the chosen rows alone and no reference feeds', async () => {
-    const collator = new PreferenceCollator(model, examples, { loss: 'sft', trainProjector: false }, 0);
+    const collator = new PreferenceCollator(model, examples, { loss: 'sft', trainProjector: false, trainEmbeddings: false }, 0);
     const { feeds } = await collator.batch([0]);
     // Row [1 2 3 9]: positions 1 and 2 predict the response 3 9.
     expect(values(feeds, trainInputs.logitsPositions)).toEqual([1, 2]);
@@ -45,7 +45,7 @@ describe('PreferenceCollator', () => {
   });
 
   it('refuses a DPO batch without the reference log-probs', async () => {
-    const collator = new PreferenceCollator(model, examples, { loss: 'sigmoid', trainProjector: false }, 0);
+    const collator = new PreferenceCollator(model, examples, { loss: 'sigmoid', trainProjector: false, trainEmbeddings: false }, 0);
     await expect(collator.batch([0])).rejects.toThrow('a DPO batch needs the reference log-probs');
   });
 });

@@ -3,7 +3,8 @@
 // rejected, right-padded, labels shifted by one and the loss on response tokens only. Each response
 // ends with the end-of-turn token (TRL appends EOS).
 // Embeddings (with the video's feature rows spliced in) are computed on the host by the model's
-// embedding session, so the vision tower stays frozen and its features come from the cache.
+// embedding session, so the vision tower stays frozen and its features come from the cache; when the
+// embeddings are trained the graph gathers the text rows itself, and the host gives the visual rows.
 import * as ort from 'onnxruntime-node';
 import { concatTyped } from '../../../shared/arrays';
 import { familyOf } from '../model/families';
@@ -26,19 +27,19 @@ export class PreferenceCollator {
   constructor(
     private readonly model: Pick<TrainableModel, 'config' | 'lm'>,
     private readonly examples: readonly TrainExample[],
-    private readonly settings: Pick<TrainConfig, 'loss' | 'trainProjector'>,
+    private readonly settings: Pick<TrainConfig, 'loss' | 'trainProjector' | 'trainEmbeddings'>,
     /** Frames per video of the examples' tower features (0 when the projector is frozen). */
     private readonly frames: number,
   ) {}
 
   /** The rows of `indices` for the frozen model (the reference pass): features spliced into the embeddings. */
   frozenRows(indices: readonly number[]): Promise<Rows> {
-    return this.collate(this.concatenated(indices), false);
+    return this.collate(this.concatenated(indices), { projector: false, embeddings: false });
   }
 
   /** The data feeds of a micro-batch of examples (and their reference log-probs, for DPO). */
   async batch(indices: readonly number[], reference?: Float32Array): Promise<Rows> {
-    const rows = await this.collate(this.concatenated(indices), this.settings.trainProjector);
+    const rows = await this.collate(this.concatenated(indices), { projector: this.settings.trainProjector, embeddings: this.settings.trainEmbeddings });
     if (trainsOnPairs(this.settings)) {
       if (reference === undefined) throw new Error('a DPO batch needs the reference log-probs');
       const n = this.examples.length;
@@ -55,18 +56,21 @@ export class PreferenceCollator {
     return trainsOnPairs(this.settings) ? [...chosen, ...picked.map((example) => ({ example, response: example.rejected! }))] : chosen;
   }
 
-  private async collate(rows: readonly Row[], projector: boolean): Promise<Rows> {
+  /** `trained`: which of the projector and the embeddings the graph computes itself. */
+  private async collate(rows: readonly Row[], trained: { projector: boolean; embeddings: boolean }): Promise<Rows> {
     const h = this.model.config.text.hiddenSize;
     const ids = rows.map((r) => [...r.example.prompt, ...r.response]);
     const seq = Math.max(...ids.map((row) => row.length));
     const n = rows.length;
     const dims = [n, seq];
-    const { embeds, visualIndex, videos } = await this.embed(rows, ids, seq, projector);
+    const { projector } = trained;
+    const { embeds, visualIndex, videos } = trained.embeddings ? visualRowsOnly(rows, ids, seq, h, projector) : await this.embed(rows, ids, seq, projector);
     const { mask, window, labels, lossMask } = shiftedLabels(rows, ids, seq);
     return {
       tokens: ids.reduce((sum, row) => sum + row.length, 0),
       feeds: {
         ...(projector ? this.projectorFeeds(videos, visualIndex, dims) : {}),
+        ...(trained.embeddings ? tokenFeeds(rows, ids, seq) : {}),
         [trainInputs.embeds]: new ort.Tensor('float32', embeds, [n, seq, h]),
         [trainInputs.mask]: new ort.Tensor('int64', mask, dims),
         [trainInputs.positions]: new ort.Tensor('int64', familyOf(this.model.config).positionIds(ids.map((row) => row.length), seq, 'right'), dims),
@@ -118,6 +122,46 @@ export class PreferenceCollator {
       [trainInputs.visualIndex]: new ort.Tensor('int64', visualIndex, dims),
     };
   }
+}
+
+/**
+ * For a graph that gathers the text rows itself: embeddings zero but at visual positions, which hold
+ * the video's feature rows (or, with the projector in the graph, stay zero and point into its table).
+ */
+function visualRowsOnly(rows: readonly Row[], ids: readonly number[][], seq: number, h: number, projector: boolean) {
+  const videos: TrainExample[] = [];
+  const visualIndex = new BigInt64Array(projector ? rows.length * seq : 0);
+  const embeds = new Float32Array(rows.length * seq * h);
+  for (const [r, { example }] of rows.entries()) {
+    const visual = example.visual;
+    if (visual === undefined) continue;
+    let slot = videos.indexOf(example);
+    if (projector && slot < 0) slot = videos.push(example) - 1;
+    let k = 0;
+    ids[r].forEach((id, t) => {
+      if (id !== visual.tokenId) return;
+      if (projector) visualIndex[r * seq + t] = BigInt(1 + slot * (visual.features.length / h) + k);
+      else embeds.set(visual.features.subarray(k * h, (k + 1) * h), (r * seq + t) * h);
+      k++;
+    });
+  }
+  return { embeds, visualIndex, videos };
+}
+
+/** The token ids the graph gathers its text rows for, and the mask of those rows (0 at visual tokens and padding). */
+function tokenFeeds(rows: readonly Row[], ids: readonly number[][], seq: number): Record<string, ort.Tensor> {
+  const tokens = new BigInt64Array(rows.length * seq);
+  const text = new Float32Array(rows.length * seq);
+  for (const [r, { example }] of rows.entries()) {
+    ids[r].forEach((id, t) => {
+      tokens[r * seq + t] = BigInt(id);
+      if (id !== example.visual?.tokenId) text[r * seq + t] = 1;
+    });
+  }
+  return {
+    [trainInputs.ids]: new ort.Tensor('int64', tokens, [rows.length, seq]),
+    [trainInputs.textMask]: new ort.Tensor('float32', text, [rows.length, seq, 1]),
+  };
 }
 
 /**

@@ -50,7 +50,7 @@ describe('writeMerged', () => {
     const kv = config.text.numKvHeads * config.text.headDim;
     factors(state, 'layers.0.self_attn.q_proj', h, h, 2, 1);
     factors(state, 'layers.1.self_attn.v_proj', h, kv, 2, 2);
-    new PeftExport({ config, weights }, { lora, trainProjector: false }).writeMerged(out, sourceDir, state);
+    new PeftExport({ config, weights }, { lora, trainProjector: false, trainEmbeddings: false }).writeMerged(out, sourceDir, state);
 
     const index = (dir: string) => readFileSync(join(dir, 'model.safetensors.index.json'), 'utf8');
     expect(index(out)).toBe(index(sourceDir));

@@ -1,5 +1,5 @@
-// A run's result as PEFT writes it (adapter_model.safetensors + adapter_config.json, the trained
-// projector under modules_to_save) and as a merged model folder in the input's layout.
+// A run's result as PEFT writes it (adapter_model.safetensors + adapter_config.json, the whole
+// tensors trained beside the adapters under modules_to_save) and as a merged model folder in the input's layout.
 import { copyFileSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { float32ToBF16Bits, float32ToF16Bits } from '../graph/half-float';
@@ -9,7 +9,7 @@ import { textWeightNames } from '../model/decoder';
 import { familyOf } from '../model/families';
 import { expectedWeights, type ModelWeights } from '../model/weights';
 import { loraInputNames, loraScale, mergeLora, writeAdapter, type LoraFactors } from './lora';
-import { trainedInTorchLayout, wholeTensorParams } from './projector-params';
+import { modulesToSave, trainedInTorchLayout, wholeTensors, type WholeTensorSettings } from './whole-tensors';
 import type { TrainState } from './state';
 import type { TrainableModel, TrainConfig } from './train-config';
 
@@ -37,7 +37,7 @@ export class PeftExport {
 
   constructor(
     model: Pick<TrainableModel, 'config' | 'weights'>,
-    private readonly settings: Pick<TrainConfig, 'lora' | 'trainProjector'>,
+    private readonly settings: Pick<TrainConfig, 'lora'> & WholeTensorSettings,
   ) {
     this.config = model.config;
     this.weights = model.weights;
@@ -45,12 +45,12 @@ export class PeftExport {
 
   /** adapter_model.safetensors + adapter_config.json, with the base model's full module paths. */
   writeAdapter(dir: string, state: TrainState, baseModel: string): void {
-    const saved = wholeTensorParams(this.config, this.settings.trainProjector);
-    const modulesToSave = saved.length === 0 ? undefined : {
-      modules: [familyOf(this.config).projectorModule],
-      tensors: new Map(saved.map((name) => [name, { dims: expectedWeights(this.config).get(name)!, data: trainedInTorchLayout(state, name) }])),
+    const saved = wholeTensors(this.config, this.settings);
+    const whole = saved.length === 0 ? undefined : {
+      modules: modulesToSave(saved),
+      tensors: new Map(saved.map((t) => [t.name, { dims: expectedWeights(this.config).get(t.name)!, data: trainedInTorchLayout(state, t) }])),
     };
-    writeAdapter(dir, { config: this.settings.lora, factors: trainedFactors(state), baseModel, taskType: 'CAUSAL_LM', ...(modulesToSave ? { modulesToSave } : {}) }, textWeightNames(this.config).prefix);
+    writeAdapter(dir, { config: this.settings.lora, factors: trainedFactors(state), baseModel, taskType: 'CAUSAL_LM', ...(whole ? { modulesToSave: whole } : {}) }, textWeightNames(this.config).prefix);
   }
 
   /**
@@ -72,9 +72,11 @@ export class PeftExport {
     const merged = new Map<string, LoraFactors>([...trainedFactors(state)].map(([module, f]) => [`${prefix}${module}.weight`, f]));
     const layout = checkpointLayout(sourceDir);
     const source = openCheckpoint(sourceDir);
+    const whole = new Map(wholeTensors(this.config, this.settings).map((t) => [t.name, t]));
     const changed = (canonical: string): Float32Array | null => {
       const f = merged.get(canonical);
-      if (canonical in state.params) return trainedInTorchLayout(state, canonical);
+      const t = whole.get(canonical);
+      if (t !== undefined && canonical in state.params) return trainedInTorchLayout(state, t);
       return f ? mergeLora(this.weights.get(canonical), f.a, f.b, scale) : null;
     };
     function* tensors() {

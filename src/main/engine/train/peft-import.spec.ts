@@ -9,7 +9,7 @@ import { openWeights, type ModelWeights } from '../model/weights';
 import { ADAPTER_CONFIG, ADAPTER_WEIGHTS, decoderLinearModules, isLoraTarget, loraInputNames, writeAdapter } from './lora';
 import { PeftExport } from './peft-export';
 import { adapterMismatches, adapterParams, readModelAdapter, type AdapterExpectation } from './peft-import';
-import { projectorParams } from './projector-params';
+import { embeddingParams, projectorParams } from './whole-tensors';
 import type { TrainState } from './state';
 
 let root: string;
@@ -17,12 +17,12 @@ let model: string;
 let config: ModelConfig;
 let weights: ModelWeights;
 const lora = { r: 2, alpha: 4, dropout: 0, targets: ['q_proj', 'v_proj', 'down_proj'] };
-const expected: AdapterExpectation = { lora, trainProjector: true };
+const expected: AdapterExpectation = { lora, trainProjector: true, trainEmbeddings: true };
 
 /** Seeded values, different for every tensor. */
 const values = (n: number, seed: number) => Float32Array.from({ length: n }, (_, i) => Math.sin(seed * 3.7 + i * 0.61) * 0.1);
 
-/** A training state as the studio's trainer leaves one: factors for every targeted decoder layer and a changed projector. */
+/** A training state as the studio's trainer leaves one: factors for every targeted decoder layer, a changed projector, embeddings and head. */
 function trainedState(): TrainState {
   const state: TrainState = { step: 3, params: {}, m: {}, v: {}, rng: [], epoch: 1, order: [], cursor: 0 };
   const shapes = readShapes();
@@ -33,7 +33,7 @@ function trainedState(): TrainState {
     state.params[names.a] = { dims: [inF, lora.r], data: values(inF * lora.r, seed++) };
     state.params[names.b] = { dims: [lora.r, outF], data: values(lora.r * outF, seed++) };
   }
-  for (const [name, dims] of projectorParams(config)) state.params[name] = { dims, data: values(dims.reduce((a, b) => a * b, 1), seed++) };
+  for (const { name, dims } of [...projectorParams(config), ...embeddingParams(config)]) state.params[name] = { dims, data: values(dims.reduce((a, b) => a * b, 1), seed++) };
   return state;
 }
 
@@ -75,7 +75,7 @@ afterAll(() => {
 describe('an adapter trained elsewhere', () => {
   it("reads the studio's own PEFT adapter back to the same names, shapes and values, and merges it to the very bytes of the studio's merge", () => {
     const state = trainedState();
-    const peft = new PeftExport({ config, weights }, { lora, trainProjector: true });
+    const peft = new PeftExport({ config, weights }, { ...expected, lora });
     peft.writeAdapter(join(root, 'adapter'), state, model);
     peft.writeMerged(join(root, 'studio-merge'), model, state);
 
@@ -101,7 +101,7 @@ describe('an adapter trained elsewhere', () => {
         expect(Buffer.from(imported.readBytes(name)).equals(Buffer.from(studio.readBytes(name))), name).toBe(true);
         if (!Buffer.from(source.readBytes(name)).equals(Buffer.from(studio.readBytes(name)))) changed++;
       }
-      // Every adapted layer and the projector's weights and biases changed; the rest is the source's.
+      // Every adapted layer, the projector's weights and biases, the embeddings and the head changed; the rest is the source's.
       expect(changed).toBe(Object.keys(state.params).filter((n) => !n.endsWith('.lora_B')).length);
     } finally {
       [studio, imported, source].forEach((c) => c.close());
@@ -110,7 +110,7 @@ describe('an adapter trained elsewhere', () => {
 
   it("reads an adapter saved from transformers 5's LLaVA-OneVision layout (model.language_model..., model.multi_modal_projector...) as the same adapter", () => {
     const state = trainedState();
-    new PeftExport({ config, weights }, { lora, trainProjector: true }).writeAdapter(join(root, 'adapter-v4'), state, model);
+    new PeftExport({ config, weights }, { ...expected, lora }).writeAdapter(join(root, 'adapter-v4'), state, model);
     const v5 = renamed(join(root, 'adapter-v4'), (n) => n.replace('base_model.model.language_model.model.', 'base_model.model.model.language_model.').replace('base_model.model.multi_modal_projector.', 'base_model.model.model.multi_modal_projector.'));
     expect(SafetensorsFile.open(join(v5, ADAPTER_WEIGHTS)).names().some((n) => n.startsWith('base_model.model.model.language_model.layers.0.'))).toBe(true);
     const [a4, a5] = [readModelAdapter(join(root, 'adapter-v4'), config), readModelAdapter(v5, config)];
@@ -121,9 +121,9 @@ describe('an adapter trained elsewhere', () => {
 
   it('names every way an adapter does not fit: rank, alpha, modules missing or extra, shapes, the projector', () => {
     const state = trainedState();
-    new PeftExport({ config, weights }, { lora, trainProjector: true }).writeAdapter(join(root, 'fits'), state, model);
+    new PeftExport({ config, weights }, { lora, trainProjector: true, trainEmbeddings: false }).writeAdapter(join(root, 'fits'), state, model);
     const adapter = readModelAdapter(join(root, 'fits'), config);
-    const problems = (e: Partial<AdapterExpectation['lora']>, trainProjector = true) => adapterMismatches(adapter, config, { lora: { ...lora, ...e }, trainProjector });
+    const problems = (e: Partial<AdapterExpectation['lora']>, trainProjector = true) => adapterMismatches(adapter, config, { lora: { ...lora, ...e }, trainProjector, trainEmbeddings: false });
 
     expect(problems({ r: 4 })).toEqual(['its rank r is 2, expected 4']);
     expect(problems({ alpha: 8 })).toEqual(['its lora_alpha is 4, expected 8']);
@@ -132,7 +132,7 @@ describe('an adapter trained elsewhere', () => {
       `it has no factors for ${layers} of the ${4 * layers} decoder layers the targets ["q_proj","v_proj","down_proj","k_proj"] select: ${Array.from({ length: Math.min(3, layers) }, (_, i) => `language_model.model.layers.${i}.self_attn.k_proj`).join(', ')}${layers > 3 ? ` and ${layers - 3} more` : ''}`,
     ]);
     expect(problems({ targets: ['q_proj', 'v_proj'] })[0]).toMatch(/^it adapts \d+ decoder layer\(s\) the targets \["q_proj","v_proj"\] do not select: language_model\.model\.layers\.\d+\.mlp\.down_proj/);
-    expect(problems({}, false)).toEqual(['it holds whole tensors (modules_to_save: multi_modal_projector.linear_1.bias, multi_modal_projector.linear_1.weight, multi_modal_projector.linear_2.bias and 1 more), but the projector was not to be trained']);
+    expect(problems({}, false)).toEqual(['it holds whole tensors the run\'s settings do not train (modules_to_save: multi_modal_projector.linear_1.bias, multi_modal_projector.linear_1.weight, multi_modal_projector.linear_2.bias and 1 more; train.trainProjector false, train.trainEmbeddings false)']);
 
     // Factors of another model's width: lora_A takes one input more than the layer has.
     const [module] = decoderLinearModules(config).filter((m) => isLoraTarget(m, ['q_proj']));
@@ -147,10 +147,10 @@ describe('an adapter trained elsewhere', () => {
     }));
     writeAdapter(dir, { config: lora, factors, baseModel: model, taskType: 'CAUSAL_LM' }, 'language_model.model.');
     const h = config.text.hiddenSize;
-    expect(adapterMismatches(readModelAdapter(dir, config), config, { lora, trainProjector: false })).toEqual([
+    expect(adapterMismatches(readModelAdapter(dir, config), config, { lora, trainProjector: false, trainEmbeddings: false })).toEqual([
       `language_model.${module}: lora_A is [2, ${inF + 1}] and lora_B [${h}, 2], which do not fit the model's weight [${h}, ${inF}] (lora_A must be [r, ${inF}], lora_B [${h}, r])`,
     ]);
     // And a projector the run trains but the adapter lacks.
-    expect(adapterMismatches(readModelAdapter(dir, config), config, { lora, trainProjector: true }).at(-1)).toMatch(/^the projector was to be trained whole \(modules_to_save multi_modal_projector\), but the adapter lacks multi_modal_projector\.linear_1\.weight/);
+    expect(adapterMismatches(readModelAdapter(dir, config), config, { lora, trainProjector: true, trainEmbeddings: false }).at(-1)).toMatch(/^modules_to_save multi_modal_projector were to be trained whole, but the adapter lacks multi_modal_projector\.linear_1\.weight/);
   });
 });

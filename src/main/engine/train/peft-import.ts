@@ -8,13 +8,12 @@ import { familyOf } from '../model/families';
 import { expectedWeights, transpose } from '../model/weights';
 import { decoderLinearModules, isLoraTarget, loraInputNames, readAdapter, type Adapter, type LoraConfig } from './lora';
 import type { TrainedParams } from './peft-export';
-import { projectorParams, wholeTensorParams } from './projector-params';
+import { embeddingParams, modulesToSave, projectorParams, wholeTensors, type WholeTensorSettings } from './whole-tensors';
 import type { HostTensor } from './state';
 
-/** What the adapter was meant to be: the LoRA settings and whether the projector was trained whole. */
-export interface AdapterExpectation {
+/** What the adapter was meant to be: the LoRA settings and which whole tensors were trained beside it. */
+export interface AdapterExpectation extends WholeTensorSettings {
   lora: Pick<LoraConfig, 'r' | 'alpha' | 'targets' | 'useRslora'>;
-  trainProjector: boolean;
 }
 
 /** An adapter folder, its module paths taken relative to the decoder stack whichever layout of the
@@ -71,19 +70,16 @@ export function adapterMismatches(adapter: Adapter, config: ModelConfig, expecte
     }
   }
 
-  const projector = wholeTensorParams(config, true);
+  const whole = wholeTensors(config, expected);
   const saved = adapter.modulesToSave?.tensors ?? new Map<string, HostTensor>();
-  const module = familyOf(config).projectorModule;
-  if (expected.trainProjector) {
-    const absent = projector.filter((name) => !saved.has(name));
-    if (absent.length > 0) problems.push(`the projector was to be trained whole (modules_to_save ${module}), but the adapter lacks ${some(absent)}`);
-    for (const name of projector) {
-      const t = saved.get(name);
-      if (t !== undefined && shape(t.dims) !== shape(weights.get(name)!)) problems.push(`modules_to_save ${name} is ${shape(t.dims)}, the model's is ${shape(weights.get(name)!)}`);
-    }
-  } else if (saved.size > 0) {
-    problems.push(`it holds whole tensors (modules_to_save: ${some([...saved.keys()])}), but the projector was not to be trained`);
+  const absent = whole.filter((t) => !saved.has(t.name)).map((t) => t.name);
+  if (absent.length > 0) problems.push(`modules_to_save ${modulesToSave(whole).join(', ')} were to be trained whole, but the adapter lacks ${some(absent)}`);
+  for (const { name } of whole) {
+    const t = saved.get(name);
+    if (t !== undefined && shape(t.dims) !== shape(weights.get(name)!)) problems.push(`modules_to_save ${name} is ${shape(t.dims)}, the model's is ${shape(weights.get(name)!)}`);
   }
+  const unexpected = [...saved.keys()].filter((name) => !whole.some((t) => t.name === name));
+  if (unexpected.length > 0) problems.push(`it holds whole tensors the run's settings do not train (modules_to_save: ${some(unexpected)}; train.trainProjector ${expected.trainProjector}, train.trainEmbeddings ${expected.trainEmbeddings})`);
   return problems;
 }
 
@@ -96,10 +92,10 @@ export function adapterParams(adapter: Adapter, config: ModelConfig): TrainedPar
     params[names.a] = a;
     params[names.b] = b;
   }
-  for (const [name, dims] of projectorParams(config)) {
+  for (const { name, dims, transposed } of [...projectorParams(config), ...embeddingParams(config)]) {
     const t = adapter.modulesToSave?.tensors.get(name);
     if (t === undefined) continue;
-    params[name] = { dims, data: t.dims.length === 2 ? transpose(t.data, t.dims[0], t.dims[1]) : t.data };
+    params[name] = { dims, data: transposed ? transpose(t.data, t.dims[0], t.dims[1]) : t.data };
   }
   return { params };
 }

@@ -7,13 +7,13 @@ import { addDecoder, type AdapterProvider } from '../model/decoder';
 import { addVisualRows, towerTokensPerFrame } from '../model/vision';
 import { sequenceLogps, type SequenceLogps } from './logprobs';
 import { dpoLoss, sftLoss } from './losses';
-import { projectorParams } from './projector-params';
+import { embeddingParams, projectorParams } from './whole-tensors';
 import type { TrainableModel, TrainConfig } from './train-config';
 import type { ForwardFn } from './train-step';
 
 /** The data inputs of the forward, which the collator feeds. */
 export const trainInputs = {
-  tower: 'visual_tower', visualIndex: 'visual_index', embeds: 'inputs_embeds', mask: 'attention_mask', positions: 'position_ids',
+  tower: 'visual_tower', visualIndex: 'visual_index', embeds: 'inputs_embeds', ids: 'input_ids', textMask: 'text_mask', mask: 'attention_mask', positions: 'position_ids',
   logitsPositions: 'logits_positions', labels: 'labels', lossMask: 'loss_mask', refChosen: 'ref_chosen_logps', refRejected: 'ref_rejected_logps',
 } as const;
 
@@ -26,14 +26,22 @@ type GraphModel = Pick<TrainableModel, 'config' | 'weights'>;
  * as wide as the vocabulary. With `projectorFrames` (frames per video) the projector is in the
  * graph, its weights as inputs.
  */
-export function addResponseLogps(b: GraphBuilder, model: GraphModel, options: { adapter?: AdapterProvider; projectorFrames?: number } = {}): SequenceLogps {
+export function addResponseLogps(b: GraphBuilder, model: GraphModel, options: { adapter?: AdapterProvider; projectorFrames?: number; embeddings?: boolean } = {}): SequenceLogps {
   const { config, weights } = model;
   const h = config.text.hiddenSize;
   let embeds = b.input(trainInputs.embeds, 'float32', ['batch', 'seq', h]);
+  if (options.embeddings === true) {
+    // The embedding matrix and head are inputs (addDecoder then uses them); text positions gather
+    // their rows here, and `inputs_embeds` holds only the visual rows (text_mask 0 there).
+    const [table] = embeddingParams(config).map((t) => b.input(t.name, 'float32', t.dims));
+    const ids = b.input(trainInputs.ids, 'int64', ['batch', 'seq']);
+    const textMask = b.input(trainInputs.textMask, 'float32', ['batch', 'seq', 1]);
+    embeds = b.add(embeds, b.mul(b.scope('model', () => b.scope('embed_tokens', () => b.gather(table, ids, 0))), textMask));
+  }
   if (options.projectorFrames !== undefined) {
     // The projector's weights are inputs (declared before addProjector, which then uses them);
     // its output rows are gathered into the prompts' visual positions (index 0: no visual row).
-    for (const [name, dims] of projectorParams(config)) b.input(name, 'float32', dims);
+    for (const { name, dims } of projectorParams(config)) b.input(name, 'float32', dims);
     const v = config.vision;
     const tower = b.input(trainInputs.tower, 'float32', ['video_frames', towerTokensPerFrame(config), v.hiddenSize]);
     const index = b.input(trainInputs.visualIndex, 'int64', ['batch', 'seq']);
@@ -59,7 +67,7 @@ export function addResponseLogps(b: GraphBuilder, model: GraphModel, options: { 
 export function policyForward(model: GraphModel, settings: TrainConfig, frames: number): ForwardFn {
   const s = settings;
   return (b, lora) => {
-    const logps = addResponseLogps(b, model, { adapter: lora, ...(s.trainProjector ? { projectorFrames: frames } : {}) });
+    const logps = addResponseLogps(b, model, { adapter: lora, embeddings: s.trainEmbeddings, ...(s.trainProjector ? { projectorFrames: frames } : {}) });
     // One segment per decoder layer: the scopes addDecoder gives them.
     const checkpoints = s.gradientCheckpointing ? Array.from({ length: model.config.text.numLayers }, (_, l) => `/model/layers.${l}/`) : [];
     if (s.loss === 'sft') return { loss: sftLoss(b, logps), metrics: {}, checkpoints };

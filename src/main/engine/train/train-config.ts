@@ -49,6 +49,10 @@ export interface TrainConfig extends LengthLimits {
   /** Also train the projector (LLaVA-OneVision) or connector (Idefics3) as whole tensors; the vision
    *  tower stays frozen and its features come from the cache. */
   trainProjector: boolean;
+  /** Also train the token embeddings and the output head (one tensor when tied) as whole tensors:
+   *  PEFT's modules_to_save ["embed_tokens", "lm_head"]. Their gradient is a [tokens, vocab] one-hot
+   *  product, so on a real vocabulary it costs memory as the logits do. */
+  trainEmbeddings: boolean;
   /** transformers' gradient_checkpointing: each decoder layer's forward is recomputed in the
    *  backward, so one layer's activations are kept at a time instead of all of them, for about a
    *  third more compute. On by default (transformers: off): on a CPU the limit is memory, and a
@@ -65,7 +69,7 @@ const { train } = runSettingsDefaults;
 export const defaultTrainConfig: TrainConfig = {
   loss: train.loss, beta: train.beta, labelSmoothing: 0, sftWeight: train.sftWeight, lengthPenalty: train.lengthPenalty, lr: train.lr, epochs: train.epochs,
   batchSize: train.batchSize, gradientAccumulation: 1, warmupRatio: 0.1, schedule: 'cosine', weightDecay: 0, maxGradNorm: 1,
-  lora: defaultLoraConfig, trainProjector: train.trainProjector, gradientCheckpointing: true, seed: runSettingsDefaults.seed,
+  lora: defaultLoraConfig, trainProjector: train.trainProjector, trainEmbeddings: train.trainEmbeddings, gradientCheckpointing: true, seed: runSettingsDefaults.seed,
   maxLength: train.maxLength, maxCompletionLength: null,
 };
 

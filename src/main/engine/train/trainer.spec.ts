@@ -193,7 +193,7 @@ describe('Trainer on a model folder', () => {
 /** The module PEFT's modules_to_save names in each family's published checkpoints. */
 const publishedProjectorModule = { 'llava-onevision': 'multi_modal_projector', idefics3: 'connector' } as const;
 
-describe.each(['llava-onevision', 'idefics3'] as const)('Trainer with the %s projector trained too', (arch) => {
+describe.each(['llava-onevision', 'idefics3'] as const)('Trainer with whole tensors of %s trained too', (arch) => {
   let vlm: VideoLanguageModel;
   let videoExamples: TrainExample[];
   beforeAll(async () => {
@@ -216,45 +216,59 @@ describe.each(['llava-onevision', 'idefics3'] as const)('Trainer with the %s pro
   afterAll(() => vlm.release());
 
   const projector = (over: Partial<TrainConfig> = {}) => settings({ trainProjector: true, lora: { r: 2, alpha: 4, dropout: 0, targets: ['q_proj', 'v_proj'] }, ...over });
+  // The fixtures' heads are not tied: the embeddings and the head are two tensors.
+  const embeddingNames = () => {
+    const { prefix, lmHead } = textWeightNames(vlm.config);
+    return [`${prefix}embed_tokens.weight`, lmHead!];
+  };
+  const wholeSets = [
+    { trained: 'the projector', over: {}, names: () => projectorWeightNames(vlm.config) },
+    { trained: 'the embeddings and head', over: { trainProjector: false, trainEmbeddings: true }, names: embeddingNames },
+    { trained: 'the projector, embeddings and head', over: { trainEmbeddings: true }, names: () => [...projectorWeightNames(vlm.config), ...embeddingNames()] },
+  ];
 
-  it('starts where the frozen model is (in-graph visual rows equal the cached features) and differentiates the projector', async () => {
-    const t = Trainer.create(vlm, videoExamples, projector({ batchSize: 3 }), fresh());
+  it.each(wholeSets)('starts where the frozen model is (in-graph rows equal the host\'s) and differentiates $trained', async ({ over, names: expected }) => {
+    const t = Trainer.create(vlm, videoExamples, projector({ batchSize: 3, ...over }), fresh());
     const reference = await t.referenceLogps();
     const first: StepMetrics[] = [];
-    await Trainer.create(vlm, videoExamples, projector({ batchSize: 3 }), fresh()).train({ reference, onStep: (m) => first.push(m), stopAfter: 1 });
-    // LoRA B = 0 and the projector at its loaded weights: the policy is the reference, loss ln 2.
+    await Trainer.create(vlm, videoExamples, projector({ batchSize: 3, ...over }), fresh()).train({ reference, onStep: (m) => first.push(m), stopAfter: 1 });
+    // LoRA B = 0 and the whole tensors at their loaded weights: the policy is the reference, loss ln 2.
     expect(first[0][LOSS]).toBeCloseTo(Math.log(2), 4);
     expect(first[0]['rewards/margins']).toBeCloseTo(0, 4);
 
     const loss = t.lossGraph();
     const names = loss.params.filter((p) => !p.includes('lora_'));
-    expect(names.length).toBeGreaterThan(0);
+    expect(names.sort()).toEqual(expected().sort());
     const { feeds } = await t.batchFeeds([0, 4, 2], Float32Array.from(reference, (v) => v + 0.2));
     const rand = rng(8);
     const dims = (p: string) => loss.graph.inputs.find((i) => i.name === p)!.shape as number[];
     const start = (p: string) => (p.includes('lora_') ? Array.from(randomTensor(rand, 'float64', dims(p)).data, (v) => 0.2 * v) : Array.from(t.initialParam(p)));
     const point: Feeds = { ...asFeeds(feeds), ...Object.fromEntries(loss.params.map((p) => [p, tensor64('float32', dims(p), start(p))])) };
     const { analytic, numeric } = alongRandomDirection(loss.graph, point, loss.params, names, rand);
-    expect(Math.abs(analytic), 'the projector gets a gradient').toBeGreaterThan(1e-6);
+    expect(Math.abs(analytic), 'the whole tensors get a gradient').toBeGreaterThan(1e-6);
     expect(Math.abs(analytic - numeric), `analytic ${analytic}, numeric ${numeric}`).toBeLessThan(1e-7 + 1e-5 * Math.abs(numeric));
   }, 120_000);
 
-  it('writes the trained projector into the merged folder and as PEFT modules_to_save', async () => {
-    const t = Trainer.create(vlm, videoExamples, projector({ epochs: 2 }), fresh());
+  it.each([
+    { trained: 'the projector', over: {}, modules: [publishedProjectorModule[arch]], names: () => projectorWeightNames(vlm.config).slice(0, 1) },
+    { trained: 'the embeddings and head', over: { trainProjector: false, trainEmbeddings: true }, modules: ['embed_tokens', 'lm_head'], names: embeddingNames },
+  ])('writes $trained into the merged folder and as PEFT modules_to_save', async ({ over, modules, names }) => {
+    const t = Trainer.create(vlm, videoExamples, projector({ epochs: 2, ...over }), fresh());
     const reference = await t.referenceLogps();
     const state = await t.train({ reference });
-    const out = join(root, `projector-out-${arch}`);
+    const out = join(root, `whole-out-${arch}-${modules.join('-')}`);
     t.writeAdapter(join(out, 'adapter'), state, vlm.dir);
     t.writeMerged(join(out, 'merged'), vlm.dir, state);
-    const [name] = projectorWeightNames(vlm.config);
     const merged = await VideoLanguageModel.load(join(out, 'merged'));
     try {
-      const before = vlm.weights.get(name);
-      const after = merged.weights.get(name);
-      expect(after.some((v, i) => v !== before[i])).toBe(true);
       const adapter = readAdapter(join(out, 'adapter'), textWeightNames(vlm.config).prefix);
-      expect(adapter.modulesToSave!.modules).toEqual([publishedProjectorModule[arch]]);
-      expect(adapter.modulesToSave!.tensors.get(name)!.data).toEqual(after);
+      expect(adapter.modulesToSave!.modules).toEqual(modules);
+      for (const name of names()) {
+        const before = vlm.weights.get(name);
+        const after = merged.weights.get(name);
+        expect(after.some((v, i) => v !== before[i]), name).toBe(true);
+        expect(adapter.modulesToSave!.tensors.get(name)!.data).toEqual(after);
+      }
     } finally {
       await merged.release();
     }

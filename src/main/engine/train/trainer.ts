@@ -8,7 +8,7 @@ import { Session, type SessionOptions } from '../graph/session';
 import { PreferenceCollator, type Rows } from './collator';
 import { PeftExport } from './peft-export';
 import { policyForward } from './policy-forward';
-import { initialProjectorParam, projectorParams, wholeTensorParams } from './projector-params';
+import { initialValue, wholeTensors } from './whole-tensors';
 import { referenceLogps, type ReferenceProgress } from './reference-pass';
 import type { TrainState } from './state';
 import { checkTraining, totalSteps, type TrainableModel, type TrainConfig, type TrainExample } from './train-config';
@@ -55,7 +55,7 @@ export class Trainer {
 
   /** The graph of the loss alone (LoRA factors as inputs): for checking its gradient. */
   lossGraph(): LossGraph {
-    return buildLossGraph(this.forward(), this.settings.lora, 'loss', this.wholeTensors());
+    return buildLossGraph(this.forward(), this.settings.lora, 'loss', this.wholeTensors().map((t) => t.name));
   }
 
   /** The data feeds of a micro-batch of examples (and their reference log-probs, for DPO). */
@@ -63,9 +63,11 @@ export class Trainer {
     return this.collator.batch(indices, reference);
   }
 
-  /** A projector weight as training starts from it: the checkpoint's, in MatMul layout. */
+  /** A whole tensor trained beside the adapters, as training starts from it: the checkpoint's, in the graph's layout. */
   initialParam(name: string): Float32Array {
-    return initialProjectorParam(this.model.config, this.model.weights, name);
+    const tensor = this.wholeTensors().find((t) => t.name === name);
+    if (tensor === undefined) throw new Error(`'${name}' is not a whole tensor this run trains`);
+    return initialValue(this.model.weights, tensor);
   }
 
   /**
@@ -82,10 +84,10 @@ export class Trainer {
    * and takes exactly the updates it would have taken. `reference` is referenceLogps' result (DPO only).
    */
   train(options: TrainOptions = {}): Promise<TrainState> {
-    const dims = new Map(projectorParams(this.model.config));
+    const tensors = this.wholeTensors();
     return runUpdates({
-      settings: this.settings, collator: this.collator, forward: this.forward(), wholeTensors: this.wholeTensors(),
-      startingValue: (name) => ({ dims: dims.get(name)!, data: this.initialParam(name) }),
+      settings: this.settings, collator: this.collator, forward: this.forward(), wholeTensors: tensors.map((t) => t.name),
+      startingValue: (name) => ({ dims: tensors.find((t) => t.name === name)!.dims, data: this.initialParam(name) }),
       examples: this.examples.length, totalSteps: this.totalSteps, stateDir: this.stateDir, openSession: this.openSession,
     }, options);
   }
@@ -104,7 +106,7 @@ export class Trainer {
     return policyForward(this.model, this.settings, this.frames);
   }
 
-  private wholeTensors(): string[] {
-    return wholeTensorParams(this.model.config, this.settings.trainProjector);
+  private wholeTensors() {
+    return wholeTensors(this.model.config, this.settings);
   }
 }

@@ -88,7 +88,7 @@ export async function importAdapter(db: Db, o: AdapterImport): Promise<{ model: 
   const base = baseMismatch(round, dir, adapter, o.assumeBase ?? false);
   const problems = [
     ...(base === null ? [] : [base]),
-    ...adapterMismatches(adapter, config, { lora: { r: t.loraR, alpha: t.loraAlpha, targets: t.loraTargets, useRslora: false }, trainProjector: t.trainProjector }),
+    ...adapterMismatches(adapter, config, { lora: { r: t.loraR, alpha: t.loraAlpha, targets: t.loraTargets, useRslora: false }, trainProjector: t.trainProjector, trainEmbeddings: t.trainEmbeddings }),
   ];
   if (problems.length > 0) throw new ApiError('bad_input', `adapter ${dir} does not fit ${where} (policy ${round.policy.path}, run settings train.loraR ${t.loraR}, loraAlpha ${t.loraAlpha}, loraTargets ${JSON.stringify(t.loraTargets)}):\n  ${problems.join('\n  ')}`);
   const steps = loggedSteps(dir);
@@ -99,7 +99,7 @@ export async function importAdapter(db: Db, o: AdapterImport): Promise<{ model: 
   for (const file of [ADAPTER_CONFIG, ADAPTER_WEIGHTS]) copyFileSync(join(dir, file), join(out, 'adapter', file));
   const weights = openWeights(round.policy.path, config);
   try {
-    new PeftExport({ config, weights }, { lora: adapter.config, trainProjector: t.trainProjector }).writeMerged(join(out, 'model'), round.policy.path, adapterParams(adapter, config));
+    new PeftExport({ config, weights }, { lora: adapter.config, trainProjector: t.trainProjector, trainEmbeddings: t.trainEmbeddings }).writeMerged(join(out, 'model'), round.policy.path, adapterParams(adapter, config));
   } finally {
     weights.close();
   }

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { ApiError } from '../../../shared/errors';
 import { readModelConfig, type ModelConfig } from '../../engine/model/config';
 import { familyOf } from '../../engine/model/families';
+import { modulesToSave, wholeTensors } from '../../engine/train/whole-tensors';
 import { chatText } from '../../engine/model/prompt';
 import { ModelTokenizer, type ChatMessage } from '../../engine/model/tokenizer';
 import { decoderLinearModules, isLoraTarget } from '../../engine/train/lora';
@@ -73,6 +74,7 @@ const adaptedLayers = (config: ModelConfig, settings: RunSettings) => decoderLin
  *  the warm-up's name in the installed transformers) it decides there. */
 function trainSection(settings: RunSettings, config: ModelConfig, tokenizer: ModelTokenizer) {
   const t = settings.train;
+  const saved = modulesToSave(wholeTensors(config, t));
   return {
     dpo_config: {
       // TRL >= 1 combines losses by list; the studio's SFT term (TRL's former rpo_alpha) is TRL's "sft" loss, weighted.
@@ -99,7 +101,7 @@ function trainSection(settings: RunSettings, config: ModelConfig, tokenizer: Mod
       r: t.loraR,
       lora_alpha: t.loraAlpha,
       lora_dropout: 0,
-      modules_to_save: t.trainProjector ? [familyOf(config).projectorModule] : null,
+      modules_to_save: saved.length === 0 ? null : saved,
       use_rslora: false,
       bias: 'none',
       task_type: 'CAUSAL_LM',
@@ -269,7 +271,7 @@ the History charts. \`run --resume\` evaluates the round and goes on with the ne
 | reference model | the round's policy itself: PEFT's base model with the adapter disabled |
 | \`LoraConfig.r\` / \`lora_alpha\` / \`lora_dropout\` | ${t.lora_config.r} / ${t.lora_config.lora_alpha} / 0 |
 | \`LoraConfig.target_modules\` | ${t.lora_targets.join(', ')}: ${t.decoder_layers_adapted} linear layers of the language model's decoder, never the vision tower's |
-| \`LoraConfig.modules_to_save\` | ${t.lora_config.modules_to_save === null ? 'none (the projector stays frozen)' : t.lora_config.modules_to_save.join(', ')} |
+| \`LoraConfig.modules_to_save\` | ${t.lora_config.modules_to_save === null ? 'none (the projector, embeddings and head stay frozen)' : t.lora_config.modules_to_save.join(', ')} |
 | frames | ${o.settings.frames} per video, read at the times in \`pairs.jsonl\` |
 
 Each row of \`pairs.jsonl\` is TRL's conversational preference row (\`prompt\`, \`chosen\`, \`rejected\`)

@@ -24,7 +24,7 @@ export function roundTrainConfig(s: RunSettings): TrainConfig {
   const t = s.train;
   return {
     ...defaultTrainConfig, loss: t.loss, beta: t.beta, lr: t.lr, epochs: t.epochs, batchSize: t.batchSize, sftWeight: t.sftWeight, lengthPenalty: t.lengthPenalty,
-    trainProjector: t.trainProjector, seed: s.seed, lora: { r: t.loraR, alpha: t.loraAlpha, dropout: 0, targets: t.loraTargets }, maxLength: t.maxLength,
+    trainProjector: t.trainProjector, trainEmbeddings: t.trainEmbeddings, seed: s.seed, lora: { r: t.loraR, alpha: t.loraAlpha, dropout: 0, targets: t.loraTargets }, maxLength: t.maxLength,
   };
 }
 
