@@ -138,7 +138,7 @@ export const runSettingsSchema = z
         ),
         maxLength: numberSetting({ label: 'Max length', help: "Longest prompt + response trained on, in tokens; longer responses lose their end. TRL's default is 1024, but a video prompt of 8 LLaVA-OneVision frames alone is about 1,600.", upstream: 'DPOConfig.max_length', integer: true, min: 16, max: 1_048_576 }, 2048),
         trainProjector: toggleSetting({ label: 'Train the projector', help: 'Also train the projector or connector as whole tensors; the vision tower stays frozen.', upstream: 'LoraConfig.modules_to_save' }, false),
-        trainEmbeddings: toggleSetting({ label: 'Train embeddings and head', help: 'Also train the token embeddings and the output head as whole tensors (memory: as much again as the logits).', upstream: 'LoraConfig.modules_to_save' }, false),
+        trainEmbeddings: toggleSetting({ label: 'Train embeddings and head', help: 'Also train the token embeddings and the output head as whole tensors; their gradient takes about as much memory as the logits.', upstream: 'LoraConfig.modules_to_save' }, false),
       })
       .strict()
       .prefault({})

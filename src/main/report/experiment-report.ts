@@ -189,7 +189,7 @@ export function writeExperimentReport(dir: string, figures: readonly ModeFigures
     '# ISR-DPO ablation study',
     '',
     `Modes ${modes.map((f) => f.mode).join(', ')}, each run for ${meta.rounds} round(s) from the same starting policy once per seed (${seeds.join(', ')}); ` +
-      'with one seed every mode samples the same responses in round 1, so round 1 judges the same pairs in every mode (METHOD.md describes the modes). ' +
+      "the runs of one seed sample the same responses in round 1, so each seed's round 1 judges the same pairs in every mode (METHOD.md describes the modes). " +
       `The tables below pool the seeds: counts summed, rates and means averaged over the ${seeds.length} seed(s).`,
     '',
     '## How it was run',
@@ -201,7 +201,7 @@ export function writeExperimentReport(dir: string, figures: readonly ModeFigures
     `- Time: ${duration(meta.totalSeconds)} in all (${Object.entries(meta.seconds).map(([m, s]) => `${m} ${duration(s)}`).join(', ')})`,
     `- Data: ${meta.data.dir} (${meta.data.trainQuestions} training questions, ${meta.data.testQuestions} held-out)`,
     `- Starting policy: ${meta.model.dir} (${meta.model.family})${meta.model.warmStart ? `; ${meta.model.warmStart}` : ''}`,
-    `- Settings: \`${JSON.stringify(meta.settings)}\``,
+    `- Settings: \`${JSON.stringify(meta.settings)}\`, each run with its own seed (${seeds.join(', ')}) in place of \`seed\``,
     '',
     ...claims(figures).lines,
     '## Held-out accuracy (normalised exact match)',
