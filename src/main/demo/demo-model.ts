@@ -87,9 +87,9 @@ function trainSettings(o: DemoModelOptions): TrainConfig {
   };
 }
 
-/** Updates between saves of a stage's state: the state (the embeddings, head and adapters with their
- *  moments) takes longer to write than an update of the demo model takes to run, and a killed
- *  stage resumes losing at most these few seconds of work. */
+/** Updates between saves of a stage's state (the adapters, embeddings and head with their moments,
+ *  about 10 MB): not rewritten after every update of a fraction of a second, and a killed stage
+ *  resumes losing at most these few seconds of work. */
 const stateSaveEvery = 25;
 
 /** Each reading update sees 8 items never seen before: one epoch over fresh synthetic scenes. */
