@@ -73,6 +73,18 @@ describe('isr-studio train', () => {
     expect(keys).toContain('base_model.model.model.connector.modality_projection.proj.weight');
   }, 120_000);
 
+  it('trains the embeddings and head too with --train-embeddings, saving them as PEFT modules_to_save', async () => {
+    const out = join(dir, 'embeddings-run');
+    const result = await train(out, '--train-embeddings', '--epochs', '1');
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    const adapterConfig = JSON.parse(readFileSync(join(out, 'adapter/adapter_config.json'), 'utf8')) as { modules_to_save: string[] };
+    expect(adapterConfig.modules_to_save).toEqual(['embed_tokens', 'lm_head']);
+    const header = readFileSync(join(out, 'adapter/adapter_model.safetensors'));
+    const keys = Object.keys(JSON.parse(header.subarray(8, 8 + Number(header.readBigUInt64LE(0))).toString('utf8')) as object);
+    expect(keys.filter((k) => !k.includes('lora_') && k !== '__metadata__').sort()).toEqual(['base_model.model.lm_head.weight', 'base_model.model.model.text_model.embed_tokens.weight']);
+  }, 120_000);
+
   it("takes TRL's loss_type values for --loss, sigmoid by default, and not the name dpo", async () => {
     const result = await runCli(['train', '--model', model, '--pairs', join(dir, 'pairs.jsonl'), '--out', join(dir, 'dpo-run'), '--loss', 'dpo']);
     expect(result.code).not.toBe(0);
