@@ -29,17 +29,18 @@ export function registerDemoModel(program: Command): void {
     .option('--arch <arch>', `family: ${fixtureArchs.join(' or ')}`, choice(fixtureArchs), demoModelDefaults.arch)
     .option('--size <size>', `fixture size: ${fixtureSizes.join(' or ')} (tiny, for trying the commands out with --reading-match 50 --reading-judge 50, takes a few minutes on 2 cores)`, choice(fixtureSizes), demoModelDefaults.size)
     .option('--epochs <e>', 'passes over the warm-start items', integer(1, 100), demoModelDefaults.epochs)
-    .option('--lr <lr>', 'peak learning rate', decimal(1e-9, 1), demoModelDefaults.lr)
+    .option('--lr <lr>', 'learning rate of the reading stages (constant)', decimal(1e-9, 1), demoModelDefaults.lr)
+    .option('--video-lr <lr>', 'peak learning rate of the video stage (warm-up, then cosine)', decimal(1e-9, 1), demoModelDefaults.videoLr)
     .option('--reading-match <n>', 'updates of 8 text-only judge items whose description gives the answer (0 skips the stage)', integer(0, 100000), demoModelDefaults.readingMatch)
     .option('--reading-judge <n>', 'then updates of 8 text-only judge items with a scene\'s description, a third of them still given the answer (0 skips the stage)', integer(0, 100000), demoModelDefaults.readingJudge)
     .option('--frames <n>', 'frames sampled from each video', integer(1, 64), demoModelDefaults.frames)
     .option('--seed <s>', 'seed for the weights, the items and the training order', integer(0), demoModelDefaults.seed)
     .option('--cache <dir>', 'cache for frames and vision features', defaultCacheDir())
-    .action(async (opts: { data: string; out: string; arch: FixtureArch; size: FixtureSize; epochs: number; lr: number; frames: number; readingMatch: number; readingJudge: number; seed: number; cache: string }) => {
+    .action(async (opts: { data: string; out: string; arch: FixtureArch; size: FixtureSize; epochs: number; lr: number; videoLr: number; frames: number; readingMatch: number; readingJudge: number; seed: number; cache: string }) => {
       const started = Date.now();
       const out = resolve(opts.out);
       const input = {
-        data: resolve(opts.data), out, arch: opts.arch, size: opts.size, seed: opts.seed, epochs: opts.epochs, lr: opts.lr, frames: opts.frames,
+        data: resolve(opts.data), out, arch: opts.arch, size: opts.size, seed: opts.seed, epochs: opts.epochs, lr: opts.lr, videoLr: opts.videoLr, frames: opts.frames,
         readingMatch: opts.readingMatch, readingJudge: opts.readingJudge, ffmpeg: (await resolveFfmpeg()).path, cacheDir: resolve(opts.cache),
       };
       // In an engine process, as the studio's runs: a native crash is reported with how it ended.
