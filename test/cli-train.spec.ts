@@ -28,6 +28,12 @@ const train = (out: string, ...extra: string[]) =>
   runCli(['train', '--model', model, '--pairs', join(dir, 'pairs.jsonl'), '--out', out, '--frames', '2', '--cache', join(dir, 'cache'),
     '--epochs', '4', '--batch-size', '2', '--lr', '0.02', '--lora-r', '4', '--lora-alpha', '8', '--warmup-ratio', '0', ...extra]);
 
+/** The tensor names in the adapter a run in `out` wrote (its safetensors header). */
+function adapterKeys(out: string): string[] {
+  const header = readFileSync(join(out, 'adapter/adapter_model.safetensors'));
+  return Object.keys(JSON.parse(header.subarray(8, 8 + Number(header.readBigUInt64LE(0))).toString('utf8')) as object);
+}
+
 describe('isr-studio train', () => {
   it('trains with DPO, printing TRL metrics per step, and writes adapter, merged model, metrics and summary', async () => {
     const out = join(dir, 'run');
@@ -68,9 +74,7 @@ describe('isr-studio train', () => {
     expect(result.code).toBe(0);
     const adapterConfig = JSON.parse(readFileSync(join(out, 'adapter/adapter_config.json'), 'utf8')) as { modules_to_save: string[] };
     expect(adapterConfig.modules_to_save).toEqual(['connector']);
-    const header = readFileSync(join(out, 'adapter/adapter_model.safetensors'));
-    const keys = Object.keys(JSON.parse(header.subarray(8, 8 + Number(header.readBigUInt64LE(0))).toString('utf8')) as object);
-    expect(keys).toContain('base_model.model.model.connector.modality_projection.proj.weight');
+    expect(adapterKeys(out)).toContain('base_model.model.model.connector.modality_projection.proj.weight');
   }, 120_000);
 
   it('trains the embeddings and head too with --train-embeddings, saving them as PEFT modules_to_save', async () => {
@@ -80,9 +84,7 @@ describe('isr-studio train', () => {
     expect(result.code).toBe(0);
     const adapterConfig = JSON.parse(readFileSync(join(out, 'adapter/adapter_config.json'), 'utf8')) as { modules_to_save: string[] };
     expect(adapterConfig.modules_to_save).toEqual(['embed_tokens', 'lm_head']);
-    const header = readFileSync(join(out, 'adapter/adapter_model.safetensors'));
-    const keys = Object.keys(JSON.parse(header.subarray(8, 8 + Number(header.readBigUInt64LE(0))).toString('utf8')) as object);
-    expect(keys.filter((k) => !k.includes('lora_') && k !== '__metadata__').sort()).toEqual(['base_model.model.lm_head.weight', 'base_model.model.model.text_model.embed_tokens.weight']);
+    expect(adapterKeys(out).filter((k) => !k.includes('lora_') && k !== '__metadata__').sort()).toEqual(['base_model.model.lm_head.weight', 'base_model.model.model.text_model.embed_tokens.weight']);
   }, 120_000);
 
   it("takes TRL's loss_type values for --loss, sigmoid by default, and not the name dpo", async () => {

@@ -64,7 +64,7 @@ export class PreferenceCollator {
     const n = rows.length;
     const dims = [n, seq];
     const { projector } = trained;
-    const { embeds, visualIndex, videos } = trained.embeddings ? visualRowsOnly(rows, ids, seq, h, projector) : await this.embed(rows, ids, seq, projector);
+    const { embeds, visualIndex, videos } = await this.embed(rows, ids, seq, trained);
     const { mask, window, labels, lossMask } = shiftedLabels(rows, ids, seq);
     return {
       tokens: ids.reduce((sum, row) => sum + row.length, 0),
@@ -82,29 +82,34 @@ export class PreferenceCollator {
   }
 
   /**
-   * The rows' embeddings, right-padded with zeros. With the projector in the graph, visual positions
-   * embed as zeros and point into the batch's table of visual rows (`visualIndex`, 0: no visual
-   * row): one block of rows per video, in the order the videos first appear (`videos`).
+   * The rows' embeddings, right-padded with zeros. Text rows come from the host's embedding session,
+   * or are zeros when the graph gathers them itself (trained embeddings). Visual rows are the
+   * video's features, or, with the projector in the graph, zeros pointing into the batch's table of
+   * visual rows (`visualIndex`, 0: no visual row): one block of rows per video, in the order the
+   * videos first appear (`videos`).
    */
-  private async embed(rows: readonly Row[], ids: readonly number[][], seq: number, projector: boolean) {
+  private async embed(rows: readonly Row[], ids: readonly number[][], seq: number, trained: { projector: boolean; embeddings: boolean }) {
     const h = this.model.config.text.hiddenSize;
     const videos: TrainExample[] = [];
-    const visualIndex = new BigInt64Array(projector ? rows.length * seq : 0);
+    const visualIndex = new BigInt64Array(trained.projector ? rows.length * seq : 0);
     const embeds = new Float32Array(rows.length * seq * h);
     for (const [r, { example }] of rows.entries()) {
       const visual = example.visual;
-      if (projector && visual) {
-        let slot = videos.indexOf(example);
-        if (slot < 0) slot = videos.push(example) - 1;
-        const count = visual.features.length / h;
-        embeds.set(await this.model.lm.embed(ids[r], { tokenId: visual.tokenId, features: new Float32Array(visual.features.length) }), r * seq * h);
-        let k = 0;
-        ids[r].forEach((id, t) => {
-          if (id === visual.tokenId) visualIndex[r * seq + t] = BigInt(1 + slot * count + k++);
-        });
-      } else {
-        embeds.set(await this.model.lm.embed(ids[r], visual), r * seq * h);
+      if (!trained.embeddings) {
+        // The embedding session splices the features in itself; zeros where the projector's rows go.
+        const spliced = visual && trained.projector ? { tokenId: visual.tokenId, features: new Float32Array(visual.features.length) } : visual;
+        embeds.set(await this.model.lm.embed(ids[r], spliced), r * seq * h);
       }
+      if (visual === undefined || !(trained.projector || trained.embeddings)) continue;
+      let slot = videos.indexOf(example);
+      if (trained.projector && slot < 0) slot = videos.push(example) - 1;
+      let k = 0;
+      ids[r].forEach((id, t) => {
+        if (id !== visual.tokenId) return;
+        if (trained.projector) visualIndex[r * seq + t] = BigInt(1 + slot * (visual.features.length / h) + k);
+        else embeds.set(visual.features.subarray(k * h, (k + 1) * h), (r * seq + t) * h);
+        k++;
+      });
     }
     return { embeds, visualIndex, videos };
   }
@@ -122,30 +127,6 @@ export class PreferenceCollator {
       [trainInputs.visualIndex]: new ort.Tensor('int64', visualIndex, dims),
     };
   }
-}
-
-/**
- * For a graph that gathers the text rows itself: embeddings zero but at visual positions, which hold
- * the video's feature rows (or, with the projector in the graph, stay zero and point into its table).
- */
-function visualRowsOnly(rows: readonly Row[], ids: readonly number[][], seq: number, h: number, projector: boolean) {
-  const videos: TrainExample[] = [];
-  const visualIndex = new BigInt64Array(projector ? rows.length * seq : 0);
-  const embeds = new Float32Array(rows.length * seq * h);
-  for (const [r, { example }] of rows.entries()) {
-    const visual = example.visual;
-    if (visual === undefined) continue;
-    let slot = videos.indexOf(example);
-    if (projector && slot < 0) slot = videos.push(example) - 1;
-    let k = 0;
-    ids[r].forEach((id, t) => {
-      if (id !== visual.tokenId) return;
-      if (projector) visualIndex[r * seq + t] = BigInt(1 + slot * (visual.features.length / h) + k);
-      else embeds.set(visual.features.subarray(k * h, (k + 1) * h), (r * seq + t) * h);
-      k++;
-    });
-  }
-  return { embeds, visualIndex, videos };
 }
 
 /** The token ids the graph gathers its text rows for, and the mask of those rows (0 at visual tokens and padding). */

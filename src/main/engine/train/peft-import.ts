@@ -8,7 +8,7 @@ import { familyOf } from '../model/families';
 import { expectedWeights, transpose } from '../model/weights';
 import { decoderLinearModules, isLoraTarget, loraInputNames, readAdapter, type Adapter, type LoraConfig } from './lora';
 import type { TrainedParams } from './peft-export';
-import { embeddingParams, modulesToSave, projectorParams, wholeTensors, type WholeTensorSettings } from './whole-tensors';
+import { modulesToSave, wholeTensors, type WholeTensorSettings } from './whole-tensors';
 import type { HostTensor } from './state';
 
 /** What the adapter was meant to be: the LoRA settings and which whole tensors were trained beside it. */
@@ -92,7 +92,7 @@ export function adapterParams(adapter: Adapter, config: ModelConfig): TrainedPar
     params[names.a] = a;
     params[names.b] = b;
   }
-  for (const { name, dims, transposed } of [...projectorParams(config), ...embeddingParams(config)]) {
+  for (const { name, dims, transposed } of wholeTensors(config, { trainProjector: true, trainEmbeddings: true })) {
     const t = adapter.modulesToSave?.tensors.get(name);
     if (t === undefined) continue;
     params[name] = { dims, data: transposed ? transpose(t.data, t.dims[0], t.dims[1]) : t.data };
