@@ -61,7 +61,7 @@ export function registerExperiment(program: Command): void {
     .command('experiment')
     .summary('ablation study: the same rounds in each mode from the same start, written up as REPORT.md with charts')
     .description(
-      'run the same ISR-DPO rounds in each mode from the same starting policy and seed, on DIR/train.jsonl, evaluated on DIR/test.jsonl, and write ' +
+      'run the same ISR-DPO rounds in each mode, once per seed, from the same starting policy, on DIR/train.jsonl, evaluated on DIR/test.jsonl, and write ' +
         'REPORT.md and PNG charts into --out: held-out accuracy and mean answer length per round per mode, judge accuracy where ground truth ' +
         'decides a pair, the judge\'s visual-attention share, and the paper\'s two claims checked. Running the same command again resumes.',
     )
@@ -70,7 +70,7 @@ export function registerExperiment(program: Command): void {
     .option('--rounds <n>', `rounds per mode (default: ${studySizes.default.rounds})`, integer(1, 100))
     .option('--modes <list>', `comma-separated modes (default: ${studySizes.default.modes.join(',')})`, modeList)
     .option('--seeds <list>', `comma-separated seeds: each mode runs once per seed (the run settings' seed), and each claim is decided across them (default: ${studySizes.default.seeds.join(',')})`, seedList)
-    .option('--quick', `a first look in about a sixth of the time: ${studySizes.quick.rounds} rounds, seeds ${studySizes.quick.seeds.join(',')}, modes ${studySizes.quick.modes.join(',')} (what --rounds, --seeds or --modes give still wins)`)
+    .option('--quick', `a first look in about a fifth of the time: ${studySizes.quick.rounds} rounds, seeds ${studySizes.quick.seeds.join(',')}, modes ${studySizes.quick.modes.join(',')} (what --rounds, --seeds or --modes give still wins)`)
     .requiredOption('--out <dir>', 'study folder: database, runs, REPORT.md and charts')
     .option('--config <file>', 'run settings as JSON, the same for every mode (defaults otherwise)')
     .option('--cache <dir>', 'cache for frames and vision features', defaultCacheDir())
