@@ -57,7 +57,7 @@ async function measure(arch: 'llava-onevision' | 'idefics3', dir: string): Promi
     const features = await model.visualFeatures(rgb);
     const prompt = model.prompt([{ role: 'user', content: [{ type: 'video' }, { type: 'text', text: 'Describe the video in detail: which shapes appear and how they move.' }] }], frames);
     const seq = prompt.inputIds.length;
-    const embeds = await model.lm.embed(prompt.inputIds, { tokenId: prompt.visualTokenId!, features });
+    const embeds = model.lm.embed(prompt.inputIds, { tokenId: prompt.visualTokenId!, features });
     const ones = (n: number) => new BigInt64Array(n).fill(1n);
     const positions = (from: number, n: number) => BigInt64Array.from({ length: n }, (_, i) => BigInt(from + i));
     const prefill = () => model.lm.forward({ inputsEmbeds: embeds, batch: 1, seq, attentionMask: ones(seq), positionIds: positions(0, seq), past: null, lastLogitsOnly: true });
@@ -67,7 +67,7 @@ async function measure(arch: 'llava-onevision' | 'idefics3', dir: string): Promi
 
     // Decode: one token at a time on the cache, the step generation repeats.
     let { present } = await prefill();
-    const token = await model.lm.embed([prompt.inputIds[seq - 1]]);
+    const token = model.lm.embed([prompt.inputIds[seq - 1]]);
     const steps: number[] = [];
     for (let t = 0; t < 48; t++) {
       const total = seq + t + 1;

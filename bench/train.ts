@@ -24,7 +24,7 @@ export async function trainSection(machine: string): Promise<string> {
     writeFixture(join(dir, 'model'), { arch: 'llava-onevision', size: 'small', seed: 1, corpus: demoCorpus() });
     const config = readModelConfig(join(dir, 'model'));
     const weights = openWeights(join(dir, 'model'), config);
-    const lm = await LanguageModel.create(config, weights);
+    const lm = new LanguageModel(config, weights);
     try {
       for (const seq of lengths) {
         // Half prompt, half response; token ids spread over the vocabulary.

@@ -44,7 +44,7 @@ describe.each(fixtureArchs)('attention maps of the %s fixture', (arch) => {
     const dir = mkdtempSync(join(tmpdir(), 'isr-attention-'));
     const { config } = writeFixture(dir, { arch, size: 'tiny', seed: 14, corpus });
     const weights = openWeights(dir, config);
-    const lm = await LanguageModel.create(config, weights);
+    const lm = new LanguageModel(config, weights);
     cleanup.push(() => lm.release(), () => weights.close());
     const { numHeads: heads, hiddenSize: hidden } = config.text;
 
@@ -54,7 +54,7 @@ describe.each(fixtureArchs)('attention maps of the %s fixture', (arch) => {
     const seq = ids.length;
     const features = Float32Array.from({ length: 8 * hidden }, (_, i) => Math.cos(i / 7));
     const layers = [0, 1];
-    const { probs } = await lm.attention(await lm.embed(ids, { tokenId: v, features }), seq, layers);
+    const { probs } = await lm.attention(lm.embed(ids, { tokenId: v, features }), seq, layers);
     expect(probs.map((p) => p.length)).toEqual(layers.map(() => heads * seq * seq));
     for (const p of probs) {
       expect(p.every((x) => x >= 0)).toBe(true);

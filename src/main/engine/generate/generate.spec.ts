@@ -28,7 +28,7 @@ describe.each(fixtureArchs)('generate on the %s fixture', (arch) => {
     const dir = mkdtempSync(join(tmpdir(), 'isr-generate-'));
     const { config } = writeFixture(dir, { arch, size: 'tiny', seed: 13, corpus });
     const weights = openWeights(dir, config);
-    const lm = await LanguageModel.create(config, weights);
+    const lm = new LanguageModel(config, weights);
     cleanup.push(() => lm.release(), () => weights.close());
     return { lm, weights };
   })();
@@ -46,7 +46,7 @@ describe.each(fixtureArchs)('generate on the %s fixture', (arch) => {
       for (const next of g.tokenIds) {
         const n = tokens.length;
         const { logits } = await lm.forward({
-          inputsEmbeds: await lm.embed(tokens), batch: 1, seq: n, attentionMask: new BigInt64Array(n).fill(1n),
+          inputsEmbeds: lm.embed(tokens), batch: 1, seq: n, attentionMask: new BigInt64Array(n).fill(1n),
           positionIds: BigInt64Array.from({ length: n }, (_, i) => BigInt(i)), past: null, lastLogitsOnly: false,
         });
         expect(next).toBe(argmax(logits.subarray((n - 1) * vocab)));
@@ -128,7 +128,7 @@ describe.each(fixtureArchs)('generate on the %s fixture', (arch) => {
   it("stops a row at the model's context end, max_position_embeddings, with finishReason length", async () => {
     const { lm, weights } = await loaded;
     const longest = Math.max(...requests.map((r) => r.inputIds.length));
-    const short = await LanguageModel.create({ ...lm.config, text: { ...lm.config.text, maxPositionEmbeddings: longest + 2 } }, weights);
+    const short = new LanguageModel({ ...lm.config, text: { ...lm.config.text, maxPositionEmbeddings: longest + 2 } }, weights);
     cleanup.push(() => short.release());
     const out = await generate(short, requests, { ...sampled, maxNewTokens: 10 });
     expect(out.map((g) => [g.tokenIds.length, g.finishReason])).toEqual(requests.map((r) => [longest + 2 - r.inputIds.length, 'length']));
@@ -166,7 +166,7 @@ describe.each(fixtureArchs)('generate on the %s fixture', (arch) => {
     const [withVisual] = await generate(lm, [request], base);
     const n = request.inputIds.length;
     const { logits } = await lm.forward({
-      inputsEmbeds: await lm.embed(request.inputIds, request.visual), batch: 1, seq: n, attentionMask: new BigInt64Array(n).fill(1n),
+      inputsEmbeds: lm.embed(request.inputIds, request.visual), batch: 1, seq: n, attentionMask: new BigInt64Array(n).fill(1n),
       positionIds: BigInt64Array.from({ length: n }, (_, i) => BigInt(i)), past: null, lastLogitsOnly: true,
     });
     expect(withVisual.tokenIds[0]).toBe(argmax(logits));

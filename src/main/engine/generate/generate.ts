@@ -145,7 +145,7 @@ async function generateBatch(
     const { inputIds, visual } = requests[p];
     const seq = inputIds.length;
     prefills.push(await lm.forward({
-      inputsEmbeds: await lm.embed(inputIds, visual), batch: 1, seq, attentionMask: new BigInt64Array(seq).fill(1n),
+      inputsEmbeds: lm.embed(inputIds, visual), batch: 1, seq, attentionMask: new BigInt64Array(seq).fill(1n),
       positionIds: familyOf(lm.config).positionIds([seq], seq, 'left'), past: null, lastLogitsOnly: true,
     }));
   }
@@ -183,7 +183,7 @@ async function generateBatch(
       return grown;
     });
     const step = await lm.forward({
-      inputsEmbeds: await lm.embed(active.map((r) => r.tokens[r.tokens.length - 1])),
+      inputsEmbeds: lm.embed(active.map((r) => r.tokens[r.tokens.length - 1])),
       batch: active.length,
       seq: 1,
       attentionMask: concatTyped(rowMask, (n) => new BigInt64Array(n)),

@@ -147,6 +147,38 @@ describe('reading', () => {
     }
   });
 
+  it.each(['F32', 'F16', 'BF16', 'F64'] as const)('reads chosen rows of a %s matrix, each as readAsFloat32 gives it', (dtype) => {
+    const [rows, width] = [7, 5];
+    const values = Float64Array.from({ length: rows * width * 2 }, (_, i) => ((i * 37) % 23) / 7 - 1.5);
+    const bits = dtype === 'F64' ? values : dtype === 'F32' ? Float32Array.from(values) : Uint16Array.from(values, (_, i) => (i * 2654435761) % 0x7bff);
+    const file = tmp();
+    writeSafetensors(file, { m: { dtype, shape: [rows, 2, width], data: bits } }, {});
+    const st = SafetensorsFile.open(file);
+    try {
+      const whole = st.readAsFloat32('m');
+      const wanted = [3, 0, 6, 3, 3, 1];
+      const got = st.readRowsAsFloat32('m', wanted);
+      const rowSize = 2 * width;
+      expect(Array.from(got)).toEqual(wanted.flatMap((r) => Array.from(whole.subarray(r * rowSize, (r + 1) * rowSize))));
+      expect(st.readRowsAsFloat32('m', []).length).toBe(0);
+      expect(() => st.readRowsAsFloat32('m', [7])).toThrow(/tensor 'm': row 7 is outside its 7 rows/);
+      expect(() => st.readRowsAsFloat32('m', [1.5])).toThrow(/row 1.5 is outside/);
+    } finally {
+      st.close();
+    }
+  });
+
+  it('refuses to read rows of a vector', () => {
+    const file = tmp();
+    writeSafetensors(file, { v: { dtype: 'F32', shape: [4], data: Float32Array.of(1, 2, 3, 4) } }, {});
+    const st = SafetensorsFile.open(file);
+    try {
+      expect(() => st.readRowsAsFloat32('v', [0])).toThrow(/tensor 'v' is \[4\], not a matrix/);
+    } finally {
+      st.close();
+    }
+  });
+
   it('reads tensor bytes from disk when asked, not at open', () => {
     const file = tmp();
     writeSafetensors(file, { w: { dtype: 'U8', shape: [2], data: new Uint8Array([1, 2]) } });
@@ -256,6 +288,7 @@ describe('checkpoints', () => {
         expect(ckpt.read(name)).toEqual(t.data);
       }
       expect(Array.from(ckpt.readAsFloat32('model.layers.0.w'))).toEqual([1, 2, 3, 4, 5]);
+      expect(Array.from(ckpt.readRowsAsFloat32('lm_head.weight', [2, 0]))).toEqual([-8, -9, -10, -11, -0, -1, -2, -3]);
     } finally {
       ckpt.close();
     }

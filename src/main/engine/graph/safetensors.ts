@@ -57,6 +57,9 @@ export interface TensorSource {
   read(name: string): TensorArray;
   /** F32 as is; F16, BF16 and F64 converted to float32. */
   readAsFloat32(name: string): Float32Array;
+  /** Rows of a matrix (a tensor of rank 2 or more, read as [shape[0], rest]) as readAsFloat32 gives
+   *  them, [rows.length, rest]: only those rows' bytes are read, each distinct row once. */
+  readRowsAsFloat32(name: string, rows: readonly number[]): Float32Array;
   close(): void;
 }
 
@@ -134,6 +137,31 @@ export class SafetensorsFile implements TensorSource {
 
   readAsFloat32(name: string): Float32Array {
     return toFloat32(this.entry(name).dtype, this.read(name), `${this.path}: tensor '${name}'`);
+  }
+
+  readRowsAsFloat32(name: string, rows: readonly number[]): Float32Array {
+    const entry = this.entry(name);
+    const where = `${this.path}: tensor '${name}'`;
+    const [count] = entry.shape;
+    if (entry.shape.length < 2) throw new Error(`${where} is [${entry.shape.join(', ')}], not a matrix to read rows of`);
+    const rowBytes = entry.byteLength / count;
+    const width = rowBytes / dtypeSize(entry.dtype);
+    const fd = this.openFd();
+    const out = new Float32Array(rows.length * width);
+    const first = new Map<number, number>();
+    rows.forEach((row, i) => {
+      if (!(Number.isInteger(row) && row >= 0 && row < count)) throw new Error(`${where}: row ${row} is outside its ${count} rows`);
+      const seen = first.get(row);
+      if (seen !== undefined) {
+        out.copyWithin(i * width, seen * width, (seen + 1) * width);
+        return;
+      }
+      first.set(row, i);
+      const bytes = new Uint8Array(rowBytes);
+      readFully(this.path, fd, bytes, entry.begin + row * rowBytes, `${where} row ${row}`);
+      out.set(toFloat32(entry.dtype, new arrayClass[entry.dtype](bytes.buffer as ArrayBuffer, 0, width), where), i * width);
+    });
+    return out;
   }
 
   close(): void {
@@ -468,6 +496,9 @@ class ShardedCheckpoint implements TensorSource {
   }
   readAsFloat32(name: string): Float32Array {
     return this.shard(name).readAsFloat32(name);
+  }
+  readRowsAsFloat32(name: string, rows: readonly number[]): Float32Array {
+    return this.shard(name).readRowsAsFloat32(name, rows);
   }
   close(): void {
     for (const shard of this.shards) shard.close();

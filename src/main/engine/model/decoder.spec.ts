@@ -9,7 +9,7 @@ import type { Graph } from '../graph/ir';
 import { serialize } from '../graph/onnx';
 import { Session } from '../graph/session';
 import type { ModelConfig } from './config';
-import { addDecoder, addEmbedding, attentionRows, buildDecoderGraph, buildEmbeddingGraph, textWeightNames, type DecoderGraphOptions } from './decoder';
+import { addDecoder, attentionRows, buildDecoderGraph, textWeightNames, type DecoderGraphOptions } from './decoder';
 import { fixtureArchs, writeFixture } from './fixture';
 import { naiveEmbed, naiveForward, type NaiveLora } from '../testing/naive/decoder';
 import type { Rope } from './rope';
@@ -141,26 +141,6 @@ describe.each(fixtureArchs)('%s decoder graph', (arch) => {
     expect(maxDiff(out.logits.data as Float32Array, naiveForward(tied, weights, embeds, seq).logits)).toBeLessThan(TOLERANCE);
   });
 
-  it('composes from input_ids with addEmbedding, the tied head sharing the gathered matrix', async () => {
-    const tied: ModelConfig = { ...config, text: { ...t, tieWordEmbeddings: true } };
-    const gb = new GraphBuilder('ids_to_logits');
-    const inputIds = gb.input('input_ids', 'int64', ['batch', 'seq']);
-    const positionIds = gb.input('position_ids', 'int64', ['batch', 'seq']);
-    const attentionMask = gb.input('attention_mask', 'int64', ['batch', 'seq']);
-    const inputsEmbeds = addEmbedding(gb, tied, weights, inputIds);
-    gb.output(addDecoder(gb, tied, weights, { inputsEmbeds, attentionMask, positionIds }).logits, 'logits');
-    const g = gb.build();
-    expect([...g.initializers.values()].filter((x) => x.dims.join() === `${t.vocabSize},${t.hiddenSize}`)).toHaveLength(1);
-    const session = await Session.create(serialize(g), { graphName: g.name });
-    const out = await session.run({
-      input_ids: new ort.Tensor('int64', BigInt64Array.from(ids, BigInt), [1, seq]),
-      attention_mask: new ort.Tensor('int64', new BigInt64Array(seq).fill(1n), [1, seq]),
-      position_ids: new ort.Tensor('int64', BigInt64Array.from({ length: seq }, (_, i) => BigInt(i)), [1, seq]),
-    });
-    await session.release();
-    expect(maxDiff(out.logits.data as Float32Array, naiveForward(tied, weights, naiveEmbed(tied, weights, ids), seq).logits)).toBeLessThan(TOLERANCE);
-  });
-
   it('puts LoRA factors on the modules the adapter asks for, named by PEFT module path', async () => {
     const rng = new Rng(3);
     const rank = 2;
@@ -190,12 +170,14 @@ describe.each(fixtureArchs)('%s decoder graph', (arch) => {
     expect(maxDiff(adapted, naiveForward(config, weights, embeds, seq).logits)).toBeGreaterThan(1e-3);
   });
 
-  it('embeds ids as rows of the embedding matrix', async () => {
-    const session = await Session.create(serialize(buildEmbeddingGraph(config, weights)), { graphName: 'embed_tokens' });
-    const out = await session.run({ input_ids: new ort.Tensor('int64', BigInt64Array.from(ids, BigInt), [1, seq]) });
-    await session.release();
-    expect(out.inputs_embeds.dims).toEqual([1, seq, t.hiddenSize]);
-    expect(maxDiff(out.inputs_embeds.data as Float32Array, naiveEmbed(config, weights, ids))).toBe(0);
+  it('reads embedding rows as the whole table holds them, from the file or from a live shared array', () => {
+    const name = `${textWeightNames(config).prefix}embed_tokens.weight`;
+    const wanted = [...ids, ids[0], 0, t.vocabSize - 1];
+    const expected = naiveEmbed(config, weights, wanted);
+    expect(maxDiff(weights.rows(name, wanted), expected)).toBe(0);
+    const table = weights.shared(name, 'stored');
+    expect(maxDiff(weights.rows(name, wanted), expected)).toBe(0);
+    expect(table.length).toBe(t.vocabSize * t.hiddenSize);
   });
 
 });
@@ -231,7 +213,7 @@ describe('decoder variants a config.json can ask for', () => {
     const shapes = expectedWeights(variant);
     const rng = new Rng(5);
     const biases = new Map([...shapes].filter(([name]) => /mlp\.\w+_proj\.bias$/.test(name)).map(([name, [n]]) => [name, Float32Array.from({ length: n }, () => rng.next() - 0.5)]));
-    const biased = modelWeights(shapes, (name) => biases.get(name)?.slice() ?? weights.get(name), () => {});
+    const biased = modelWeights(shapes, { read: (name) => biases.get(name)?.slice() ?? weights.get(name), readRows: (name, ids) => weights.rows(name, ids), close: () => {} });
     expect([...shapes.keys()].filter((n) => n.endsWith('mlp.up_proj.bias'))).toHaveLength(t.numLayers);
     const out = await runOnce(buildDecoderGraph(variant, biased, { kvCache: false }), embeds);
     const naive = naiveForward(variant, biased, embeds, seq).logits;

@@ -56,15 +56,12 @@ export interface DecoderOutputs {
 /** [batch, seq, heads * d] to [batch, heads, seq, d]. */
 const splitHeads = (b: GraphBuilder, x: Value, heads: number, d: number): Value => b.transpose(b.reshape(x, [0, 0, heads, d]), [0, 2, 1, 3]);
 
-/** The embedding matrix [vocab, hidden] of the text model. */
-export function embeddingWeight(b: GraphBuilder, config: ModelConfig, weights: ModelWeights): Value {
-  const name = `${textWeightNames(config).prefix}embed_tokens.weight`;
-  return graphWeight(b, name, [config.text.vocabSize, config.text.hiddenSize], () => weights.shared(name, 'stored'));
-}
+/** The canonical name of the text model's embedding matrix [vocab, hidden]. */
+export const embeddingName = (config: ModelConfig): string => `${textWeightNames(config).prefix}embed_tokens.weight`;
 
-/** Token embeddings: int64 ids [batch, seq] to float32 [batch, seq, hidden]. */
-export function addEmbedding(b: GraphBuilder, config: ModelConfig, weights: ModelWeights, inputIds: Value): Value {
-  return b.scope('model', () => b.scope('embed_tokens', () => b.gather(embeddingWeight(b, config, weights), inputIds, 0)));
+function embeddingWeight(b: GraphBuilder, config: ModelConfig, weights: ModelWeights): Value {
+  const name = embeddingName(config);
+  return graphWeight(b, name, [config.text.vocabSize, config.text.hiddenSize], () => weights.shared(name, 'stored'));
 }
 
 /** Emits the decoder into `b` (composable: the training step builds it into its own graph). */
@@ -222,14 +219,6 @@ export function buildDecoderGraph(config: ModelConfig, weights: ModelWeights, op
     });
   }
   out.queryStates.forEach((q, l) => namedOutput(b, q, queryStatesName(l), ['batch', t.numHeads, 'queries', t.headDim]));
-  return b.build();
-}
-
-/** input_ids int64 [batch, seq] to inputs_embeds float32 [batch, seq, hidden]. */
-export function buildEmbeddingGraph(config: ModelConfig, weights: ModelWeights): Graph {
-  const b = new GraphBuilder('embed_tokens');
-  const embeds = addEmbedding(b, config, weights, b.input('input_ids', 'int64', ['batch', 'seq']));
-  namedOutput(b, embeds, 'inputs_embeds', ['batch', 'seq', config.text.hiddenSize]);
   return b.build();
 }
 

@@ -30,7 +30,7 @@ async function tiny(arch: (typeof fixtureArchs)[number]): Promise<{ lm: Language
   const dir = mkdtempSync(join(tmpdir(), 'isr-lm-'));
   const { config } = writeFixture(dir, { arch, size: 'tiny', seed: 12, corpus });
   const weights = openWeights(dir, config);
-  const lm = await LanguageModel.create(config, weights);
+  const lm = new LanguageModel(config, weights);
   cleanup.push(() => lm.release(), () => weights.close());
   return { lm, weights };
 }
@@ -42,7 +42,7 @@ describe.each(fixtureArchs)('%s language model', (arch) => {
   async function full(lm: LanguageModel, tokens: number[]): Promise<Float32Array> {
     const n = tokens.length;
     const { logits } = await lm.forward({
-      inputsEmbeds: await lm.embed(tokens), batch: 1, seq: n, attentionMask: ones(n), positionIds: positions(0, n), past: null, lastLogitsOnly: false,
+      inputsEmbeds: lm.embed(tokens), batch: 1, seq: n, attentionMask: ones(n), positionIds: positions(0, n), past: null, lastLogitsOnly: false,
     });
     return logits;
   }
@@ -61,7 +61,7 @@ describe.each(fixtureArchs)('%s language model', (arch) => {
     let done = 0;
     const step = async (n: number) => {
       const out = await lm.forward({
-        inputsEmbeds: await lm.embed(ids.slice(done, done + n)), batch: 1, seq: n,
+        inputsEmbeds: lm.embed(ids.slice(done, done + n)), batch: 1, seq: n,
         attentionMask: ones(done + n), positionIds: positions(done, n), past, lastLogitsOnly: false,
       });
       expect(out.present.length).toBe(done + n);
@@ -83,8 +83,8 @@ describe.each(fixtureArchs)('%s language model', (arch) => {
     const width = long.length;
     const pad = width - short.length;
     const embeds = new Float32Array(2 * width * hidden);
-    embeds.set(await lm.embed(short), pad * hidden);
-    embeds.set(await lm.embed(long), width * hidden);
+    embeds.set(lm.embed(short), pad * hidden);
+    embeds.set(lm.embed(long), width * hidden);
     const mask = BigInt64Array.from({ length: 2 * width }, (_, i) => (i < pad ? 0n : 1n));
     // position_ids = cumsum(mask) - 1, padding set to 1, as transformers' generate prepares them.
     const pos = BigInt64Array.from({ length: 2 * width }, (_, i) => (i < pad ? 1n : i < width ? BigInt(i - pad) : BigInt(i - width)));
@@ -95,7 +95,7 @@ describe.each(fixtureArchs)('%s language model', (arch) => {
     // One cached step more for both rows, then the short row alone from its selected cache rows.
     const next = [77, 78];
     const step = await lm.forward({
-      inputsEmbeds: await lm.embed(next), batch: 2, seq: 1, attentionMask: BigInt64Array.from([...mask.subarray(0, width), 1n, ...mask.subarray(width), 1n]),
+      inputsEmbeds: lm.embed(next), batch: 2, seq: 1, attentionMask: BigInt64Array.from([...mask.subarray(0, width), 1n, ...mask.subarray(width), 1n]),
       positionIds: BigInt64Array.from([BigInt(short.length), BigInt(long.length)]), past: prefill.present, lastLogitsOnly: true,
     });
     expect(maxDiff(step.logits.subarray(0, vocab), (await full(lm, [...short, 77])).subarray(short.length * vocab))).toBeLessThan(1e-4);
@@ -105,12 +105,71 @@ describe.each(fixtureArchs)('%s language model', (arch) => {
     expect(alone.layers[1].value.data).toEqual((step.present.layers[1].value.data as Float32Array).subarray((alone.layers[1].value.data as Float32Array).length));
   });
 
+  describe('a step longer than prefillChunk, in chunks over the growing cache', () => {
+    const chunked = model.then(({ lm, weights }) => new LanguageModel(lm.config, weights, { prefillChunk: 3 }));
+
+    it('gives the naive forward\'s logits at every position, and the cache of one run', async () => {
+      const { lm, weights } = await model;
+      const inChunks = await chunked;
+      const n = ids.length;
+      const step = { inputsEmbeds: lm.embed(ids), batch: 1, seq: n, attentionMask: ones(n), positionIds: positions(0, n), past: null };
+      const out = await inChunks.forward({ ...step, lastLogitsOnly: false });
+      expect(maxDiff(out.logits, naiveForward(lm.config, weights, naiveEmbed(lm.config, weights, ids), n).logits)).toBeLessThan(5e-5);
+      const whole = await lm.forward({ ...step, lastLogitsOnly: true });
+      expect(out.present.length).toBe(n);
+      out.present.layers.forEach(({ key, value }, l) => {
+        expect(key.dims).toEqual(whole.present.layers[l].key.dims);
+        expect(maxDiff(key.data as Float32Array, whole.present.layers[l].key.data as Float32Array)).toBeLessThan(1e-5);
+        expect(maxDiff(value.data as Float32Array, whole.present.layers[l].value.data as Float32Array)).toBeLessThan(1e-5);
+      });
+      const last = await inChunks.forward({ ...step, lastLogitsOnly: true });
+      expect(maxDiff(last.logits, whole.logits)).toBeLessThan(1e-5);
+    });
+
+    it('gives each row of a left-padded batch the logits it has alone, chunks of padding included', async () => {
+      const { lm } = await model;
+      const inChunks = await chunked;
+      const vocab = lm.config.text.vocabSize;
+      const hidden = lm.hiddenSize;
+      const short = [9, 30, 31];
+      const width = ids.length;
+      const pad = width - short.length;
+      const embeds = new Float32Array(2 * width * hidden);
+      embeds.set(lm.embed(short), pad * hidden);
+      embeds.set(lm.embed(ids), width * hidden);
+      const mask = BigInt64Array.from({ length: 2 * width }, (_, i) => (i < pad ? 0n : 1n));
+      const pos = BigInt64Array.from({ length: 2 * width }, (_, i) => (i < pad ? 1n : i < width ? BigInt(i - pad) : BigInt(i - width)));
+      const out = await inChunks.forward({ inputsEmbeds: embeds, batch: 2, seq: width, attentionMask: mask, positionIds: pos, past: null, lastLogitsOnly: false });
+      expect(maxDiff(out.logits.subarray(pad * vocab, width * vocab), await full(lm, short))).toBeLessThan(1e-4);
+      expect(maxDiff(out.logits.subarray(width * vocab), await full(lm, ids))).toBeLessThan(1e-4);
+    });
+
+    it('returns attention rows of queries in the order asked, across chunks', async () => {
+      const { lm, weights } = await model;
+      const inChunks = await chunked;
+      const { numHeads: heads } = lm.config.text;
+      const seq = ids.length;
+      const queries = [seq - 1, 2, 7, 3];
+      const got = await inChunks.attention(lm.embed(ids), seq, [1, 0], queries);
+      const naive = naiveForward(lm.config, weights, naiveEmbed(lm.config, weights, ids), seq, { attention: true });
+      for (const [i, layer] of [1, 0].entries()) {
+        for (let h = 0; h < heads; h++) {
+          queries.forEach((q, r) => {
+            const row = got.probs[i].subarray((h * queries.length + r) * seq, (h * queries.length + r + 1) * seq);
+            expect(maxDiff(row, naive.attentions[layer].subarray((h * seq + q) * seq, (h * seq + q + 1) * seq))).toBeLessThan(1e-5);
+          });
+        }
+      }
+      expect(maxDiff(got.lastLogits, naive.logits.subarray((seq - 1) * lm.config.text.vocabSize))).toBeLessThan(5e-5);
+    });
+  });
+
   it('stacks caches of prompts prefilled alone, left-padded, into a batch whose next step is each prompt\'s own', async () => {
     const { lm } = await model;
     const vocab = lm.config.text.vocabSize;
     const prompts = [[9, 30, 31, 60], ids];
     const alone: KvCache[] = [];
-    for (const p of prompts) alone.push((await lm.forward({ inputsEmbeds: await lm.embed(p), batch: 1, seq: p.length, attentionMask: ones(p.length), positionIds: positions(0, p.length), past: null, lastLogitsOnly: true })).present);
+    for (const p of prompts) alone.push((await lm.forward({ inputsEmbeds: lm.embed(p), batch: 1, seq: p.length, attentionMask: ones(p.length), positionIds: positions(0, p.length), past: null, lastLogitsOnly: true })).present);
     const width = ids.length;
     const stacked = stackCachesLeftPadded(alone, width);
     const [, kv, , d] = stacked.layers[0].key.dims;
@@ -127,7 +186,7 @@ describe.each(fixtureArchs)('%s language model', (arch) => {
     }
     const mask = BigInt64Array.from({ length: 2 * (width + 1) }, (_, i) => (i < pad ? 0n : 1n));
     const step = await lm.forward({
-      inputsEmbeds: await lm.embed([77, 78]), batch: 2, seq: 1, attentionMask: mask,
+      inputsEmbeds: lm.embed([77, 78]), batch: 2, seq: 1, attentionMask: mask,
       positionIds: BigInt64Array.from(prompts, (p) => BigInt(p.length)), past: stacked, lastLogitsOnly: true,
     });
     expect(maxDiff(step.logits.subarray(0, vocab), (await full(lm, [...prompts[0], 77])).subarray(prompts[0].length * vocab))).toBeLessThan(1e-4);
@@ -141,42 +200,42 @@ describe.each(fixtureArchs)('%s language model', (arch) => {
     const tokenId = (lm.config as Idefics3Config | LlavaOnevisionConfig).imageTokenId;
     const prompt = [5, tokenId, tokenId, 17, tokenId, 42];
     const features = Float32Array.from({ length: 3 * hidden }, (_, i) => 100 + i);
-    const plain = await lm.embed(prompt);
-    const mixed = await lm.embed(prompt, { tokenId, features });
+    const plain = lm.embed(prompt);
+    const mixed = lm.embed(prompt, { tokenId, features });
     prompt.forEach((id, t) => {
       const row = mixed.subarray(t * hidden, (t + 1) * hidden);
       const slot = prompt.slice(0, t).filter((p) => p === tokenId).length;
       expect(row).toEqual(id === tokenId ? features.subarray(slot * hidden, (slot + 1) * hidden) : plain.subarray(t * hidden, (t + 1) * hidden));
     });
-    await expect(lm.embed(prompt, { tokenId, features: features.subarray(0, 2 * hidden) })).rejects.toThrow(/3 tokens of id .*, 2 feature rows/);
+    expect(() => lm.embed(prompt, { tokenId, features: features.subarray(0, 2 * hidden) })).toThrow(/3 tokens of id .*, 2 feature rows/);
     // The message names the field the vocabulary comes from, in its file, and where the id stood.
     const vocab = lm.config.text.vocabSize;
-    await expect(lm.embed([3, vocab])).rejects.toThrow(`token id ${vocab} (position 1 of the 2 input ids) is outside the vocabulary of ${vocab}, ${lm.config.file} text_config.vocab_size`);
+    expect(() => lm.embed([3, vocab])).toThrow(`token id ${vocab} (position 1 of the 2 input ids) is outside the vocabulary of ${vocab}, ${lm.config.file} text_config.vocab_size`);
   });
 
   it('returns per-layer attention probabilities of the naive forward', async () => {
     const { lm, weights } = await model;
     const { numHeads: heads } = lm.config.text;
     const seq = ids.length;
-    const { probs } = await lm.attention(await lm.embed(ids), seq, [1]);
+    const { probs } = await lm.attention(lm.embed(ids), seq, [1]);
     const naive = naiveForward(lm.config, weights, naiveEmbed(lm.config, weights, ids), seq, { attention: true });
     expect(probs).toHaveLength(1);
     expect(probs[0]).toHaveLength(heads * seq * seq);
     expect(maxDiff(probs[0], naive.attentions[1])).toBeLessThan(1e-5);
     // Asked for some queries, only their rows come back: [heads, queries, seq].
     const queries = [seq - 1, 2];
-    const rows = await lm.attention(await lm.embed(ids), seq, [1, 0], queries);
+    const rows = await lm.attention(lm.embed(ids), seq, [1, 0], queries);
     expect(rows.probs.map((p) => p.length)).toEqual([heads * 2 * seq, heads * 2 * seq]);
     for (const [i, layer] of [1, 0].entries()) {
       for (let h = 0; h < heads; h++) {
         queries.forEach((q, r) => expect(maxDiff(rows.probs[i].subarray((h * 2 + r) * seq, (h * 2 + r + 1) * seq), naive.attentions[layer].subarray((h * seq + q) * seq, (h * seq + q + 1) * seq))).toBeLessThan(1e-5));
       }
     }
-    await expect(lm.attention(await lm.embed(ids), seq, [1], [seq])).rejects.toThrow(/query position 11 is outside the 11 positions/);
-    await expect(lm.attention(await lm.embed(ids), seq, [lm.config.text.numLayers])).rejects.toThrow(/out of range/);
+    await expect(lm.attention(lm.embed(ids), seq, [1], [seq])).rejects.toThrow(/query position 11 is outside the 11 positions/);
+    await expect(lm.attention(lm.embed(ids), seq, [lm.config.text.numLayers])).rejects.toThrow(/out of range/);
   });
 
-  it('takes its embedding rows from the model\'s one shared array, which graphs built later get too', async () => {
+  it('takes its embedding rows from the model\'s one shared array while one lives, which graphs built later get too', async () => {
     const { lm, weights } = await model;
     const name = [...weights.shapes.keys()].find((n) => n.endsWith('embed_tokens.weight'))!;
     const table = weights.shared(name, 'stored');
@@ -184,12 +243,12 @@ describe.each(fixtureArchs)('%s language model', (arch) => {
     const hidden = lm.hiddenSize;
     const row = table.slice(7 * hidden, 8 * hidden);
     try {
-      table.fill(0.25, 7 * hidden, 8 * hidden); // seen by the embedding session: it reads, not copies, the array
-      expect(Array.from(await lm.embed([7]))).toEqual(new Array(hidden).fill(0.25));
+      table.fill(0.25, 7 * hidden, 8 * hidden); // seen by the lookup: it reads the live array, not the file
+      expect(Array.from(lm.embed([7]))).toEqual(new Array(hidden).fill(0.25));
     } finally {
       table.set(row, 7 * hidden);
     }
-    expect(await lm.embed([7])).toEqual(row);
+    expect(lm.embed([7])).toEqual(row);
     const q = name.replace('embed_tokens.weight', 'layers.0.self_attn.q_proj.weight');
     const [out, inF] = weights.shapes.get(q)!;
     const matmul = weights.shared(q, 'matmul');
@@ -205,10 +264,11 @@ describe.each(fixtureArchs)('%s language model', (arch) => {
 });
 
 describe('LanguageModel sessions', () => {
-  it('are built lazily, once each: the embeddings, and one decoder for decoding, full logits and attention', async () => {
+  it('are built lazily, once: no session for the embeddings, one decoder for decoding, full logits and attention', async () => {
     const create = vi.spyOn(Session, 'create');
     const { lm } = await tiny('idefics3');
-    expect(create.mock.calls.map((c) => c[1].graphName)).toEqual(['embed_tokens']);
+    lm.embed([1, 2, 3]);
+    expect(create).not.toHaveBeenCalled();
     const run = (lastLogitsOnly: boolean) => lm.forward({ inputsEmbeds: new Float32Array(lm.config.text.hiddenSize), batch: 1, seq: 1, attentionMask: ones(1), positionIds: positions(0, 1), past: null, lastLogitsOnly });
     await Promise.all([run(true), run(true)]);
     await run(true);
@@ -216,7 +276,7 @@ describe('LanguageModel sessions', () => {
     await lm.attention(new Float32Array(lm.config.text.hiddenSize), 1, [0]);
     await lm.attention(new Float32Array(lm.config.text.hiddenSize), 1, [0]);
     await lm.attention(new Float32Array(lm.config.text.hiddenSize), 1, [1]);
-    expect(create.mock.calls.map((c) => c[1].graphName)).toEqual(['embed_tokens', 'decoder']);
+    expect(create.mock.calls.map((c) => c[1].graphName)).toEqual(['decoder']);
     create.mockRestore();
   });
 });

@@ -1,14 +1,15 @@
-// The text side of a loaded model as ONNX Runtime sessions: token embeddings (with a prompt's
-// visual feature rows spliced in, as modeling_llava_onevision.py / modeling_idefics3.py
-// masked_scatter them over the image or video tokens) and the decoder with its KV cache. One decoder
-// session serves decoding, full logits and attention maps (the rows it computes are inputs:
-// decoder.ts rowsAtRunTime). Every session, and training's graphs, read the model's one copy of the
-// weights (ModelWeights.shared, graph/session.ts). Where memory goes and why: docs/engine.md, memory.
+// The text side of a loaded model: token embeddings (looked up on the host, rows of the checkpoint's
+// table, with a prompt's visual feature rows spliced in, as modeling_llava_onevision.py /
+// modeling_idefics3.py masked_scatter them over the image or video tokens) and the decoder session
+// with its KV cache. One decoder session serves decoding, full logits and attention maps (the rows
+// it computes are inputs: decoder.ts rowsAtRunTime), and a long step runs in chunks over the growing
+// cache. The decoder reads the model's one copy of the weights (ModelWeights.shared,
+// graph/session.ts). Where memory goes and why: docs/engine.md, memory.
 import * as ort from 'onnxruntime-node';
 import { ApiError } from '../../../shared/errors';
 import { Session, type SessionOptions } from '../graph/session';
 import type { ModelConfig } from './config';
-import { attentionRows, buildDecoderGraph, buildEmbeddingGraph, LOGITS_POSITIONS, pastName, presentName, QUERY_POSITIONS, queryStatesName } from './decoder';
+import { attentionRows, buildDecoderGraph, embeddingName, LOGITS_POSITIONS, pastName, presentName, QUERY_POSITIONS, queryStatesName } from './decoder';
 import type { ModelWeights } from './weights';
 
 /** Rotated keys and values of every layer ([batch, kvHeads, length, headDim] ORT tensors). */
@@ -67,19 +68,30 @@ export function stackCachesLeftPadded(caches: readonly KvCache[], length: number
   return { layers, batch: caches.length, length };
 }
 
+/** Positions one decoder run takes at most by default: a longer step (a prompt's prefill) runs in
+ *  chunks over the growing cache, so its attention scores are [heads, chunk, total], not
+ *  [heads, seq, seq], and its other activations a chunk's. */
+export const PREFILL_CHUNK = 256;
+
+export interface LanguageModelOptions extends Omit<SessionOptions, 'graphName'> {
+  /** Positions per decoder run (default PREFILL_CHUNK). */
+  prefillChunk?: number;
+}
+
 export class LanguageModel {
   private decoder: Promise<Session> | null = null;
+  private readonly sessionOptions: Omit<SessionOptions, 'graphName'>;
+  private readonly chunk: number;
 
-  private constructor(
+  constructor(
     readonly config: ModelConfig,
     private readonly weights: ModelWeights,
-    private readonly options: Omit<SessionOptions, 'graphName'>,
-    private readonly embedding: Session,
-  ) {}
-
-  static async create(config: ModelConfig, weights: ModelWeights, options: Omit<SessionOptions, 'graphName'> = {}): Promise<LanguageModel> {
-    const embedding = await Session.create(buildEmbeddingGraph(config, weights), { ...options, graphName: 'embed_tokens' });
-    return new LanguageModel(config, weights, options, embedding);
+    options: LanguageModelOptions = {},
+  ) {
+    const { prefillChunk = PREFILL_CHUNK, ...sessionOptions } = options;
+    if (!(Number.isInteger(prefillChunk) && prefillChunk > 0)) throw new Error(`prefillChunk must be a whole number of positions above 0, got ${prefillChunk}`);
+    this.chunk = prefillChunk;
+    this.sessionOptions = sessionOptions;
   }
 
   get hiddenSize(): number {
@@ -90,7 +102,7 @@ export class LanguageModel {
    * Token embeddings [ids.length, hidden]; with `visual`, the rows of tokens equal to `tokenId` are
    * replaced, in order, by the rows of `features` [n, hidden].
    */
-  async embed(inputIds: readonly number[], visual?: { tokenId: number; features: Float32Array }): Promise<Float32Array> {
+  embed(inputIds: readonly number[], visual?: { tokenId: number; features: Float32Array }): Float32Array {
     const { vocabSize } = this.config.text;
     const hidden = this.hiddenSize;
     const at = inputIds.findIndex((id) => !(Number.isInteger(id) && id >= 0 && id < vocabSize));
@@ -98,10 +110,7 @@ export class LanguageModel {
       const { file } = this.config;
       throw new ApiError('bad_input', `token id ${inputIds[at]} (position ${at} of the ${inputIds.length} input ids) is outside the vocabulary of ${vocabSize}, ${file} text_config.vocab_size: the ids come from another tokenizer than the folder's tokenizer.json`, { file, key: 'text_config.vocab_size' });
     }
-    const out = await this.embedding.run({
-      input_ids: new ort.Tensor('int64', BigInt64Array.from(inputIds, (id) => BigInt(id)), [1, inputIds.length]),
-    });
-    const embeds = out.inputs_embeds.data as Float32Array;
+    const embeds = this.weights.rows(embeddingName(this.config), inputIds);
     if (visual === undefined) return embeds;
     const { tokenId, features } = visual;
     if (features.length % hidden !== 0) throw new Error(`visual features of ${features.length} values are not rows of the hidden size ${hidden}`);
@@ -118,8 +127,7 @@ export class LanguageModel {
   async forward(step: ForwardStep): Promise<{ logits: Float32Array; present: KvCache }> {
     const t = this.config.text;
     const { batch, seq, past } = step;
-    const pastLength = past?.length ?? 0;
-    const total = pastLength + seq;
+    const total = (past?.length ?? 0) + seq;
     const expect = (what: string, got: number, want: number) => {
       if (got !== want) throw new Error(`forward: ${what} has ${got} values, expected ${want}`);
     };
@@ -129,10 +137,8 @@ export class LanguageModel {
     if (past !== null && past.batch !== batch) throw new Error(`forward: the cache holds ${past.batch} rows, the step ${batch}`);
 
     const rows = step.lastLogitsOnly ? [seq - 1] : Array.from({ length: seq }, (_, i) => i);
-    const presents = Array.from({ length: t.numLayers }, (_, l) => [presentName(l, 'key'), presentName(l, 'value')]).flat();
-    const out = await this.run(step, rows, [], ['logits', ...presents]);
-    const layers = Array.from({ length: t.numLayers }, (_, l) => ({ key: out[presentName(l, 'key')], value: out[presentName(l, 'value')] }));
-    return { logits: out.logits.data as Float32Array, present: { layers, batch, length: total } };
+    const { logits, present } = await this.run(step, rows, [], []);
+    return { logits, present };
   }
 
   /**
@@ -155,19 +161,17 @@ export class LanguageModel {
       attentionMask: new BigInt64Array(seq).fill(1n),
       positionIds: BigInt64Array.from({ length: seq }, (_, i) => BigInt(i)),
     };
-    const out = await this.run(step, [seq - 1], rows, ['logits', ...layers.flatMap((l) => [queryStatesName(l), presentName(l, 'key')])]);
+    const out = await this.run(step, [seq - 1], rows, layers);
     const dims = { heads: t.numHeads, kvHeads: t.numKvHeads, headDim: t.headDim, total: seq };
-    const probs = layers.map((l) => attentionRows(out[queryStatesName(l)].data as Float32Array, out[presentName(l, 'key')].data as Float32Array, rows, dims));
-    return { probs, lastLogits: out.logits.data as Float32Array };
+    const probs = layers.map((l, i) => attentionRows(out.queryStates[i], out.present.layers[l].key.data as Float32Array, rows, dims));
+    return { probs, lastLogits: out.logits };
   }
 
   async release(): Promise<void> {
     await this.releaseDecoder();
-    await this.embedding.release();
   }
 
-  /** Releases the decoder session and the memory its runs keep (ORT's arena); the next forward builds
-   *  it again. The embedding session stays. */
+  /** Releases the decoder session and the memory its runs keep (ORT's arena); the next forward builds it again. */
   async releaseDecoder(): Promise<void> {
     const pending = this.decoder;
     this.decoder = null;
@@ -175,29 +179,68 @@ export class LanguageModel {
     await Promise.all(settled.flatMap((s) => (s.status === 'fulfilled' ? [s.value.release()] : [])));
   }
 
-  /** One run of the decoder session: logits at `logitsRows`, the query states of `queries` (none: empty), the outputs in `fetches`. */
+  /**
+   * A step through the decoder session in runs of at most `chunk` positions, each over the cache the
+   * one before left: the logits at `logitsRows` ([batch, rows, vocab], in the order asked), the
+   * cache, and the query states at `queries` of each of `queryLayers` ([batch, heads, queries,
+   * headDim]). The same numbers as one run: each position attends to the same keys either way.
+   */
   private async run(
     step: Pick<ForwardStep, 'inputsEmbeds' | 'batch' | 'seq' | 'attentionMask' | 'positionIds' | 'past'>,
-    logitsRows: readonly number[], queries: readonly number[], fetches: readonly string[],
-  ): Promise<Record<string, ort.Tensor>> {
+    logitsRows: readonly number[], queries: readonly number[], queryLayers: readonly number[],
+  ): Promise<{ logits: Float32Array; present: KvCache; queryStates: Float32Array[] }> {
     const t = this.config.text;
-    const { batch, seq, past } = step;
-    const total = (past?.length ?? 0) + seq;
+    const { batch, seq } = step;
+    const pastLength = step.past?.length ?? 0;
+    if (seq < 1) throw new Error('a decoder step needs at least one position');
+    const h = t.hiddenSize;
     const index = (xs: readonly number[]) => new ort.Tensor('int64', BigInt64Array.from(xs, (x) => BigInt(x)), [xs.length]);
-    const feeds: Record<string, ort.Tensor> = {
-      inputs_embeds: new ort.Tensor('float32', step.inputsEmbeds, [batch, seq, t.hiddenSize]),
-      attention_mask: new ort.Tensor('int64', step.attentionMask, [batch, total]),
-      position_ids: new ort.Tensor('int64', step.positionIds, [batch, seq]),
-      [LOGITS_POSITIONS]: index(logitsRows),
-      [QUERY_POSITIONS]: index(queries),
-    };
-    // A first step feeds an empty cache (a 0 past dim), so one graph serves prefill and decoding.
-    const empty = new ort.Tensor('float32', new Float32Array(0), [batch, t.numKvHeads, 0, t.headDim]);
-    for (let l = 0; l < t.numLayers; l++) {
-      feeds[pastName(l, 'key')] = past?.layers[l].key ?? empty;
-      feeds[pastName(l, 'value')] = past?.layers[l].value ?? empty;
+    const presents = Array.from({ length: t.numLayers }, (_, l) => [presentName(l, 'key'), presentName(l, 'value')]).flat();
+    const fetches = ['logits', ...presents, ...queryLayers.map((l) => queryStatesName(l))];
+    const session = await this.session();
+    // Where each asked row lands: [chunk, its place among that chunk's rows].
+    const logitsAt: [number, number][] = [];
+    const queriesAt: [number, number][] = [];
+    const logitsParts: ort.Tensor[] = [];
+    const queryParts: ort.Tensor[][] = [];
+    let past = step.past;
+    for (let from = 0, c = 0; from < seq; from += this.chunk, c++) {
+      const to = Math.min(seq, from + this.chunk);
+      const n = to - from;
+      const inChunk = (xs: readonly number[], at: [number, number][]) => {
+        const local: number[] = [];
+        xs.forEach((x, i) => {
+          if (x < from || x >= to) return;
+          at[i] = [c, local.length];
+          local.push(x - from);
+        });
+        return local;
+      };
+      const seen = pastLength + to;
+      const feeds: Record<string, ort.Tensor> = {
+        inputs_embeds: new ort.Tensor('float32', columns(step.inputsEmbeds, batch, h, from, to), [batch, n, h]),
+        attention_mask: new ort.Tensor('int64', columns(step.attentionMask, batch, 1, 0, seen), [batch, seen]),
+        position_ids: new ort.Tensor('int64', columns(step.positionIds, batch, 1, from, to), [batch, n]),
+        // The head takes at least one row (a chunk that owes none computes its last, unused).
+        [LOGITS_POSITIONS]: index(nonEmpty(inChunk(logitsRows, logitsAt), n - 1)),
+        [QUERY_POSITIONS]: index(inChunk(queries, queriesAt)),
+      };
+      // A first step feeds an empty cache (a 0 past dim), so one graph serves prefill and decoding.
+      const empty = new ort.Tensor('float32', new Float32Array(0), [batch, t.numKvHeads, 0, t.headDim]);
+      for (let l = 0; l < t.numLayers; l++) {
+        feeds[pastName(l, 'key')] = past?.layers[l].key ?? empty;
+        feeds[pastName(l, 'value')] = past?.layers[l].value ?? empty;
+      }
+      const out = await session.run(feeds, fetches);
+      logitsParts.push(out.logits);
+      queryParts.push(queryLayers.map((l) => out[queryStatesName(l)]));
+      past = { layers: Array.from({ length: t.numLayers }, (_, l) => ({ key: out[presentName(l, 'key')], value: out[presentName(l, 'value')] })), batch, length: seen };
     }
-    return (await this.session()).run(feeds, fetches);
+    return {
+      logits: assembleAlong(logitsParts, 1, logitsAt),
+      present: past!,
+      queryStates: queryLayers.map((_, i) => assembleAlong(queryParts.map((parts) => parts[i]), 2, queriesAt)),
+    };
   }
 
   /** The decoder session, built on first use; concurrent first uses share one build, and a failed build is not kept. */
@@ -205,7 +248,7 @@ export class LanguageModel {
     if (this.decoder === null) {
       const pending = Promise.resolve().then(() => Session.create(
         buildDecoderGraph(this.config, this.weights, { kvCache: true, rowsAtRunTime: true }),
-        { ...this.options, graphName: 'decoder' },
+        { ...this.sessionOptions, graphName: 'decoder' },
       ));
       pending.catch(() => {
         if (this.decoder === pending) this.decoder = null;
@@ -214,4 +257,34 @@ export class LanguageModel {
     }
     return this.decoder;
   }
+}
+
+const nonEmpty = (xs: number[], otherwise: number): number[] => (xs.length > 0 ? xs : [otherwise]);
+
+/** Positions `begin` to `end` of each of `rows` rows of `width` values a position. */
+function columns(all: Float32Array, rows: number, width: number, begin: number, end: number): Float32Array;
+function columns(all: BigInt64Array, rows: number, width: number, begin: number, end: number): BigInt64Array;
+function columns(all: Float32Array | BigInt64Array, rows: number, width: number, begin: number, end: number): Float32Array | BigInt64Array {
+  if (rows === 1) return all.subarray(begin * width, end * width);
+  const stride = all.length / rows;
+  const size = (end - begin) * width;
+  const out = all instanceof Float32Array ? new Float32Array(rows * size) : new BigInt64Array(rows * size);
+  for (let r = 0; r < rows; r++) (out as Float32Array).set(all.subarray(r * stride + begin * width, r * stride + end * width) as Float32Array, r * size);
+  return out;
+}
+
+/** Float32 tensors alike but in `axis`, assembled along it: entry i is entry j of part p, for picks[i] = [p, j]. */
+function assembleAlong(parts: readonly ort.Tensor[], axis: number, picks: readonly (readonly [number, number])[]): Float32Array {
+  const dims = parts[0].dims;
+  const outer = dims.slice(0, axis).reduce((a, d) => a * d, 1);
+  const inner = dims.slice(axis + 1).reduce((a, d) => a * d, 1);
+  const out = new Float32Array(outer * picks.length * inner);
+  for (let o = 0; o < outer; o++) {
+    picks.forEach(([p, j], i) => {
+      const part = parts[p];
+      const from = (o * part.dims[axis] + j) * inner;
+      out.set((part.data as Float32Array).subarray(from, from + inner), (o * picks.length + i) * inner);
+    });
+  }
+  return out;
 }

@@ -130,7 +130,7 @@ export class VideoLanguageModel {
   static async load(dir: string, options: Omit<SessionOptions, 'graphName'> = {}): Promise<VideoLanguageModel> {
     const { config, tokenizer, preprocessor, weights } = VideoLanguageModel.open(dir);
     try {
-      const lm = await LanguageModel.create(config, weights, options);
+      const lm = new LanguageModel(config, weights, options);
       return new VideoLanguageModel(dir, config, tokenizer, preprocessor, weights, lm, options);
     } catch (err) {
       weights.close();
@@ -196,7 +196,7 @@ export class VideoLanguageModel {
     const { inputIds, visual } = this.request(input);
     const seq = inputIds.length;
     const { logits } = await this.lm.forward({
-      inputsEmbeds: await this.lm.embed(inputIds, visual),
+      inputsEmbeds: this.lm.embed(inputIds, visual),
       batch: 1,
       seq,
       attentionMask: new BigInt64Array(seq).fill(1n),
@@ -227,7 +227,7 @@ export class VideoLanguageModel {
     const chosen = layers ?? Array.from({ length: n - Math.floor(n / 2) }, (_, i) => Math.floor(n / 2) + i);
     const { inputIds, visual } = this.request(input);
     // Only the queries' rows leave the graph: [heads, queries, seq] per layer, not [heads, seq, seq].
-    const { probs, lastLogits } = await this.lm.attention(await this.lm.embed(inputIds, visual), seq, chosen, queryPositions);
+    const { probs, lastLogits } = await this.lm.attention(this.lm.embed(inputIds, visual), seq, chosen, queryPositions);
     const perKey = attentionOverKeys(probs, this.config.text.numHeads, seq, queryPositions.map((_, i) => i));
     const { maps, visualShare } = foldVisual(perKey, prompt.layout);
     return { attention: { maps, rows: prompt.layout.rows, cols: prompt.layout.cols, visualShare }, lastLogits };

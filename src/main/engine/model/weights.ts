@@ -30,20 +30,42 @@ export interface ModelWeights {
    * feeds it rather than copying it). Never write to it.
    */
   shared(name: string, layout: GraphLayout): Float32Array;
+  /**
+   * Float32 rows `ids` of a matrix [rows, ...] as stored, [ids.length, rest] (a fresh array): from
+   * the shared array while one lives, else read from the checkpoint, only those rows: how token
+   * embeddings are looked up without a whole float32 table.
+   */
+  rows(name: string, ids: readonly number[]): Float32Array;
   shapes: WeightShapes;
   close(): void;
 }
 
+/** How ModelWeights reads a checkpoint: fresh float32 values of a weight by canonical name, and of chosen rows of one. */
+export interface WeightReader {
+  read(name: string): Float32Array;
+  readRows(name: string, ids: readonly number[]): Float32Array;
+  close(): void;
+}
+
 /**
- * ModelWeights over `read` (fresh float32 values by canonical name). `shared` keeps only weak
- * references: an array lives while a session or graph holds it, and a later graph reads it again
- * when none does (an accelerator's sessions copy their weights to the device and drop the arrays).
+ * ModelWeights over `reader`. `shared` keeps only weak references: an array lives while a session or
+ * graph holds it, and a later graph reads it again when none does (an accelerator's sessions copy
+ * their weights to the device and drop the arrays).
  */
-export function modelWeights(shapes: WeightShapes, read: (name: string) => Float32Array, close: () => void): ModelWeights {
+export function modelWeights(shapes: WeightShapes, reader: WeightReader): ModelWeights {
   const held = new Map<string, WeakRef<Float32Array>>();
+  const read = (name: string) => reader.read(name);
   return {
     shapes,
     get: read,
+    rows(name, ids) {
+      const live = held.get(`stored:${name}`)?.deref();
+      if (live === undefined) return reader.readRows(name, ids);
+      const width = live.length / shapes.get(name)![0];
+      const out = new Float32Array(ids.length * width);
+      ids.forEach((id, i) => out.set(live.subarray(id * width, (id + 1) * width), i * width));
+      return out;
+    },
     shared(name, layout) {
       const key = `${layout}:${name}`;
       const live = held.get(key)?.deref();
@@ -57,7 +79,7 @@ export function modelWeights(shapes: WeightShapes, read: (name: string) => Float
     },
     close() {
       held.clear();
-      close();
+      reader.close();
     },
   };
 }
@@ -132,11 +154,16 @@ export function openWeights(dir: string, config: ModelConfig): ModelWeights {
       const more = unexpected.length > 1 ? ` and ${unexpected.length - 1} more` : '';
       throw bad(`weight "${unexpected[0]}"${more} is not part of the model config.json describes (${config.file}): the weights are of another architecture or size, or config.json leaves out a key that adds them`, unexpected[0]);
     }
-    return modelWeights(shapes, (name) => {
+    const storedName = (name: string) => {
       const stored = byCanonical.get(name);
       if (!stored || !shapes.has(name)) throw new Error(`${dir}: no weight "${name}"`);
-      return source.readAsFloat32(stored);
-    }, () => source.close());
+      return stored;
+    };
+    return modelWeights(shapes, {
+      read: (name) => source.readAsFloat32(storedName(name)),
+      readRows: (name, ids) => source.readRowsAsFloat32(storedName(name), ids),
+      close: () => source.close(),
+    });
   } catch (err) {
     source.close();
     throw err;

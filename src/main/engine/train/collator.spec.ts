@@ -9,7 +9,7 @@ import type { TrainExample } from './train-config';
 
 const model = {
   config: { arch: 'idefics3', text: { hiddenSize: 2 } } as ModelConfig,
-  lm: { embed: async (ids: readonly number[]) => Float32Array.from(ids.flatMap((id) => [id, -id])) } as unknown as LanguageModel,
+  lm: { embed: (ids: readonly number[]) => Float32Array.from(ids.flatMap((id) => [id, -id])) } as unknown as LanguageModel,
 };
 const examples: TrainExample[] = [
   { prompt: [1, 2], chosen: [3, 9], rejected: [4, 5, 9] },

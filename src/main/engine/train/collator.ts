@@ -98,7 +98,7 @@ export class PreferenceCollator {
       if (!trained.embeddings) {
         // The embedding session splices the features in itself; zeros where the projector's rows go.
         const spliced = visual && trained.projector ? { tokenId: visual.tokenId, features: new Float32Array(visual.features.length) } : visual;
-        embeds.set(await this.model.lm.embed(ids[r], spliced), r * seq * h);
+        embeds.set(this.model.lm.embed(ids[r], spliced), r * seq * h);
       }
       if (visual === undefined || !(trained.projector || trained.embeddings)) continue;
       let slot = videos.indexOf(example);

@@ -31,7 +31,7 @@ interface Loaded { dir: string; config: ModelConfig; weights: ModelWeights; lm: 
 async function load(dir: string): Promise<Loaded> {
   const config = readModelConfig(dir);
   const weights = openWeights(dir, config);
-  return { dir, config, weights, lm: await LanguageModel.create(config, weights), tok: ModelTokenizer.load(dir) };
+  return { dir, config, weights, lm: new LanguageModel(config, weights), tok: ModelTokenizer.load(dir) };
 }
 
 let root: string;
