@@ -153,7 +153,8 @@ async function generateBatch(
   prompts.forEach((p, i) => mask.fill(1n, (i + 1) * longest - requests[p].inputIds.length, (i + 1) * longest));
   const promptRow = rows.map((r) => prompts.indexOf(r.request));
   // One copy: each row gets its prompt's cache, left-padded, in row order.
-  let cache: KvCache = stackCachesLeftPadded(promptRow.map((i) => prefills[i].present), longest);
+  // Room for every token the rows may add, so the decode steps write into the cache where it lies.
+  let cache: KvCache = stackCachesLeftPadded(promptRow.map((i) => prefills[i].present), longest, longest + options.maxNewTokens);
   let rowMask = promptRow.map((i) => mask.subarray(i * longest, (i + 1) * longest));
   let active = rows;
   let logitsOf = (k: number) => prefills[promptRow[k]].logits;

@@ -76,11 +76,11 @@ describe.each(fixtureArchs)('%s decoder graph', (arch) => {
       ['inputs_embeds', 'float32', ['batch', 'seq', t.hiddenSize]],
       ['attention_mask', 'int64', ['batch', 'total']],
       ['position_ids', 'int64', ['batch', 'seq']],
-      ...Array.from({ length: t.numLayers }, (_, l) => ['key', 'value'].map((k) => [`past_key_values.${l}.${k}`, 'float32', ['batch', t.numKvHeads, 'past', t.headDim]])).flat(),
+      ...Array.from({ length: t.numLayers }, (_, l) => ['key', 'value'].map((k) => [`past_key_values.${l}.${k}`, 'float32', ['batch', t.numKvHeads, 'capacity', t.headDim]])).flat(),
     ]);
     expect(g.outputs.map((o) => [o.name, o.shape])).toEqual([
       ['logits', ['batch', 'seq', t.vocabSize]],
-      ...Array.from({ length: t.numLayers }, (_, l) => ['key', 'value'].map((k) => [`present.${l}.${k}`, ['batch', t.numKvHeads, 'total', t.headDim]])).flat(),
+      ...Array.from({ length: t.numLayers }, (_, l) => ['key', 'value'].map((k) => [`present.${l}.${k}`, ['batch', t.numKvHeads, 'seq', t.headDim]])).flat(),
     ]);
     expect(g.initializers.get(`${prefix}layers.0.self_attn.q_proj.weight`)?.dims).toEqual([t.numHeads * t.headDim, t.hiddenSize]);
     expect(g.initializers.get(`${prefix}layers.1.mlp.down_proj.weight`)?.dims).toEqual([t.hiddenSize, t.intermediateSize]);

@@ -40,14 +40,15 @@ export interface DecoderIo {
   attentionMask: Value;
   /** int64 [batch, seq]: RoPE positions. */
   positionIds: Value;
-  /** Per layer, rotated keys and values of earlier steps: [batch, kvHeads, past, headDim]. */
+  /** Per layer, the cache of rotated keys and values of earlier steps: [batch, kvHeads, capacity, headDim], its
+   *  slots' use in attentionMask (which then is [batch, capacity + seq]). */
   past?: readonly { key: Value; value: Value }[];
 }
 
 export interface DecoderOutputs {
   /** [batch, seq or rows, vocab]. */
   logits: Value;
-  /** Per layer, past and this step's keys/values: [batch, kvHeads, past + seq, headDim]. */
+  /** Per layer, this step's rotated keys and values: [batch, kvHeads, seq, headDim] (the caller puts them into its cache). */
   present: { key: Value; value: Value }[];
   /** Per layer with queryPositions (else empty), the rotated queries at those positions [batch, heads, queries, headDim]. */
   queryStates: Value[];
@@ -152,15 +153,36 @@ function attention(
   const v = splitHeads(b, b.scope('v_proj', () => linear(b, x, w.v)), t.numKvHeads, t.headDim);
   const q = b.scope('q_rotary', () => applyRotary(b, qHeads, cos, sin));
   const k = b.scope('k_rotary', () => applyRotary(b, kHeads, cos, sin));
-  const key = ctx.past === undefined ? k : b.scope('key_cache', () => b.concat([ctx.past!.key, k], 2));
-  const value = ctx.past === undefined ? v : b.scope('value_cache', () => b.concat([ctx.past!.value, v], 2));
+  const past = ctx.past;
   const out = b.scope('sdpa', () => {
+    if (past !== undefined) return cachedAttention(b, q, { key: k, value: v }, past, ctx.mask, t);
     const nRep = t.numHeads / t.numKvHeads;
-    const scores = b.mul(b.matmul(q, b.transpose(repeatKv(b, key, nRep), [0, 1, 3, 2])), t.headDim ** -0.5);
-    return b.matmul(b.softmax(b.add(scores, ctx.mask), -1), repeatKv(b, value, nRep));
+    const scores = b.mul(b.matmul(q, b.transpose(repeatKv(b, k, nRep), [0, 1, 3, 2])), t.headDim ** -0.5);
+    return b.matmul(b.softmax(b.add(scores, ctx.mask), -1), repeatKv(b, v, nRep));
   });
   const merged = b.reshape(b.transpose(out, [0, 2, 1, 3]), [0, 0, t.numHeads * t.headDim]);
-  return { out: b.scope('o_proj', () => linear(b, merged, w.o)), present: { key, value }, query: q };
+  return { out: b.scope('o_proj', () => linear(b, merged, w.o)), present: { key: k, value: v }, query: q };
+}
+
+/**
+ * Attention over the cache's slots and this step's keys without joining them: the scores against
+ * each are concatenated (small), and the output is the sum of the two weighted parts, so the cache
+ * [batch, kvHeads, capacity, headDim] is read where it lies, never copied, concatenated or repeated
+ * per query head (query heads are grouped by the KV head they read, h / nRep, as repeat_kv pairs
+ * them). Slots the step does not use are hidden by the mask. [batch, heads, seq, headDim].
+ */
+function cachedAttention(
+  b: GraphBuilder, q: Value, step: { key: Value; value: Value }, past: { key: Value; value: Value }, mask: Value, t: DecoderConfig,
+): Value {
+  const d = t.headDim;
+  const byKvHead = (x: Value) => b.reshape(x, [0, t.numKvHeads, -1, 0]);
+  const grouped = byKvHead(q);
+  const keysT = (keys: Value) => b.transpose(keys, [0, 1, 3, 2]);
+  const scores = b.concat([b.matmul(grouped, keysT(past.key)), b.matmul(grouped, keysT(step.key))], 3);
+  const probs = b.softmax(b.add(b.reshape(b.mul(scores, d ** -0.5), [0, t.numHeads, -1, 0]), mask), -1);
+  const sizes = b.concat([b.shape(past.key, 2, 3), b.shape(step.key, 2, 3)], 0);
+  const [onPast, onStep] = b.split(byKvHead(probs), sizes, 3, [['batch', t.numKvHeads, 'grouped', 'capacity'], ['batch', t.numKvHeads, 'grouped', 'seq']]);
+  return b.reshape(b.add(b.matmul(onPast, past.value), b.matmul(onStep, step.value)), [0, t.numHeads, -1, d]);
 }
 
 /** Marks `v` an output named `name` with the declared shape (symbolic names a reader recognises). */
@@ -201,8 +223,8 @@ export function buildDecoderGraph(config: ModelConfig, weights: ModelWeights, op
     ...(options.kvCache
       ? {
           past: Array.from({ length: t.numLayers }, (_, l) => ({
-            key: b.input(pastName(l, 'key'), 'float32', ['batch', t.numKvHeads, 'past', t.headDim]),
-            value: b.input(pastName(l, 'value'), 'float32', ['batch', t.numKvHeads, 'past', t.headDim]),
+            key: b.input(pastName(l, 'key'), 'float32', ['batch', t.numKvHeads, 'capacity', t.headDim]),
+            value: b.input(pastName(l, 'value'), 'float32', ['batch', t.numKvHeads, 'capacity', t.headDim]),
           })),
         }
       : {}),
@@ -214,8 +236,8 @@ export function buildDecoderGraph(config: ModelConfig, weights: ModelWeights, op
   namedOutput(b, out.logits, 'logits', ['batch', rows ? 'rows' : 'seq', t.vocabSize]);
   if (options.kvCache) {
     out.present.forEach(({ key, value }, l) => {
-      namedOutput(b, key, presentName(l, 'key'), ['batch', t.numKvHeads, 'total', t.headDim]);
-      namedOutput(b, value, presentName(l, 'value'), ['batch', t.numKvHeads, 'total', t.headDim]);
+      namedOutput(b, key, presentName(l, 'key'), ['batch', t.numKvHeads, 'seq', t.headDim]);
+      namedOutput(b, value, presentName(l, 'value'), ['batch', t.numKvHeads, 'seq', t.headDim]);
     });
   }
   out.queryStates.forEach((q, l) => namedOutput(b, q, queryStatesName(l), ['batch', t.numHeads, 'queries', t.headDim]));

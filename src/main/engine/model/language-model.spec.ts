@@ -65,7 +65,8 @@ describe.each(fixtureArchs)('%s language model', (arch) => {
         attentionMask: ones(done + n), positionIds: positions(done, n), past, lastLogitsOnly: false,
       });
       expect(out.present.length).toBe(done + n);
-      expect(out.present.layers[0].key.dims).toEqual([1, lm.config.text.numKvHeads, done + n, lm.config.text.headDim]);
+      expect(out.present.capacity).toBeGreaterThanOrEqual(done + n);
+      expect(out.present.layers[0].key.length).toBe(lm.config.text.numKvHeads * out.present.capacity * lm.config.text.headDim);
       expect(maxDiff(out.logits, reference.subarray(done * vocab, (done + n) * vocab))).toBeLessThan(1e-4);
       past = out.present;
       done += n;
@@ -101,8 +102,8 @@ describe.each(fixtureArchs)('%s language model', (arch) => {
     expect(maxDiff(step.logits.subarray(0, vocab), (await full(lm, [...short, 77])).subarray(short.length * vocab))).toBeLessThan(1e-4);
     expect(maxDiff(step.logits.subarray(vocab), (await full(lm, [...long, 78])).subarray(long.length * vocab))).toBeLessThan(1e-4);
     const alone = selectCacheRows(step.present, [1]);
-    expect(alone.layers[0].key.dims[0]).toBe(1);
-    expect(alone.layers[1].value.data).toEqual((step.present.layers[1].value.data as Float32Array).subarray((alone.layers[1].value.data as Float32Array).length));
+    expect(alone.batch).toBe(1);
+    expect(alone.layers[1].value).toEqual(step.present.layers[1].value.subarray(alone.layers[1].value.length));
   });
 
   describe('a step longer than prefillChunk, in chunks over the growing cache', () => {
@@ -117,10 +118,10 @@ describe.each(fixtureArchs)('%s language model', (arch) => {
       expect(maxDiff(out.logits, naiveForward(lm.config, weights, naiveEmbed(lm.config, weights, ids), n).logits)).toBeLessThan(5e-5);
       const whole = await lm.forward({ ...step, lastLogitsOnly: true });
       expect(out.present.length).toBe(n);
+      expect(out.present.capacity).toBe(n);
       out.present.layers.forEach(({ key, value }, l) => {
-        expect(key.dims).toEqual(whole.present.layers[l].key.dims);
-        expect(maxDiff(key.data as Float32Array, whole.present.layers[l].key.data as Float32Array)).toBeLessThan(1e-5);
-        expect(maxDiff(value.data as Float32Array, whole.present.layers[l].value.data as Float32Array)).toBeLessThan(1e-5);
+        expect(maxDiff(key, whole.present.layers[l].key)).toBeLessThan(1e-5);
+        expect(maxDiff(value, whole.present.layers[l].value)).toBeLessThan(1e-5);
       });
       const last = await inChunks.forward({ ...step, lastLogitsOnly: true });
       expect(maxDiff(last.logits, whole.logits)).toBeLessThan(1e-5);
@@ -171,27 +172,34 @@ describe.each(fixtureArchs)('%s language model', (arch) => {
     const alone: KvCache[] = [];
     for (const p of prompts) alone.push((await lm.forward({ inputsEmbeds: lm.embed(p), batch: 1, seq: p.length, attentionMask: ones(p.length), positionIds: positions(0, p.length), past: null, lastLogitsOnly: true })).present);
     const width = ids.length;
-    const stacked = stackCachesLeftPadded(alone, width);
-    const [, kv, , d] = stacked.layers[0].key.dims;
-    expect(stacked.layers[0].key.dims).toEqual([2, kv, width, d]);
+    const capacity = width + 3;
+    const stacked = stackCachesLeftPadded(alone, width, capacity);
+    const { kvHeads: kv, headDim: d } = stacked;
+    expect([stacked.batch, stacked.length, stacked.capacity, stacked.layers[0].key.length]).toEqual([2, width, capacity, 2 * kv * capacity * d]);
     // Slot t of row r holds the prompt's slot t - pad, and the padding slots hold zeros.
     const pad = width - prompts[0].length;
-    const key = stacked.layers[1].key.data as Float32Array;
-    const own = alone[0].layers[1].key.data as Float32Array;
+    const key = stacked.layers[1].key;
+    const own = alone[0].layers[1].key;
     for (let h = 0; h < kv; h++) {
       for (let t = 0; t < width; t++) {
-        const got = key.subarray(((0 * kv + h) * width + t) * d, ((0 * kv + h) * width + t + 1) * d);
+        const got = key.subarray(((0 * kv + h) * capacity + t) * d, ((0 * kv + h) * capacity + t + 1) * d);
         expect([...got]).toEqual(t < pad ? new Array(d).fill(0) : [...own.subarray((h * prompts[0].length + t - pad) * d, (h * prompts[0].length + t - pad + 1) * d)]);
       }
     }
     const mask = BigInt64Array.from({ length: 2 * (width + 1) }, (_, i) => (i < pad ? 0n : 1n));
+    // The free slots hold whatever they hold: the mask hides them.
+    for (const layer of stacked.layers) for (let r = 0; r < 2 * kv; r++) layer.value.fill(1e3, (r * capacity + width) * d, (r + 1) * capacity * d);
+    const arrays = stacked.layers[1].key;
     const step = await lm.forward({
       inputsEmbeds: lm.embed([77, 78]), batch: 2, seq: 1, attentionMask: mask,
       positionIds: BigInt64Array.from(prompts, (p) => BigInt(p.length)), past: stacked, lastLogitsOnly: true,
     });
     expect(maxDiff(step.logits.subarray(0, vocab), (await full(lm, [...prompts[0], 77])).subarray(prompts[0].length * vocab))).toBeLessThan(1e-4);
     expect(maxDiff(step.logits.subarray(vocab), (await full(lm, [...ids, 78])).subarray(ids.length * vocab))).toBeLessThan(1e-4);
-    expect(() => stackCachesLeftPadded(alone, 3)).toThrow('each cache must be one row of at most 3 slots, got 1 rows of 4');
+    // Written where it lies: the same arrays, one more slot used.
+    expect(step.present.layers[1].key).toBe(arrays);
+    expect(step.present.length).toBe(width + 1);
+    expect(() => stackCachesLeftPadded(alone, 3)).toThrow('each cache must be one row of at most 3 slots, and the capacity (3) at least that, got 1 rows of 4');
   });
 
   it('replaces exactly the visual token rows with the features, in order, and rejects a count mismatch', async () => {

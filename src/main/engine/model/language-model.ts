@@ -12,10 +12,18 @@ import type { ModelConfig } from './config';
 import { attentionRows, buildDecoderGraph, embeddingName, LOGITS_POSITIONS, pastName, presentName, QUERY_POSITIONS, queryStatesName } from './decoder';
 import type { ModelWeights } from './weights';
 
-/** Rotated keys and values of every layer ([batch, kvHeads, length, headDim] ORT tensors). */
+/**
+ * Rotated keys and values of every layer, kept in place: per layer two float32 arrays [batch,
+ * kvHeads, capacity, headDim] whose slots [0, length) hold the sequence so far (left padding
+ * included). A step reads them where they lie and its own keys and values are written into the next
+ * slots; the arrays are replaced (one copy) only when a step finds no room.
+ */
 export interface KvCache {
-  layers: { key: ort.Tensor; value: ort.Tensor }[];
+  layers: { key: Float32Array; value: Float32Array }[];
   batch: number;
+  kvHeads: number;
+  headDim: number;
+  capacity: number;
   length: number;
 }
 
@@ -28,44 +36,57 @@ export interface ForwardStep {
   attentionMask: BigInt64Array;
   /** [batch, seq]. */
   positionIds: BigInt64Array;
+  /** Taken by the step: it comes back as `present`, with this step's slots written in (grown if it had no room). */
   past: KvCache | null;
   /** Logits of the last position only: [batch, 1, vocab] instead of [batch, seq, vocab]. */
   lastLogitsOnly: boolean;
 }
 
-/** The cache rows `rows` (in that order; repeats duplicate a row), e.g. to drop finished sequences. */
-export function selectCacheRows(cache: KvCache, rows: readonly number[]): KvCache {
-  const pick = (t: ort.Tensor): ort.Tensor => {
-    const [, kvHeads, length, headDim] = t.dims;
-    const size = kvHeads * length * headDim;
-    const src = t.data as Float32Array;
-    const out = new Float32Array(rows.length * size);
-    rows.forEach((r, i) => out.set(src.subarray(r * size, (r + 1) * size), i * size));
-    return new ort.Tensor('float32', out, [rows.length, kvHeads, length, headDim]);
+/** A cache of `batch` rows with room for `capacity` slots, none used. */
+function emptyCache(like: Pick<KvCache, 'kvHeads' | 'headDim'>, layers: number, batch: number, capacity: number): KvCache {
+  const size = batch * like.kvHeads * capacity * like.headDim;
+  return {
+    layers: Array.from({ length: layers }, () => ({ key: new Float32Array(size), value: new Float32Array(size) })),
+    batch, kvHeads: like.kvHeads, headDim: like.headDim, capacity, length: 0,
   };
-  return { layers: cache.layers.map(({ key, value }) => ({ key: pick(key), value: pick(value) })), batch: rows.length, length: cache.length };
 }
 
-/** One-row caches of prompts of different lengths as one batch, each row's slots LEFT-padded with
- *  zeros to `length` (the attention mask hides them), in the order given (a cache may repeat). */
-export function stackCachesLeftPadded(caches: readonly KvCache[], length: number): KvCache {
+/**
+ * A new cache with room for `capacity` slots, `length` of them in use, whose row r is row
+ * `sources[r].row` of `sources[r].cache` (its used slots placed from slot `at`): what selecting,
+ * stacking and growing caches all are.
+ */
+function copyCache(sources: readonly { cache: KvCache; row: number; at: number }[], capacity: number, length: number): KvCache {
+  const first = sources[0].cache;
+  const out = emptyCache(first, first.layers.length, sources.length, capacity);
+  out.length = length;
+  const { kvHeads, headDim: d } = first;
+  out.layers.forEach((layer, l) => {
+    for (const kind of ['key', 'value'] as const) {
+      sources.forEach(({ cache, row, at }, r) => {
+        const src = cache.layers[l][kind];
+        for (let h = 0; h < kvHeads; h++) {
+          const from = ((row * kvHeads + h) * cache.capacity) * d;
+          layer[kind].set(src.subarray(from, from + cache.length * d), ((r * kvHeads + h) * capacity + at) * d);
+        }
+      });
+    }
+  });
+  return out;
+}
+
+/** The cache rows `rows` (in that order; repeats duplicate a row), e.g. to drop finished sequences. */
+export function selectCacheRows(cache: KvCache, rows: readonly number[]): KvCache {
+  return copyCache(rows.map((row) => ({ cache, row, at: 0 })), cache.capacity, cache.length);
+}
+
+/** One-row caches of prompts of different lengths as one batch with room for `capacity` slots, each
+ *  row's slots LEFT-padded with zeros to `length` (the attention mask hides them), in the order given
+ *  (a cache may repeat). */
+export function stackCachesLeftPadded(caches: readonly KvCache[], length: number, capacity = length): KvCache {
   const short = caches.find((c) => c.batch !== 1 || c.length > length);
-  if (short !== undefined) throw new Error(`stackCachesLeftPadded: each cache must be one row of at most ${length} slots, got ${short.batch} rows of ${short.length}`);
-  const stack = (tensors: ort.Tensor[]): ort.Tensor => {
-    const [, kvHeads, , headDim] = tensors[0].dims;
-    const out = new Float32Array(tensors.length * kvHeads * length * headDim);
-    tensors.forEach((t, row) => {
-      const own = t.dims[2];
-      const src = t.data as Float32Array;
-      for (let h = 0; h < kvHeads; h++) {
-        const from = h * own * headDim;
-        out.set(src.subarray(from, from + own * headDim), ((row * kvHeads + h) * length + length - own) * headDim);
-      }
-    });
-    return new ort.Tensor('float32', out, [tensors.length, kvHeads, length, headDim]);
-  };
-  const layers = caches[0].layers.map((_, l) => ({ key: stack(caches.map((c) => c.layers[l].key)), value: stack(caches.map((c) => c.layers[l].value)) }));
-  return { layers, batch: caches.length, length };
+  if (short !== undefined || capacity < length) throw new Error(`stackCachesLeftPadded: each cache must be one row of at most ${length} slots, and the capacity (${capacity}) at least that, got ${short?.batch ?? 1} rows of ${short?.length ?? length}`);
+  return copyCache(caches.map((cache) => ({ cache, row: 0, at: length - cache.length })), capacity, length);
 }
 
 /** Positions one decoder run takes at most by default: a longer step (a prompt's prefill) runs in
@@ -163,7 +184,8 @@ export class LanguageModel {
     };
     const out = await this.run(step, [seq - 1], rows, layers);
     const dims = { heads: t.numHeads, kvHeads: t.numKvHeads, headDim: t.headDim, total: seq };
-    const probs = layers.map((l, i) => attentionRows(out.queryStates[i], out.present.layers[l].key.data as Float32Array, rows, dims));
+    // A fresh cache grows to exactly the slots used, so its keys are [kvHeads, seq, headDim].
+    const probs = layers.map((l, i) => attentionRows(out.queryStates[i], out.present.layers[l].key, rows, dims));
     return { probs, lastLogits: out.logits };
   }
 
@@ -203,7 +225,7 @@ export class LanguageModel {
     const queriesAt: [number, number][] = [];
     const logitsParts: ort.Tensor[] = [];
     const queryParts: ort.Tensor[][] = [];
-    let past = step.past;
+    let cache = step.past ?? emptyCache({ kvHeads: t.numKvHeads, headDim: t.headDim }, t.numLayers, batch, 0);
     for (let from = 0, c = 0; from < seq; from += this.chunk, c++) {
       const to = Math.min(seq, from + this.chunk);
       const n = to - from;
@@ -216,29 +238,36 @@ export class LanguageModel {
         });
         return local;
       };
-      const seen = pastLength + to;
+      const used = cache.length;
       const feeds: Record<string, ort.Tensor> = {
         inputs_embeds: new ort.Tensor('float32', columns(step.inputsEmbeds, batch, h, from, to), [batch, n, h]),
-        attention_mask: new ort.Tensor('int64', columns(step.attentionMask, batch, 1, 0, seen), [batch, seen]),
+        attention_mask: new ort.Tensor('int64', slotMask(step.attentionMask, batch, pastLength + seq, used, cache.capacity, n), [batch, cache.capacity + n]),
         position_ids: new ort.Tensor('int64', columns(step.positionIds, batch, 1, from, to), [batch, n]),
         // The head takes at least one row (a chunk that owes none computes its last, unused).
         [LOGITS_POSITIONS]: index(nonEmpty(inChunk(logitsRows, logitsAt), n - 1)),
         [QUERY_POSITIONS]: index(inChunk(queries, queriesAt)),
       };
-      // A first step feeds an empty cache (a 0 past dim), so one graph serves prefill and decoding.
-      const empty = new ort.Tensor('float32', new Float32Array(0), [batch, t.numKvHeads, 0, t.headDim]);
-      for (let l = 0; l < t.numLayers; l++) {
-        feeds[pastName(l, 'key')] = past?.layers[l].key ?? empty;
-        feeds[pastName(l, 'value')] = past?.layers[l].value ?? empty;
-      }
+      const dims = [batch, t.numKvHeads, cache.capacity, t.headDim];
+      cache.layers.forEach(({ key, value }, l) => {
+        feeds[pastName(l, 'key')] = new ort.Tensor('float32', key, dims);
+        feeds[pastName(l, 'value')] = new ort.Tensor('float32', value, dims);
+      });
       const out = await session.run(feeds, fetches);
       logitsParts.push(out.logits);
       queryParts.push(queryLayers.map((l) => out[queryStatesName(l)]));
-      past = { layers: Array.from({ length: t.numLayers }, (_, l) => ({ key: out[presentName(l, 'key')], value: out[presentName(l, 'value')] })), batch, length: seen };
+      if (used + n > cache.capacity) cache = copyCache(Array.from({ length: batch }, (_, row) => ({ cache, row, at: 0 })), used + n, used);
+      const { capacity } = cache;
+      cache.layers.forEach((layer, l) => {
+        for (const kind of ['key', 'value'] as const) {
+          const fresh = out[presentName(l, kind)].data as Float32Array;
+          for (let r = 0; r < batch * t.numKvHeads; r++) layer[kind].set(fresh.subarray(r * n * t.headDim, (r + 1) * n * t.headDim), (r * capacity + used) * t.headDim);
+        }
+      });
+      cache.length = used + n;
     }
     return {
       logits: assembleAlong(logitsParts, 1, logitsAt),
-      present: past!,
+      present: cache,
       queryStates: queryLayers.map((_, i) => assembleAlong(queryParts.map((parts) => parts[i]), 2, queriesAt)),
     };
   }
@@ -260,6 +289,20 @@ export class LanguageModel {
 }
 
 const nonEmpty = (xs: number[], otherwise: number): number[] => (xs.length > 0 ? xs : [otherwise]);
+
+/**
+ * The graph's attention_mask [batch, capacity + n] for a run over a cache whose first `used` slots
+ * are filled: those slots' entries of the step's mask (`total` a row), 0 for the free slots, then the
+ * entries of the run's n positions.
+ */
+function slotMask(mask: BigInt64Array, batch: number, total: number, used: number, capacity: number, n: number): BigInt64Array {
+  const out = new BigInt64Array(batch * (capacity + n));
+  for (let r = 0; r < batch; r++) {
+    out.set(mask.subarray(r * total, r * total + used), r * (capacity + n));
+    out.set(mask.subarray(r * total + used, r * total + used + n), r * (capacity + n) + capacity);
+  }
+  return out;
+}
 
 /** Positions `begin` to `end` of each of `rows` rows of `width` values a position. */
 function columns(all: Float32Array, rows: number, width: number, begin: number, end: number): Float32Array;
