@@ -4,6 +4,9 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { engineSettingVariables } from '../src/main/engine/engine-settings';
+import type { Graph } from '../src/main/engine/graph/ir';
+import { Session } from '../src/main/engine/graph/session';
 import { readModelConfig } from '../src/main/engine/model/config';
 import { writeFixture } from '../src/main/engine/model/fixture';
 import { LanguageModel } from '../src/main/engine/model/language-model';
@@ -17,9 +20,49 @@ const lengths = [64, 128, 256];
 /** Updates per length: the first (graph build, session) and the steady ones after it. */
 const updates = 8;
 
+/** The sequence length whose update graph's session start is timed through the graph cache. */
+const startAt = 128;
+const startRepeats = 3;
+
+/**
+ * Seconds to create a CPU session of `graph`: with the graph cache off, into an empty cache (ONNX
+ * Runtime optimises it and the optimised graph is written) and from the kept entry; in turns.
+ */
+async function sessionStarts(graph: Graph, cacheDir: string): Promise<string[]> {
+  const ways = { off: 'off', 'empty cache': '', 'entry kept': cacheDir } as const;
+  const times: Record<string, number[]> = { off: [], 'empty cache': [], 'entry kept': [] };
+  const saved = process.env[engineSettingVariables.graphCache];
+  try {
+    for (let r = 0; r < startRepeats; r++) {
+      for (const [way, setting] of Object.entries(ways)) {
+        process.env[engineSettingVariables.graphCache] = setting === '' ? mkdtempSync(join(cacheDir, '..', 'empty-')) : setting;
+        if (way === 'entry kept' && r === 0) await (await Session.create(graph, { graphName: graph.name })).release();
+        const t0 = performance.now();
+        const session = await Session.create(graph, { graphName: graph.name });
+        times[way].push((performance.now() - t0) / 1000);
+        await session.release();
+      }
+    }
+  } finally {
+    process.env[engineSettingVariables.graphCache] = saved;
+  }
+  return Object.entries(times).map(([way, xs]) => {
+    const sorted = [...xs].sort((a, b) => a - b);
+    return `| ${graph.name}, ${graph.nodes.length} nodes | ${way} | ${sorted[Math.floor(sorted.length / 2)].toFixed(2)} (${sorted[0].toFixed(2)}–${sorted[sorted.length - 1].toFixed(2)}) |`;
+  });
+}
+
 export async function trainSection(machine: string): Promise<string> {
   const dir = mkdtempSync(join(tmpdir(), 'isr-bench-train-'));
   const rows: string[] = [];
+  const starts: string[] = [];
+  // The graphs training opens sessions of, the update step's last.
+  const opened: Graph[] = [];
+  const create = Session.create.bind(Session);
+  Session.create = (source, options) => {
+    if (typeof source === 'object' && !(source instanceof Uint8Array)) opened.push(source);
+    return create(source, options);
+  };
   try {
     writeFixture(join(dir, 'model'), { arch: 'llava-onevision', size: 'small', seed: 1, corpus: demoCorpus() });
     const config = readModelConfig(join(dir, 'model'));
@@ -47,12 +90,14 @@ export async function trainSection(machine: string): Promise<string> {
         const spread = `${median.toFixed(2)} (${steady[0].toFixed(2)}–${steady[steady.length - 1].toFixed(2)})`;
         console.log(`seq ${seq}: ${spread} s/update, ${(tokensPerUpdate / median).toFixed(0)} tokens/s`);
         rows.push(`| ${seq} | ${tokensPerUpdate} | ${spread} | ${(tokensPerUpdate / median).toFixed(0)} | ${(steps[0].ms / 1000).toFixed(1)} |`);
+        if (seq === startAt) starts.push(...await sessionStarts(opened.at(-1)!, join(dir, 'graphs')));
       }
     } finally {
       await lm.release();
       weights.close();
     }
   } finally {
+    Session.create = create;
     rmSync(dir, { recursive: true, force: true });
   }
   return `
@@ -67,5 +112,13 @@ graph per update (forward, backward with gradient checkpointing as by default, A
 | sequence length | tokens / update | s / update | training tokens/s | first update s |
 |---|---|---|---|---|
 ${rows.join('\n')}
+
+Starting a session of the update graph at sequence ${startAt} (\`Session.create\`, ${startRepeats} times each, in turns; median
+(min–max) s): with the graph cache off, into an empty cache (optimised, and the optimised graph written), and from the
+entry kept there (loaded with optimisation off; docs/engine.md, engine settings).
+
+| graph | graph cache | session start s |
+|---|---|---|
+${starts.join('\n')}
 `;
 }

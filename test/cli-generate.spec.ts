@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -49,6 +49,27 @@ describe('isr-studio generate', () => {
     expect((await generate(...args, '--threads', '1')).stdout).toBe(plain.stdout);
     const bad = await generate('--threads', 'many');
     expect([bad.code, bad.stderr]).toEqual([1, 'isr-studio: ISR_THREADS (--threads) must be a whole number of threads, 0 for ONNX Runtime\'s choice; got "many"\n']);
+  }, 60_000);
+
+  it('keeps the optimised graphs where --graph-cache says, and samples the same from them', async () => {
+    const args = ['--samples', '2', '--temperature', '1', '--seed', '7', '--max-new-tokens', '6', '--json'];
+    const graphs = join(dir, 'graphs');
+    const cold = await generate(...args, '--graph-cache', graphs);
+    expect(cold.code).toBe(0);
+    const kept = readdirSync(graphs).filter((f) => f.endsWith('.onnx'));
+    expect(kept.length).toBeGreaterThanOrEqual(1); // the decoder (and the tower, where the features were not cached yet)
+    const warm = await generate(...args, '--graph-cache', graphs);
+    expect(warm.stdout).toBe(cold.stdout);
+    expect(readdirSync(graphs).filter((f) => f.endsWith('.onnx')).sort()).toEqual(kept.sort());
+    // off wins over the environment's cache folder.
+    const inherited = process.env.ISR_GRAPH_CACHE;
+    process.env.ISR_GRAPH_CACHE = join(dir, 'from-env');
+    try {
+      expect((await generate(...args, '--graph-cache', 'off')).stdout).toBe(cold.stdout);
+    } finally {
+      process.env.ISR_GRAPH_CACHE = inherited;
+    }
+    expect(existsSync(join(dir, 'from-env'))).toBe(false);
   }, 60_000);
 
   // Where `npm run setup:cuda` put CUDA's provider library there may be a GPU to use: nothing to fall back from.

@@ -10,6 +10,8 @@ import { join } from 'node:path';
 export function useScratchDir(): () => void {
   const dir = mkdtempSync(join(tmpdir(), 'isr-tests-'));
   for (const name of ['TMPDIR', 'TMP', 'TEMP']) process.env[name] = dir;
+  // Sessions go through a graph cache as the user's do, but this run's own, not the user's.
+  process.env.ISR_GRAPH_CACHE = join(dir, 'graphs');
   return () => {
     if (process.env.ISR_KEEP_TEST_TMP) console.log(`test scratch folder kept: ${dir}`);
     else rmSync(dir, { recursive: true, force: true });

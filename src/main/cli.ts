@@ -16,12 +16,14 @@ export function buildProgram(): Command {
     .version(version())
     .option('--threads <n>', `threads an ONNX Runtime op may use, in every session of the engine (${engineSettingVariables.threads}); 0: ONNX Runtime's choice, one per physical core`)
     .option('--device <device>', `where the engine runs: ${engineDevices.join(' or ')} (${engineSettingVariables.device}; cuda needs \`npm run setup:cuda\`, and falls back to cpu with one line saying why)`)
+    .option('--graph-cache <dir>', `where the graphs ONNX Runtime optimised are kept, so sessions made again skip optimising them (${engineSettingVariables.graphCache}; default ~/.cache/isr-studio/graphs; off: no cache)`)
     .exitOverride();
   // Through the environment, so the engine processes a command starts follow the same setting.
   program.hook('preAction', () => {
-    const { threads, device } = program.opts<{ threads?: string; device?: string }>();
+    const { threads, device, graphCache } = program.opts<{ threads?: string; device?: string; graphCache?: string }>();
     if (threads !== undefined) process.env[engineSettingVariables.threads] = threads;
     if (device !== undefined) process.env[engineSettingVariables.device] = device;
+    if (graphCache !== undefined) process.env[engineSettingVariables.graphCache] = graphCache;
     engineSettings();
   });
   for (const register of commands) register(program);

@@ -1,15 +1,24 @@
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { engineSettings } from './engine-settings';
 
 describe('engineSettings', () => {
-  it('defaults to ONNX Runtime choosing the threads, on CPU', () => {
-    expect(engineSettings({})).toEqual({ threads: 0, device: 'cpu' });
-    expect(engineSettings({ ISR_THREADS: ' ', ISR_DEVICE: '' })).toEqual({ threads: 0, device: 'cpu' });
+  const home = join(homedir(), '.cache', 'isr-studio', 'graphs');
+
+  it('defaults to ONNX Runtime choosing the threads, on CPU, with optimised graphs kept in the user\'s cache folder', () => {
+    expect(engineSettings({}, 'linux')).toEqual({ threads: 0, device: 'cpu', graphCache: home });
+    expect(engineSettings({ ISR_THREADS: ' ', ISR_DEVICE: '', ISR_GRAPH_CACHE: '' }, 'linux')).toEqual({ threads: 0, device: 'cpu', graphCache: home });
+    expect(engineSettings({ XDG_CACHE_HOME: '/var/cache/me' }, 'linux').graphCache).toBe('/var/cache/me/isr-studio/graphs');
+    expect(engineSettings({}, 'darwin').graphCache).toBe(join(homedir(), 'Library', 'Caches', 'isr-studio', 'graphs'));
+    expect(engineSettings({ LOCALAPPDATA: 'C:/Users/me/AppData/Local' }, 'win32').graphCache).toBe(resolve(join('C:/Users/me/AppData/Local', 'isr-studio', 'graphs')));
   });
 
-  it('reads the threads and the device from the environment', () => {
-    expect(engineSettings({ ISR_THREADS: '1', ISR_DEVICE: 'cuda' })).toEqual({ threads: 1, device: 'cuda' });
-    expect(engineSettings({ ISR_THREADS: ' 8 ' })).toEqual({ threads: 8, device: 'cpu' });
+  it('reads the threads, the device and the graph cache from the environment', () => {
+    expect(engineSettings({ ISR_THREADS: '1', ISR_DEVICE: 'cuda', ISR_GRAPH_CACHE: '/tmp/g' })).toEqual({ threads: 1, device: 'cuda', graphCache: '/tmp/g' });
+    expect(engineSettings({ ISR_THREADS: ' 8 ' })).toMatchObject({ threads: 8, device: 'cpu' });
+    expect(engineSettings({ ISR_GRAPH_CACHE: 'off' }).graphCache).toBeNull();
+    expect(engineSettings({ ISR_GRAPH_CACHE: 'rel/dir' }).graphCache).toBe(resolve('rel/dir'));
   });
 
   it('refuses what is not a whole number of threads or a known device, naming the variable and the flag', () => {

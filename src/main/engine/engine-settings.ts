@@ -1,7 +1,10 @@
 // How the engine uses the machine, the same for every ONNX Runtime session it opens (the vision
-// tower, the decoder, training's graphs): how many threads an op may use, and the device. Read from
+// tower, the decoder, training's graphs): how many threads an op may use, the device, and where
+// optimised graphs are kept. Read from
 // the environment, which `isr-studio --threads N --device D` sets and every engine process inherits,
 // so the CLI, `serve`, the app and their engine processes all follow one setting.
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { ApiError } from '../../shared/errors';
 
 export const engineDevices = ['cpu', 'cuda'] as const;
@@ -14,12 +17,23 @@ export interface EngineSettings {
   /** cuda: the CUDA provider where onnxruntime-node has it (`npm run setup:cuda`), CPU behind it
    *  for what it does not run; without it, CPU with one line saying why. */
   device: EngineDevice;
+  /** Where CPU sessions keep the graphs ONNX Runtime optimised, to skip optimising them again
+   *  (graph/graph-cache.ts); null: no cache. */
+  graphCache: string | null;
 }
 
-export const engineSettingVariables = { threads: 'ISR_THREADS', device: 'ISR_DEVICE' } as const;
+export const engineSettingVariables = { threads: 'ISR_THREADS', device: 'ISR_DEVICE', graphCache: 'ISR_GRAPH_CACHE' } as const;
+
+/** The studio's folder in the user's cache: ~/Library/Caches on macOS, %LOCALAPPDATA% on Windows, else as XDG says (~/.cache unless XDG_CACHE_HOME names another). */
+function defaultGraphCache(env: NodeJS.ProcessEnv, platform: NodeJS.Platform): string {
+  const base = platform === 'darwin' ? join(homedir(), 'Library', 'Caches')
+    : platform === 'win32' ? env.LOCALAPPDATA?.trim() || join(homedir(), 'AppData', 'Local')
+      : env.XDG_CACHE_HOME?.trim() || join(homedir(), '.cache');
+  return join(base, 'isr-studio', 'graphs');
+}
 
 /** The settings in `env`, or an error naming the variable and what it takes. */
-export function engineSettings(env: NodeJS.ProcessEnv = process.env): EngineSettings {
+export function engineSettings(env: NodeJS.ProcessEnv = process.env, platform: NodeJS.Platform = process.platform): EngineSettings {
   const threadsText = env[engineSettingVariables.threads]?.trim() || '0';
   const threads = Number(threadsText);
   if (!(/^\d+$/.test(threadsText) && Number.isSafeInteger(threads))) {
@@ -29,5 +43,6 @@ export function engineSettings(env: NodeJS.ProcessEnv = process.env): EngineSett
   if (!engineDevices.includes(device)) {
     throw new ApiError('bad_input', `${engineSettingVariables.device} (--device) must be ${engineDevices.join(' or ')}; got "${device}"`);
   }
-  return { threads, device };
+  const cacheText = env[engineSettingVariables.graphCache]?.trim() || defaultGraphCache(env, platform);
+  return { threads, device, graphCache: cacheText === 'off' ? null : resolve(cacheText) };
 }
