@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
@@ -6,7 +6,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { buildDecoderGraph } from '../model/decoder';
 import { writeFixture } from '../model/fixture';
 import { openWeights } from '../model/weights';
-import { GRAPH_CACHE_ENTRIES, graphCacheFile, loadThroughCache } from './graph-cache';
+import { GRAPH_CACHE_ENTRIES, graphCacheFile, loadOptimised } from './graph-cache';
 import { Session } from './session';
 import { serialize } from './onnx';
 
@@ -40,20 +40,26 @@ describe('the cache of optimised graphs', () => {
     vi.restoreAllMocks();
   });
 
-  it('keeps the graph ONNX Runtime optimised, and a session made again loads it with optimisation off and computes the same', async () => {
+  it('loads the graph ONNX Runtime optimised from its file, kept for the next session, which computes the same', async () => {
+    const plain = await Session.create(buildDecoderGraph(config, weights, { kvCache: false }), { graphName: 'decoder', optimizationLevel: 'disabled' });
+    const expected = await logitsOf(plain);
+    await plain.release();
+    const create = vi.spyOn(ort.InferenceSession, 'create');
     const first = await Session.create(buildDecoderGraph(config, weights, { kvCache: false }), { graphName: 'decoder' });
-    const expected = await logitsOf(first);
-    await first.release();
     const kept = readdirSync(dir);
     expect(kept).toHaveLength(1);
     expect(kept[0]).toMatch(/^[0-9a-f]{32}\.onnx$/);
+    // A session only to write the optimised graph, then the one that runs, from the file.
+    expect(create.mock.calls.map(([model, options]) => [typeof model === 'string' ? model : 'bytes', options?.graphOptimizationLevel, options?.optimizedModelFilePath === undefined ? '' : 'writes'])).toEqual([
+      ['bytes', 'all', 'writes'], [join(dir, kept[0]), 'disabled', ''],
+    ]);
+    expect(maxDiff(await logitsOf(first), expected)).toBeLessThan(1e-5);
+    await first.release();
 
-    const create = vi.spyOn(ort.InferenceSession, 'create');
+    create.mockClear();
     const again = await Session.create(buildDecoderGraph(config, weights, { kvCache: false }), { graphName: 'decoder' });
-    expect(create).toHaveBeenCalledTimes(1);
-    expect(create.mock.calls[0][0]).toBe(join(dir, kept[0]));
-    expect(create.mock.calls[0][1]).toMatchObject({ graphOptimizationLevel: 'disabled' });
-    expect(Array.from(await logitsOf(again))).toEqual(Array.from(expected));
+    expect(create.mock.calls.map(([model, options]) => [model, options?.graphOptimizationLevel])).toEqual([[join(dir, kept[0]), 'disabled']]);
+    expect(maxDiff(await logitsOf(again), expected)).toBeLessThan(1e-5);
     await again.release();
   });
 
@@ -62,12 +68,17 @@ describe('the cache of optimised graphs', () => {
     expect(readdirSync(dir)).toHaveLength(2);
     await (await Session.create(buildDecoderGraph(config, weights, { kvCache: true, rowsAtRunTime: true }), { graphName: 'decoder', optimizationLevel: 'disabled' })).release();
     expect(readdirSync(dir)).toHaveLength(2);
+    // Off: still from the optimised file, written in a temporary folder that is gone once loaded.
     process.env.ISR_GRAPH_CACHE = 'off';
+    const create = vi.spyOn(ort.InferenceSession, 'create');
     await (await Session.create(buildDecoderGraph(config, weights, { kvCache: true, rowsAtRunTime: true }), { graphName: 'decoder' })).release();
     expect(readdirSync(dir)).toHaveLength(2);
+    const loaded = String(create.mock.calls[1][0]);
+    expect(loaded.startsWith(tmpdir())).toBe(true);
+    expect(existsSync(loaded)).toBe(false);
   });
 
-  it('makes an entry ONNX Runtime cannot load again, and works where the cache cannot be written', async () => {
+  it('makes an entry ONNX Runtime cannot load again, and optimises in the session where no file can be written', async () => {
     const graph = buildDecoderGraph(config, weights, { kvCache: false });
     const expected = await logitsOf(await Session.create(graph, { graphName: 'decoder', optimizationLevel: 'disabled' }));
     const first = await Session.create(graph, { graphName: 'decoder' });
@@ -92,7 +103,7 @@ describe('the cache of optimised graphs', () => {
       utimesSync(path, 1000 + i, 1000 + i);
     });
     const model = serialize(buildDecoderGraph(config, weights, { kvCache: false }));
-    await (await loadThroughCache(model, { graphOptimizationLevel: 'all' }, dir)).release();
+    await (await loadOptimised(model, { graphOptimizationLevel: 'all' }, dir)).release();
     const left = readdirSync(dir);
     expect(left).toHaveLength(GRAPH_CACHE_ENTRIES);
     expect(left).toContain(graphCacheFile(dir, model, { graphOptimizationLevel: 'all' }).slice(dir.length + 1));

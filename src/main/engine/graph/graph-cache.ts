@@ -1,14 +1,15 @@
-// The graphs ONNX Runtime optimised for this machine, kept on disk so a session made again from the
-// same graph (the next round's training step, a resumed run, another command on the same model)
-// skips optimising it: ONNX Runtime's offline optimisation, `optimizedModelFilePath` when a session is
-// first made, then that file loaded with optimisation off. An entry is keyed by everything that
-// shapes it: the model's bytes (the graph and its inline constants; the weights a CPU session feeds
-// are inputs, not part of them), the optimisation level, onnxruntime-node's version and the CPU
-// (ONNX Runtime may choose kernels and layouts for the instruction set it finds). The gain and what
-// it cannot save (most of a session's start is ONNX Runtime setting up the nodes): BENCHMARKS.md.
+// CPU sessions are made from the graph ONNX Runtime optimised for this machine, written to a file
+// and loaded with optimisation off (ONNX Runtime's offline optimisation: `optimizedModelFilePath`,
+// then that file). The files are kept, so a session made again from the same graph (the next round's
+// training step, a resumed run, another command on the same model) skips optimising it. An entry is
+// keyed by everything that shapes it: the model's bytes (the graph and its inline constants; the
+// weights a CPU session feeds are inputs, not part of them), the optimisation level,
+// onnxruntime-node's version and the CPU (ONNX Runtime may choose kernels and layouts for the
+// instruction set it finds). What it saves and what it cannot (most of a session's start is ONNX
+// Runtime setting up the nodes): BENCHMARKS.md.
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, utimesSync } from 'node:fs';
-import { arch, cpus } from 'node:os';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, statSync, utimesSync } from 'node:fs';
+import { arch, cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 
@@ -24,39 +25,52 @@ export function graphCacheFile(dir: string, model: Uint8Array, options: ort.Infe
 }
 
 /**
- * A CPU session of `model` through the cache in `dir`: from the optimised graph kept there, or made
- * and optimised as usual, its optimised graph then kept. An entry ONNX Runtime cannot load is made
- * again; a cache that cannot be written costs only the time it would have saved.
+ * A CPU session of `model` loaded, with optimisation off, from the graph ONNX Runtime optimised for
+ * this machine: the entry kept in `dir`, or else written now by a session made only to optimise it
+ * (and kept in `dir`; with `dir` null, in a temporary folder removed once loaded). Always through
+ * the file, because a session that optimises the graph it then runs keeps more memory through a
+ * training step: the LLaVA-OneVision 0.5B stand-in's DPO update peaked at 11.0 GB so, 4.4 GB from the
+ * file, with the same losses (BENCHMARKS.md, checkpoint section). An entry ONNX Runtime cannot load
+ * is made again; where no file can be written, the session optimises the graph itself.
  */
-export async function loadThroughCache(model: Uint8Array, options: ort.InferenceSession.SessionOptions, dir: string): Promise<ort.InferenceSession> {
-  const file = graphCacheFile(dir, model, options);
-  if (existsSync(file)) {
-    try {
-      const session = await ort.InferenceSession.create(file, { ...options, graphOptimizationLevel: 'disabled' });
-      const now = new Date();
-      utimesSync(file, now, now);
-      return session;
-    } catch {
-      rmSync(file, { force: true });
-    }
-  }
-  const partial = `${file}.${process.pid}.partial`;
-  let writable = true;
+export async function loadOptimised(model: Uint8Array, options: ort.InferenceSession.SessionOptions, dir: string | null): Promise<ort.InferenceSession> {
+  const folder = dir ?? mkdtempSync(join(tmpdir(), 'isr-graph-'));
+  const file = graphCacheFile(folder, model, options);
+  const fromFile = () => ort.InferenceSession.create(file, { ...options, graphOptimizationLevel: 'disabled' });
   try {
-    mkdirSync(dir, { recursive: true });
-  } catch {
-    writable = false;
-  }
-  const session = await ort.InferenceSession.create(model, writable ? { ...options, optimizedModelFilePath: partial } : options);
-  if (writable) {
-    try {
-      renameSync(partial, file);
-      prune(dir);
-    } catch {
-      rmSync(partial, { force: true });
+    if (existsSync(file)) {
+      try {
+        const session = await fromFile();
+        const now = new Date();
+        utimesSync(file, now, now);
+        return session;
+      } catch {
+        rmSync(file, { force: true });
+      }
     }
+    const partial = `${file}.${process.pid}.partial`;
+    try {
+      mkdirSync(folder, { recursive: true });
+      await (await ort.InferenceSession.create(model, { ...options, optimizedModelFilePath: partial })).release();
+      renameSync(partial, file);
+      if (dir !== null) prune(dir);
+    } catch {
+      removeQuietly(partial);
+      return await ort.InferenceSession.create(model, options);
+    }
+    return await fromFile();
+  } finally {
+    if (dir === null) removeQuietly(folder);
   }
-  return session;
+}
+
+/** Removes a file or folder if it can; what is left behind is only a temporary file. */
+function removeQuietly(path: string): void {
+  try {
+    rmSync(path, { recursive: true, force: true });
+  } catch {
+    // An unwritable or vanished folder: nothing to clean.
+  }
 }
 
 /** Keeps the GRAPH_CACHE_ENTRIES most recently used entries. */

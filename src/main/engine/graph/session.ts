@@ -1,5 +1,5 @@
 // The one place that creates ONNX Runtime sessions: execution-provider choice with a fallback to
-// CPU, threads and optimisation level (CPU graphs optimised once per machine: graph-cache.ts), a graph's weights fed from the model's one copy (on CPU) or
+// CPU, threads and optimisation level (CPU graphs loaded from their optimised file, kept per machine: graph-cache.ts), a graph's weights fed from the model's one copy (on CPU) or
 // owned by the session (an accelerator, which copies them to its device), and ONNX Runtime's errors turned into messages that name the graph and, when ORT says which, the
 // failing node (or the weight).
 import * as ort from 'onnxruntime-node';
@@ -7,7 +7,7 @@ import type { Graph } from './ir';
 import { numel } from './ir';
 import { serialize, serializeBound, type BoundWeight } from './onnx';
 import { engineSettings } from '../engine-settings';
-import { loadThroughCache } from './graph-cache';
+import { loadOptimised } from './graph-cache';
 
 /** 'cpu', 'cuda', 'dml', 'coreml', ... or an object such as `{ name: 'cuda', deviceId: 1 }`. */
 export type ProviderRequest = ort.InferenceSession.ExecutionProviderConfig;
@@ -142,11 +142,11 @@ export class Session {
     }
     const { model, bound } = forProvider.cpu();
     const cpu: ort.InferenceSession.SessionOptions = { ...base, executionProviders: ['cpu'] };
-    // Optimised graphs are cached unless the caller asked for no optimisation or for the file itself.
-    const cached = machine.graphCache !== null && model instanceof Uint8Array && base.graphOptimizationLevel !== 'disabled' && options.optimizedModelPath === undefined;
+    // Through the optimised graph's file, unless the caller asked for no optimisation or for the file itself.
+    const offline = model instanceof Uint8Array && base.graphOptimizationLevel !== 'disabled' && options.optimizedModelPath === undefined;
     let inner: ort.InferenceSession;
     try {
-      inner = cached ? await loadThroughCache(model, cpu, machine.graphCache!) : await load(model, cpu);
+      inner = offline ? await loadOptimised(model, cpu, machine.graphCache) : await load(model, cpu);
     } catch (err) {
       // The model itself is at fault; the accelerators' failures may share its cause.
       const tried = failures.length > 0 ? ` (before CPU, tried ${failures.join(', ')})` : '';
