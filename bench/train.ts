@@ -25,8 +25,9 @@ const startAt = 128;
 const startRepeats = 3;
 
 /**
- * Seconds to create a CPU session of `graph`: with the graph cache off, into an empty cache (ONNX
- * Runtime optimises it and the optimised graph is written) and from the kept entry; in turns.
+ * Seconds to create a CPU session of `graph`: with the graph cache off and into an empty cache (a
+ * session optimises it and writes the optimised graph, which the session is loaded from) and from
+ * the kept entry; in turns.
  */
 async function sessionStarts(graph: Graph, cacheDir: string): Promise<string[]> {
   const ways = { off: 'off', 'empty cache': '', 'entry kept': cacheDir } as const;
@@ -114,8 +115,9 @@ graph per update (forward, backward with gradient checkpointing as by default, A
 ${rows.join('\n')}
 
 Starting a session of the update graph at sequence ${startAt} (\`Session.create\`, ${startRepeats} times each, in turns; median
-(min–max) s): with the graph cache off, into an empty cache (optimised, and the optimised graph written), and from the
-entry kept there (loaded with optimisation off; docs/engine.md, engine settings).
+(min–max) s). A CPU session is always loaded, with optimisation off, from the graph ONNX Runtime optimised (docs/engine.md,
+engine settings): with the graph cache off, that graph is written by a session made only to optimise it, into a temporary
+file; into an empty cache, the same, the file kept; from the entry kept, only the load.
 
 | graph | graph cache | session start s |
 |---|---|---|
