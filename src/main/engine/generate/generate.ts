@@ -16,7 +16,7 @@
 import { concatTyped } from '../../../shared/arrays';
 import { ApiError } from '../../../shared/errors';
 import { familyOf } from '../model/families';
-import { selectCacheRows, stackCachesLeftPadded, type KvCache, type LanguageModel } from '../model/language-model';
+import { copyCacheRow, emptyCache, keepCacheRows, type KvCache, type LanguageModel } from '../model/language-model';
 import { Rng, sampleToken, type SamplingOptions } from './sampling';
 
 export interface GenerateRequest {
@@ -87,8 +87,8 @@ interface Row {
 /** The most rows decoded together: a decode step of several rows costs little more than one row's
  *  (it is bound by reading the weights); callers hand generate this many rows at a time. */
 export const maxBatchRows = 8;
-/** What the rows' KV caches may take, one copy (a step holds about three: the cache, the rows kept,
- *  the step's output); on a large model with long video prompts it allows fewer rows. */
+/** What the rows' KV caches may take (kept in place, so one copy, beside one prompt's during the
+ *  prefills); on a large model with long video prompts it allows fewer rows. */
 const kvCacheBudgetBytes = 256 * 2 ** 20;
 
 /** Rows per batch for prompts up to `tokens` long (answer included): up to maxBatchRows, as many as
@@ -136,29 +136,34 @@ async function generateBatch(
   }));
 
   // Prefill each distinct prompt once, alone (so a batch's prefill needs no more memory than its
-  // longest prompt's), then stack their caches left-padded to the longest for the batched steps.
+  // longest prompt's), its cache copied at once into the batch's cache, left-padded to the longest,
+  // for each of its rows; the batch's cache has room for every token the rows may add, so the
+  // decode steps write into it where it lies.
   const prompts = [...new Set(rows.map((r) => r.request))];
   const longest = Math.max(...prompts.map((p) => requests[p].inputIds.length));
-  const prefills: { present: KvCache; logits: Float32Array }[] = [];
-  for (const p of prompts) {
+  const promptRow = rows.map((r) => prompts.indexOf(r.request));
+  const t = lm.config.text;
+  let cache: KvCache = emptyCache({ kvHeads: t.numKvHeads, headDim: t.headDim, layers: t.numLayers }, rows.length, longest + options.maxNewTokens, longest);
+  const promptLogits: Float32Array[] = [];
+  for (const [i, p] of prompts.entries()) {
     checkCancelled(options.signal);
     const { inputIds, visual } = requests[p];
     const seq = inputIds.length;
-    prefills.push(await lm.forward({
+    const { present, logits } = await lm.forward({
       inputsEmbeds: lm.embed(inputIds, visual), batch: 1, seq, attentionMask: new BigInt64Array(seq).fill(1n),
       positionIds: familyOf(lm.config).positionIds([seq], seq, 'left'), past: null, lastLogitsOnly: true,
-    }));
+    });
+    promptRow.forEach((of, row) => {
+      if (of === i) copyCacheRow(cache, row, present, 0, longest - seq);
+    });
+    promptLogits.push(logits);
   }
   const mask = new BigInt64Array(prompts.length * longest);
   prompts.forEach((p, i) => mask.fill(1n, (i + 1) * longest - requests[p].inputIds.length, (i + 1) * longest));
-  const promptRow = rows.map((r) => prompts.indexOf(r.request));
-  // One copy: each row gets its prompt's cache, left-padded, in row order.
-  // Room for every token the rows may add, so the decode steps write into the cache where it lies.
-  let cache: KvCache = stackCachesLeftPadded(promptRow.map((i) => prefills[i].present), longest, longest + options.maxNewTokens);
   let rowMask = promptRow.map((i) => mask.subarray(i * longest, (i + 1) * longest));
   let active = rows;
-  let logitsOf = (k: number) => prefills[promptRow[k]].logits;
-  const vocab = prefills[0].logits.length;
+  let logitsOf = (k: number) => promptLogits[promptRow[k]];
+  const vocab = promptLogits[0].length;
 
   // A row also ends at the context's end, max_position_embeddings, with unscaled RoPE (prompt.ts
   // refuses a prompt past it; scaled RoPE is meant to run beyond it).
@@ -173,7 +178,7 @@ async function generateBatch(
     if (keep.length === 0) break;
     checkCancelled(options.signal);
     if (keep.length < active.length) {
-      cache = selectCacheRows(cache, keep);
+      keepCacheRows(cache, keep);
       rowMask = keep.map((k) => rowMask[k]);
       active = keep.map((k) => active[k]);
     }

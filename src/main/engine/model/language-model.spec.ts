@@ -5,7 +5,7 @@ import { afterAll, describe, expect, it, vi } from 'vitest';
 import { Session } from '../graph/session';
 import type { Idefics3Config, LlavaOnevisionConfig } from './families';
 import { fixtureArchs, writeFixture } from './fixture';
-import { LanguageModel, selectCacheRows, stackCachesLeftPadded, type KvCache } from './language-model';
+import { keepCacheRows, LanguageModel, stackCachesLeftPadded, type KvCache } from './language-model';
 import { naiveEmbed, naiveForward } from '../testing/naive/decoder';
 import { openWeights, type ModelWeights } from './weights';
 
@@ -101,9 +101,19 @@ describe.each(fixtureArchs)('%s language model', (arch) => {
     });
     expect(maxDiff(step.logits.subarray(0, vocab), (await full(lm, [...short, 77])).subarray(short.length * vocab))).toBeLessThan(1e-4);
     expect(maxDiff(step.logits.subarray(vocab), (await full(lm, [...long, 78])).subarray(long.length * vocab))).toBeLessThan(1e-4);
-    const alone = selectCacheRows(step.present, [1]);
-    expect(alone.batch).toBe(1);
-    expect(alone.layers[1].value).toEqual(step.present.layers[1].value.subarray(alone.layers[1].value.length));
+    // The long row kept alone, in place, goes on as it would have.
+    const cache = step.present;
+    const second = cache.layers[1].value.slice(cache.layers[1].value.length / 2);
+    const buffer = cache.layers[1].value.buffer;
+    keepCacheRows(cache, [1]);
+    expect(cache.batch).toBe(1);
+    expect(cache.layers[1].value).toEqual(second);
+    expect(cache.layers[1].value.buffer).toBe(buffer);
+    const more = await lm.forward({
+      inputsEmbeds: lm.embed([79]), batch: 1, seq: 1, attentionMask: ones(width + 2), positionIds: positions(long.length + 1, 1), past: cache, lastLogitsOnly: true,
+    });
+    expect(maxDiff(more.logits, (await full(lm, [...long, 78, 79])).subarray((long.length + 1) * vocab))).toBeLessThan(1e-4);
+    expect(() => keepCacheRows(more.present, [1])).toThrow('keepCacheRows: rows must be increasing indices below 1, got 1');
   });
 
   describe('a step longer than prefillChunk, in chunks over the growing cache', () => {

@@ -42,42 +42,47 @@ export interface ForwardStep {
   lastLogitsOnly: boolean;
 }
 
-/** A cache of `batch` rows with room for `capacity` slots, none used. */
-function emptyCache(like: Pick<KvCache, 'kvHeads' | 'headDim'>, layers: number, batch: number, capacity: number): KvCache {
+/** A cache of `batch` rows of `like`'s shape with room for `capacity` slots, `length` in use (zeros). */
+export function emptyCache(like: Pick<KvCache, 'kvHeads' | 'headDim'> & { layers: number }, batch: number, capacity: number, length = 0): KvCache {
   const size = batch * like.kvHeads * capacity * like.headDim;
   return {
-    layers: Array.from({ length: layers }, () => ({ key: new Float32Array(size), value: new Float32Array(size) })),
-    batch, kvHeads: like.kvHeads, headDim: like.headDim, capacity, length: 0,
+    layers: Array.from({ length: like.layers }, () => ({ key: new Float32Array(size), value: new Float32Array(size) })),
+    batch, kvHeads: like.kvHeads, headDim: like.headDim, capacity, length,
   };
 }
 
-/**
- * A new cache with room for `capacity` slots, `length` of them in use, whose row r is row
- * `sources[r].row` of `sources[r].cache` (its used slots placed from slot `at`): what selecting,
- * stacking and growing caches all are.
- */
-function copyCache(sources: readonly { cache: KvCache; row: number; at: number }[], capacity: number, length: number): KvCache {
-  const first = sources[0].cache;
-  const out = emptyCache(first, first.layers.length, sources.length, capacity);
-  out.length = length;
-  const { kvHeads, headDim: d } = first;
-  out.layers.forEach((layer, l) => {
+/** Copies the used slots of row `from` of `source` into row `row` of `target`, from slot `at`. */
+export function copyCacheRow(target: KvCache, row: number, source: KvCache, from: number, at: number): void {
+  if (at + source.length > target.capacity) throw new Error(`copyCacheRow: ${source.length} slots from slot ${at} do not fit a capacity of ${target.capacity}`);
+  const { kvHeads, headDim: d } = target;
+  target.layers.forEach((layer, l) => {
     for (const kind of ['key', 'value'] as const) {
-      sources.forEach(({ cache, row, at }, r) => {
-        const src = cache.layers[l][kind];
-        for (let h = 0; h < kvHeads; h++) {
-          const from = ((row * kvHeads + h) * cache.capacity) * d;
-          layer[kind].set(src.subarray(from, from + cache.length * d), ((r * kvHeads + h) * capacity + at) * d);
-        }
-      });
+      const src = source.layers[l][kind];
+      for (let h = 0; h < kvHeads; h++) {
+        const begin = (from * kvHeads + h) * source.capacity * d;
+        layer[kind].set(src.subarray(begin, begin + source.length * d), ((row * kvHeads + h) * target.capacity + at) * d);
+      }
     }
   });
-  return out;
 }
 
-/** The cache rows `rows` (in that order; repeats duplicate a row), e.g. to drop finished sequences. */
-export function selectCacheRows(cache: KvCache, rows: readonly number[]): KvCache {
-  return copyCache(rows.map((row) => ({ cache, row, at: 0 })), cache.capacity, cache.length);
+/**
+ * Keeps only the cache rows `rows` (increasing), in place: each moves down to its new index within
+ * the same arrays, which the cache then views shorter; e.g. to drop finished sequences without a copy
+ * of the cache.
+ */
+export function keepCacheRows(cache: KvCache, rows: readonly number[]): void {
+  if (rows.some((r, i) => !(Number.isInteger(r) && r >= i && r < cache.batch) || (i > 0 && r <= rows[i - 1]))) throw new Error(`keepCacheRows: rows must be increasing indices below ${cache.batch}, got ${rows.join(', ')}`);
+  const rowSize = cache.kvHeads * cache.capacity * cache.headDim;
+  for (const layer of cache.layers) {
+    for (const kind of ['key', 'value'] as const) {
+      rows.forEach((r, i) => {
+        if (r !== i) layer[kind].copyWithin(i * rowSize, r * rowSize, (r + 1) * rowSize);
+      });
+      layer[kind] = layer[kind].subarray(0, rows.length * rowSize);
+    }
+  }
+  cache.batch = rows.length;
 }
 
 /** One-row caches of prompts of different lengths as one batch with room for `capacity` slots, each
@@ -86,7 +91,16 @@ export function selectCacheRows(cache: KvCache, rows: readonly number[]): KvCach
 export function stackCachesLeftPadded(caches: readonly KvCache[], length: number, capacity = length): KvCache {
   const short = caches.find((c) => c.batch !== 1 || c.length > length);
   if (short !== undefined || capacity < length) throw new Error(`stackCachesLeftPadded: each cache must be one row of at most ${length} slots, and the capacity (${capacity}) at least that, got ${short?.batch ?? 1} rows of ${short?.length ?? length}`);
-  return copyCache(caches.map((cache) => ({ cache, row: 0, at: length - cache.length })), capacity, length);
+  const out = emptyCache({ ...caches[0], layers: caches[0].layers.length }, caches.length, capacity, length);
+  caches.forEach((cache, row) => copyCacheRow(out, row, cache, 0, length - cache.length));
+  return out;
+}
+
+/** The cache with room for `capacity` slots (a copy). */
+function grown(cache: KvCache, capacity: number): KvCache {
+  const out = emptyCache({ ...cache, layers: cache.layers.length }, cache.batch, capacity, cache.length);
+  for (let row = 0; row < cache.batch; row++) copyCacheRow(out, row, cache, row, 0);
+  return out;
 }
 
 /** Positions one decoder run takes at most by default: a longer step (a prompt's prefill) runs in
@@ -225,7 +239,7 @@ export class LanguageModel {
     const queriesAt: [number, number][] = [];
     const logitsParts: ort.Tensor[] = [];
     const queryParts: ort.Tensor[][] = [];
-    let cache = step.past ?? emptyCache({ kvHeads: t.numKvHeads, headDim: t.headDim }, t.numLayers, batch, 0);
+    let cache = step.past ?? emptyCache({ kvHeads: t.numKvHeads, headDim: t.headDim, layers: t.numLayers }, batch, 0);
     for (let from = 0, c = 0; from < seq; from += this.chunk, c++) {
       const to = Math.min(seq, from + this.chunk);
       const n = to - from;
@@ -255,7 +269,7 @@ export class LanguageModel {
       const out = await session.run(feeds, fetches);
       logitsParts.push(out.logits);
       queryParts.push(queryLayers.map((l) => out[queryStatesName(l)]));
-      if (used + n > cache.capacity) cache = copyCache(Array.from({ length: batch }, (_, row) => ({ cache, row, at: 0 })), used + n, used);
+      if (used + n > cache.capacity) cache = grown(cache, used + n);
       const { capacity } = cache;
       cache.layers.forEach((layer, l) => {
         for (const kind of ['key', 'value'] as const) {
