@@ -28,10 +28,9 @@ export function graphCacheFile(dir: string, model: Uint8Array, options: ort.Infe
  * A CPU session of `model` loaded, with optimisation off, from the graph ONNX Runtime optimised for
  * this machine: the entry kept in `dir`, or else written now by a session made only to optimise it
  * (and kept in `dir`; with `dir` null, in a temporary folder removed once loaded). Always through
- * the file, because a session that optimises the graph it then runs keeps more memory through a
- * training step: the LLaVA-OneVision 0.5B stand-in's DPO update peaked at 11.0 GB so, 4.4 GB from the
- * file, with the same losses (BENCHMARKS.md, checkpoint section). An entry ONNX Runtime cannot load
- * is made again; where no file can be written, the session optimises the graph itself.
+ * the file, because a checkpointed training step run by the session that optimised its graph holds
+ * about twice the memory, with the same losses (docs/engine.md, engine settings). An entry ONNX
+ * Runtime cannot load is made again; where no file can be written, the session optimises the graph itself.
  */
 export async function loadOptimised(model: Uint8Array, options: ort.InferenceSession.SessionOptions, dir: string | null): Promise<ort.InferenceSession> {
   const folder = dir ?? mkdtempSync(join(tmpdir(), 'isr-graph-'));
