@@ -45,7 +45,9 @@ async function sessionStarts(graph: Graph, cacheDir: string): Promise<string[]> 
       }
     }
   } finally {
-    process.env[engineSettingVariables.graphCache] = saved;
+    // Assigning undefined would set the text "undefined".
+    if (saved === undefined) Reflect.deleteProperty(process.env, engineSettingVariables.graphCache);
+    else process.env[engineSettingVariables.graphCache] = saved;
   }
   return Object.entries(times).map(([way, xs]) => {
     const sorted = [...xs].sort((a, b) => a - b);

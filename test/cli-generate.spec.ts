@@ -1,7 +1,7 @@
 import { existsSync, mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { resolveFfmpeg } from '../src/main/video/ffmpeg';
 import { flatClip } from '../src/main/video/testing/clips';
 import { runCli } from './cli';
@@ -62,12 +62,11 @@ describe('isr-studio generate', () => {
     expect(warm.stdout).toBe(cold.stdout);
     expect(readdirSync(graphs).filter((f) => f.endsWith('.onnx')).sort()).toEqual(kept.sort());
     // off wins over the environment's cache folder.
-    const inherited = process.env.ISR_GRAPH_CACHE;
-    process.env.ISR_GRAPH_CACHE = join(dir, 'from-env');
+    vi.stubEnv('ISR_GRAPH_CACHE', join(dir, 'from-env'));
     try {
       expect((await generate(...args, '--graph-cache', 'off')).stdout).toBe(cold.stdout);
     } finally {
-      process.env.ISR_GRAPH_CACHE = inherited;
+      vi.unstubAllEnvs();
     }
     expect(existsSync(join(dir, 'from-env'))).toBe(false);
   }, 60_000);

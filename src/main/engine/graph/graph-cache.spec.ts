@@ -30,13 +30,12 @@ async function logitsOf(session: Session): Promise<Float32Array> {
 
 describe('the cache of optimised graphs', () => {
   let dir: string;
-  const saved = process.env.ISR_GRAPH_CACHE;
   beforeEach(() => {
     dir = mkdtempSync(join(tmpdir(), 'isr-graph-cache-'));
-    process.env.ISR_GRAPH_CACHE = dir;
+    vi.stubEnv('ISR_GRAPH_CACHE', dir);
   });
   afterEach(() => {
-    process.env.ISR_GRAPH_CACHE = saved;
+    vi.unstubAllEnvs();
     vi.restoreAllMocks();
   });
 
@@ -69,7 +68,7 @@ describe('the cache of optimised graphs', () => {
     await (await Session.create(buildDecoderGraph(config, weights, { kvCache: true, rowsAtRunTime: true }), { graphName: 'decoder', optimizationLevel: 'disabled' })).release();
     expect(readdirSync(dir)).toHaveLength(2);
     // Off: still from the optimised file, written in a temporary folder that is gone once loaded.
-    process.env.ISR_GRAPH_CACHE = 'off';
+    vi.stubEnv('ISR_GRAPH_CACHE', 'off');
     const create = vi.spyOn(ort.InferenceSession, 'create');
     await (await Session.create(buildDecoderGraph(config, weights, { kvCache: true, rowsAtRunTime: true }), { graphName: 'decoder' })).release();
     expect(readdirSync(dir)).toHaveLength(2);
@@ -91,7 +90,7 @@ describe('the cache of optimised graphs', () => {
 
     const blocked = join(dir, 'a-file');
     writeFileSync(blocked, '');
-    process.env.ISR_GRAPH_CACHE = join(blocked, 'graphs');
+    vi.stubEnv('ISR_GRAPH_CACHE', join(blocked, 'graphs'));
     const uncached = await Session.create(graph, { graphName: 'decoder' });
     expect(maxDiff(await logitsOf(uncached), expected)).toBeLessThan(1e-5);
   });
