@@ -188,10 +188,12 @@ export const rules: Readonly<Record<string, Rule>> = {
     const [data, idx] = [x[0]!, x[1]!];
     const r = data.shape.length;
     const axis = normAxis(attrInt(node.attrs, 'axis', 0), r);
-    // Rows (axis 0, an embedding's) are summed into zeros where they came from: no [indices, rows]
-    // one-hot, which for a vocabulary of 150k is the largest tensor of a step.
-    if (axis === 0) return [b.scatterND(b.constantOfShape(b.shape(data), 0, data.dtype, data.shape), b.unsqueeze(idx, [idx.shape.length]), only(g), 'add'), null];
     const oneHot = b.oneHot(idx, b.shape(data, axis, axis + 1), data.dtype);
+    if (axis === 0) {
+      const rows = b.flatten(only(g), idx.shape.length);
+      const summed = b.matmul(b.transpose(b.flatten(oneHot, idx.shape.length), [1, 0]), rows);
+      return [reshapeLike(b, summed, data), null];
+    }
     if (idx.shape.length !== 1) throw new Error(`${node.name}: Gather gradient on axis ${axis} needs 1-D indices`);
     if (axis === r - 1) return [b.matmul(only(g), oneHot), null];
     const perm = Array.from({ length: r }, (_, i) => i).filter((i) => i !== axis);

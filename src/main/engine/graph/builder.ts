@@ -239,10 +239,6 @@ export class GraphBuilder {
     return this.one('Slice', ins);
   }
   gather(x: Value, indices: Value, axis = 0): Value { return this.one('Gather', [x, indices], { axis: attr.int(axis) }); }
-  /** `data` with the slices `indices` [..., k] name (over its first k axes) replaced by, or with `reduction` 'add' summed with, `updates`. */
-  scatterND(data: Value, indices: Value, updates: Value, reduction: 'none' | 'add' = 'none'): Value {
-    return this.one('ScatterND', [data, indices, updates], { reduction: attr.string(reduction) });
-  }
   /** One-hot rows of `depth` along the last axis, `off`/`on` of `dtype`. */
   oneHot(indices: Value, depth: number | Value, dtype: ElementType = 'float32', off = 0, on = 1): Value {
     const d = typeof depth === 'number' ? this.ints([depth]) : depth;

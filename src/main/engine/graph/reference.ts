@@ -313,24 +313,6 @@ export const kernels: Readonly<Record<string, Kernel>> = {
     return [sliceCopy(x, starts, steps, dims)];
   },
   Gather: ([x, idx], attrs) => [gather(x, idx, attrInt(attrs, 'axis', 0))],
-  ScatterND: ([x, idx, updates], attrs) => {
-    const reduction = attrs.reduction?.kind === 'string' ? attrs.reduction.value : 'none';
-    if (reduction !== 'none' && reduction !== 'add') throw new Error(`ScatterND reduction '${reduction}' is not supported`);
-    const k = idx.dims[idx.dims.length - 1];
-    const slice = numel(x.dims.slice(k));
-    const data = Float64Array.from(x.data);
-    for (let t = 0; t < idx.data.length / k; t++) {
-      let at = 0;
-      for (let a = 0; a < k; a++) {
-        const raw = idx.data[t * k + a];
-        const j = raw < 0 ? raw + x.dims[a] : raw;
-        if (j < 0 || j >= x.dims[a]) throw new Error(`ScatterND index ${raw} out of range for size ${x.dims[a]}`);
-        at = at * x.dims[a] + j;
-      }
-      for (let e = 0; e < slice; e++) data[at * slice + e] = (reduction === 'add' ? data[at * slice + e] : 0) + updates.data[t * slice + e];
-    }
-    return [{ dtype: x.dtype, dims: [...x.dims], data }];
-  },
   OneHot: ([idx, depthT, values], attrs) => {
     const depth = depthT.data[0];
     const rank = idx.dims.length + 1;

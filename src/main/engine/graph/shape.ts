@@ -240,12 +240,6 @@ export const inferRules: Readonly<Record<string, Infer>> = {
     const axis = normAxis(attrInt(attrs, 'axis', 0), x.shape.length);
     return [{ dtype: x.dtype, shape: [...x.shape.slice(0, axis), ...idx.shape, ...x.shape.slice(axis + 1)] }];
   },
-  ScatterND: (ins) => {
-    const [data, idx] = [need(ins[0], 'data'), need(ins[1], 'indices')];
-    need(ins[2], 'updates');
-    if (idx.dtype !== 'int64') throw new Error(`ScatterND indices '${idx.name}' must be int64`);
-    return [{ dtype: data.dtype, shape: [...data.shape] }];
-  },
   OneHot: (ins, attrs, ctx) => {
     const [idx, , values] = [need(ins[0], 'indices'), need(ins[1], 'depth'), need(ins[2], 'values')];
     const depth: Dim = ctx.konst(1)?.[0] ?? ctx.fresh();
