@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
@@ -101,8 +101,16 @@ describe('the cache of optimised graphs', () => {
       writeFileSync(path, '');
       utimesSync(path, 1000 + i, 1000 + i);
     });
+    // What killed processes leave: an old partial file goes, a recent one (another process writing it) stays.
+    const [oldPartial, newPartial] = ['a.onnx.1.partial', 'b.onnx.2.partial'].map((f) => join(dir, f));
+    writeFileSync(oldPartial, '');
+    utimesSync(oldPartial, 1000, 1000);
+    writeFileSync(newPartial, '');
     const model = serialize(buildDecoderGraph(config, weights, { kvCache: false }));
     await (await loadOptimised(model, { graphOptimizationLevel: 'all' }, dir)).release();
+    expect(existsSync(oldPartial)).toBe(false);
+    expect(existsSync(newPartial)).toBe(true);
+    rmSync(newPartial);
     const left = readdirSync(dir);
     expect(left).toHaveLength(GRAPH_CACHE_ENTRIES);
     expect(left).toContain(graphCacheFile(dir, model, { graphOptimizationLevel: 'all' }).slice(dir.length + 1));

@@ -38,13 +38,15 @@ export async function loadOptimised(model: Uint8Array, options: ort.InferenceSes
   const fromFile = () => ort.InferenceSession.create(file, { ...options, graphOptimizationLevel: 'disabled' });
   try {
     if (existsSync(file)) {
+      let session: ort.InferenceSession | undefined;
       try {
-        const session = await fromFile();
-        const now = new Date();
-        utimesSync(file, now, now);
-        return session;
+        session = await fromFile();
       } catch {
-        rmSync(file, { force: true });
+        removeQuietly(file);
+      }
+      if (session !== undefined) {
+        touch(file);
+        return session;
       }
     }
     const partial = `${file}.${process.pid}.partial`;
@@ -52,11 +54,11 @@ export async function loadOptimised(model: Uint8Array, options: ort.InferenceSes
       mkdirSync(folder, { recursive: true });
       await (await ort.InferenceSession.create(model, { ...options, optimizedModelFilePath: partial })).release();
       renameSync(partial, file);
-      if (dir !== null) prune(dir);
     } catch {
       removeQuietly(partial);
       return await ort.InferenceSession.create(model, options);
     }
+    if (dir !== null) prune(dir);
     return await fromFile();
   } finally {
     if (dir === null) removeQuietly(folder);
@@ -72,9 +74,33 @@ function removeQuietly(path: string): void {
   }
 }
 
-/** Keeps the GRAPH_CACHE_ENTRIES most recently used entries. */
+/** Marks an entry used (the cache keeps those used last); a file it cannot touch is only pruned sooner. */
+function touch(file: string): void {
+  try {
+    const now = new Date();
+    utimesSync(file, now, now);
+  } catch {
+    // Read-only cache: the entry still serves.
+  }
+}
+
+/** Keeps the GRAPH_CACHE_ENTRIES most recently used entries, and removes partial files a killed
+ *  process left over an hour ago; files another process removes meanwhile are skipped. */
 function prune(dir: string): void {
-  const entries = readdirSync(dir).filter((f) => f.endsWith('.onnx')).map((f) => ({ path: join(dir, f), used: statSync(join(dir, f)).mtimeMs }));
-  entries.sort((a, b) => b.used - a.used);
-  for (const { path } of entries.slice(GRAPH_CACHE_ENTRIES)) rmSync(path, { force: true });
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return;
+  }
+  const entries = names.flatMap((f) => {
+    try {
+      return [{ path: join(dir, f), partial: f.endsWith('.partial'), used: statSync(join(dir, f)).mtimeMs }];
+    } catch {
+      return [];
+    }
+  });
+  const stale = Date.now() - 3600_000;
+  const kept = entries.filter((e) => !e.partial).sort((a, b) => b.used - a.used);
+  for (const { path } of [...kept.slice(GRAPH_CACHE_ENTRIES), ...entries.filter((e) => e.partial && e.used < stale)]) removeQuietly(path);
 }

@@ -36,7 +36,7 @@ export interface DecoderGraphOptions {
 export interface DecoderIo {
   /** float32 [batch, seq, hidden]. */
   inputsEmbeds: Value;
-  /** int64 [batch, past + seq]: 1 for real tokens, 0 for padding. */
+  /** int64 [batch, seq], or [batch, capacity + seq] with `past`: 1 for real tokens, 0 for padding and unused cache slots. */
   attentionMask: Value;
   /** int64 [batch, seq]: RoPE positions. */
   positionIds: Value;

@@ -209,7 +209,8 @@ describe.each(fixtureArchs)('%s language model', (arch) => {
     // Written where it lies: the same arrays, one more slot used.
     expect(step.present.layers[1].key).toBe(arrays);
     expect(step.present.length).toBe(width + 1);
-    expect(() => stackCachesLeftPadded(alone, 3)).toThrow('each cache must be one row of at most 3 slots, and the capacity (3) at least that, got 1 rows of 4');
+    expect(() => stackCachesLeftPadded(alone, 3)).toThrow('each cache must be one row of at most 3 slots, got 1 rows of 4');
+    expect(() => stackCachesLeftPadded(alone, width, width - 1)).toThrow(`a capacity of ${width - 1} slots cannot hold ${width}`);
   });
 
   it('replaces exactly the visual token rows with the features, in order, and rejects a count mismatch', async () => {

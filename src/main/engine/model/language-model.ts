@@ -90,7 +90,8 @@ export function keepCacheRows(cache: KvCache, rows: readonly number[]): void {
  *  (a cache may repeat). */
 export function stackCachesLeftPadded(caches: readonly KvCache[], length: number, capacity = length): KvCache {
   const short = caches.find((c) => c.batch !== 1 || c.length > length);
-  if (short !== undefined || capacity < length) throw new Error(`stackCachesLeftPadded: each cache must be one row of at most ${length} slots, and the capacity (${capacity}) at least that, got ${short?.batch ?? 1} rows of ${short?.length ?? length}`);
+  if (short !== undefined) throw new Error(`stackCachesLeftPadded: each cache must be one row of at most ${length} slots, got ${short.batch} rows of ${short.length}`);
+  if (capacity < length) throw new Error(`stackCachesLeftPadded: a capacity of ${capacity} slots cannot hold ${length}`);
   const out = emptyCache({ ...caches[0], layers: caches[0].layers.length }, caches.length, capacity, length);
   caches.forEach((cache, row) => copyCacheRow(out, row, cache, 0, length - cache.length));
   return out;
@@ -269,7 +270,9 @@ export class LanguageModel {
       const out = await session.run(feeds, fetches);
       logitsParts.push(out.logits);
       queryParts.push(queryLayers.map((l) => out[queryStatesName(l)]));
-      if (used + n > cache.capacity) cache = grown(cache, used + n);
+      // Doubling, so a long prefill copies its cache O(1) times a slot, never past the step's end (a fresh
+      // prefill's cache then holds exactly its positions, as attention() reads it).
+      if (used + n > cache.capacity) cache = grown(cache, Math.max(used + n, Math.min(pastLength + seq, 2 * cache.capacity)));
       const { capacity } = cache;
       cache.layers.forEach((layer, l) => {
         for (const kind of ['key', 'value'] as const) {

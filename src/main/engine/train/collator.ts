@@ -2,8 +2,8 @@
 // concatenated_forward's layout): for P pairs, rows [0, P) are prompt + chosen and [P, 2P) prompt +
 // rejected, right-padded, labels shifted by one and the loss on response tokens only. Each response
 // ends with the end-of-turn token (TRL appends EOS).
-// Embeddings (with the video's feature rows spliced in) are computed on the host by the model's
-// embedding session, so the vision tower stays frozen and its features come from the cache; when the
+// Embeddings (with the video's feature rows spliced in) are looked up on the host (LanguageModel.embed),
+// so the vision tower stays frozen and its features come from the cache; when the
 // embeddings are trained the graph gathers the text rows itself, and the host gives the visual rows.
 import * as ort from 'onnxruntime-node';
 import { concatTyped } from '../../../shared/arrays';
@@ -82,7 +82,7 @@ export class PreferenceCollator {
   }
 
   /**
-   * The rows' embeddings, right-padded with zeros. Text rows come from the host's embedding session,
+   * The rows' embeddings, right-padded with zeros. Text rows are looked up on the host (LanguageModel.embed),
    * or are zeros when the graph gathers them itself (trained embeddings). Visual rows are the
    * video's features, or, with the projector in the graph, zeros pointing into the batch's table of
    * visual rows (`visualIndex`, 0: no visual row): one block of rows per video, in the order the
@@ -96,7 +96,7 @@ export class PreferenceCollator {
     for (const [r, { example }] of rows.entries()) {
       const visual = example.visual;
       if (!trained.embeddings) {
-        // The embedding session splices the features in itself; zeros where the projector's rows go.
+        // The host lookup splices the features in itself; zeros where the projector's rows go.
         const spliced = visual && trained.projector ? { tokenId: visual.tokenId, features: new Float32Array(visual.features.length) } : visual;
         embeds.set(this.model.lm.embed(ids[r], spliced), r * seq * h);
       }

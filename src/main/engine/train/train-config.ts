@@ -10,7 +10,7 @@ import { checkLoraTargets, decoderLinearModules, defaultLoraConfig, type LoraCon
 import type { Schedule } from './schedule';
 import type { LengthLimits } from './truncation';
 
-/** A loaded model as training uses it: its config, its checkpoint, and its embedding session. */
+/** A loaded model as training uses it: its config, its checkpoint, and its language model (the host's embeddings). */
 export interface TrainableModel {
   config: ModelConfig;
   weights: ModelWeights;
