@@ -28,6 +28,9 @@ const train = (out: string, ...extra: string[]) =>
   runCli(['train', '--model', model, '--pairs', join(dir, 'pairs.jsonl'), '--out', out, '--frames', '2', '--cache', join(dir, 'cache'),
     '--epochs', '4', '--batch-size', '2', '--lr', '0.02', '--lora-r', '4', '--lora-alpha', '8', '--warmup-ratio', '0', ...extra]);
 
+/** The modules_to_save of the adapter a run in `out` wrote. */
+const modulesToSave = (out: string): string[] => (JSON.parse(readFileSync(join(out, 'adapter/adapter_config.json'), 'utf8')) as { modules_to_save: string[] }).modules_to_save;
+
 /** The tensor names in the adapter a run in `out` wrote (its safetensors header). */
 function adapterKeys(out: string): string[] {
   const header = readFileSync(join(out, 'adapter/adapter_model.safetensors'));
@@ -72,8 +75,7 @@ describe('isr-studio train', () => {
     const result = await train(out, '--train-projector', '--epochs', '1');
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
-    const adapterConfig = JSON.parse(readFileSync(join(out, 'adapter/adapter_config.json'), 'utf8')) as { modules_to_save: string[] };
-    expect(adapterConfig.modules_to_save).toEqual(['connector']);
+    expect(modulesToSave(out)).toEqual(['connector']);
     expect(adapterKeys(out)).toContain('base_model.model.model.connector.modality_projection.proj.weight');
   }, 120_000);
 
@@ -82,8 +84,7 @@ describe('isr-studio train', () => {
     const result = await train(out, '--train-embeddings', '--epochs', '1');
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
-    const adapterConfig = JSON.parse(readFileSync(join(out, 'adapter/adapter_config.json'), 'utf8')) as { modules_to_save: string[] };
-    expect(adapterConfig.modules_to_save).toEqual(['embed_tokens', 'lm_head']);
+    expect(modulesToSave(out)).toEqual(['embed_tokens', 'lm_head']);
     expect(adapterKeys(out).filter((k) => !k.includes('lora_') && k !== '__metadata__').sort()).toEqual(['base_model.model.lm_head.weight', 'base_model.model.model.text_model.embed_tokens.weight']);
   }, 120_000);
 

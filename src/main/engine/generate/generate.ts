@@ -94,8 +94,8 @@ const kvCacheBudgetBytes = 256 * 2 ** 20;
 /** Rows per batch for prompts up to `tokens` long (answer included): up to maxBatchRows, as many as
  *  keep their float32 KV caches within the budget, at least one. */
 export function batchRowsFor(lm: LanguageModel, tokens: number): number {
-  const t = lm.config.text;
-  const perRow = t.numLayers * 2 * t.numKvHeads * t.headDim * tokens * 4;
+  const { layers, kvHeads, headDim } = lm.cacheShape;
+  const perRow = layers * 2 * kvHeads * headDim * tokens * 4;
   return Math.max(1, Math.min(maxBatchRows, Math.floor(kvCacheBudgetBytes / perRow)));
 }
 
@@ -142,8 +142,7 @@ async function generateBatch(
   const prompts = [...new Set(rows.map((r) => r.request))];
   const longest = Math.max(...prompts.map((p) => requests[p].inputIds.length));
   const promptRow = rows.map((r) => prompts.indexOf(r.request));
-  const t = lm.config.text;
-  let cache: KvCache = emptyCache({ kvHeads: t.numKvHeads, headDim: t.headDim, layers: t.numLayers }, rows.length, longest + options.maxNewTokens, longest);
+  let cache: KvCache = emptyCache(lm.cacheShape, rows.length, longest + options.maxNewTokens, longest);
   const promptLogits: Float32Array[] = [];
   for (const [i, p] of prompts.entries()) {
     checkCancelled(options.signal);

@@ -5,7 +5,7 @@ import { afterAll, describe, expect, it, vi } from 'vitest';
 import { Session } from '../graph/session';
 import type { Idefics3Config, LlavaOnevisionConfig } from './families';
 import { fixtureArchs, writeFixture } from './fixture';
-import { keepCacheRows, LanguageModel, stackCachesLeftPadded, type KvCache } from './language-model';
+import { keepCacheRows, LanguageModel, stackCachesLeftPadded, type ForwardStep, type KvCache } from './language-model';
 import { naiveEmbed, naiveForward } from '../testing/naive/decoder';
 import { openWeights, type ModelWeights } from './weights';
 
@@ -33,6 +33,20 @@ async function tiny(arch: (typeof fixtureArchs)[number]): Promise<{ lm: Language
   const lm = new LanguageModel(config, weights);
   cleanup.push(() => lm.release(), () => weights.close());
   return { lm, weights };
+}
+
+/** A prefill of two prompts as one batch, the shorter left-padded to the longer's `width`, every position's logits asked. */
+function leftPaddedPair(lm: LanguageModel, short: number[], long: number[]): { step: ForwardStep; width: number; pad: number; mask: BigInt64Array } {
+  const hidden = lm.hiddenSize;
+  const width = long.length;
+  const pad = width - short.length;
+  const embeds = new Float32Array(2 * width * hidden);
+  embeds.set(lm.embed(short), pad * hidden);
+  embeds.set(lm.embed(long), width * hidden);
+  const mask = BigInt64Array.from({ length: 2 * width }, (_, i) => (i < pad ? 0n : 1n));
+  // position_ids = cumsum(mask) - 1, padding set to 1, as transformers' generate prepares them.
+  const pos = BigInt64Array.from({ length: 2 * width }, (_, i) => (i < pad ? 1n : i < width ? BigInt(i - pad) : BigInt(i - width)));
+  return { step: { inputsEmbeds: embeds, batch: 2, seq: width, attentionMask: mask, positionIds: pos, past: null, lastLogitsOnly: false }, width, pad, mask };
 }
 
 describe.each(fixtureArchs)('%s language model', (arch) => {
@@ -78,18 +92,10 @@ describe.each(fixtureArchs)('%s language model', (arch) => {
   it('gives each row of a left-padded batch the logits it has alone', async () => {
     const { lm } = await model;
     const vocab = lm.config.text.vocabSize;
-    const hidden = lm.config.text.hiddenSize;
     const short = [9, 30, 31, 60];
     const long = ids;
-    const width = long.length;
-    const pad = width - short.length;
-    const embeds = new Float32Array(2 * width * hidden);
-    embeds.set(lm.embed(short), pad * hidden);
-    embeds.set(lm.embed(long), width * hidden);
-    const mask = BigInt64Array.from({ length: 2 * width }, (_, i) => (i < pad ? 0n : 1n));
-    // position_ids = cumsum(mask) - 1, padding set to 1, as transformers' generate prepares them.
-    const pos = BigInt64Array.from({ length: 2 * width }, (_, i) => (i < pad ? 1n : i < width ? BigInt(i - pad) : BigInt(i - width)));
-    const prefill = await lm.forward({ inputsEmbeds: embeds, batch: 2, seq: width, attentionMask: mask, positionIds: pos, past: null, lastLogitsOnly: false });
+    const { step: padded, width, pad, mask } = leftPaddedPair(lm, short, long);
+    const prefill = await lm.forward(padded);
     expect(maxDiff(prefill.logits.subarray(pad * vocab, width * vocab), await full(lm, short))).toBeLessThan(1e-4);
     expect(maxDiff(prefill.logits.subarray(width * vocab), await full(lm, long))).toBeLessThan(1e-4);
 
@@ -141,16 +147,9 @@ describe.each(fixtureArchs)('%s language model', (arch) => {
       const { lm } = await model;
       const inChunks = await chunked;
       const vocab = lm.config.text.vocabSize;
-      const hidden = lm.hiddenSize;
       const short = [9, 30, 31];
-      const width = ids.length;
-      const pad = width - short.length;
-      const embeds = new Float32Array(2 * width * hidden);
-      embeds.set(lm.embed(short), pad * hidden);
-      embeds.set(lm.embed(ids), width * hidden);
-      const mask = BigInt64Array.from({ length: 2 * width }, (_, i) => (i < pad ? 0n : 1n));
-      const pos = BigInt64Array.from({ length: 2 * width }, (_, i) => (i < pad ? 1n : i < width ? BigInt(i - pad) : BigInt(i - width)));
-      const out = await inChunks.forward({ inputsEmbeds: embeds, batch: 2, seq: width, attentionMask: mask, positionIds: pos, past: null, lastLogitsOnly: false });
+      const { step, width, pad } = leftPaddedPair(lm, short, ids);
+      const out = await inChunks.forward(step);
       expect(maxDiff(out.logits.subarray(pad * vocab, width * vocab), await full(lm, short))).toBeLessThan(1e-4);
       expect(maxDiff(out.logits.subarray(width * vocab), await full(lm, ids))).toBeLessThan(1e-4);
     });

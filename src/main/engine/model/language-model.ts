@@ -42,12 +42,21 @@ export interface ForwardStep {
   lastLogitsOnly: boolean;
 }
 
-/** A cache of `batch` rows of `like`'s shape with room for `capacity` slots, `length` in use (zeros). */
-export function emptyCache(like: Pick<KvCache, 'kvHeads' | 'headDim'> & { layers: number }, batch: number, capacity: number, length = 0): KvCache {
-  const size = batch * like.kvHeads * capacity * like.headDim;
+/** What a model's caches are made of, whatever their rows and slots. */
+export interface CacheShape {
+  layers: number;
+  kvHeads: number;
+  headDim: number;
+}
+
+const shapeOf = (cache: KvCache): CacheShape => ({ layers: cache.layers.length, kvHeads: cache.kvHeads, headDim: cache.headDim });
+
+/** A cache of `batch` rows with room for `capacity` slots, `length` in use (zeros). */
+export function emptyCache(shape: CacheShape, batch: number, capacity: number, length = 0): KvCache {
+  const size = batch * shape.kvHeads * capacity * shape.headDim;
   return {
-    layers: Array.from({ length: like.layers }, () => ({ key: new Float32Array(size), value: new Float32Array(size) })),
-    batch, kvHeads: like.kvHeads, headDim: like.headDim, capacity, length,
+    layers: Array.from({ length: shape.layers }, () => ({ key: new Float32Array(size), value: new Float32Array(size) })),
+    batch, kvHeads: shape.kvHeads, headDim: shape.headDim, capacity, length,
   };
 }
 
@@ -92,14 +101,14 @@ export function stackCachesLeftPadded(caches: readonly KvCache[], length: number
   const short = caches.find((c) => c.batch !== 1 || c.length > length);
   if (short !== undefined) throw new Error(`stackCachesLeftPadded: each cache must be one row of at most ${length} slots, got ${short.batch} rows of ${short.length}`);
   if (capacity < length) throw new Error(`stackCachesLeftPadded: a capacity of ${capacity} slots cannot hold ${length}`);
-  const out = emptyCache({ ...caches[0], layers: caches[0].layers.length }, caches.length, capacity, length);
+  const out = emptyCache(shapeOf(caches[0]), caches.length, capacity, length);
   caches.forEach((cache, row) => copyCacheRow(out, row, cache, 0, length - cache.length));
   return out;
 }
 
 /** The cache with room for `capacity` slots (a copy). */
 function grown(cache: KvCache, capacity: number): KvCache {
-  const out = emptyCache({ ...cache, layers: cache.layers.length }, cache.batch, capacity, cache.length);
+  const out = emptyCache(shapeOf(cache), cache.batch, capacity, cache.length);
   for (let row = 0; row < cache.batch; row++) copyCacheRow(out, row, cache, row, 0);
   return out;
 }
@@ -132,6 +141,11 @@ export class LanguageModel {
 
   get hiddenSize(): number {
     return this.config.text.hiddenSize;
+  }
+
+  get cacheShape(): CacheShape {
+    const t = this.config.text;
+    return { layers: t.numLayers, kvHeads: t.numKvHeads, headDim: t.headDim };
   }
 
   /**
@@ -240,7 +254,7 @@ export class LanguageModel {
     const queriesAt: [number, number][] = [];
     const logitsParts: ort.Tensor[] = [];
     const queryParts: ort.Tensor[][] = [];
-    let cache = step.past ?? emptyCache({ kvHeads: t.numKvHeads, headDim: t.headDim, layers: t.numLayers }, batch, 0);
+    let cache = step.past ?? emptyCache(this.cacheShape, batch, 0);
     for (let from = 0, c = 0; from < seq; from += this.chunk, c++) {
       const to = Math.min(seq, from + this.chunk);
       const n = to - from;

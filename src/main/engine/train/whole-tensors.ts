@@ -4,7 +4,7 @@
 // layout: the projector's matrices in MatMul layout (torch's [out, in] transposed, as nn.ts linear
 // takes them), the embeddings and head as stored ([vocab, hidden], the head through Gemm's transB).
 import type { ModelConfig } from '../model/config';
-import { textWeightNames } from '../model/decoder';
+import { embeddingName, textWeightNames } from '../model/decoder';
 import { familyOf } from '../model/families';
 import { projectorWeightNames } from '../model/vision';
 import { expectedWeights, transpose, type ModelWeights } from '../model/weights';
@@ -36,9 +36,9 @@ export function projectorParams(config: ModelConfig): WholeTensor[] {
 
 /** The token embeddings and, unless tied to them, the output head, as stored. */
 export function embeddingParams(config: ModelConfig): WholeTensor[] {
-  const { prefix, lmHead } = textWeightNames(config);
+  const { lmHead } = textWeightNames(config);
   const dims = [config.text.vocabSize, config.text.hiddenSize];
-  const embeddings = { name: `${prefix}embed_tokens.weight`, dims, transposed: false, module: 'embed_tokens' };
+  const embeddings = { name: embeddingName(config), dims, transposed: false, module: 'embed_tokens' };
   return lmHead === null ? [embeddings] : [embeddings, { name: lmHead, dims, transposed: false, module: 'lm_head' }];
 }
 
