@@ -133,6 +133,8 @@ does nothing but stream the decoder's weights once). The small fixtures' float32
 last-level cache of machines like this one, so their steps can come out at or above the bound measured over 1 GiB;
 the SmolVLM-256M stand-in's (538 MB, its vision stage timed at the real 512x512 frames) is the figure to hold
 against a target. A decode step feeds the KV cache where it lies and gets back only its own keys and values
-(docs/engine.md, memory); what remains of the gap is the dispatch of a step's few hundred small ops.
+(docs/engine.md, memory), and runs its layers on rows with the query heads grouped by KV head (docs/engine.md, opset
+and naming): 49 nodes a layer. What remains of the gap is mostly attention's products over the cache, which a step
+reads whole, and the dispatch of its small nodes.
 `;
 }

@@ -34,7 +34,7 @@ export function linear(b: GraphBuilder, x: Value, p: Projection): Value {
   if (p.outIn) {
     const rank = x.shape.length;
     const outF = p.weight.shape[0] as number;
-    const rows = (v: Value) => b.flatten(v, rank - 1);
+    const rows = (v: Value) => (rank === 2 ? v : b.flatten(v, rank - 1));
     // The adapter's delta (and the bias) go in as Gemm's C: one pass over the output instead of two.
     const delta = p.lora === undefined ? undefined : adapterDelta(x);
     const c = delta === undefined ? p.bias : p.bias === undefined ? rows(delta) : b.add(rows(delta), p.bias);

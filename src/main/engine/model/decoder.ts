@@ -54,8 +54,11 @@ export interface DecoderOutputs {
   queryStates: Value[];
 }
 
-/** [batch, seq, heads * d] to [batch, heads, seq, d]. */
-const splitHeads = (b: GraphBuilder, x: Value, heads: number, d: number): Value => b.transpose(b.reshape(x, [0, 0, heads, d]), [0, 2, 1, 3]);
+/** Rows [batch * seq, heads * d] to [batch, heads, seq, d], `shape` being [batch, seq, heads, d] (HeadShapes). */
+const splitHeads = (b: GraphBuilder, x: Value, shape: Value, heads: number, d: number): Value => b.transpose(b.reshape(x, shape, ['batch', 'seq', heads, d]), [0, 2, 1, 3]);
+
+/** The Reshape targets [batch, seq, heads, d] of the query and key/value heads, computed once for every layer. */
+interface HeadShapes { query: Value; keyValue: Value }
 
 /** The canonical name of the text model's embedding matrix [vocab, hidden]. */
 export const embeddingName = (config: ModelConfig): string => `${textWeightNames(config).prefix}embed_tokens.weight`;
@@ -86,8 +89,20 @@ export function addDecoder(b: GraphBuilder, config: ModelConfig, weights: ModelW
   const queryStates: Value[] = [];
   const hidden = b.scope('model', () => {
     const rotary = rotaryTables(b, io.positionIds, t.rope);
-    const mask = b.scope('attention_mask', () => cacheMask(b, io.inputsEmbeds, io.attentionMask));
-    let h = io.inputsEmbeds;
+    // With a cache, attention runs with the query heads grouped by the KV head they read (cachedAttention),
+    // so the mask comes in that layout, and the sizes that split its scores are the same for every layer.
+    const nRep = io.past === undefined ? 1 : t.numHeads / t.numKvHeads;
+    const mask = b.scope('attention_mask', () => cacheMask(b, io.inputsEmbeds, io.attentionMask, nRep));
+    const splitSizes = io.past === undefined ? undefined : b.concat([b.shape(io.past[0].key, 2, 3), b.shape(io.inputsEmbeds, 1, 2)], 0);
+    // The layers work on rows [batch * seq, hidden], so each projection is one Gemm on its input as it
+    // lies, with no Flatten and Reshape (and the shape arithmetic of their targets) around it: beyond
+    // its weights, a decode step's cost is its node count. The shapes the heads need are made once.
+    const batchSeq = b.shape(io.inputsEmbeds, 0, 2);
+    const heads: HeadShapes = {
+      query: b.concat([batchSeq, b.ints([t.numHeads, t.headDim])], 0),
+      keyValue: b.concat([batchSeq, b.ints([t.numKvHeads, t.headDim])], 0),
+    };
+    let h = b.reshape(io.inputsEmbeds, [-1, t.hiddenSize], ['tokens', t.hiddenSize]);
     for (let l = 0; l < t.numLayers; l++) {
       const m = `layers.${l}`;
       const q = t.numHeads * t.headDim;
@@ -99,7 +114,7 @@ export function addDecoder(b: GraphBuilder, config: ModelConfig, weights: ModelW
           k: proj(`${m}.self_attn.k_proj`, t.hiddenSize, kv, t.qkvBias),
           v: proj(`${m}.self_attn.v_proj`, t.hiddenSize, kv, t.qkvBias),
           o: proj(`${m}.self_attn.o_proj`, q, t.hiddenSize, t.outputBias),
-        }, t, { rotary, mask, past: io.past?.[l] }));
+        }, t, { rotary, mask, heads, past: io.past === undefined ? undefined : { ...io.past[l], splitSizes: splitSizes! } }));
         present.push(attn.present);
         if (options.queryPositions !== undefined) queryStates.push(b.scope('self_attn', () => b.scope('query_rows', () => b.gather(attn.query, options.queryPositions!, 2))));
         const mid = b.add(h, attn.out);
@@ -112,7 +127,8 @@ export function addDecoder(b: GraphBuilder, config: ModelConfig, weights: ModelW
         return b.add(mid, mlp);
       });
     }
-    const last = options.logitsPositions === undefined ? h : b.scope('logits_rows', () => b.gather(h, options.logitsPositions!, 1));
+    const h3 = b.reshape(h, b.concat([batchSeq, b.ints([t.hiddenSize])], 0), ['batch', 'seq', t.hiddenSize]);
+    const last = options.logitsPositions === undefined ? h3 : b.scope('logits_rows', () => b.gather(h3, options.logitsPositions!, 1));
     return b.scope('norm', () => rmsNorm(b, last, vector('norm.weight'), t.rmsNormEps));
   });
   const logits = b.scope('lm_head', () => {
@@ -129,28 +145,31 @@ export function addDecoder(b: GraphBuilder, config: ModelConfig, weights: ModelW
 /**
  * Additive mask [batch, 1, seq, total] over cache slots, not RoPE positions (left padding makes
  * those differ): query i of this step sits in slot total - seq + i and sees slots up to its own,
- * except padding (attention_mask 0).
+ * except padding (attention_mask 0). With `repeats` > 1 its rows repeat that many times,
+ * [batch, 1, repeats * seq, total]: the rows of query heads grouped by KV head (cachedAttention).
  */
-function cacheMask(b: GraphBuilder, inputsEmbeds: Value, attentionMask: Value): Value {
+function cacheMask(b: GraphBuilder, inputsEmbeds: Value, attentionMask: Value, repeats: number): Value {
   const total = b.squeeze(b.shape(attentionMask, 1, 2), [0]);
   const seq = b.squeeze(b.shape(inputsEmbeds, 1, 2), [0]);
   const one = b.scalar(1, 'int64');
   const keySlots = b.unsqueeze(b.range(b.scalar(0, 'int64'), total, one), [0]);
-  const querySlots = b.unsqueeze(b.range(b.sub(total, seq), total, one), [0]);
+  const slots = b.range(b.sub(total, seq), total, one);
+  const querySlots = b.unsqueeze(repeats === 1 ? slots : b.concat(Array.from({ length: repeats }, () => slots), 0), [0]);
   return causalMask(b, querySlots, keySlots, attentionMask);
 }
 
 interface AttentionResult { out: Value; present: { key: Value; value: Value }; query: Value }
 
-/** Grouped-query self-attention with a KV cache, returning its rotated queries too (nn.selfAttention has neither). */
+/** Grouped-query self-attention with a KV cache, returning its rotated queries too (nn.selfAttention has neither).
+ *  `x` and the result are rows [batch * seq, hidden]. */
 function attention(
   b: GraphBuilder, x: Value, w: { q: Projection; k: Projection; v: Projection; o: Projection }, t: DecoderConfig,
-  ctx: { rotary: { cos: Value; sin: Value }; mask: Value; past?: { key: Value; value: Value } },
+  ctx: { rotary: { cos: Value; sin: Value }; mask: Value; heads: HeadShapes; past?: CachedLayer },
 ): AttentionResult {
   const { cos, sin } = ctx.rotary;
-  const qHeads = splitHeads(b, b.scope('q_proj', () => linear(b, x, w.q)), t.numHeads, t.headDim);
-  const kHeads = splitHeads(b, b.scope('k_proj', () => linear(b, x, w.k)), t.numKvHeads, t.headDim);
-  const v = splitHeads(b, b.scope('v_proj', () => linear(b, x, w.v)), t.numKvHeads, t.headDim);
+  const qHeads = splitHeads(b, b.scope('q_proj', () => linear(b, x, w.q)), ctx.heads.query, t.numHeads, t.headDim);
+  const kHeads = splitHeads(b, b.scope('k_proj', () => linear(b, x, w.k)), ctx.heads.keyValue, t.numKvHeads, t.headDim);
+  const v = splitHeads(b, b.scope('v_proj', () => linear(b, x, w.v)), ctx.heads.keyValue, t.numKvHeads, t.headDim);
   const q = b.scope('q_rotary', () => applyRotary(b, qHeads, cos, sin));
   const k = b.scope('k_rotary', () => applyRotary(b, kHeads, cos, sin));
   const past = ctx.past;
@@ -160,28 +179,29 @@ function attention(
     const scores = b.mul(b.matmul(q, b.transpose(repeatKv(b, k, nRep), [0, 1, 3, 2])), t.headDim ** -0.5);
     return b.matmul(b.softmax(b.add(scores, ctx.mask), -1), repeatKv(b, v, nRep));
   });
-  const merged = b.reshape(b.transpose(out, [0, 2, 1, 3]), [0, 0, t.numHeads * t.headDim]);
+  const merged = b.reshape(b.transpose(out, [0, 2, 1, 3]), [-1, t.numHeads * t.headDim], ['tokens', t.numHeads * t.headDim]);
   return { out: b.scope('o_proj', () => linear(b, merged, w.o)), present: { key: k, value: v }, query: q };
 }
+
+/** A layer's cache of earlier steps, and the sizes [capacity, seq] that split its attention's scores. */
+interface CachedLayer { key: Value; value: Value; splitSizes: Value }
 
 /**
  * Attention over the cache's slots and this step's keys without joining them: the scores against
  * each are concatenated (small), and the output is the sum of the two weighted parts, so the cache
  * [batch, kvHeads, capacity, headDim] is read where it lies, never copied, concatenated or repeated
- * per query head (query heads are grouped by the KV head they read, h / nRep, as repeat_kv pairs
- * them). Slots the step does not use are hidden by the mask. [batch, heads, seq, headDim].
+ * per query head. Query heads are grouped by the KV head they read (h / nRep, as repeat_kv pairs
+ * them), [batch, kvHeads, nRep * seq, headDim], and stay so until the weighted sum: `mask` comes in
+ * that layout (cacheMask's repeats), and the scale multiplies the queries, where ONNX Runtime folds
+ * it into the matmuls. Slots the step does not use are hidden by the mask. [batch, heads, seq, headDim].
  */
-function cachedAttention(
-  b: GraphBuilder, q: Value, step: { key: Value; value: Value }, past: { key: Value; value: Value }, mask: Value, t: DecoderConfig,
-): Value {
+function cachedAttention(b: GraphBuilder, q: Value, step: { key: Value; value: Value }, past: CachedLayer, mask: Value, t: DecoderConfig): Value {
   const d = t.headDim;
-  const byKvHead = (x: Value) => b.reshape(x, [0, t.numKvHeads, -1, 0]);
-  const grouped = byKvHead(q);
+  const grouped = b.reshape(b.mul(q, d ** -0.5), [0, t.numKvHeads, -1, 0]);
   const keysT = (keys: Value) => b.transpose(keys, [0, 1, 3, 2]);
   const scores = b.concat([b.matmul(grouped, keysT(past.key)), b.matmul(grouped, keysT(step.key))], 3);
-  const probs = b.softmax(b.add(b.reshape(b.mul(scores, d ** -0.5), [0, t.numHeads, -1, 0]), mask), -1);
-  const sizes = b.concat([b.shape(past.key, 2, 3), b.shape(step.key, 2, 3)], 0);
-  const [onPast, onStep] = b.split(byKvHead(probs), sizes, 3, [['batch', t.numKvHeads, 'grouped', 'capacity'], ['batch', t.numKvHeads, 'grouped', 'seq']]);
+  const probs = b.softmax(b.add(scores, mask), -1);
+  const [onPast, onStep] = b.split(probs, past.splitSizes, 3, [['batch', t.numKvHeads, 'grouped', 'capacity'], ['batch', t.numKvHeads, 'grouped', 'seq']]);
   return b.reshape(b.add(b.matmul(onPast, past.value), b.matmul(onStep, step.value)), [0, t.numHeads, -1, d]);
 }
 
