@@ -1,6 +1,7 @@
 // The gradient table: every rule in the registry has at least one row here, checked against central
 // finite differences in float64 (reference interpreter), then run in ONNX Runtime float32 against
 // the reference, forward outputs and gradients alike.
+import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
 import { GraphBuilder } from '../graph/builder';
 import type { ElementType } from '../graph/element-type';
@@ -150,6 +151,25 @@ describe('gradient rule table', () => {
     const backward = differentiate(graph, { loss: 'loss', wrt }).nodes.slice(graph.nodes.length);
     expect(backward.length).toBeGreaterThan(0);
     expect(backward.map((n) => n.opType)).not.toContain('Pow');
+  });
+
+  it("sums an embedding row's repeats on ONNX Runtime's threads as the reference does, one after another", async () => {
+    // Wide rows, each of 50 indices repeated about 80 times, 4 threads: a scatter that splits the
+    // indices across threads loses sums here (ScatterND add did, docs/engine.md).
+    const b = new GraphBuilder('embedding gradient');
+    const table = b.input('table', 'float32', [50, 256]);
+    const ids = b.input('ids', 'int64', [8, 512]);
+    const w = b.input('w', 'float32', [8, 512, 256]);
+    b.output(b.reduceSum(b.mul(b.gather(table, ids, 0), w), undefined, false), 'loss');
+    const gradGraph = differentiate(b.build(), { loss: 'loss', wrt: ['table'] });
+    const rand = rng(7);
+    const feeds = { table: randomTensor(rand, 'float32', [50, 256]), ids: randomTensor(rand, 'int64', [8, 512], { int: [0, 49] }), w: randomTensor(rand, 'float32', [8, 512, 256]) };
+    const expected = runReference(gradGraph, feeds)['grad.table'];
+    const session = await ort.InferenceSession.create(serialize(gradGraph), { intraOpNumThreads: 4, logSeverityLevel: 3 });
+    for (let run = 0; run < 5; run++) {
+      const got = (await runOrt(session, gradGraph, feeds))['grad.table'];
+      expect(relativeError(got.data, expected.data, 1e-4, 1e-5), `run ${run}`).toBeLessThanOrEqual(1);
+    }
   });
 
   it.each(table.map((c, i) => [`${c.op}: ${c.label}`, c, i] as const))('%s matches central differences in float64', (_label, c, i) => {

@@ -181,19 +181,24 @@ export const rules: Readonly<Record<string, Rule>> = {
       : b.concat(pads.map((p) => (typeof p === 'number' ? b.ints([p]) : p)), 0);
     return [b.pad(only(g), padsValue, data.shape), null, null, null, null];
   },
-  // Scatter-free: onehot(indices)^T @ g, so ORT's plain MatMul kernel does it. Axis 0 (embedding
-  // rows) takes indices of any rank; another axis (rows chosen along a sequence) a 1-D list, the
-  // gathered axis moved next to last so one broadcast MatMul sums each index's rows back.
+  // Axis 0 (an embedding's rows; indices of any rank): each row of g is summed into zeros at the row
+  // it came from by ScatterElements add, whose largest tensor is the indices broadcast to g's rows
+  // ([tokens, width] int64), where a one-hot product needs [tokens, vocabulary]. ONNX Runtime splits
+  // that scatter across threads by the columns it writes, so one thread sums a row's repeats, in
+  // order (ScatterND add splits by index and loses sums: docs/engine.md). Another axis (rows chosen
+  // along a sequence, a 1-D list): onehot(indices)^T @ g, the gathered axis moved next to last so
+  // one broadcast MatMul sums each index's rows back.
   Gather: ({ b, x, g: [g], node }) => {
     const [data, idx] = [x[0]!, x[1]!];
     const r = data.shape.length;
     const axis = normAxis(attrInt(node.attrs, 'axis', 0), r);
-    const oneHot = b.oneHot(idx, b.shape(data, axis, axis + 1), data.dtype);
     if (axis === 0) {
       const rows = b.flatten(only(g), idx.shape.length);
-      const summed = b.matmul(b.transpose(b.flatten(oneHot, idx.shape.length), [1, 0]), rows);
-      return [reshapeLike(b, summed, data), null];
+      const where = b.expand(b.reshape(idx, [-1, 1]), b.shape(rows), rows.shape);
+      const zeros = b.constantOfShape(b.concat([b.shape(data, 0, 1), b.shape(rows, 1, 2)], 0), 0, data.dtype, [data.shape[0], rows.shape[1]]);
+      return [reshapeLike(b, b.scatterElements(zeros, where, rows, 0, 'add'), data), null];
     }
+    const oneHot = b.oneHot(idx, b.shape(data, axis, axis + 1), data.dtype);
     if (idx.shape.length !== 1) throw new Error(`${node.name}: Gather gradient on axis ${axis} needs 1-D indices`);
     if (axis === r - 1) return [b.matmul(only(g), oneHot), null];
     const perm = Array.from({ length: r }, (_, i) => i).filter((i) => i !== axis);

@@ -239,6 +239,11 @@ export class GraphBuilder {
     return this.one('Slice', ins);
   }
   gather(x: Value, indices: Value, axis = 0): Value { return this.one('Gather', [x, indices], { axis: attr.int(axis) }); }
+  /** `data` with each element of `updates` written to (or, with 'add', summed into) the place its own position names,
+   *  but along `axis` the one `indices` (of updates' shape) gives. */
+  scatterElements(data: Value, indices: Value, updates: Value, axis = 0, reduction: 'none' | 'add' = 'none'): Value {
+    return this.one('ScatterElements', [data, indices, updates], { axis: attr.int(axis), reduction: attr.string(reduction) });
+  }
   /** One-hot rows of `depth` along the last axis, `off`/`on` of `dtype`. */
   oneHot(indices: Value, depth: number | Value, dtype: ElementType = 'float32', off = 0, on = 1): Value {
     const d = typeof depth === 'number' ? this.ints([depth]) : depth;

@@ -30,6 +30,9 @@ describe('reference interpreter', () => {
       max: b.reduceMax(x, [0, 2], true),
       expand: b.expand(b.reduceMean(x, [1], true), [3, 2, 1, 4]),
       onehot: b.oneHot(ids, 4, 'float32', -1, 3),
+      // Rows summed where indices send them (a Gather's gradient), and along the last axis replaced.
+      scatterAdd: b.scatterElements(x, b.constant('int64', [2, 1, 4], [2, 0, 2, 1, 0, 0, 2, 2]), b.slice(x, [0, 0, 0], [2, 1, 4]), 1, 'add'),
+      scatter: b.scatterElements(x, b.constant('int64', [1, 3, 1], [3, 0, 1]), b.slice(x, [1, 0, 0], [2, 3, 1]), 2),
       where: b.where(mask, b.reshape(x, [2, 3, 4]), 0),
       gemm: b.gemm(b.reshape(x, [6, 4]), b.reshape(x, [6, 4]), b.scalar(1), { transB: true, alpha: 0.5 }),
     };
@@ -50,6 +53,16 @@ describe('reference interpreter', () => {
     expect(Array.from(want.range.data)).toEqual([1, 3, 5, 7]);
     expect(Array.from(want.shape.data)).toEqual([3, 4]);
     expect(Array.from(want.onehot.data)).toEqual([-1, -1, 3, -1, -1, -1, -1, 3]);
+    // x[i, 0, k] goes to row idx[i, 0, k] of x[i]: batch 0's row 2 gets its columns 0 and 2, row 0 column 1, row 1 column 3.
+    const xs = feeds.x.data;
+    const at = (i: number, j: number, k: number) => xs[(i * 3 + j) * 4 + k];
+    const added = Float64Array.from(xs);
+    [[2, 0, 2, 1], [0, 0, 2, 2]].forEach((rows, i) => rows.forEach((j, k) => { added[(i * 3 + j) * 4 + k] += at(i, 0, k); }));
+    expect(Array.from(want.scatterAdd.data)).toEqual(Array.from(added));
+    // Batch 0's rows 0, 1, 2 take x[1, j, 0] at columns 3, 0, 1.
+    const replaced = Float64Array.from(xs);
+    [3, 0, 1].forEach((k, j) => { replaced[(0 * 3 + j) * 4 + k] = at(1, j, 0); });
+    expect(Array.from(want.scatter.data)).toEqual(Array.from(replaced));
   });
 
   it('widens float16 weights and matches ONNX Runtime', async () => {

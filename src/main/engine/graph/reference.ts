@@ -313,6 +313,26 @@ export const kernels: Readonly<Record<string, Kernel>> = {
     return [sliceCopy(x, starts, steps, dims)];
   },
   Gather: ([x, idx], attrs) => [gather(x, idx, attrInt(attrs, 'axis', 0))],
+  ScatterElements: ([x, idx, updates], attrs) => {
+    const reduction = attrs.reduction?.kind === 'string' ? attrs.reduction.value : 'none';
+    if (reduction !== 'none' && reduction !== 'add') throw new Error(`ScatterElements reduction '${reduction}' is not supported`);
+    const axis = norm(attrInt(attrs, 'axis', 0), x.dims.length);
+    const data = Float64Array.from(x.data);
+    const coords = new Array<number>(idx.dims.length).fill(0);
+    for (let e = 0; e < idx.data.length; e++) {
+      // coords: the position of element e in indices / updates, last axis fastest.
+      let at = 0;
+      for (let a = 0; a < x.dims.length; a++) {
+        const raw = idx.data[e];
+        const j = a === axis ? (raw < 0 ? raw + x.dims[a] : raw) : coords[a];
+        if (a === axis && (j < 0 || j >= x.dims[a])) throw new Error(`ScatterElements index ${raw} out of range for size ${x.dims[a]}`);
+        at = at * x.dims[a] + j;
+      }
+      data[at] = (reduction === 'add' ? data[at] : 0) + updates.data[e];
+      for (let a = coords.length - 1; a >= 0 && ++coords[a] === idx.dims[a]; a--) coords[a] = 0;
+    }
+    return [{ dtype: x.dtype, dims: [...x.dims], data }];
+  },
   OneHot: ([idx, depthT, values], attrs) => {
     const depth = depthT.data[0];
     const rank = idx.dims.length + 1;

@@ -234,6 +234,13 @@ export const inferRules: Readonly<Record<string, Infer>> = {
     return sizes.map((s) => ({ dtype: x.dtype, shape: x.shape.map((e, i) => (i === axis ? s : e)) }));
   },
   Slice: (ins, _attrs, ctx) => [{ dtype: need(ins[0], 'data').dtype, shape: sliceShape(ins[0]!, ctx) }],
+  ScatterElements: (ins, attrs) => {
+    const [data, idx, updates] = [need(ins[0], 'data'), need(ins[1], 'indices'), need(ins[2], 'updates')];
+    if (idx.dtype !== 'int64') throw new Error(`ScatterElements indices '${idx.name}' must be int64`);
+    if (idx.shape.length !== data.shape.length || updates.shape.length !== data.shape.length) throw new Error(`ScatterElements: data, indices and updates must have one rank (${shapeToString(data.shape)}, ${shapeToString(idx.shape)}, ${shapeToString(updates.shape)})`);
+    normAxis(attrInt(attrs, 'axis', 0), data.shape.length);
+    return [{ dtype: data.dtype, shape: [...data.shape] }];
+  },
   Gather: (ins, attrs) => {
     const [x, idx] = [need(ins[0], 'data'), need(ins[1], 'indices')];
     if (idx.dtype !== 'int64' && idx.dtype !== 'int32') throw new Error(`Gather indices '${idx.name}' must be int64/int32`);

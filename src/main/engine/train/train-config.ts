@@ -50,8 +50,9 @@ export interface TrainConfig extends LengthLimits {
    *  tower stays frozen and its features come from the cache. */
   trainProjector: boolean;
   /** Also train the token embeddings and the output head (one tensor when tied) as whole tensors:
-   *  PEFT's modules_to_save ["embed_tokens", "lm_head"]. Their gradient is a [tokens, vocab] one-hot
-   *  product, so on a real vocabulary it costs memory as the logits do. */
+   *  PEFT's modules_to_save ["embed_tokens", "lm_head"]. The head's gradient is a product with the
+   *  logits' gradient, so on a real vocabulary it costs memory as the logits do; the embeddings' rows
+   *  are summed back by a scatter (autodiff/rules.ts, Gather). */
   trainEmbeddings: boolean;
   /** transformers' gradient_checkpointing: each decoder layer's forward is recomputed in the
    *  backward, so one layer's activations are kept at a time instead of all of them, for about a
