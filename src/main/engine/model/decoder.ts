@@ -95,8 +95,8 @@ export function addDecoder(b: GraphBuilder, config: ModelConfig, weights: ModelW
     const mask = b.scope('attention_mask', () => cacheMask(b, io.inputsEmbeds, io.attentionMask, nRep));
     const splitSizes = io.past === undefined ? undefined : b.concat([b.shape(io.past[0].key, 2, 3), b.shape(io.inputsEmbeds, 1, 2)], 0);
     // The layers work on rows [batch * seq, hidden], so each projection is one Gemm on its input as it
-    // lies, with no Flatten and Reshape (and the shape arithmetic of their targets) around it: beyond
-    // its weights, a decode step's cost is its node count. The shapes the heads need are made once.
+    // lies, with no Flatten and Reshape (and the shape arithmetic of their targets) around it: in a
+    // decode step every node is a dispatch. The shapes the heads need are made once.
     const batchSeq = b.shape(io.inputsEmbeds, 0, 2);
     const heads: HeadShapes = {
       query: b.concat([batchSeq, b.ints([t.numHeads, t.headDim])], 0),
@@ -192,8 +192,8 @@ interface CachedLayer { key: Value; value: Value; splitSizes: Value }
  * [batch, kvHeads, capacity, headDim] is read where it lies, never copied, concatenated or repeated
  * per query head. Query heads are grouped by the KV head they read (h / nRep, as repeat_kv pairs
  * them), [batch, kvHeads, nRep * seq, headDim], and stay so until the weighted sum: `mask` comes in
- * that layout (cacheMask's repeats), and the scale multiplies the queries, where ONNX Runtime folds
- * it into the matmuls. Slots the step does not use are hidden by the mask. [batch, heads, seq, headDim].
+ * that layout (cacheMask's repeats), and the scale multiplies the queries (headDim columns) rather than
+ * the scores (capacity columns). Slots the step does not use are hidden by the mask. [batch, heads, seq, headDim].
  */
 function cachedAttention(b: GraphBuilder, q: Value, step: { key: Value; value: Value }, past: CachedLayer, mask: Value, t: DecoderConfig): Value {
   const d = t.headDim;
