@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { writeFixture } from '../engine/model/fixture';
 import { VideoLanguageModel } from '../engine/model/vlm';
-import { bothOrders, judge, judgeBothOrders, judgeMessages, type ShownFirst } from './judge';
+import { bothOrders, judge, judgeBothOrders, judgeMessages, type ShownFirst, type Verdict } from './judge';
 import { loadTemplates, templateNames } from './templates';
 
 const templates = loadTemplates();
@@ -47,13 +47,45 @@ describe('judging a pair in both orders', () => {
       expect(shown.pFirst).not.toBe(swapped.pFirst);
       const made: [ShownFirst, number][] = [];
       const both = await judgeBothOrders(vlm, templates, input, { onVerdict: (order, v) => made.push([order, v.pFirst]) });
-      expect(made).toEqual([['a', shown.pFirst], ['b', swapped.pFirst]]);
-      expect(both).toEqual({ pFirst: { a: shown.pFirst, b: swapped.pFirst }, pA: bothOrders(shown.pFirst, swapped.pFirst) });
+      // Both orders go on from their shared prefix, run once: the same verdicts to float32 rounding.
+      expect(made.map(([order]) => order)).toEqual(['a', 'b']);
+      expect(made[0][1]).toBeCloseTo(shown.pFirst, 6);
+      expect(made[1][1]).toBeCloseTo(swapped.pFirst, 6);
+      expect(both.pFirst).toEqual({ a: made[0][1], b: made[1][1] });
+      expect(both.pA).toBe(bothOrders(made[0][1], made[1][1]));
       // A resumed round: the order already stored is taken as given, only the other is judged.
       made.length = 0;
       const resumed = await judgeBothOrders(vlm, templates, input, { known: { a: 0.9 }, onVerdict: (order, v) => made.push([order, v.pFirst]) });
       expect(made).toEqual([['b', swapped.pFirst]]);
       expect(resumed.pA).toBeCloseTo((0.9 + 1 - swapped.pFirst) / 2, 12);
+    } finally {
+      await vlm.release();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
+
+  it('judges a video in both orders from their shared prefix as it judges each order alone, attention maps included', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'isr-judge-'));
+    const context = 'A red square moves left, then a blue circle appears.';
+    writeFixture(dir, { arch: 'llava-onevision', size: 'tiny', seed: 3, corpus: [...templateNames.map((n) => templates[n]), base.question, base.first, base.second, context] });
+    const vlm = await VideoLanguageModel.load(dir);
+    try {
+      const { width, height } = vlm.frameSize;
+      const frames = Array.from({ length: 2 }, (_, f) => Uint8Array.from({ length: width * height * 3 }, (_, i) => (i * 31 + f * 97) % 256));
+      const input = { ...base, context, features: await vlm.visualFeatures(frames), video: { frames: 2 } };
+      const alone = [await judge(vlm, templates, input), await judge(vlm, templates, { ...input, first: base.second, second: base.first })];
+      const verdicts: Verdict[] = [];
+      await judgeBothOrders(vlm, templates, input, { onVerdict: (_order, v) => verdicts.push(v) });
+      expect(verdicts).toHaveLength(2);
+      verdicts.forEach((v, k) => {
+        expect(v.pFirst).toBeCloseTo(alone[k].pFirst, 6);
+        const [got, want] = [v.attention!, alone[k].attention!];
+        expect(got.visualShare).toBeCloseTo(want.visualShare, 6);
+        expect(got.maps).toHaveLength(2);
+        got.maps.forEach((map, f) => map.forEach((x, i) => expect(x, `order ${k}, frame ${f}, cell ${i}`).toBeCloseTo(want.maps[f][i], 6)));
+      });
+      // The two orders differ, so the check is not of one verdict against itself.
+      expect(Math.abs(alone[0].pFirst - alone[1].pFirst)).toBeGreaterThan(1e-4);
     } finally {
       await vlm.release();
       rmSync(dir, { recursive: true, force: true });

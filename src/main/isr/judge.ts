@@ -3,7 +3,7 @@
 // next-token probabilities of the two choice labels, not parsed from text. One call judges one order.
 import type { PromptVideo } from '../engine/model/prompt';
 import { userTurn, type ChatMessage } from '../engine/model/tokenizer';
-import type { VideoLanguageModel, VisualAttention } from '../engine/model/vlm';
+import type { PromptInput, PromptPrefix, VideoLanguageModel, VisualAttention } from '../engine/model/vlm';
 import { fill, type Templates } from './templates';
 
 /** What the judge reads. */
@@ -70,10 +70,13 @@ export async function judgeBothOrders(
   o: { known?: Partial<Record<ShownFirst, number>>; onVerdict?: (shownFirst: ShownFirst, verdict: Verdict) => void } = {},
 ): Promise<PairVerdict> {
   const pFirst = { ...o.known };
-  for (const shownFirst of ['a', 'b'] as const) {
-    if (pFirst[shownFirst] !== undefined) continue;
-    const shown = shownFirst === 'a' ? input : { ...input, first: input.second, second: input.first };
-    const verdict = await judge(vlm, templates, shown);
+  const shownOf = (shownFirst: ShownFirst): JudgeInput => (shownFirst === 'a' ? input : { ...input, first: input.second, second: input.first });
+  const orders = (['a', 'b'] as const).filter((shownFirst) => pFirst[shownFirst] === undefined);
+  // The two orders' prompts are the same up to the first response (the video, the description, the
+  // question: most of a prompt), so that part runs once.
+  const prefix = orders.length === 2 ? await sharedPrefix(vlm, templates, shownOf('a'), shownOf('b')) : undefined;
+  for (const shownFirst of orders) {
+    const verdict = await judge(vlm, templates, shownOf(shownFirst), prefix);
     o.onVerdict?.(shownFirst, verdict);
     pFirst[shownFirst] = verdict.pFirst;
   }
@@ -81,12 +84,27 @@ export async function judgeBothOrders(
   return { pFirst: both, pA: bothOrders(both.a, both.b) };
 }
 
-export async function judge(vlm: VideoLanguageModel, templates: Templates, input: JudgeInput): Promise<Verdict> {
-  const prompt = vlm.prompt(judgeMessages(templates, input, input.features !== null), input.features === null ? 0 : input.video);
-  const promptInput = { prompt, features: input.features };
+const judgePrompt = (vlm: VideoLanguageModel, templates: Templates, input: JudgeInput): PromptInput => ({
+  prompt: vlm.prompt(judgeMessages(templates, input, input.features !== null), input.features === null ? 0 : input.video),
+  features: input.features,
+});
+
+/** The tokens two judge prompts begin with, run once; undefined when they share none. */
+async function sharedPrefix(vlm: VideoLanguageModel, templates: Templates, one: JudgeInput, other: JudgeInput): Promise<PromptPrefix | undefined> {
+  const first = judgePrompt(vlm, templates, one);
+  const [a, b] = [first.prompt.inputIds, judgePrompt(vlm, templates, other).prompt.inputIds];
+  let length = 0;
+  while (length < Math.min(a.length, b.length) - 1 && a[length] === b[length]) length++;
+  return length === 0 ? undefined : vlm.prefix(first, length);
+}
+
+/** The judge's verdict on one order; with `prefix` (sharedPrefix), only the prompt's tokens after it run. */
+export async function judge(vlm: VideoLanguageModel, templates: Templates, input: JudgeInput, prefix?: PromptPrefix): Promise<Verdict> {
+  const promptInput = judgePrompt(vlm, templates, input);
+  const { prompt } = promptInput;
   // With a video, one pass gives the verdict's logits and where it looked; without, the logits alone.
-  const seen = input.features === null ? null : await vlm.attendAndPredict(promptInput, [prompt.inputIds.length - 1]);
-  const last = seen?.lastLogits ?? (await vlm.lastLogits(promptInput));
+  const seen = input.features === null ? null : await vlm.attendAndPredict(promptInput, [prompt.inputIds.length - 1], undefined, prefix);
+  const last = seen?.lastLogits ?? (await vlm.lastLogits(promptInput, prefix));
   // Softmax restricted to the two labels' tokens (each label may be spelt with or without a space).
   // Shifted by the largest of the labels' logits (not the vocabulary's: a spread of 152k values overflows the stack).
   const ids = { A: labelIds(vlm, 'A'), B: labelIds(vlm, 'B') };

@@ -193,27 +193,33 @@ export class LanguageModel {
 
   /**
    * One forward of an unpadded sequence that returns the softmax attention of the layers asked (per
-   * layer [heads, queries, seq]: the rows of `queries`, by default every position, so [heads, seq,
-   * seq]) and the logits of its last position [vocab]: what a judge's verdict needs, in one pass.
-   * The rows are computed from the layers' query states and keys (decoder.ts attentionRows), so no
-   * layer's whole [seq, seq] map is ever held.
+   * layer [heads, queries, total]: the rows of `queries`, by default every new position) and the
+   * logits of its last position [vocab]: what a judge's verdict needs, in one pass. With `past` (the
+   * cache of a prefix, from a forward that started empty) the sequence goes on from it: the
+   * embeddings are the new positions', and `queries` are positions of the whole sequence at or after
+   * the prefix. The prefix's cache is read, never written. The rows are computed from the layers'
+   * query states and keys (decoder.ts attentionRows), so no layer's whole [seq, seq] map is ever held.
    */
-  async attention(inputsEmbeds: Float32Array, seq: number, layers: readonly number[], queries?: readonly number[]): Promise<{ probs: Float32Array[]; lastLogits: Float32Array }> {
+  async attention(inputsEmbeds: Float32Array, seq: number, layers: readonly number[], queries?: readonly number[], past: KvCache | null = null): Promise<{ probs: Float32Array[]; lastLogits: Float32Array }> {
     if (inputsEmbeds.length !== seq * this.hiddenSize) throw new Error(`attention: inputsEmbeds has ${inputsEmbeds.length} values, expected ${seq * this.hiddenSize}`);
     const t = this.config.text;
     const bad = layers.find((l, i) => !(Number.isInteger(l) && l >= 0 && l < t.numLayers) || layers.indexOf(l) !== i);
     if (bad !== undefined) throw new Error(`attention layer ${bad} is out of range or repeated: the decoder has layers 0..${t.numLayers - 1}`);
-    const rows = queries ?? Array.from({ length: seq }, (_, i) => i);
-    const badQuery = rows.find((q) => !(Number.isInteger(q) && q >= 0 && q < seq));
-    if (badQuery !== undefined) throw new Error(`attention: query position ${badQuery} is outside the ${seq} positions`);
+    if (past !== null && (past.batch !== 1 || past.capacity !== past.length)) throw new Error(`attention: a prefix's cache must be one row holding exactly its positions (a forward from an empty cache), not ${past.batch} rows of ${past.length} used in ${past.capacity}`);
+    const from = past?.length ?? 0;
+    const total = from + seq;
+    const rows = queries ?? Array.from({ length: seq }, (_, i) => from + i);
+    const badQuery = rows.find((q) => !(Number.isInteger(q) && q >= from && q < total));
+    if (badQuery !== undefined) throw new Error(`attention: query position ${badQuery} is outside the ${seq} positions${from > 0 ? ` after the prefix's ${from} (${from}..${total - 1})` : ''}`);
     const step = {
-      inputsEmbeds, batch: 1, seq, past: null,
-      attentionMask: new BigInt64Array(seq).fill(1n),
-      positionIds: BigInt64Array.from({ length: seq }, (_, i) => BigInt(i)),
+      inputsEmbeds, batch: 1, seq, past,
+      attentionMask: new BigInt64Array(total).fill(1n),
+      positionIds: BigInt64Array.from({ length: seq }, (_, i) => BigInt(from + i)),
     };
-    const out = await this.run(step, [seq - 1], rows, layers);
-    const dims = { heads: t.numHeads, kvHeads: t.numKvHeads, headDim: t.headDim, total: seq };
-    // A fresh cache grows to exactly the slots used, so its keys are [kvHeads, seq, headDim].
+    const out = await this.run(step, [seq - 1], rows.map((q) => q - from), layers);
+    const dims = { heads: t.numHeads, kvHeads: t.numKvHeads, headDim: t.headDim, total };
+    // A cache grown from one that held exactly its positions holds exactly these: keys [kvHeads, total, headDim].
+    if (out.present.capacity !== total) throw new Error(`attention: the cache holds ${out.present.capacity} slots for ${total} positions`);
     const probs = layers.map((l, i) => attentionRows(out.queryStates[i], out.present.layers[l].key, rows, dims));
     return { probs, lastLogits: out.logits };
   }

@@ -9,7 +9,7 @@ import { generate, type GenerateOptions, type Generation } from '../generate/gen
 import { readModelConfig, type ModelConfig } from './config';
 import { textWeightNames } from './decoder';
 import { familyOf } from './families';
-import { LanguageModel } from './language-model';
+import { LanguageModel, type KvCache } from './language-model';
 import { readPreprocessorConfig, pixelValues, type Frame, type ImageProcessorConfig } from './preprocess';
 import { buildPrompt, type BuiltPrompt, type PromptVideo } from './prompt';
 import { ModelTokenizer, userTurn, type ChatMessage } from './tokenizer';
@@ -20,6 +20,13 @@ import { openWeights, type ModelWeights } from './weights';
 export interface PromptInput {
   prompt: BuiltPrompt;
   features: Float32Array | null;
+}
+
+/** The first tokens of a prompt, run once: several prompts that begin with them (a judge's two orders)
+ *  go on from its cache instead of running them again. */
+export interface PromptPrefix {
+  inputIds: readonly number[];
+  cache: KvCache;
 }
 
 export type VlmGenerateOptions = Omit<GenerateOptions, 'stopTokenIds' | 'decode'> & { stopTokenIds?: readonly number[] };
@@ -188,22 +195,41 @@ export class VideoLanguageModel {
 
   /** Logits of the prompt's last position [vocab]: what the next token is drawn from (the
    *  generation session, so no other copy of the decoder is built). */
-  lastLogits(input: PromptInput): Promise<Float32Array> {
-    return this.prefill(input, true);
+  lastLogits(input: PromptInput, prefix?: PromptPrefix): Promise<Float32Array> {
+    return this.prefill(input, true, prefix);
   }
 
-  private async prefill(input: PromptInput, lastLogitsOnly: boolean): Promise<Float32Array> {
+  /** Runs the first `length` tokens of a prompt, for prompts that begin with them to go on from (lastLogits, attendAndPredict). */
+  async prefix(input: PromptInput, length: number): Promise<PromptPrefix> {
+    const { inputIds } = input.prompt;
+    if (!(Number.isInteger(length) && length >= 1 && length < inputIds.length)) throw new Error(`a prefix of ${length} tokens of a ${inputIds.length}-token prompt must leave at least one`);
+    const { present } = await this.lm.forward({ ...this.rows(input, 0, length), batch: 1, past: null, lastLogitsOnly: true });
+    return { inputIds: inputIds.slice(0, length), cache: present };
+  }
+
+  /** Embeddings, mask and positions of positions [from, to) of a prompt, attending to all before them. */
+  private rows(input: PromptInput, from: number, to: number): { inputsEmbeds: Float32Array; seq: number; attentionMask: BigInt64Array; positionIds: BigInt64Array } {
     const { inputIds, visual } = this.request(input);
-    const seq = inputIds.length;
-    const { logits } = await this.lm.forward({
-      inputsEmbeds: this.lm.embed(inputIds, visual),
-      batch: 1,
-      seq,
-      attentionMask: new BigInt64Array(seq).fill(1n),
-      positionIds: familyOf(this.config).positionIds([seq], seq, 'right'),
-      past: null,
-      lastLogitsOnly,
-    });
+    const h = this.config.text.hiddenSize;
+    return {
+      inputsEmbeds: this.lm.embed(inputIds, visual).subarray(from * h, to * h),
+      seq: to - from,
+      attentionMask: new BigInt64Array(to).fill(1n),
+      positionIds: familyOf(this.config).positionIds([to], to, 'right').subarray(from),
+    };
+  }
+
+  /** Where a prompt goes on from `prefix`: its length, after checking that the prompt begins with it. */
+  private start(input: PromptInput, prefix: PromptPrefix | undefined): number {
+    if (prefix === undefined) return 0;
+    const ids = input.prompt.inputIds;
+    if (prefix.inputIds.length >= ids.length || prefix.inputIds.some((id, i) => ids[i] !== id)) throw new Error(`the prompt does not begin with the ${prefix.inputIds.length} tokens of the prefix given, or has nothing after them`);
+    return prefix.inputIds.length;
+  }
+
+  private async prefill(input: PromptInput, lastLogitsOnly: boolean, prefix?: PromptPrefix): Promise<Float32Array> {
+    const from = this.start(input, prefix);
+    const { logits } = await this.lm.forward({ ...this.rows(input, from, input.prompt.inputIds.length), batch: 1, past: prefix?.cache ?? null, lastLogitsOnly });
     return logits;
   }
 
@@ -216,8 +242,9 @@ export class VideoLanguageModel {
     return (await this.attendAndPredict(input, queryPositions, layers)).attention;
   }
 
-  /** visualAttention and the last position's logits from one forward pass: a judge's verdict and where it looked. */
-  async attendAndPredict(input: PromptInput, queryPositions: readonly number[], layers?: readonly number[]): Promise<{ attention: VisualAttention; lastLogits: Float32Array }> {
+  /** visualAttention and the last position's logits from one forward pass: a judge's verdict and where it looked.
+   *  With `prefix`, only the positions after it run; the query positions must be among them. */
+  async attendAndPredict(input: PromptInput, queryPositions: readonly number[], layers?: readonly number[], prefix?: PromptPrefix): Promise<{ attention: VisualAttention; lastLogits: Float32Array }> {
     const { prompt } = input;
     if (prompt.layout === null) throw new Error('the prompt shows no video, so there is no visual attention to map');
     const seq = prompt.inputIds.length;
@@ -225,9 +252,9 @@ export class VideoLanguageModel {
     if (bad !== undefined) throw new Error(`query position ${bad} is outside the prompt's ${seq} tokens`);
     const n = this.config.text.numLayers;
     const chosen = layers ?? Array.from({ length: n - Math.floor(n / 2) }, (_, i) => Math.floor(n / 2) + i);
-    const { inputIds, visual } = this.request(input);
+    const from = this.start(input, prefix);
     // Only the queries' rows leave the graph: [heads, queries, seq] per layer, not [heads, seq, seq].
-    const { probs, lastLogits } = await this.lm.attention(this.lm.embed(inputIds, visual), seq, chosen, queryPositions);
+    const { probs, lastLogits } = await this.lm.attention(this.rows(input, from, seq).inputsEmbeds, seq - from, chosen, queryPositions, prefix?.cache ?? null);
     const perKey = attentionOverKeys(probs, this.config.text.numHeads, seq, queryPositions.map((_, i) => i));
     const { maps, visualShare } = foldVisual(perKey, prompt.layout);
     return { attention: { maps, rows: prompt.layout.rows, cols: prompt.layout.cols, visualShare }, lastLogits };
