@@ -53,11 +53,13 @@ describe('judging a pair in both orders', () => {
       expect(made[1][1]).toBeCloseTo(swapped.pFirst, 6);
       expect(both.pFirst).toEqual({ a: made[0][1], b: made[1][1] });
       expect(both.pA).toBe(bothOrders(made[0][1], made[1][1]));
-      // A resumed round: the order already stored is taken as given, only the other is judged.
+      // A resumed round: the order already stored is taken as given, only the other is judged, and
+      // exactly as the uninterrupted call judged it.
+      const uninterrupted = made[1][1];
       made.length = 0;
       const resumed = await judgeBothOrders(vlm, templates, input, { known: { a: 0.9 }, onVerdict: (order, v) => made.push([order, v.pFirst]) });
-      expect(made).toEqual([['b', swapped.pFirst]]);
-      expect(resumed.pA).toBeCloseTo((0.9 + 1 - swapped.pFirst) / 2, 12);
+      expect(made).toEqual([['b', uninterrupted]]);
+      expect(resumed.pA).toBeCloseTo((0.9 + 1 - uninterrupted) / 2, 12);
     } finally {
       await vlm.release();
       rmSync(dir, { recursive: true, force: true });

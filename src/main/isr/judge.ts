@@ -73,8 +73,9 @@ export async function judgeBothOrders(
   const shownOf = (shownFirst: ShownFirst): JudgeInput => (shownFirst === 'a' ? input : { ...input, first: input.second, second: input.first });
   const orders = (['a', 'b'] as const).filter((shownFirst) => pFirst[shownFirst] === undefined);
   // The two orders' prompts are the same up to the first response (the video, the description, the
-  // question: most of a prompt), so that part runs once.
-  const prefix = orders.length === 2 ? await sharedPrefix(vlm, templates, shownOf('a'), shownOf('b')) : undefined;
+  // question: most of a prompt), so that part runs once. A resumed pair with one order left runs it
+  // the same way, so its verdict is the one the uninterrupted round would have stored, to the bit.
+  const prefix = orders.length > 0 ? await sharedPrefix(vlm, templates, shownOf('a'), shownOf('b')) : undefined;
   for (const shownFirst of orders) {
     const verdict = await judge(vlm, templates, shownOf(shownFirst), prefix);
     o.onVerdict?.(shownFirst, verdict);
