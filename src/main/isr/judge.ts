@@ -70,16 +70,21 @@ export async function judgeBothOrders(
   o: { known?: Partial<Record<ShownFirst, number>>; onVerdict?: (shownFirst: ShownFirst, verdict: Verdict) => void } = {},
 ): Promise<PairVerdict> {
   const pFirst = { ...o.known };
-  const shownOf = (shownFirst: ShownFirst): JudgeInput => (shownFirst === 'a' ? input : { ...input, first: input.second, second: input.first });
   const orders = (['a', 'b'] as const).filter((shownFirst) => pFirst[shownFirst] === undefined);
-  // The two orders' prompts are the same up to the first response (the video, the description, the
-  // question: most of a prompt), so that part runs once. A resumed pair with one order left runs it
-  // the same way, so its verdict is the one the uninterrupted round would have stored, to the bit.
-  const prefix = orders.length > 0 ? await sharedPrefix(vlm, templates, shownOf('a'), shownOf('b')) : undefined;
-  for (const shownFirst of orders) {
-    const verdict = await judge(vlm, templates, shownOf(shownFirst), prefix);
-    o.onVerdict?.(shownFirst, verdict);
-    pFirst[shownFirst] = verdict.pFirst;
+  if (orders.length > 0) {
+    const prompts = {
+      a: judgePrompt(vlm, templates, input),
+      b: judgePrompt(vlm, templates, { ...input, first: input.second, second: input.first }),
+    };
+    // The two orders' prompts are the same up to the first response (the video, the description, the
+    // question: most of a prompt), so that part runs once. A resumed pair with one order left runs it
+    // the same way, so its verdict is the one the uninterrupted round would have stored, to the bit.
+    const prefix = await sharedPrefix(vlm, prompts.a, prompts.b);
+    for (const shownFirst of orders) {
+      const verdict = await verdictOn(vlm, prompts[shownFirst], prefix);
+      o.onVerdict?.(shownFirst, verdict);
+      pFirst[shownFirst] = verdict.pFirst;
+    }
   }
   const both = pFirst as Record<ShownFirst, number>;
   return { pFirst: both, pA: bothOrders(both.a, both.b) };
@@ -90,21 +95,24 @@ const judgePrompt = (vlm: VideoLanguageModel, templates: Templates, input: Judge
   features: input.features,
 });
 
-/** The tokens two judge prompts begin with, run once; undefined when they share none. */
-async function sharedPrefix(vlm: VideoLanguageModel, templates: Templates, one: JudgeInput, other: JudgeInput): Promise<PromptPrefix | undefined> {
-  const first = judgePrompt(vlm, templates, one);
-  const [a, b] = [first.prompt.inputIds, judgePrompt(vlm, templates, other).prompt.inputIds];
+/** The tokens two prompts begin with, run once; undefined when they share none. */
+async function sharedPrefix(vlm: VideoLanguageModel, one: PromptInput, other: PromptInput): Promise<PromptPrefix | undefined> {
+  const [a, b] = [one.prompt.inputIds, other.prompt.inputIds];
   let length = 0;
   while (length < Math.min(a.length, b.length) - 1 && a[length] === b[length]) length++;
-  return length === 0 ? undefined : vlm.prefix(first, length);
+  return length === 0 ? undefined : vlm.prefix(one, length);
 }
 
-/** The judge's verdict on one order; with `prefix` (sharedPrefix), only the prompt's tokens after it run. */
-export async function judge(vlm: VideoLanguageModel, templates: Templates, input: JudgeInput, prefix?: PromptPrefix): Promise<Verdict> {
-  const promptInput = judgePrompt(vlm, templates, input);
-  const { prompt } = promptInput;
+/** The judge's verdict on one order. */
+export function judge(vlm: VideoLanguageModel, templates: Templates, input: JudgeInput): Promise<Verdict> {
+  return verdictOn(vlm, judgePrompt(vlm, templates, input));
+}
+
+/** The verdict read from a judge prompt; with `prefix` (sharedPrefix), only its tokens after the prefix run. */
+async function verdictOn(vlm: VideoLanguageModel, promptInput: PromptInput, prefix?: PromptPrefix): Promise<Verdict> {
+  const { prompt, features } = promptInput;
   // With a video, one pass gives the verdict's logits and where it looked; without, the logits alone.
-  const seen = input.features === null ? null : await vlm.attendAndPredict(promptInput, [prompt.inputIds.length - 1], undefined, prefix);
+  const seen = features === null ? null : await vlm.attendAndPredict(promptInput, [prompt.inputIds.length - 1], undefined, prefix);
   const last = seen?.lastLogits ?? (await vlm.lastLogits(promptInput, prefix));
   // Softmax restricted to the two labels' tokens (each label may be spelt with or without a space).
   // Shifted by the largest of the labels' logits (not the vocabulary's: a spread of 152k values overflows the stack).
