@@ -12,8 +12,8 @@ import { stackCachesLeftPadded } from '../src/main/engine/model/language-model';
 import { VideoLanguageModel } from '../src/main/engine/model/vlm';
 import { expectedWeights } from '../src/main/engine/model/weights';
 import { demoCorpus } from '../src/main/demo/data/corpus';
+import { median } from './stats';
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 async function timed<T>(f: () => Promise<T>): Promise<{ ms: number; value: T }> {
   const t0 = performance.now();

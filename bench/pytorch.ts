@@ -16,6 +16,7 @@ import { defaultTrainConfig, type TrainConfig, type TrainExample } from '../src/
 import { Trainer } from '../src/main/engine/train/trainer';
 import { demoCorpus } from '../src/main/demo/data/corpus';
 import { BenchSkipped } from './skip';
+import { median } from './stats';
 
 /** The Python with PyTorch: ISR_BENCH_PYTHON, or python3 on the PATH. */
 const python = process.env.ISR_BENCH_PYTHON ?? 'python3';
@@ -41,7 +42,6 @@ interface Run {
   losses: number[];
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const spread = (xs: number[]) => `${median(xs).toFixed(3)} (${Math.min(...xs).toFixed(3)}–${Math.max(...xs).toFixed(3)})`;
 
 /** PyTorch's BLAS pools sized as its intra-op threads, so that each side has the same number of threads. */

@@ -9,11 +9,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { timeRound, type PhaseFigures } from './round-phases';
+import { median } from './stats';
 
 const here = fileURLToPath(import.meta.url);
 const cli = (...args: string[]) => execFileSync(process.execPath, [fileURLToPath(new URL('../bin/isr-studio.mjs', import.meta.url)), ...args], { stdio: 'ignore' });
 
-const median = (xs: readonly number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const items = (xs: readonly number[]) => (xs.length === 0 ? '–' : `${median(xs).toFixed(2)} (${Math.min(...xs).toFixed(2)}–${Math.max(...xs).toFixed(2)})`);
 
 export async function roundSection(machine: string): Promise<string> {
