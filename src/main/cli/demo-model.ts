@@ -20,9 +20,10 @@ export function registerDemoModel(program: Command): void {
         'trained whole) in three stages: reading (text-only judge items about synthetic scenes, first with the answer given as the description, then with ' +
         'the scene\'s description), then the demo data\'s train split with its videos: captions of the clips, corrections of flawed captions, answers to ' +
         'the questions, judge examples whose worse answer is wrong, verbose and hallucinated, or right but padded with an invented shape, and the declared ' +
-        'language prior (with nothing to check, the longer answer is better), with reading items mixed in. --out becomes a model folder (training state, ' +
-        'metrics and the untrained base under --out/training; running again resumes). Prints held-out answer accuracy and judge accuracy on the test split, ' +
-        'the judge\'s accuracy on fresh text-only reading items, and its prior.',
+        'language prior (with nothing to check, the longer answer is better), with reading items mixed in, then a short reading stage at a lower rate. ' +
+        '--out becomes a model folder (training state, metrics and the untrained base under --out/training; running again resumes). Prints held-out ' +
+        'answer accuracy, judge accuracy on the test split (with the clip\'s description and with the video alone), the judge\'s accuracy on fresh ' +
+        'text-only reading items, and its prior.',
     )
     .requiredOption('--data <dir>', 'demo data folder (from `isr-studio demo-data`)')
     .requiredOption('--out <dir>', 'model folder to write')
@@ -32,16 +33,17 @@ export function registerDemoModel(program: Command): void {
     .option('--lr <lr>', 'learning rate of the reading stages (constant)', decimal(1e-9, 1), demoModelDefaults.lr)
     .option('--video-lr <lr>', 'peak learning rate of the video stage (warm-up, then cosine)', decimal(1e-9, 1), demoModelDefaults.videoLr)
     .option('--reading-match <n>', 'updates of 8 text-only judge items whose description gives the answer (0 skips the stage)', integer(0, 100000), demoModelDefaults.readingMatch)
-    .option('--reading-judge <n>', 'then updates of 8 text-only judge items with a scene\'s description, a third of them still given the answer (0 skips the stage)', integer(0, 100000), demoModelDefaults.readingJudge)
+    .option('--reading-judge <n>', 'then updates of 8 text-only judge items with a scene\'s description, a third of them still given the answer, the rate decaying (0 skips the stage)', integer(0, 100000), demoModelDefaults.readingJudge)
+    .option('--reading-settle <n>', 'after the video stage, updates of 8 such items at 0.4 times --lr, which restore the reading the video stage cost the judge (0 skips the stage)', integer(0, 100000), demoModelDefaults.readingSettle)
     .option('--frames <n>', 'frames sampled from each video', integer(1, 64), demoModelDefaults.frames)
     .option('--seed <s>', 'seed for the weights, the items and the training order', integer(0), demoModelDefaults.seed)
     .option('--cache <dir>', 'cache for frames and vision features', defaultCacheDir())
-    .action(async (opts: { data: string; out: string; arch: FixtureArch; size: FixtureSize; epochs: number; lr: number; videoLr: number; frames: number; readingMatch: number; readingJudge: number; seed: number; cache: string }) => {
+    .action(async (opts: { data: string; out: string; arch: FixtureArch; size: FixtureSize; epochs: number; lr: number; videoLr: number; frames: number; readingMatch: number; readingJudge: number; readingSettle: number; seed: number; cache: string }) => {
       const started = Date.now();
       const out = resolve(opts.out);
       const input = {
         data: resolve(opts.data), out, arch: opts.arch, size: opts.size, seed: opts.seed, epochs: opts.epochs, lr: opts.lr, videoLr: opts.videoLr, frames: opts.frames,
-        readingMatch: opts.readingMatch, readingJudge: opts.readingJudge, ffmpeg: (await resolveFfmpeg()).path, cacheDir: resolve(opts.cache),
+        readingMatch: opts.readingMatch, readingJudge: opts.readingJudge, readingSettle: opts.readingSettle, ffmpeg: (await resolveFfmpeg()).path, cacheDir: resolve(opts.cache),
       };
       // In an engine process, as the studio's runs: a native crash is reported with how it ended.
       const engine = childProcessEngine();
@@ -49,11 +51,12 @@ export function registerDemoModel(program: Command): void {
       const r = await engine.run('demoModel', input, { signal: new AbortController().signal, progress }, 'demo-model').finally(() => engine.close());
       const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
       process.stdout.write(
-        `trained ${r.readingSteps.match} + ${r.readingSteps.judge} reading steps, then ${count(r.steps, 'step')} on ${count(r.examples, 'warm-start item')}${r.final ? ` (final loss ${r.final.loss.toFixed(4)})` : ''} ` +
-          `in ${((Date.now() - started) / 1000).toFixed(0)} s; model in ${out}\n` +
-          `held-out accuracy: ${pct(r.accuracy)} of ${count(r.answers, 'test question')} (exact match); judge accuracy: ${pct(r.judgeAccuracy)} of ${count(r.judged, 'held-out judge item')}, ` +
-          `${pct(r.judgeDecided)} of them outside the tie band; reading: ${pct(r.readingAccuracy)} of fresh text-only judge items; ` +
-          `prior: the longer response preferred on ${pct(r.priorLonger)} of held-out pairs with nothing to check\n`,
+        `trained ${r.readingSteps.match} + ${r.readingSteps.judge} reading steps, then ${count(r.steps, 'step')} on ${count(r.examples, 'warm-start item')}${r.final ? ` (final loss ${r.final.loss.toFixed(4)})` : ''}` +
+          `${r.readingSteps.settle > 0 ? `, then ${r.readingSteps.settle} reading steps` : ''} in ${((Date.now() - started) / 1000).toFixed(0)} s; model in ${out}\n` +
+          `held-out accuracy: ${pct(r.accuracy)} of ${count(r.answers, 'test question')} (exact match)\n` +
+          `judge accuracy with the clip's description (as isr's judge reads it): ${pct(r.judge.description.accuracy)} of ${count(r.judge.description.judged, 'held-out judge item')}, ${pct(r.judge.description.decided)} outside the tie band\n` +
+          `judge accuracy with the video alone (as no-context's judge reads it): ${pct(r.judge.video.accuracy)} of ${count(r.judge.video.judged, 'held-out judge item')}, ${pct(r.judge.video.decided)} outside the tie band\n` +
+          `reading: ${pct(r.readingAccuracy)} of fresh text-only judge items; prior: the longer response preferred on ${pct(r.priorLonger)} of held-out pairs with nothing to check\n`,
       );
     });
 }
