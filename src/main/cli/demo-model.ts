@@ -17,7 +17,7 @@ export function registerDemoModel(program: Command): void {
     .summary('warm-start a fixture with SFT on the demo data: the demo rounds\' starting policy')
     .description(
       'write a fixture of one family (demo-sized by default: a 4 x 256 decoder) and train it with SFT (LoRA r 32 on the decoder, the embeddings and head ' +
-        'trained whole) in three stages: reading (text-only judge items about synthetic scenes, first with the answer given as the description, then with ' +
+        'trained whole) in stages: reading (text-only judge items about synthetic scenes, first with the answer given as the description, then with ' +
         'the scene\'s description), then the demo data\'s train split with its videos: captions of the clips, corrections of flawed captions, answers to ' +
         'the questions, judge examples whose worse answer is wrong, verbose and hallucinated, or right but padded with an invented shape, and the declared ' +
         'language prior (with nothing to check, the longer answer is better), with reading items mixed in, then a short reading stage at a lower rate. ' +
@@ -30,7 +30,7 @@ export function registerDemoModel(program: Command): void {
     .option('--arch <arch>', `family: ${fixtureArchs.join(' or ')}`, choice(fixtureArchs), demoModelDefaults.arch)
     .option('--size <size>', `fixture size: ${fixtureSizes.join(' or ')} (tiny, for trying the commands out with --reading-match 50 --reading-judge 50, takes a few minutes on 2 cores)`, choice(fixtureSizes), demoModelDefaults.size)
     .option('--epochs <e>', 'passes over the warm-start items', integer(1, 100), demoModelDefaults.epochs)
-    .option('--lr <lr>', 'learning rate of the reading stages (constant)', decimal(1e-9, 1), demoModelDefaults.lr)
+    .option('--lr <lr>', 'learning rate of the reading stages (the match stage\'s, constant; the judge stage\'s peak, then cosine)', decimal(1e-9, 1), demoModelDefaults.lr)
     .option('--video-lr <lr>', 'peak learning rate of the video stage (warm-up, then cosine)', decimal(1e-9, 1), demoModelDefaults.videoLr)
     .option('--reading-match <n>', 'updates of 8 text-only judge items whose description gives the answer (0 skips the stage)', integer(0, 100000), demoModelDefaults.readingMatch)
     .option('--reading-judge <n>', 'then updates of 8 text-only judge items with a scene\'s description, a third of them still given the answer, the rate decaying (0 skips the stage)', integer(0, 100000), demoModelDefaults.readingJudge)
