@@ -30,23 +30,33 @@ describe('isr-studio demo-model and experiment', () => {
   const study = () => join(dir, 'study');
   const experiment = (...extra: string[]) => ['experiment', '--data', join(dir, 'demo'), '--model', model(), '--rounds', '1', '--modes', 'isr,text-judge', '--seeds', '1,2', '--out', study(), '--config', join(dir, 'config.json'), ...extra];
 
-  const demoModel = () => ['demo-model', '--data', join(dir, 'demo'), '--out', model(), '--size', 'tiny', '--epochs', '1', '--frames', '2', '--reading-match', '3', '--reading-judge', '2'];
+  const demoModel = () => ['demo-model', '--data', join(dir, 'demo'), '--out', model(), '--size', 'tiny', '--epochs', '1', '--frames', '2', '--reading-match', '3', '--reading-judge', '2', '--reading-settle', '2'];
 
-  it('warm-starts a fixture in three stages and prints its held-out accuracy; running again resumes instead of retraining', async () => {
+  it('warm-starts a fixture in four stages and prints its held-out accuracy; running again resumes instead of retraining', async () => {
     const first = await runCli(demoModel());
     expect(first.stderr).toBe('');
     const tests = lines(join(dir, 'demo/test.jsonl')).length;
-    expect(first.stdout).toMatch(/^trained 3 \+ 2 reading steps, then \d+ steps on \d+ warm-start items/m);
+    expect(first.stdout).toMatch(/^trained 3 \+ 2 reading steps, then \d+ steps on \d+ warm-start items \(final loss \d+\.\d+\), then 2 reading steps in \d+ s/m);
     expect(first.stdout).toMatch(/^reading-match: \d+\/3 loss \d+\.\d+(, ETA \d+ s)?$/m);
-    expect(first.stdout).toMatch(new RegExp(
-      `held-out accuracy: \\d+\\.\\d% of ${tests} test questions \\(exact match\\); judge accuracy: \\d+\\.\\d% of ${2 * tests} held-out judge items, ` +
-        '\\d+\\.\\d% of them outside the tie band; reading: \\d+\\.\\d% of fresh text-only judge items; prior: the longer response preferred on \\d+\\.\\d% of held-out pairs',
-    ));
-    const summary = JSON.parse(readFileSync(join(model(), 'training/summary.json'), 'utf8')) as { steps: number; readingSteps: { match: number; judge: number } };
-    expect(summary.readingSteps).toEqual({ match: 3, judge: 2 });
+    expect(first.stdout).toMatch(new RegExp(`^held-out accuracy: \\d+\\.\\d% of ${tests} test questions \\(exact match\\)$`, 'm'));
+    // Three draws of distractors per held-out question, judged with the clip's description and with the video alone.
+    for (const sees of ['with the clip\'s description \\(as isr\'s judge reads it\\)', 'with the video alone \\(as no-context\'s judge reads it\\)']) {
+      expect(first.stdout).toMatch(new RegExp(`^judge accuracy ${sees}: \\d+\\.\\d% of ${3 * tests} held-out judge items, \\d+\\.\\d% outside the tie band$`, 'm'));
+    }
+    expect(first.stdout).toMatch(/^reading: \d+\.\d% of fresh text-only judge items; prior: the longer response preferred on \d+\.\d% of held-out pairs with nothing to check$/m);
+    const summary = JSON.parse(readFileSync(join(model(), 'training/summary.json'), 'utf8')) as {
+      steps: number; readingSteps: { match: number; judge: number; settle: number }; judge: Record<string, { judged: number }>;
+      settings: Record<string, { schedule: string; lr: number }>;
+    };
+    expect(summary.readingSteps).toEqual({ match: 3, judge: 2, settle: 2 });
     expect(summary.steps).toBeGreaterThan(0);
-    // Each stage starts from the one before and moves its weights: base, match reading, judge reading, video.
-    const weights = ['training/base', 'training/reading-match/model', 'training/reading-judge/model', '.'].map((d) => readFileSync(join(model(), d, 'model.safetensors')));
+    expect([summary.judge.description.judged, summary.judge.video.judged]).toEqual([3 * tests, 3 * tests]);
+    // The rates the stages ran at: constant for the match items, decaying for the judge items, the settling stage at 0.4 of --lr.
+    expect(Object.fromEntries(Object.entries(summary.settings).map(([k, v]) => [k, [v.schedule, v.lr]]))).toEqual({
+      match: ['constant', 5e-4], judge: ['cosine', 5e-4], video: ['cosine', 1e-3], settle: ['constant', 2e-4],
+    });
+    // Each stage starts from the one before and moves its weights: base, match reading, judge reading, video, settling.
+    const weights = ['training/base', 'training/reading-match/model', 'training/reading-judge/model', 'training/video/model', '.'].map((d) => readFileSync(join(model(), d, 'model.safetensors')));
     for (let k = 1; k < weights.length; k++) expect(weights[k].equals(weights[k - 1])).toBe(false);
     for (const f of ['config.json', 'model.safetensors', 'tokenizer.json', 'preprocessor_config.json']) expect(existsSync(join(model(), f))).toBe(true);
     // The base's projector is centred: the training clips' visual tokens (image_newline aside) average zero.
@@ -77,9 +87,9 @@ describe('isr-studio demo-model and experiment', () => {
     const again = await runCli(demoModel());
     expect(again.code).toBe(0);
     const logged = (stage: string) => readFileSync(join(model(), 'training', stage, 'metrics.jsonl'), 'utf8').trim().split('\n').length;
-    expect([logged('reading-match'), logged('reading-judge'), logged('video')]).toEqual([3, 2, summary.steps]);
+    expect([logged('reading-match'), logged('reading-judge'), logged('video'), logged('reading-settle')]).toEqual([3, 2, summary.steps, 2]);
     // Resumed, not retrained: the finished stages rewrite the same weights.
-    expect(readFileSync(join(model(), 'model.safetensors')).equals(weights[3])).toBe(true);
+    expect(readFileSync(join(model(), 'model.safetensors')).equals(weights[4])).toBe(true);
   }, 300_000);
 
   it('runs each mode once per seed from the same start and writes a report whose figures the database bears out', async () => {
@@ -90,7 +100,7 @@ describe('isr-studio demo-model and experiment', () => {
     expect(report).toContain(`- Command: \`isr-studio experiment --data ${join(dir, 'demo')} --model ${model()} --rounds 1 --modes isr,text-judge --seeds 1,2`);
     expect(report).toMatch(/- Commit: `[0-9a-f]{40}`/);
     expect(report).toContain('| round | isr | text-judge |');
-    expect(report).toMatch(/- Starting policy: .*\(llava-onevision\); warm-started by `isr-studio demo-model` \(3 \+ 2 reading steps on text-only judge items .*, then \d+ SFT steps on \d+ items\): held-out accuracy .*\(\d+\.\d% outside the tie band\)/);
+    expect(report).toMatch(/- Starting policy: .*\(llava-onevision\); warm-started by `isr-studio demo-model` \(3 \+ 2 reading steps on text-only judge items .*, then \d+ SFT steps on \d+ items, then 2 reading steps at a lower rate\): held-out accuracy .*; judge accuracy \d+\.\d% of \d+ held-out judge items with the clip's description \(\d+\.\d% outside the tie band\), .* with the video alone/);
     expect(report).toContain('The rule, fixed before the run: reproduced when the 95% interval of the effect across seeds lies above 0');
 
     const db = new Database(join(study(), 'experiment.db'), { readonly: true });
