@@ -34,7 +34,7 @@ export function registerDemoModel(program: Command): void {
     .option('--video-lr <lr>', 'peak learning rate of the video stage (warm-up, then cosine)', decimal(1e-9, 1), demoModelDefaults.videoLr)
     .option('--reading-match <n>', 'updates of 8 text-only judge items whose description gives the answer (0 skips the stage)', integer(0, 100000), demoModelDefaults.readingMatch)
     .option('--reading-judge <n>', 'then updates of 8 text-only judge items with a scene\'s description, a third of them still given the answer, the rate decaying (0 skips the stage)', integer(0, 100000), demoModelDefaults.readingJudge)
-    .option('--reading-settle <n>', 'after the video stage, updates of 8 such items at 0.4 times --lr, which restore the reading the video stage cost the judge (0 skips the stage)', integer(0, 100000), demoModelDefaults.readingSettle)
+    .option('--reading-settle <n>', 'after the video stage, updates of 8 such items at 0.4 times --lr, to restore what the video stage cost the judge\'s reading (0 skips the stage)', integer(0, 100000), demoModelDefaults.readingSettle)
     .option('--frames <n>', 'frames sampled from each video', integer(1, 64), demoModelDefaults.frames)
     .option('--seed <s>', 'seed for the weights, the items and the training order', integer(0), demoModelDefaults.seed)
     .option('--cache <dir>', 'cache for frames and vision features', defaultCacheDir())
