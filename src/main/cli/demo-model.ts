@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import { resolve } from 'node:path';
 import { count } from '../../shared/plural';
 import { fixtureArchs, fixtureSizes, type FixtureArch, type FixtureSize } from '../engine/model/fixture';
-import { demoModelDefaults } from '../demo/demo-model';
+import { demoModelDefaults, heldOutContexts, type HeldOutContext } from '../demo/demo-model';
 import { childProcessEngine } from '../engine-host/child-process';
 import { resolveFfmpeg } from '../video/ffmpeg';
 import { progressWithEta } from './jobs';
@@ -54,8 +54,10 @@ export function registerDemoModel(program: Command): void {
         `trained ${r.readingSteps.match} + ${r.readingSteps.judge} reading steps, then ${count(r.steps, 'step')} on ${count(r.examples, 'warm-start item')}${r.final ? ` (final loss ${r.final.loss.toFixed(4)})` : ''}` +
           `${r.readingSteps.settle > 0 ? `, then ${r.readingSteps.settle} reading steps` : ''} in ${((Date.now() - started) / 1000).toFixed(0)} s; model in ${out}\n` +
           `held-out accuracy: ${pct(r.accuracy)} of ${count(r.answers, 'test question')} (exact match)\n` +
-          `judge accuracy with the clip's description (as isr's judge reads it): ${pct(r.judge.description.accuracy)} of ${count(r.judge.description.judged, 'held-out judge item')}, ${pct(r.judge.description.decided)} outside the tie band\n` +
-          `judge accuracy with the video alone (as no-context's judge reads it): ${pct(r.judge.video.accuracy)} of ${count(r.judge.video.judged, 'held-out judge item')}, ${pct(r.judge.video.decided)} outside the tie band\n` +
+          Object.entries(heldOutContexts).map(([context, { sees, judge }]) => {
+            const j = r.judge[context as HeldOutContext];
+            return `judge accuracy ${sees} (as ${judge} judge reads it): ${pct(j.accuracy)} of ${count(j.judged, 'held-out judge item')}, ${pct(j.decided)} outside the tie band\n`;
+          }).join('') +
           `reading: ${pct(r.readingAccuracy)} of fresh text-only judge items; prior: the longer response preferred on ${pct(r.priorLonger)} of held-out pairs with nothing to check\n`,
       );
     });

@@ -80,6 +80,12 @@ export interface DemoModelResult {
 
 export type HeldOutContext = 'description' | 'video';
 
+/** How reports name what the judge saw, and whose judge in a round sees that. */
+export const heldOutContexts: Record<HeldOutContext, { sees: string; judge: string }> = {
+  description: { sees: 'with the clip\'s description', judge: 'isr\'s' },
+  video: { sees: 'with the video alone', judge: 'no-context\'s' },
+};
+
 export interface HeldOutJudge {
   /** Items decided the right way (the better answer's probability, averaged over both orders, above
    *  0.5), of `judged`; `decided`: the share outside the rounds' default tie band. */
@@ -305,6 +311,6 @@ export function warmStartNote(model: string): string | null {
     : '';
   const judged = (j: HeldOutJudge, sees: string) => `${pct(j.accuracy)} of ${count(j.judged, 'held-out judge item')} ${sees} (${pct(j.decided)} outside the tie band)`;
   return `warm-started by \`isr-studio demo-model\` (${reading}${count(s.steps ?? 0, 'SFT step')} on ${count(s.examples ?? 0, 'item')}${settle > 0 ? `, then ${settle} reading steps at a lower rate` : ''}): ` +
-    `held-out accuracy ${pct(s.accuracy)} of ${count(s.answers ?? 0, 'question')}; judge accuracy ${judged(s.judge.description, 'with the clip\'s description')}, ${judged(s.judge.video, 'with the video alone')}` +
+    `held-out accuracy ${pct(s.accuracy)} of ${count(s.answers ?? 0, 'question')}; judge accuracy ${judged(s.judge.description, heldOutContexts.description.sees)}, ${judged(s.judge.video, heldOutContexts.video.sees)}` +
     `${typeof s.priorLonger === 'number' ? `; with nothing to check, it prefers the longer response on ${pct(s.priorLonger)} of held-out pairs (the declared language prior)` : ''}`;
 }
