@@ -30,7 +30,7 @@ describe('isr-studio demo-model and experiment', () => {
   const study = () => join(dir, 'study');
   const experiment = (...extra: string[]) => ['experiment', '--data', join(dir, 'demo'), '--model', model(), '--rounds', '1', '--modes', 'isr,text-judge', '--seeds', '1,2', '--out', study(), '--config', join(dir, 'config.json'), ...extra];
 
-  const demoModel = () => ['demo-model', '--data', join(dir, 'demo'), '--out', model(), '--size', 'tiny', '--epochs', '1', '--frames', '2', '--reading-match', '3', '--reading-judge', '2', '--reading-settle', '2'];
+  const demoModel = () => ['demo-model', '--data', join(dir, 'demo'), '--out', model(), '--size', 'tiny', '--epochs', '1', '--frames', '2', '--reading-match', '3', '--reading-judge', '2', '--reading-settle', '2', '--pretraining-clips', '2'];
 
   it('warm-starts a fixture in four stages and prints its held-out accuracy; running again resumes instead of retraining', async () => {
     const first = await runCli(demoModel());
@@ -49,6 +49,15 @@ describe('isr-studio demo-model and experiment', () => {
       settings: Record<string, { schedule: string; lr: number }>;
     };
     expect(summary.readingSteps).toEqual({ match: 3, judge: 2, settle: 2 });
+    // The video stage's items: per train clip a caption and a correction, per train question an
+    // answer, two judge items and a prior item; per clip the warm start rendered for itself a caption
+    // and a correction, and per its question an answer; and reading items, as many as the judge items.
+    const clipsOf = (data: string) => readFileSync(join(data, 'clips.jsonl'), 'utf8').split('\n').filter((l) => l.includes('"split":"train"')).length;
+    const [trainClips, trainQuestions] = [clipsOf(join(dir, 'demo')), lines(join(dir, 'demo/train.jsonl')).length];
+    const rendered = join(model(), 'training/clips');
+    expect(clipsOf(rendered)).toBe(2);
+    const expected = 2 * trainClips + 4 * trainQuestions + 2 * 2 + lines(join(rendered, 'train.jsonl')).length + 2 * trainQuestions;
+    expect(first.stdout).toContain(`steps on ${expected} warm-start items`);
     expect(summary.steps).toBeGreaterThan(0);
     expect([summary.judge.description.judged, summary.judge.video.judged]).toEqual([3 * tests, 3 * tests]);
     // The rates the stages ran at: constant for the match items, decaying for the judge items, the settling stage at 0.4 of --lr.

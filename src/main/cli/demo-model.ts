@@ -18,9 +18,10 @@ export function registerDemoModel(program: Command): void {
     .description(
       'write a fixture of one family (demo-sized by default: a 4 x 256 decoder) and train it with SFT (LoRA r 32 on the decoder, the embeddings and head ' +
         'trained whole) in stages: reading (text-only judge items about synthetic scenes, first with the answer given as the description, then with ' +
-        'the scene\'s description), then the demo data\'s train split with its videos: captions of the clips, corrections of flawed captions, answers to ' +
+        'the scene\'s description), then the demo data\'s train split with its videos (captions of the clips, corrections of flawed captions, answers to ' +
         'the questions, judge examples whose worse answer is wrong, verbose and hallucinated, or right but padded with an invented shape, and the declared ' +
-        'language prior (with nothing to check, the longer answer is better), with reading items mixed in, then a short reading stage at a lower rate. ' +
+        'language prior: with nothing to check, the longer answer is better) and the captions, corrections and answers of clips it renders for itself, ' +
+        'with reading items mixed in, then a short reading stage at a lower rate, mostly on scenes of many shapes. ' +
         '--out becomes a model folder (training state, metrics and the untrained base under --out/training; running again resumes). Prints held-out ' +
         'answer accuracy, judge accuracy on the test split (with the clip\'s description and with the video alone), the judge\'s accuracy on fresh ' +
         'text-only reading items, and its prior.',
@@ -34,16 +35,17 @@ export function registerDemoModel(program: Command): void {
     .option('--video-lr <lr>', 'peak learning rate of the video stage (warm-up, then cosine)', decimal(1e-9, 1), demoModelDefaults.videoLr)
     .option('--reading-match <n>', 'updates of 8 text-only judge items whose description gives the answer (0 skips the stage)', integer(0, 100000), demoModelDefaults.readingMatch)
     .option('--reading-judge <n>', 'then updates of 8 text-only judge items with a scene\'s description, a third of them still given the answer, the rate decaying (0 skips the stage)', integer(0, 100000), demoModelDefaults.readingJudge)
-    .option('--reading-settle <n>', 'after the video stage, updates of 8 such items at 0.4 times --lr, to restore what the video stage cost the judge\'s reading (0 skips the stage)', integer(0, 100000), demoModelDefaults.readingSettle)
+    .option('--reading-settle <n>', 'after the video stage, updates of 8 such items at 0.4 times --lr, scenes of many shapes drawn more often, to settle the judge\'s reading (0 skips the stage)', integer(0, 100000), demoModelDefaults.readingSettle)
+    .option('--pretraining-clips <n>', 'clips the warm start renders for itself (a stand-in for a real model\'s video pretraining), whose captions, corrections and answers join the video stage (0: the demo data\'s train split alone)', integer(0, 100000), demoModelDefaults.pretrainingClips)
     .option('--frames <n>', 'frames sampled from each video', integer(1, 64), demoModelDefaults.frames)
     .option('--seed <s>', 'seed for the weights, the items and the training order', integer(0), demoModelDefaults.seed)
     .option('--cache <dir>', 'cache for frames and vision features', defaultCacheDir())
-    .action(async (opts: { data: string; out: string; arch: FixtureArch; size: FixtureSize; epochs: number; lr: number; videoLr: number; frames: number; readingMatch: number; readingJudge: number; readingSettle: number; seed: number; cache: string }) => {
+    .action(async (opts: { data: string; out: string; arch: FixtureArch; size: FixtureSize; epochs: number; lr: number; videoLr: number; frames: number; readingMatch: number; readingJudge: number; readingSettle: number; pretrainingClips: number; seed: number; cache: string }) => {
       const started = Date.now();
       const out = resolve(opts.out);
       const input = {
         data: resolve(opts.data), out, arch: opts.arch, size: opts.size, seed: opts.seed, epochs: opts.epochs, lr: opts.lr, videoLr: opts.videoLr, frames: opts.frames,
-        readingMatch: opts.readingMatch, readingJudge: opts.readingJudge, readingSettle: opts.readingSettle, ffmpeg: (await resolveFfmpeg()).path, cacheDir: resolve(opts.cache),
+        readingMatch: opts.readingMatch, readingJudge: opts.readingJudge, readingSettle: opts.readingSettle, pretrainingClips: opts.pretrainingClips, ffmpeg: (await resolveFfmpeg()).path, cacheDir: resolve(opts.cache),
       };
       // In an engine process, as the studio's runs: a native crash is reported with how it ended.
       const engine = childProcessEngine();

@@ -15,7 +15,7 @@ beforeAll(async () => {
   const data = join(dir, 'demo');
   await writeDemoData(ffmpeg, data, { videos: 4, testClips: 2, seed: 5 });
   options = {
-    ...demoModelDefaults, data, size: 'tiny', epochs: 1, frames: 2, readingMatch: 2, readingJudge: 3, ffmpeg, cacheDir: join(dir, 'cache'),
+    ...demoModelDefaults, data, size: 'tiny', epochs: 1, frames: 2, readingMatch: 2, readingJudge: 3, pretrainingClips: 0, ffmpeg, cacheDir: join(dir, 'cache'),
   };
 }, 60_000);
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

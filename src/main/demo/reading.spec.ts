@@ -49,6 +49,20 @@ describe('reading items', () => {
     }
   });
 
+  it('draws scenes of many shapes more often with longScenes: four times as often four shapes as one', () => {
+    // The share of scenes of each shape count (a scene's items come one after another, with its
+    // caption); uniform draws give a quarter each.
+    const shares = (longScenes: boolean) => {
+      const captions = readingItems(4000, 0, templates, mulberry32(5), longScenes).map((i) => i.text.context!).filter((c, k, all) => k === 0 || c !== all[k - 1]);
+      const shapes = captions.map((c) => c.match(/ moving (left|right|up|down)/g)!.length);
+      return [1, 2, 3, 4].map((n) => shapes.filter((k) => k === n).length / shapes.length);
+    };
+    const [uniform, long] = [shares(false), shares(true)];
+    for (const share of uniform) expect(Math.abs(share - 0.25)).toBeLessThan(0.05);
+    // Kept with a chance of shapes / 4: shares 1:2:3:4 of 10.
+    for (const [k, share] of long.entries()) expect(Math.abs(share - (k + 1) / 10)).toBeLessThan(0.05);
+  });
+
   it('draws fresh scenes and shows the judge template, text only', () => {
     const items = readingItems(120, 1 / 3, templates, mulberry32(3));
     expect(new Set(items.filter((i) => i.task === 'judge').map((i) => i.text.context)).size).toBeGreaterThan(10);

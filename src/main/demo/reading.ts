@@ -41,12 +41,15 @@ function pairFor(task: ReadingTask, scene: ReturnType<typeof randomScene>, answe
 
 /**
  * `count` items (rounded up to whole pairs), each pair followed by the same pair swapped, about new
- * scenes' questions; a share `matchShare` of the pairs are match items, the rest judge items.
+ * scenes' questions; a share `matchShare` of the pairs are match items, the rest judge items. With
+ * `longScenes`, a scene is kept with a chance of its shapes over 4, so scenes of four shapes (the
+ * longest descriptions, where the judge errs most) come four times as often as those of one.
  */
-export function readingItems(count: number, matchShare: number, templates: Templates, rng: Uniform): ReadingItem[] {
+export function readingItems(count: number, matchShare: number, templates: Templates, rng: Uniform, longScenes = false): ReadingItem[] {
   const items: ReadingItem[] = [];
   while (items.length < count) {
     const scene = randomScene(rng);
+    if (longScenes && rng() >= scene.shapes.length / 4) continue;
     for (const q of questionsFor(scene, rng)) {
       if (items.length >= count) break;
       const task: ReadingTask = rng() < matchShare ? 'match' : 'judge';
