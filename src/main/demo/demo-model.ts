@@ -99,7 +99,7 @@ export interface HeldOutJudge {
 }
 
 export const demoModelDefaults = {
-  arch: 'llava-onevision', size: 'demo', seed: 1, epochs: 3, lr: 5e-4, videoLr: 1e-3, frames: 8, readingMatch: 1500, readingJudge: 4000, readingSettle: 600, pretrainingClips: 300,
+  arch: 'llava-onevision', size: 'demo', seed: 1, epochs: 3, lr: 5e-4, videoLr: 1e-3, frames: 8, readingMatch: 2000, readingJudge: 4000, readingSettle: 600, pretrainingClips: 300,
 } as const satisfies Partial<DemoModelOptions>;
 
 /** The warm start's training settings: SFT with a wide adapter and the embeddings and head trained
