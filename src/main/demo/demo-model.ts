@@ -4,9 +4,10 @@
 // match items (text only, on synthetic scenes: reading.ts says why), reading with judge items and
 // match items mixed, the warm-start items of the demo data's train split and the policy's items on
 // clips the warm start renders for itself, with their videos and reading items still mixed in, and
-// a short last reading stage at a lower rate, on long scenes, that settles the judge. The result is measured on the test split: answer accuracy
-// (normalised exact match, as rounds score it) and the judge on held-out judge items, judged in
-// both orders as a round judges, with the clip's description and without. Training state is saved
+// a short last reading stage at a lower rate, on long scenes, that settles the judge. The result is
+// measured on the test split: answer accuracy (normalised exact match, as rounds score it) and the
+// judge on held-out judge items, judged in both orders as a round judges, with the clip's
+// description and without. Training state is saved
 // every few updates, so running the command again resumes where it stopped.
 import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -185,7 +186,7 @@ export async function trainDemoModel(o: DemoModelOptions): Promise<DemoModelResu
 
   const measured = await heldOut(o, data, split('test'), test, templates);
   const result: DemoModelResult = { readingSteps, examples: items.length + mixedIn.length, steps, final, ...measured };
-  writeFileSync(join(work, 'summary.json'), `${JSON.stringify({ data, settings, ...result }, null, 2)}\n`);
+  writeFileSync(join(work, 'summary.json'), `${JSON.stringify({ data, pretrainingClips: o.pretrainingClips, settings, ...result }, null, 2)}\n`);
   return result;
 }
 
@@ -194,9 +195,9 @@ const inFolder = (items: WarmStartItem[], data: string): WarmStartItem[] => item
 
 /**
  * The policy's items (describe, correct a description, answer) on clips the warm start renders for
- * itself in `dir`, from a seed of its own: the demo data's 50 train clips alone left the policy
- * answering barely above guessing on fresh clips, its training loss near zero (it learned the clips,
- * not the shapes; docs/experiments/README.md). Judge items stay the demo data's, as in a round.
+ * itself in `dir`, from a seed of its own: on the demo data's few train clips alone the policy
+ * learned those clips rather than the shapes (docs/experiments/README.md). Judge items stay the
+ * demo data's, as in a round.
  */
 async function pretrainingItems(o: DemoModelOptions, dir: string, templates: Templates): Promise<WarmStartItem[]> {
   if (o.pretrainingClips === 0) return [];
