@@ -43,10 +43,8 @@ export function registerDemoModel(program: Command): void {
     .action(async (opts: { data: string; out: string; arch: FixtureArch; size: FixtureSize; epochs: number; lr: number; videoLr: number; frames: number; readingMatch: number; readingJudge: number; readingSettle: number; pretrainingClips: number; seed: number; cache: string }) => {
       const started = Date.now();
       const out = resolve(opts.out);
-      const input = {
-        data: resolve(opts.data), out, arch: opts.arch, size: opts.size, seed: opts.seed, epochs: opts.epochs, lr: opts.lr, videoLr: opts.videoLr, frames: opts.frames,
-        readingMatch: opts.readingMatch, readingJudge: opts.readingJudge, readingSettle: opts.readingSettle, pretrainingClips: opts.pretrainingClips, ffmpeg: (await resolveFfmpeg()).path, cacheDir: resolve(opts.cache),
-      };
+      const { cache, ...settings } = opts;
+      const input = { ...settings, data: resolve(opts.data), out, ffmpeg: (await resolveFfmpeg()).path, cacheDir: resolve(cache) };
       // In an engine process, as the studio's runs: a native crash is reported with how it ended.
       const engine = childProcessEngine();
       const progress = progressWithEta();

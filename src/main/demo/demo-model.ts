@@ -7,8 +7,8 @@
 // a short last reading stage at a lower rate, on long scenes, that settles the judge. The result is
 // measured on the test split: answer accuracy (normalised exact match, as rounds score it) and the
 // judge on held-out judge items, judged in both orders as a round judges, with the clip's
-// description and without. Training state is saved
-// every few updates, so running the command again resumes where it stopped.
+// description and without. Training state is saved every few updates, so running the command
+// again resumes where it stopped.
 import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { count } from '../../shared/plural';
@@ -155,8 +155,8 @@ export async function trainDemoModel(o: DemoModelOptions): Promise<DemoModelResu
   const settings = {
     match: readingSettings(o.lr, 'constant'), judge: readingSettings(o.lr, 'cosine'), video: trainSettings(o, o.videoLr), settle: readingSettings(o.lr * settleRateShare, 'constant'),
   };
-  const reading = (task: keyof DemoModelResult['readingSteps'], from: string, to: string, updates: number, matchShare: number, seed: number) =>
-    stage(`reading-${task}`, from, to, settings[task], (vlm) => textOnly(vlm, readingItems(updates * readingBatch, matchShare, templates, mulberry32(seed), task === 'settle')));
+  const reading = (task: keyof DemoModelResult['readingSteps'], from: string, to: string, updates: number, matchShare: number, seed: number, longScenes = false) =>
+    stage(`reading-${task}`, from, to, settings[task], (vlm) => textOnly(vlm, readingItems(updates * readingBatch, matchShare, templates, mulberry32(seed), longScenes)));
   let from = base;
   const readingSteps = { match: 0, judge: 0, settle: 0 };
   for (const [task, updates, matchShare, seed] of [['match', o.readingMatch, 1, o.seed + 100], ['judge', o.readingJudge, matchShareLater, o.seed + 200]] as const) {
@@ -182,7 +182,7 @@ export async function trainDemoModel(o: DemoModelOptions): Promise<DemoModelResu
   // The video stage's higher rate can cost the judge some of its reading; a few updates at a lower
   // rate than the reading stages' restore it, and drawn mostly from long scenes (where the judge
   // errs most) they gained more than uniformly drawn ones (docs/experiments/README.md).
-  if (o.readingSettle > 0) readingSteps.settle = (await reading('settle', videoModel, o.out, o.readingSettle, matchShareLater, o.seed + 500)).steps;
+  if (o.readingSettle > 0) readingSteps.settle = (await reading('settle', videoModel, o.out, o.readingSettle, matchShareLater, o.seed + 500, true)).steps;
 
   const measured = await heldOut(o, data, split('test'), test, templates);
   const result: DemoModelResult = { readingSteps, examples: items.length + mixedIn.length, steps, final, ...measured };
@@ -214,7 +214,7 @@ async function pretrainingItems(o: DemoModelOptions, dir: string, templates: Tem
 
 /**
  * One stage of the warm start: SFT of the model in `from` on `examples`, merged into `to`. Its state
- * and metrics live in `dir`, saved every update, so a killed run resumes the stage, and a finished
+ * and metrics live in `dir`, saved every few updates, so a killed run resumes the stage, and a finished
  * stage run again only rewrites the same merged model.
  */
 async function trainStage(s: {
