@@ -3,7 +3,7 @@
 import { Command, CommanderError } from 'commander';
 import { readFileSync } from 'node:fs';
 import { commands } from './cli/index';
-import { engineDevices, engineSettings, engineSettingVariables } from './engine/engine-settings';
+import { engineDevices, enginePrecisions, engineSettings, engineSettingVariables } from './engine/engine-settings';
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8'));
@@ -16,13 +16,15 @@ export function buildProgram(): Command {
     .version(version())
     .option('--threads <n>', `threads an ONNX Runtime op may use, in every session of the engine (${engineSettingVariables.threads}); 0: ONNX Runtime's choice, one per physical core`)
     .option('--device <device>', `where the engine runs: ${engineDevices.join(' or ')} (${engineSettingVariables.device}; cuda needs \`npm run setup:cuda\`, and falls back to cpu with one line saying why)`)
+    .option('--precision <p>', `the inference graphs' arithmetic: ${enginePrecisions.join(', ')} (${engineSettingVariables.precision}; auto: float16 on an accelerator, with norms, positions and attention in float32; float32 on CPU)`)
     .option('--graph-cache <dir>', `where the graphs ONNX Runtime optimised are kept, so sessions made again skip optimising them (${engineSettingVariables.graphCache}; default ~/.cache/isr-studio/graphs; off: no cache)`)
     .exitOverride();
   // Through the environment, so the engine processes a command starts follow the same setting.
   program.hook('preAction', () => {
-    const { threads, device, graphCache } = program.opts<{ threads?: string; device?: string; graphCache?: string }>();
+    const { threads, device, precision, graphCache } = program.opts<{ threads?: string; device?: string; precision?: string; graphCache?: string }>();
     if (threads !== undefined) process.env[engineSettingVariables.threads] = threads;
     if (device !== undefined) process.env[engineSettingVariables.device] = device;
+    if (precision !== undefined) process.env[engineSettingVariables.precision] = precision;
     if (graphCache !== undefined) process.env[engineSettingVariables.graphCache] = graphCache;
     engineSettings();
   });

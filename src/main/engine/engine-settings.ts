@@ -1,6 +1,6 @@
 // How the engine uses the machine, the same for every ONNX Runtime session it opens (the vision
-// tower, the decoder, training's graphs): how many threads an op may use, the device, and where
-// optimised graphs are kept. Read from
+// tower, the decoder, training's graphs): how many threads an op may use, the device, the inference
+// graphs' precision, and where optimised graphs are kept. Read from
 // the environment, which `isr-studio --threads N --device D` sets and every engine process inherits,
 // so the CLI, `serve`, the app and their engine processes all follow one setting.
 import { homedir } from 'node:os';
@@ -10,6 +10,9 @@ import { ApiError } from '../../shared/errors';
 export const engineDevices = ['cpu', 'cuda'] as const;
 export type EngineDevice = (typeof engineDevices)[number];
 
+export const enginePrecisions = ['auto', 'float32', 'float16'] as const;
+export type EnginePrecision = (typeof enginePrecisions)[number];
+
 export interface EngineSettings {
   /** Threads inside one op (ONNX Runtime's intra-op pool, one per session); 0: ONNX Runtime's own
    *  choice, one per physical core. */
@@ -17,12 +20,15 @@ export interface EngineSettings {
   /** cuda: the CUDA provider where onnxruntime-node has it (`npm run setup:cuda`), CPU behind it
    *  for what it does not run; without it, CPU with one line saying why. */
   device: EngineDevice;
+  /** The inference graphs' arithmetic (graph/float16.ts): auto is float16 on an accelerator and float32
+   *  on CPU, where ONNX Runtime would mostly cast float16 back; float32 or float16 force one everywhere. */
+  precision: EnginePrecision;
   /** Where CPU sessions keep the graphs ONNX Runtime optimised, to skip optimising them again
    *  (graph/graph-cache.ts); null: no cache. */
   graphCache: string | null;
 }
 
-export const engineSettingVariables = { threads: 'ISR_THREADS', device: 'ISR_DEVICE', graphCache: 'ISR_GRAPH_CACHE' } as const;
+export const engineSettingVariables = { threads: 'ISR_THREADS', device: 'ISR_DEVICE', precision: 'ISR_PRECISION', graphCache: 'ISR_GRAPH_CACHE' } as const;
 
 /** The studio's folder in the user's cache: ~/Library/Caches on macOS, %LOCALAPPDATA% on Windows, else as XDG says (~/.cache unless XDG_CACHE_HOME names another). */
 function defaultGraphCache(env: NodeJS.ProcessEnv, platform: NodeJS.Platform): string {
@@ -43,6 +49,10 @@ export function engineSettings(env: NodeJS.ProcessEnv = process.env, platform: N
   if (!engineDevices.includes(device)) {
     throw new ApiError('bad_input', `${engineSettingVariables.device} (--device) must be ${engineDevices.join(' or ')}; got "${device}"`);
   }
+  const precision = (env[engineSettingVariables.precision]?.trim() || 'auto') as EnginePrecision;
+  if (!enginePrecisions.includes(precision)) {
+    throw new ApiError('bad_input', `${engineSettingVariables.precision} (--precision) must be ${enginePrecisions.join(', ')}; got "${precision}"`);
+  }
   const cacheText = env[engineSettingVariables.graphCache]?.trim() || defaultGraphCache(env, platform);
-  return { threads, device, graphCache: cacheText === 'off' ? null : resolve(cacheText) };
+  return { threads, device, precision, graphCache: cacheText === 'off' ? null : resolve(cacheText) };
 }

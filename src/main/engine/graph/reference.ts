@@ -1,10 +1,13 @@
 // A float64 reference interpreter for the builder's op subset, independent of ONNX Runtime (whose CPU
 // kernels lack float64 for many ops). Every tensor is a Float64Array whatever its declared dtype
 // (integers and booleans are exact in float64), so float32 graphs run here in float64: this is the
-// ground truth the finite-difference checks and the ORT comparisons use. Clarity over speed.
+// ground truth the finite-difference checks and the ORT comparisons use. A node's float16 outputs are
+// rounded to half precision (overflow to infinity included), as a GPU kernel that computes wider and
+// stores float16 does, which ONNX Runtime's CPU kernels (mostly cast to float32) cannot show. Clarity
+// over speed.
 import { dtypeFromOnnx, isFloat, type ElementType } from './element-type';
 import { attrFloat, attrInt, attrInts, numel, type Attrs, type Graph, type TensorData } from './ir';
-import { bf16BitsToFloat32, f16BitsToFloat32 } from './half-float';
+import { bf16BitsToFloat32, f16BitsToFloat32, float32ToF16Bits } from './half-float';
 
 export interface Tensor64 {
   readonly dtype: ElementType;
@@ -390,6 +393,8 @@ export const kernels: Readonly<Record<string, Kernel>> = {
 
 export type Feeds = Readonly<Record<string, Tensor64>>;
 
+const roundedToHalf = (t: Tensor64): Tensor64 => ({ ...t, data: Float64Array.from(f16BitsToFloat32(float32ToF16Bits(Float32Array.from(t.data)))) });
+
 /** Runs `graph` in float64. Feeds override initializers of the same name; returns the requested values (default: the graph outputs). */
 export function runReference(graph: Graph, feeds: Feeds, wanted: readonly string[] = graph.outputs.map((o) => o.name)): Record<string, Tensor64> {
   const env = new Map<string, Tensor64>();
@@ -419,7 +424,7 @@ export function runReference(graph: Graph, feeds: Feeds, wanted: readonly string
     } catch (e) {
       throw new Error(`node ${node.name} (${node.opType}): ${(e as Error).message}`, { cause: e });
     }
-    node.outputs.forEach((n, i) => env.set(n, outs[i]));
+    node.outputs.forEach((n, i) => env.set(n, graph.values.get(n)?.dtype === 'float16' ? roundedToHalf(outs[i]) : outs[i]));
   }
   return Object.fromEntries(wanted.map((n) => {
     const t = env.get(n);

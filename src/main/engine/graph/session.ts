@@ -3,10 +3,11 @@
 // owned by the session (an accelerator, which copies them to its device), and ONNX Runtime's errors turned into messages that name the graph and, when ORT says which, the
 // failing node (or the weight).
 import * as ort from 'onnxruntime-node';
-import type { Graph } from './ir';
+import type { Graph, Node } from './ir';
 import { numel } from './ir';
+import { toFloat16 } from './float16';
 import { serialize, serializeBound, type BoundWeight } from './onnx';
-import { engineSettings } from '../engine-settings';
+import { engineSettings, type EnginePrecision } from '../engine-settings';
 import { loadOptimised } from './graph-cache';
 
 /** 'cpu', 'cuda', 'dml', 'coreml', ... or an object such as `{ name: 'cuda', deviceId: 1 }`. */
@@ -25,6 +26,9 @@ export interface SessionOptions {
   optimizedModelPath?: string;
   /** ORT's own stderr logging: 0 verbose … 4 fatal. Default 3, errors only. */
   ortLogLevel?: 0 | 1 | 2 | 3 | 4;
+  /** A graph that may run in float16 (graph/float16.ts), with the nodes that stay float32: on an
+   *  accelerator under the engine's precision 'auto', everywhere under 'float16'. */
+  halfPrecision?: (node: Node) => boolean;
   /** Receives the one line saying a provider was unusable. Default console.warn. */
   logger?: (line: string) => void;
 }
@@ -110,7 +114,7 @@ export class Session {
     const { graphName } = options;
     const machine = engineSettings();
     const base = baseOptions({ ...options, intraOpThreads: options.intraOpThreads ?? (machine.threads || undefined) });
-    const forProvider = loadables(source, options);
+    const forProvider = loadables(source, options, machine.precision);
     const requested = options.providers ?? (machine.device === 'cpu' ? ['cpu'] : [machine.device, 'cpu']);
     // CPU runs every op, so nothing after it in the list could ever be chosen.
     const cpuAt = requested.findIndex((p) => providerName(p) === 'cpu');
@@ -211,18 +215,21 @@ export class Session {
   }
 }
 
-/** The model bytes (and bound weights) for an accelerator and for CPU, each made on first use. */
-function loadables(source: ModelSource, options: SessionOptions): { accelerator: () => Loadable; cpu: () => Loadable } {
+/** The model bytes (and bound weights) for an accelerator and for CPU, each made on first use, in the
+ *  precision the engine's setting gives each. */
+function loadables(source: ModelSource, options: SessionOptions, precision: EnginePrecision): { accelerator: () => Loadable; cpu: () => Loadable } {
   if (typeof source === 'string' || source instanceof Uint8Array) {
     const plain = { model: source, bound: [] };
     return { accelerator: () => plain, cpu: () => plain };
   }
   checkWeights(options.graphName, 'create', [...source.initializers].map(([name, tensor]) => ({ name, tensor })));
+  const keep = options.halfPrecision;
+  const half = (on: boolean): Graph => (keep !== undefined && on ? toFloat16(source, keep) : source);
   let owned: Loadable | undefined;
   let shared: Loadable | undefined;
   return {
-    accelerator: () => (owned ??= { model: serialize(source), bound: [] }),
-    cpu: () => (shared ??= serializeBound(source, MATRIX_MIN_BYTES)),
+    accelerator: () => (owned ??= { model: serialize(half(precision !== 'float32')), bound: [] }),
+    cpu: () => (shared ??= serializeBound(half(precision === 'float16'), MATRIX_MIN_BYTES)),
   };
 }
 

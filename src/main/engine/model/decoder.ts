@@ -8,7 +8,7 @@
 // (src/python/py/models/builder.py) gives decoders: inputs_embeds, attention_mask, position_ids,
 // past_key_values.{i}.key/.value in, logits and present.{i}.key/.value out.
 import { GraphBuilder } from '../graph/builder';
-import type { Graph, Shape, Value } from '../graph/ir';
+import type { Graph, Node, Shape, Value } from '../graph/ir';
 import { activations, applyRotary, causalMask, gatedMlp, linear, repeatKv, rmsNorm, type Projection } from '../graph/nn';
 import type { DecoderConfig, ModelConfig } from './config';
 import { familyOf } from './families';
@@ -229,6 +229,16 @@ export interface DecoderGraphBuild {
   rowsAtRunTime?: boolean;
   adapter?: AdapterProvider;
 }
+
+/** Where the decoder keeps float32 when it runs in float16 (graph/float16.ts): the norms (a mean of
+ *  squares overflows float16 past 256), the rotary angles (positions times frequencies), the mask and
+ *  attention itself (scores, softmax and the weighted sum over the float32 cache), as transformers'
+ *  upcasts do; the projections, the MLP and the head, where the weights are, run in float16. */
+export function decoderKeepsFloat32(node: Node): boolean {
+  return node.name.split('/').some((scope) => FLOAT32_SCOPES.has(scope));
+}
+
+const FLOAT32_SCOPES = new Set(['rotary', 'attention_mask', 'input_layernorm', 'post_attention_layernorm', 'norm', 'sdpa']);
 
 /** The decoder as a graph of its own, with the standard I/O names (see the file comment). */
 export function buildDecoderGraph(config: ModelConfig, weights: ModelWeights, options: DecoderGraphBuild): Graph {

@@ -22,6 +22,18 @@ const maxDiff = (a: ArrayLike<number>, b: ArrayLike<number>): number => {
 };
 
 const cleanup: (() => Promise<void> | void)[] = [];
+
+/** `f` with the engine's precision set (engine-settings.ts), read when it opens its sessions. */
+async function withPrecision<T>(precision: string, f: () => Promise<T>): Promise<T> {
+  const before = process.env.ISR_PRECISION;
+  process.env.ISR_PRECISION = precision;
+  try {
+    return await f();
+  } finally {
+    if (before === undefined) delete process.env.ISR_PRECISION;
+    else process.env.ISR_PRECISION = before;
+  }
+}
 afterAll(async () => {
   for (const c of cleanup) await c();
 });
@@ -120,6 +132,24 @@ describe.each(fixtureArchs)('%s language model', (arch) => {
     });
     expect(maxDiff(more.logits, (await full(lm, [...long, 78, 79])).subarray((long.length + 1) * vocab))).toBeLessThan(1e-4);
     expect(() => keepCacheRows(more.present, [1])).toThrow('keepCacheRows: rows must be increasing indices below 1, got 1');
+  });
+
+  it('in float16 (ISR_PRECISION=float16) gives the naive float64 forward\'s logits to half precision, padded rows included', async () => {
+    const { lm, weights } = await model;
+    const vocab = lm.config.text.vocabSize;
+    const half = new LanguageModel(lm.config, weights);
+    cleanup.push(() => half.release());
+    const short = [9, 30, 31, 60];
+    const { step, width, pad } = leftPaddedPair(half, short, ids);
+    const padded = await withPrecision('float16', () => half.forward(step));
+    expect(padded.logits.every(Number.isFinite)).toBe(true);
+    // Row 0 is the short prompt after its padding, row 1 the long one; float32 gives about 1e-6 of the scale.
+    for (const [tokens, rows] of [[short, [pad, width]], [ids, [width, 2 * width]]] as const) {
+      const naive = naiveForward(lm.config, weights, naiveEmbed(lm.config, weights, tokens), tokens.length).logits;
+      const error = maxDiff(padded.logits.subarray(rows[0] * vocab, rows[1] * vocab), naive) / Math.max(...Array.from(naive, Math.abs));
+      expect(error).toBeLessThan(5e-3);
+      expect(error).toBeGreaterThan(1e-5);
+    }
   });
 
   describe('a step longer than prefillChunk, in chunks over the growing cache', () => {

@@ -9,7 +9,7 @@ import * as ort from 'onnxruntime-node';
 import { ApiError } from '../../../shared/errors';
 import { Session, type SessionOptions } from '../graph/session';
 import type { ModelConfig } from './config';
-import { attentionRows, buildDecoderGraph, embeddingName, LOGITS_POSITIONS, pastName, presentName, QUERY_POSITIONS, queryStatesName } from './decoder';
+import { attentionRows, buildDecoderGraph, decoderKeepsFloat32, embeddingName, LOGITS_POSITIONS, pastName, presentName, QUERY_POSITIONS, queryStatesName } from './decoder';
 import type { ModelWeights } from './weights';
 
 /**
@@ -314,7 +314,7 @@ export class LanguageModel {
     if (this.decoder === null) {
       const pending = Promise.resolve().then(() => Session.create(
         buildDecoderGraph(this.config, this.weights, { kvCache: true, rowsAtRunTime: true }),
-        { ...this.sessionOptions, graphName: 'decoder' },
+        { ...this.sessionOptions, graphName: 'decoder', halfPrecision: decoderKeepsFloat32 },
       ));
       pending.catch(() => {
         if (this.decoder === pending) this.decoder = null;
