@@ -1,7 +1,27 @@
+import { spawnSync } from 'node:child_process';
 import { defineConfig } from 'vitest/config';
 import { svelte } from '@sveltejs/vite-plugin-svelte';
 
 const shared = { testTimeout: 60_000, hookTimeout: 60_000 };
+
+// The engine's specs once more on ONNX Runtime's WebGPU provider, where this machine has an adapter:
+// a GPU, or Mesa's lavapipe (Vulkan on the CPU; Debian's mesa-vulkan-drivers from bookworm-backports
+// or later: Dawn refuses 22.x). Float32, so the specs' tolerances hold. Left out: the specs of CPU
+// sessions themselves (weights fed from their arrays, the optimised-graph cache).
+const webgpu = spawnSync(process.execPath, ['--import', 'tsx', 'test/webgpu-adapter.ts'], { encoding: 'utf8', env: { ...process.env, XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR ?? '/tmp' } });
+const webgpuLane = webgpu.status === 0
+  ? [{
+      test: {
+        ...shared,
+        name: 'webgpu',
+        include: ['src/main/engine/**/*.spec.ts'],
+        exclude: ['src/main/engine/graph/session.spec.ts', 'src/main/engine/graph/graph-cache.spec.ts', 'src/main/engine/engine-settings.spec.ts'],
+        environment: 'node',
+        env: { ISR_DEVICE: 'webgpu', ISR_PRECISION: 'float32' },
+      },
+    }]
+  : [];
+if (webgpuLane.length === 0 && !process.env.VITEST_WORKER_ID) console.log(`vitest: no WebGPU adapter, so the engine's specs run on CPU only (${webgpu.stdout.trim().split('\n').pop() ?? webgpu.stderr.trim()})`);
 
 export default defineConfig({
   test: {
@@ -28,6 +48,7 @@ export default defineConfig({
           environment: 'jsdom',
         },
       },
+      ...webgpuLane,
     ],
   },
 });

@@ -15,7 +15,7 @@ export function buildProgram(): Command {
     .description('ISR Studio: iterative self-retrospective DPO for video language models')
     .version(version())
     .option('--threads <n>', `threads an ONNX Runtime op may use, in every session of the engine (${engineSettingVariables.threads}); 0: ONNX Runtime's choice, one per physical core`)
-    .option('--device <device>', `where the engine runs: ${engineDevices.join(' or ')} (${engineSettingVariables.device}; cuda needs \`npm run setup:cuda\`, and falls back to cpu with one line saying why)`)
+    .option('--device <device>', `where the engine runs: ${engineDevices.join(', ')} (${engineSettingVariables.device}; cuda needs \`npm run setup:cuda\`, webgpu a GPU driver with Vulkan, Metal or Direct3D 12; both fall back to cpu with one line saying why)`)
     .option('--precision <p>', `the inference graphs' arithmetic: ${enginePrecisions.join(', ')} (${engineSettingVariables.precision}; auto: float16 on an accelerator, with norms, positions and attention in float32; float32 on CPU)`)
     .option('--graph-cache <dir>', `where the graphs ONNX Runtime optimised are kept, so sessions made again skip optimising them (${engineSettingVariables.graphCache}; default ~/.cache/isr-studio/graphs; off: no cache)`)
     .exitOverride();

@@ -26,7 +26,7 @@ describe('engineSettings', () => {
     for (const bad of ['-1', '1.5', 'two', '1e3', '0x2']) {
       expect(() => engineSettings({ ISR_THREADS: bad }), bad).toThrow(`ISR_THREADS (--threads) must be a whole number of threads, 0 for ONNX Runtime's choice; got "${bad}"`);
     }
-    expect(() => engineSettings({ ISR_DEVICE: 'CUDA' })).toThrow('ISR_DEVICE (--device) must be cpu or cuda; got "CUDA"');
+    expect(() => engineSettings({ ISR_DEVICE: 'CUDA' })).toThrow('ISR_DEVICE (--device) must be cpu, cuda or webgpu; got "CUDA"');
     expect(() => engineSettings({ ISR_PRECISION: 'fp16' })).toThrow('ISR_PRECISION (--precision) must be auto, float32, float16; got "fp16"');
   });
 });

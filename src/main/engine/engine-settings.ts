@@ -7,7 +7,7 @@ import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { ApiError } from '../../shared/errors';
 
-export const engineDevices = ['cpu', 'cuda'] as const;
+export const engineDevices = ['cpu', 'cuda', 'webgpu'] as const;
 export type EngineDevice = (typeof engineDevices)[number];
 
 export const enginePrecisions = ['auto', 'float32', 'float16'] as const;
@@ -17,8 +17,10 @@ export interface EngineSettings {
   /** Threads inside one op (ONNX Runtime's intra-op pool, one per session); 0: ONNX Runtime's own
    *  choice, one per physical core. */
   threads: number;
-  /** cuda: the CUDA provider where onnxruntime-node has it (`npm run setup:cuda`), CPU behind it
-   *  for what it does not run; without it, CPU with one line saying why. */
+  /** cuda: the CUDA provider where onnxruntime-node has it (`npm run setup:cuda`); webgpu: the WebGPU
+   *  provider onnxruntime-node bundles (Dawn over Vulkan, Metal or Direct3D 12), which also keeps the
+   *  KV cache on the device; CPU behind either for what it does not run; without it, CPU with one
+   *  line saying why. */
   device: EngineDevice;
   /** The inference graphs' arithmetic (graph/float16.ts): auto is float16 on an accelerator and float32
    *  on CPU, where ONNX Runtime would mostly cast float16 back; float32 or float16 force one everywhere. */
@@ -47,7 +49,7 @@ export function engineSettings(env: NodeJS.ProcessEnv = process.env, platform: N
   }
   const device = (env[engineSettingVariables.device]?.trim() || 'cpu') as EngineDevice;
   if (!engineDevices.includes(device)) {
-    throw new ApiError('bad_input', `${engineSettingVariables.device} (--device) must be ${engineDevices.join(' or ')}; got "${device}"`);
+    throw new ApiError('bad_input', `${engineSettingVariables.device} (--device) must be ${engineDevices.slice(0, -1).join(', ')} or ${engineDevices.at(-1)}; got "${device}"`);
   }
   const precision = (env[engineSettingVariables.precision]?.trim() || 'auto') as EnginePrecision;
   if (!enginePrecisions.includes(precision)) {

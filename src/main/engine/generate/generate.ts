@@ -16,7 +16,7 @@
 import { concatTyped } from '../../../shared/arrays';
 import { ApiError } from '../../../shared/errors';
 import { familyOf } from '../model/families';
-import { copyCacheRow, emptyCache, keepCacheRows, type KvCache, type LanguageModel } from '../model/language-model';
+import { copyCacheRow, emptyCache, keepCacheRows, releaseDeviceCache, type KvCache, type LanguageModel } from '../model/language-model';
 import { Rng, sampleToken, type SamplingOptions } from './sampling';
 
 export interface GenerateRequest {
@@ -168,36 +168,42 @@ async function generateBatch(
   // refuses a prompt past it; scaled RoPE is meant to run beyond it).
   const { maxPositionEmbeddings, rope } = lm.config.text;
   const contextEnd = rope.scaling.type === 'default' ? maxPositionEmbeddings : Infinity;
-  for (;;) {
-    active.forEach((row, k) => {
-      advance(row, sampleToken(logitsOf(k), sampling, row.rng), options);
-      if (row.finish === null && requests[row.request].inputIds.length + row.tokens.length >= contextEnd) row.finish = 'length';
-    });
-    const keep = active.flatMap((row, k) => (row.finish === null ? [k] : []));
-    if (keep.length === 0) break;
-    checkCancelled(options.signal);
-    if (keep.length < active.length) {
-      keepCacheRows(cache, keep);
-      rowMask = keep.map((k) => rowMask[k]);
-      active = keep.map((k) => active[k]);
+  // Decode steps leave the cache on the device where the decoder's provider can keep it there.
+  try {
+    for (;;) {
+      active.forEach((row, k) => {
+        advance(row, sampleToken(logitsOf(k), sampling, row.rng), options);
+        if (row.finish === null && requests[row.request].inputIds.length + row.tokens.length >= contextEnd) row.finish = 'length';
+      });
+      const keep = active.flatMap((row, k) => (row.finish === null ? [k] : []));
+      if (keep.length === 0) break;
+      checkCancelled(options.signal);
+      if (keep.length < active.length) {
+        keepCacheRows(cache, keep);
+        rowMask = keep.map((k) => rowMask[k]);
+        active = keep.map((k) => active[k]);
+      }
+      rowMask = rowMask.map((m) => {
+        const grown = new BigInt64Array(m.length + 1);
+        grown.set(m);
+        grown[m.length] = 1n;
+        return grown;
+      });
+      const step = await lm.forward({
+        inputsEmbeds: lm.embed(active.map((r) => r.tokens[r.tokens.length - 1])),
+        batch: active.length,
+        seq: 1,
+        attentionMask: concatTyped(rowMask, (n) => new BigInt64Array(n)),
+        positionIds: BigInt64Array.from(active, (r) => BigInt(r.position++)),
+        past: cache,
+        lastLogitsOnly: true,
+        keepCacheOnDevice: true,
+      });
+      cache = step.present;
+      logitsOf = (k) => step.logits.subarray(k * vocab, (k + 1) * vocab);
     }
-    rowMask = rowMask.map((m) => {
-      const grown = new BigInt64Array(m.length + 1);
-      grown.set(m);
-      grown[m.length] = 1n;
-      return grown;
-    });
-    const step = await lm.forward({
-      inputsEmbeds: lm.embed(active.map((r) => r.tokens[r.tokens.length - 1])),
-      batch: active.length,
-      seq: 1,
-      attentionMask: concatTyped(rowMask, (n) => new BigInt64Array(n)),
-      positionIds: BigInt64Array.from(active, (r) => BigInt(r.position++)),
-      past: cache,
-      lastLogitsOnly: true,
-    });
-    cache = step.present;
-    logitsOf = (k) => step.logits.subarray(k * vocab, (k + 1) * vocab);
+  } finally {
+    releaseDeviceCache(cache);
   }
   return rows.map(({ request, sample, tokens, finish }) => ({ request, sample, tokenIds: tokens, finishReason: finish! }));
 }

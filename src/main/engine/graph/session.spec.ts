@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -131,6 +132,13 @@ describe('Session', () => {
     } finally {
       await session.release();
     }
+  });
+
+  it.runIf(process.platform === 'linux')('falls back to CPU with one line naming why when WebGPU finds no adapter', () => {
+    // With no Vulkan driver to load, Dawn finds no adapter (in a process of its own: a process finds its adapters once).
+    const probe = spawnSync(process.execPath, ['--import', 'tsx', 'test/webgpu-adapter.ts'], { encoding: 'utf8', env: { ...process.env, VK_ICD_FILENAMES: '/nonexistent/icd.json', VK_DRIVER_FILES: '/nonexistent/icd.json' } });
+    expect(probe.status).toBe(1);
+    expect(probe.stdout.trim()).toBe("graph 'webgpu-probe': execution provider webgpu (Failed to get a WebGPU adapter: No supported adapters) is unusable; running on cpu");
   });
 
   it('names a provider this build lacks, and still falls back when CPU was not requested', async () => {

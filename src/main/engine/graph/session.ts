@@ -29,6 +29,11 @@ export interface SessionOptions {
   /** A graph that may run in float16 (graph/float16.ts), with the nodes that stay float32: on an
    *  accelerator under the engine's precision 'auto', everywhere under 'float16'. */
   halfPrecision?: (node: Node) => boolean;
+  /** Outputs to keep on the device where the provider can (WebGPU: onnxruntime-node binds device
+   *  outputs for it alone), built onto the graph there by `add`. They come back as tensors of
+   *  location 'gpu-buffer', to feed to a later run and then dispose, never to read (onnxruntime-node
+   *  1.30 aborts the process on a download). */
+  deviceOutputs?: { names: readonly string[]; add: (graph: Graph) => Graph };
   /** Receives the one line saying a provider was unusable. Default console.warn. */
   logger?: (line: string) => void;
 }
@@ -96,9 +101,13 @@ export class Session {
   /** Weights fed from their own arrays on every run (CPU sessions made from a graph), by input name. */
   private bound: Map<string, { tensor: ort.Tensor; weight: BoundWeight }> | null;
 
-  private constructor(graphName: string, provider: string, inner: ort.InferenceSession, bound: readonly BoundWeight[]) {
+  /** The outputs this session keeps on the device (SessionOptions.deviceOutputs); empty where the provider cannot. */
+  readonly deviceOutputs: ReadonlySet<string>;
+
+  private constructor(graphName: string, provider: string, inner: ort.InferenceSession, bound: readonly BoundWeight[], deviceOutputs: readonly string[] = []) {
     this.graphName = graphName;
     this.provider = provider;
+    this.deviceOutputs = new Set(deviceOutputs);
     this.inner = inner;
     this.bound = new Map(bound.map((w) => [w.name, { weight: w, tensor: new ort.Tensor('float32', w.tensor.data as Float32Array, [...w.tensor.dims]) }]));
   }
@@ -133,14 +142,17 @@ export class Session {
         continue;
       }
       try {
-        const { model } = forProvider.accelerator();
-        const inner = await load(model, { ...base, executionProviders: [provider, 'cpu'] });
+        const onDevice = name === 'webgpu' && options.deviceOutputs !== undefined && !(typeof source === 'string' || source instanceof Uint8Array) ? options.deviceOutputs.names : [];
+        const { model } = forProvider.accelerator(onDevice.length > 0);
+        const kept = onDevice.length > 0 ? { preferredOutputLocation: Object.fromEntries(onDevice.map((o) => [o, 'gpu-buffer' as const])) } : {};
+        const inner = await load(model, { ...base, ...kept, executionProviders: [provider, 'cpu'] });
         if (failures.length > 0) fallbackLine(options, failures, name);
-        return new Session(graphName, name, inner, []);
+        return new Session(graphName, name, inner, [], onDevice);
       } catch (err) {
         const reason = firstLine(err);
-        // Libraries that failed to load stay missing for this process: later sessions go straight on.
-        if (/failed to load (shared )?library/i.test(reason)) missingProviderLibraries.set(name, reason);
+        // Libraries that failed to load, or a machine without a GPU adapter, stay so for this process:
+        // later sessions go straight on.
+        if (/failed to load (shared )?library|failed to get a WebGPU adapter/i.test(reason)) missingProviderLibraries.set(name, reason);
         failures.push(`${name} (${reason})`);
       }
     }
@@ -176,12 +188,14 @@ export class Session {
     return this.live().outputNames;
   }
 
-  /** Runs the graph; `fetches` limits the outputs returned (default: all); ORT runs the whole graph either way. */
+  /** Runs the graph; `fetches` limits the outputs returned (default: all); ORT runs the whole graph either way.
+   *  A session with device outputs returns every output: onnxruntime-node's binding keeps the outputs
+   *  a run bound, and refuses a later run that fetches others ("Output count mismatch"). */
   async run(feeds: Record<string, ort.Tensor>, fetches?: readonly string[]): Promise<Record<string, ort.Tensor>> {
     const inner = this.live();
     const all = this.withBound(feeds);
     try {
-      const out = fetches ? await inner.run(all, [...fetches]) : await inner.run(all);
+      const out = fetches && this.deviceOutputs.size === 0 ? await inner.run(all, [...fetches]) : await inner.run(all);
       return out as Record<string, ort.Tensor>;
     } catch (err) {
       throw new GraphError(this.graphName, 'run', err);
@@ -217,19 +231,24 @@ export class Session {
 
 /** The model bytes (and bound weights) for an accelerator and for CPU, each made on first use, in the
  *  precision the engine's setting gives each. */
-function loadables(source: ModelSource, options: SessionOptions, precision: EnginePrecision): { accelerator: () => Loadable; cpu: () => Loadable } {
+function loadables(source: ModelSource, options: SessionOptions, precision: EnginePrecision): { accelerator: (withDeviceOutputs: boolean) => Loadable; cpu: () => Loadable } {
   if (typeof source === 'string' || source instanceof Uint8Array) {
     const plain = { model: source, bound: [] };
     return { accelerator: () => plain, cpu: () => plain };
   }
   checkWeights(options.graphName, 'create', [...source.initializers].map(([name, tensor]) => ({ name, tensor })));
   const keep = options.halfPrecision;
-  const half = (on: boolean): Graph => (keep !== undefined && on ? toFloat16(source, keep) : source);
-  let owned: Loadable | undefined;
+  const half = (graph: Graph, on: boolean): Graph => (keep !== undefined && on ? toFloat16(graph, keep) : graph);
+  const owned = new Map<boolean, Loadable>();
   let shared: Loadable | undefined;
   return {
-    accelerator: () => (owned ??= { model: serialize(half(precision !== 'float32')), bound: [] }),
-    cpu: () => (shared ??= serializeBound(half(precision === 'float16'), MATRIX_MIN_BYTES)),
+    accelerator: (withDeviceOutputs) => {
+      const graph = withDeviceOutputs && options.deviceOutputs !== undefined ? options.deviceOutputs.add(source) : source;
+      const made = owned.get(withDeviceOutputs) ?? { model: serialize(half(graph, precision !== 'float32')), bound: [] };
+      owned.set(withDeviceOutputs, made);
+      return made;
+    },
+    cpu: () => (shared ??= serializeBound(half(source, precision === 'float16'), MATRIX_MIN_BYTES)),
   };
 }
 
@@ -273,7 +292,7 @@ function baseOptions(options: SessionOptions): ort.InferenceSession.SessionOptio
 // fallback line), so that logger says only what is fatal. Sessions log at their own ortLogLevel.
 ort.env.logLevel = 'fatal';
 
-/** Providers whose libraries would not load in this process, with the reason. */
+/** Providers whose libraries would not load in this process (or that found no adapter), with the reason. */
 const missingProviderLibraries = new Map<string, string>();
 
 /** What each logger was told already: a model opens many sessions, and one line per cause is enough. */
@@ -291,7 +310,10 @@ function fallbackLine(options: SessionOptions, failures: readonly string[], usin
   log(`graph '${options.graphName}': ${cause}`);
 }
 
+/** The first line of an error, without the source location and failed check ORT's own asserts
+ *  put before their message ("/onnxruntime_src/….cc:136 … status == Success was false. Failed to …"). */
 function firstLine(err: unknown): string {
   const message = err instanceof Error ? err.message : String(err);
-  return message.split('\n')[0].trim();
+  const line = message.split('\n')[0].trim();
+  return /^\S+\.(?:cc|cpp|h):\d+ .* was false\. (.+)$/.exec(line)?.[1] ?? line;
 }

@@ -9,7 +9,7 @@ import type { Graph } from '../graph/ir';
 import { serialize } from '../graph/onnx';
 import { Session } from '../graph/session';
 import type { ModelConfig } from './config';
-import { addDecoder, attentionRows, buildDecoderGraph, textWeightNames, type DecoderGraphOptions } from './decoder';
+import { addDecoder, attentionRows, buildDecoderGraph, textWeightNames, withFullCache, type DecoderGraphOptions } from './decoder';
 import { fixtureArchs, writeFixture } from './fixture';
 import { naiveEmbed, naiveForward, type NaiveLora } from '../testing/naive/decoder';
 import type { Rope } from './rope';
@@ -119,6 +119,32 @@ describe.each(fixtureArchs)('%s decoder graph', (arch) => {
         return naive.attentions[l][(h * seq + queries[q]) * seq + k];
       });
       expect(maxDiff(rows, want)).toBeLessThan(1e-5);
+    }
+  });
+
+  it('withFullCache also returns the whole cache after the step: the past\'s used slots, the step\'s, then the past\'s rest, grown where the step does not fit', async () => {
+    const g = withFullCache(buildDecoderGraph(config, weights, { kvCache: true, rowsAtRunTime: true }), config);
+    const embeds = naiveEmbed(config, weights, ids);
+    const index = (xs: number[]) => new ort.Tensor('int64', BigInt64Array.from(xs, BigInt), [xs.length]);
+    const slot = t.headDim;
+    for (const [capacity, used] of [[seq + 2, 1], [4, 2]]) {
+      const pasts = Array.from({ length: t.numLayers * 2 }, (_, i) => Float32Array.from({ length: t.numKvHeads * capacity * slot }, (_, j) => i + j / 1000));
+      const past = Object.fromEntries(pasts.map((data, i) => [`past_key_values.${i >> 1}.${i % 2 === 0 ? 'key' : 'value'}`, new ort.Tensor('float32', data, [1, t.numKvHeads, capacity, slot])]));
+      const out = await runOnce(g, embeds, {
+        ...past, attention_mask: new ort.Tensor('int64', new BigInt64Array(capacity + seq).fill(1n), [1, capacity + seq]),
+        logits_positions: index([seq - 1]), query_positions: index([]), cache_position: index([used]),
+      });
+      const slots = Math.max(capacity, used + seq);
+      pasts.forEach((data, i) => {
+        const name = `${i >> 1}.${i % 2 === 0 ? 'key' : 'value'}`;
+        const [full, step] = [out[`present_full.${name}`], out[`present.${name}`]];
+        expect(full.dims).toEqual([1, t.numKvHeads, slots, slot]);
+        for (let h = 0; h < t.numKvHeads; h++) {
+          const row = (x: ort.Tensor, n: number) => (x.data as Float32Array).subarray(h * n * slot, (h + 1) * n * slot);
+          const want = [...row(past[`past_key_values.${name}`], capacity).subarray(0, used * slot), ...row(step, seq), ...row(past[`past_key_values.${name}`], capacity).subarray((used + seq) * slot)];
+          expect(Array.from(row(full, slots)), `${name}, head ${h}`).toEqual(want);
+        }
+      });
     }
   });
 

@@ -211,6 +211,36 @@ function namedOutput(b: GraphBuilder, v: Value, name: string, shape: Shape): voi
 }
 
 export const pastName = (layer: number, kind: 'key' | 'value'): string => `past_key_values.${layer}.${kind}`;
+/** The whole cache after a step (withFullCache). */
+export const fullCacheName = (layer: number, kind: 'key' | 'value'): string => `present_full.${layer}.${kind}`;
+/** int64 [1]: the past's slots in use, after which withFullCache writes the step's keys and values. */
+export const CACHE_POSITION = 'cache_position';
+
+/**
+ * The decoder graph with, beside each layer's step keys and values, the whole cache after the step:
+ * the past's first `cache_position` slots, the step's, then the past's rest (none when the step
+ * reaches past its capacity, which then grows to hold it). For a provider that keeps outputs on
+ * the device and takes them back as the next step's past (graph/session.ts deviceOutputs), so the
+ * cache stays there between steps.
+ */
+export function withFullCache(graph: Graph, config: ModelConfig): Graph {
+  const t = config.text;
+  const b = GraphBuilder.extend(graph);
+  const at = b.input(CACHE_POSITION, 'int64', [1]);
+  const slotAxis = b.ints([2]);
+  b.scope('present_full', () => {
+    for (let l = 0; l < t.numLayers; l++) {
+      for (const kind of ['key', 'value'] as const) {
+        const past = b.value(pastName(l, kind));
+        const step = b.value(presentName(l, kind));
+        const head = b.node('Slice', [past, b.ints([0]), at, slotAxis])[0];
+        const tail = b.node('Slice', [past, b.add(at, b.shape(step, 2, 3)), b.ints([Number.MAX_SAFE_INTEGER]), slotAxis])[0];
+        namedOutput(b, b.concat([head, step, tail], 2), fullCacheName(l, kind), ['batch', t.numKvHeads, 'slots', t.headDim]);
+      }
+    }
+  });
+  return b.build();
+}
 export const presentName = (layer: number, kind: 'key' | 'value'): string => `present.${layer}.${kind}`;
 export const queryStatesName = (layer: number): string => `query_states.${layer}`;
 /** Inputs of a graph built with rowsAtRunTime. */
@@ -238,7 +268,7 @@ export function decoderKeepsFloat32(node: Node): boolean {
   return node.name.split('/').some((scope) => FLOAT32_SCOPES.has(scope));
 }
 
-const FLOAT32_SCOPES = new Set(['rotary', 'attention_mask', 'input_layernorm', 'post_attention_layernorm', 'norm', 'sdpa']);
+const FLOAT32_SCOPES = new Set(['rotary', 'attention_mask', 'input_layernorm', 'post_attention_layernorm', 'norm', 'sdpa', 'present_full']);
 
 /** The decoder as a graph of its own, with the standard I/O names (see the file comment). */
 export function buildDecoderGraph(config: ModelConfig, weights: ModelWeights, options: DecoderGraphBuild): Graph {

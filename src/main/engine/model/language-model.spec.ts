@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { Session } from '../graph/session';
+import { engineSettings } from '../engine-settings';
 import type { Idefics3Config, LlavaOnevisionConfig } from './families';
 import { fixtureArchs, writeFixture } from './fixture';
 import { keepCacheRows, LanguageModel, stackCachesLeftPadded, type ForwardStep, type KvCache } from './language-model';
@@ -132,6 +133,28 @@ describe.each(fixtureArchs)('%s language model', (arch) => {
     });
     expect(maxDiff(more.logits, (await full(lm, [...long, 78, 79])).subarray((long.length + 1) * vocab))).toBeLessThan(1e-4);
     expect(() => keepCacheRows(more.present, [1])).toThrow('keepCacheRows: rows must be increasing indices below 1, got 1');
+  });
+
+  it('keeps a decode step\'s cache on the device where the provider can (WebGPU), and gives the logits the arrays give', async () => {
+    const { lm } = await model;
+    const onWebGpu = engineSettings().device === 'webgpu';
+    const prefill = await lm.forward({ inputsEmbeds: lm.embed(ids.slice(0, 5)), batch: 1, seq: 5, attentionMask: ones(5), positionIds: positions(0, 5), past: null, lastLogitsOnly: true });
+    // Room for the steps, as generate makes; one cache goes on from its device copy, the other from its arrays.
+    let kept = stackCachesLeftPadded([prefill.present], 5, ids.length);
+    let arrays = stackCachesLeftPadded([prefill.present], 5, ids.length);
+    for (let k = 5; k < ids.length; k++) {
+      const step = (past: KvCache, keepCacheOnDevice: boolean) => lm.forward({
+        inputsEmbeds: lm.embed([ids[k]]), batch: 1, seq: 1, attentionMask: ones(k + 1), positionIds: positions(k, 1), past, lastLogitsOnly: true, keepCacheOnDevice,
+      });
+      const [fromKept, fromArrays] = [await step(kept, true), await step(arrays, false)];
+      expect(maxDiff(fromKept.logits, fromArrays.logits), `step ${k}`).toBeLessThan(1e-5);
+      [kept, arrays] = [fromKept.present, fromArrays.present];
+      expect(kept.device?.every(({ key, value }) => key.location === 'gpu-buffer' && value.location === 'gpu-buffer') ?? false).toBe(onWebGpu);
+      expect(arrays.device).toBeUndefined();
+    }
+    // Changing the arrays drops the device copy, which no longer matches them.
+    keepCacheRows(kept, [0]);
+    expect(kept.device).toBeUndefined();
   });
 
   it('in float16 (ISR_PRECISION=float16) gives the naive float64 forward\'s logits to half precision, padded rows included', async () => {

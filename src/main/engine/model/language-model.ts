@@ -9,7 +9,7 @@ import * as ort from 'onnxruntime-node';
 import { ApiError } from '../../../shared/errors';
 import { Session, type SessionOptions } from '../graph/session';
 import type { ModelConfig } from './config';
-import { attentionRows, buildDecoderGraph, decoderKeepsFloat32, embeddingName, LOGITS_POSITIONS, pastName, presentName, QUERY_POSITIONS, queryStatesName } from './decoder';
+import { attentionRows, buildDecoderGraph, CACHE_POSITION, decoderKeepsFloat32, embeddingName, fullCacheName, LOGITS_POSITIONS, pastName, presentName, QUERY_POSITIONS, queryStatesName, withFullCache } from './decoder';
 import type { ModelWeights } from './weights';
 
 /**
@@ -25,6 +25,19 @@ export interface KvCache {
   headDim: number;
   capacity: number;
   length: number;
+  /** The same cache on the device, where the decoder's provider keeps it there (ForwardStep
+   *  keepCacheOnDevice): the next step reads it instead of the arrays. Whatever changes the arrays
+   *  elsewhere releases it (releaseDeviceCache). */
+  device?: { key: ort.Tensor; value: ort.Tensor }[];
+}
+
+/** Frees the cache's device copy, if it has one; its arrays stay as they are. */
+export function releaseDeviceCache(cache: KvCache): void {
+  for (const { key, value } of cache.device ?? []) {
+    key.dispose();
+    value.dispose();
+  }
+  delete cache.device;
 }
 
 export interface ForwardStep {
@@ -40,6 +53,9 @@ export interface ForwardStep {
   past: KvCache | null;
   /** Logits of the last position only: [batch, 1, vocab] instead of [batch, seq, vocab]. */
   lastLogitsOnly: boolean;
+  /** Leave `present` a device copy where the provider can keep one (decode steps, whose next step
+   *  reads it there); its owner releases it (releaseDeviceCache). */
+  keepCacheOnDevice?: boolean;
 }
 
 /** What a model's caches are made of, whatever their rows and slots. */
@@ -63,6 +79,7 @@ export function emptyCache(shape: CacheShape, batch: number, capacity: number, l
 /** Copies the used slots of row `from` of `source` into row `row` of `target`, from slot `at`. */
 export function copyCacheRow(target: KvCache, row: number, source: KvCache, from: number, at: number): void {
   if (at + source.length > target.capacity) throw new Error(`copyCacheRow: ${source.length} slots from slot ${at} do not fit a capacity of ${target.capacity}`);
+  releaseDeviceCache(target);
   const { kvHeads, headDim: d } = target;
   target.layers.forEach((layer, l) => {
     for (const kind of ['key', 'value'] as const) {
@@ -82,6 +99,7 @@ export function copyCacheRow(target: KvCache, row: number, source: KvCache, from
  */
 export function keepCacheRows(cache: KvCache, rows: readonly number[]): void {
   if (rows.some((r, i) => !(Number.isInteger(r) && r >= i && r < cache.batch) || (i > 0 && r <= rows[i - 1]))) throw new Error(`keepCacheRows: rows must be increasing indices below ${cache.batch}, got ${rows.join(', ')}`);
+  releaseDeviceCache(cache);
   const rowSize = cache.kvHeads * cache.capacity * cache.headDim;
   for (const layer of cache.layers) {
     for (const kind of ['key', 'value'] as const) {
@@ -243,7 +261,7 @@ export class LanguageModel {
    * headDim]). The same numbers as one run: each position attends to the same keys either way.
    */
   private async run(
-    step: Pick<ForwardStep, 'inputsEmbeds' | 'batch' | 'seq' | 'attentionMask' | 'positionIds' | 'past'>,
+    step: Pick<ForwardStep, 'inputsEmbeds' | 'batch' | 'seq' | 'attentionMask' | 'positionIds' | 'past' | 'keepCacheOnDevice'>,
     logitsRows: readonly number[], queries: readonly number[], queryLayers: readonly number[],
   ): Promise<{ logits: Float32Array; present: KvCache; queryStates: Float32Array[] }> {
     const t = this.config.text;
@@ -252,15 +270,15 @@ export class LanguageModel {
     if (seq < 1) throw new Error('a decoder step needs at least one position');
     const h = t.hiddenSize;
     const index = (xs: readonly number[]) => new ort.Tensor('int64', BigInt64Array.from(xs, (x) => BigInt(x)), [xs.length]);
-    const presents = Array.from({ length: t.numLayers }, (_, l) => [presentName(l, 'key'), presentName(l, 'value')]).flat();
-    const fetches = ['logits', ...presents, ...queryLayers.map((l) => queryStatesName(l))];
+    const fetches = ['logits', ...this.cacheNames(presentName), ...queryLayers.map((l) => queryStatesName(l))];
     const session = await this.session();
+    const onDevice = session.deviceOutputs.size > 0;
     // Where each asked row lands: [chunk, its place among that chunk's rows].
     const logitsAt: [number, number][] = [];
     const queriesAt: [number, number][] = [];
     const logitsParts: ort.Tensor[] = [];
     const queryParts: ort.Tensor[][] = [];
-    let cache = step.past ?? emptyCache(this.cacheShape, batch, 0);
+    let cache = step.past ?? emptyCache(this.cacheShape, batch, 1);
     for (let from = 0, c = 0; from < seq; from += this.chunk, c++) {
       const to = Math.min(seq, from + this.chunk);
       const n = to - from;
@@ -284,10 +302,15 @@ export class LanguageModel {
       };
       const dims = [batch, t.numKvHeads, cache.capacity, t.headDim];
       cache.layers.forEach(({ key, value }, l) => {
-        feeds[pastName(l, 'key')] = new ort.Tensor('float32', key, dims);
-        feeds[pastName(l, 'value')] = new ort.Tensor('float32', value, dims);
+        const kept = cache.device?.[l];
+        feeds[pastName(l, 'key')] = kept?.key ?? new ort.Tensor('float32', key, dims);
+        feeds[pastName(l, 'value')] = kept?.value ?? new ort.Tensor('float32', value, dims);
       });
+      if (onDevice) feeds[CACHE_POSITION] = index([used]);
       const out = await session.run(feeds, fetches);
+      // The copy just read is superseded by the run's, which stays only where it matches the arrays below.
+      releaseDeviceCache(cache);
+      const onDeviceNow = onDevice ? cache.layers.map((_, l) => ({ key: out[fullCacheName(l, 'key')], value: out[fullCacheName(l, 'value')] })) : undefined;
       logitsParts.push(out.logits);
       queryParts.push(queryLayers.map((l) => out[queryStatesName(l)]));
       // Doubling, so a long prefill copies its cache O(1) times a slot, never past the step's end (a fresh
@@ -301,6 +324,10 @@ export class LanguageModel {
         }
       });
       cache.length = used + n;
+      if (onDeviceNow !== undefined) {
+        cache.device = onDeviceNow;
+        if (!(step.keepCacheOnDevice === true && to === seq && onDeviceNow[0].key.dims[2] === cache.capacity)) releaseDeviceCache(cache);
+      }
     }
     return {
       logits: assembleAlong(logitsParts, 1, logitsAt),
@@ -309,12 +336,20 @@ export class LanguageModel {
     };
   }
 
-  /** The decoder session, built on first use; concurrent first uses share one build, and a failed build is not kept. */
+  /** Every layer's key and value names of one kind of cache tensor. */
+  private cacheNames(name: (layer: number, kind: 'key' | 'value') => string): string[] {
+    return Array.from({ length: this.config.text.numLayers }, (_, l) => [name(l, 'key'), name(l, 'value')]).flat();
+  }
+
+    /** The decoder session, built on first use; concurrent first uses share one build, and a failed build is not kept. */
   private session(): Promise<Session> {
     if (this.decoder === null) {
       const pending = Promise.resolve().then(() => Session.create(
         buildDecoderGraph(this.config, this.weights, { kvCache: true, rowsAtRunTime: true }),
-        { ...this.sessionOptions, graphName: 'decoder', halfPrecision: decoderKeepsFloat32 },
+        {
+          ...this.sessionOptions, graphName: 'decoder', halfPrecision: decoderKeepsFloat32,
+          deviceOutputs: { names: this.cacheNames(fullCacheName), add: (graph) => withFullCache(graph, this.config) },
+        },
       ));
       pending.catch(() => {
         if (this.decoder === pending) this.decoder = null;
