@@ -34,7 +34,7 @@ const fitsWithoutCheckpointing = (preset: string) => preset.startsWith('smolvlm'
 type Stage = (typeof stages)[number];
 const frames = 8;
 
-interface StageFigures {
+export interface StageFigures {
   /** Seconds of each part of the stage, in order. */
   parts: Record<string, number>;
   peakMiB: number;
@@ -107,7 +107,7 @@ async function runStage(stage: Stage, model: string, clip: string, cache: string
 
 const here = fileURLToPath(import.meta.url);
 
-function childStage(stage: Stage, model: string, clip: string, cache: string): StageFigures {
+export function childStage(stage: Stage, model: string, clip: string, cache: string): StageFigures {
   const out = spawnSync(process.execPath, ['--import', 'tsx', here, 'child', stage, model, clip, cache], { encoding: 'utf8', maxBuffer: 1 << 26, env: { ...process.env, MALLOC_MMAP_THRESHOLD_: '131072' } });
   const line = out.stdout.trim().split('\n').pop() ?? '';
   if (out.status !== 0 || !line.startsWith('{')) throw new Error(`bench stage ${stage} failed (${out.status ?? out.signal}): ${out.stderr.slice(-2000)}`);
@@ -129,7 +129,7 @@ function folderBytes(dir: string, match: RegExp): number {
 const roundSources = ['testsrc', 'testsrc2', 'smptebars', 'rgbtestsrc', 'yuvtestsrc', 'mandelbrot', 'life', 'cellauto'];
 const roundQuestions = ['What happens in the video?', 'Which colours appear?', 'What moves, and which way?', 'How many shapes are there?'];
 
-function writeRoundData(dir: string): string {
+export function writeRoundData(dir: string): string {
   mkdirSync(dir, { recursive: true });
   const rows = roundSources.map((source, i) => {
     const video = `clip${i}.mp4`;
@@ -142,7 +142,7 @@ function writeRoundData(dir: string): string {
 }
 
 /** A folder holding a studio database with the round's dataset imported (by the CLI, as a user would). */
-function importedRound(dataset: string, dir: string): string {
+export function importedRound(dataset: string, dir: string): string {
   mkdirSync(dir, { recursive: true });
   execFileSync(process.execPath, [fileURLToPath(new URL('../bin/isr-studio.mjs', import.meta.url)), 'import', '--db', join(dir, 'studio.db'), '--data', dataset], { stdio: 'ignore' });
   return dir;

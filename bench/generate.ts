@@ -8,7 +8,7 @@ import { performance } from 'node:perf_hooks';
 import type { ModelConfig } from '../src/main/engine/model/config';
 import { writeCheckpointFixture, writeFixture } from '../src/main/engine/model/fixture';
 import { textWeightNames } from '../src/main/engine/model/decoder';
-import { stackCachesLeftPadded } from '../src/main/engine/model/language-model';
+import { releaseDeviceCache, stackCachesLeftPadded } from '../src/main/engine/model/language-model';
 import { VideoLanguageModel } from '../src/main/engine/model/vlm';
 import { expectedWeights } from '../src/main/engine/model/weights';
 import { demoCorpus } from '../src/main/demo/data/corpus';
@@ -45,48 +45,66 @@ interface Figures {
   weightBytes: number;
 }
 
+const frames = 8;
+
+/** `frames` synthetic frames at the model's size. */
+export function benchFrames(model: VideoLanguageModel): Uint8Array[] {
+  const { width, height } = model.frameSize;
+  return Array.from({ length: frames }, (_, f) => Uint8Array.from({ length: width * height * 3 }, (_, i) => (i * 31 + f * 17) % 256));
+}
+
+/** The vision tower on `rgb`: median milliseconds of `runs` runs after one untimed. */
+export async function visionMs(model: VideoLanguageModel, rgb: Uint8Array[], runs = 3): Promise<number> {
+  await model.visualFeatures(rgb);
+  const times: number[] = [];
+  for (let i = 0; i < runs; i++) times.push((await timed(() => model.visualFeatures(rgb))).ms);
+  return median(times);
+}
+
+/** Prefill (median of 3 after one) and decode (median of 40 steps after 8) of the bench prompt with
+ *  the video's `features`, on the engine's device and precision; with `keepCacheOnDevice`, decode
+ *  steps leave the cache where the provider can keep it. */
+export async function textFigures(model: VideoLanguageModel, features: Float32Array, keepCacheOnDevice = false): Promise<{ promptTokens: number; prefillTps: number; decodeMs: number }> {
+  const prompt = model.prompt([{ role: 'user', content: [{ type: 'video' }, { type: 'text', text: 'Describe the video in detail: which shapes appear and how they move.' }] }], frames);
+  const seq = prompt.inputIds.length;
+  const embeds = model.lm.embed(prompt.inputIds, { tokenId: prompt.visualTokenId!, features });
+  const ones = (n: number) => new BigInt64Array(n).fill(1n);
+  const positions = (from: number, n: number) => BigInt64Array.from({ length: n }, (_, i) => BigInt(from + i));
+  const prefill = () => model.lm.forward({ inputsEmbeds: embeds, batch: 1, seq, attentionMask: ones(seq), positionIds: positions(0, seq), past: null, lastLogitsOnly: true });
+  await prefill();
+  const prefillRuns: number[] = [];
+  for (let i = 0; i < 3; i++) prefillRuns.push((await timed(prefill)).ms);
+
+  // Decode: one token at a time on the cache, the step generation repeats (with room for the steps, as generate makes).
+  let present = stackCachesLeftPadded([(await prefill()).present], seq, seq + 48);
+  const token = model.lm.embed([prompt.inputIds[seq - 1]]);
+  const steps: number[] = [];
+  for (let t = 0; t < 48; t++) {
+    const total = seq + t + 1;
+    const step = await timed(() => model.lm.forward({ inputsEmbeds: token, batch: 1, seq: 1, attentionMask: ones(total), positionIds: positions(seq + t, 1), past: present, lastLogitsOnly: true, keepCacheOnDevice }));
+    present = step.value.present;
+    if (t >= 8) steps.push(step.ms);
+  }
+  releaseDeviceCache(present);
+  return { promptTokens: seq, prefillTps: seq / (median(prefillRuns) / 1000), decodeMs: median(steps) };
+}
+
 async function measure(arch: string, dir: string, write: (dir: string) => ModelConfig): Promise<Figures> {
   const config = write(dir);
   const model = await VideoLanguageModel.load(dir);
   try {
-    const frames = 8;
-    const { width, height } = model.frameSize;
-    const rgb = Array.from({ length: frames }, (_, f) => Uint8Array.from({ length: width * height * 3 }, (_, i) => (i * 31 + f * 17) % 256));
-    await model.visualFeatures(rgb);
-    const visionRuns: number[] = [];
-    for (let i = 0; i < 3; i++) visionRuns.push((await timed(() => model.visualFeatures(rgb))).ms);
-    const vision = median(visionRuns);
-    const features = await model.visualFeatures(rgb);
-    const prompt = model.prompt([{ role: 'user', content: [{ type: 'video' }, { type: 'text', text: 'Describe the video in detail: which shapes appear and how they move.' }] }], frames);
-    const seq = prompt.inputIds.length;
-    const embeds = model.lm.embed(prompt.inputIds, { tokenId: prompt.visualTokenId!, features });
-    const ones = (n: number) => new BigInt64Array(n).fill(1n);
-    const positions = (from: number, n: number) => BigInt64Array.from({ length: n }, (_, i) => BigInt(from + i));
-    const prefill = () => model.lm.forward({ inputsEmbeds: embeds, batch: 1, seq, attentionMask: ones(seq), positionIds: positions(0, seq), past: null, lastLogitsOnly: true });
-    await prefill();
-    const prefillRuns: number[] = [];
-    for (let i = 0; i < 3; i++) prefillRuns.push((await timed(prefill)).ms);
-
-    // Decode: one token at a time on the cache, the step generation repeats (with room for the steps, as generate makes).
-    let present = stackCachesLeftPadded([(await prefill()).present], seq, seq + 48);
-    const token = model.lm.embed([prompt.inputIds[seq - 1]]);
-    const steps: number[] = [];
-    for (let t = 0; t < 48; t++) {
-      const total = seq + t + 1;
-      const step = await timed(() => model.lm.forward({ inputsEmbeds: token, batch: 1, seq: 1, attentionMask: ones(total), positionIds: positions(seq + t, 1), past: present, lastLogitsOnly: true }));
-      present = step.value.present;
-      if (t >= 8) steps.push(step.ms);
-    }
+    const rgb = benchFrames(model);
+    const vision = await visionMs(model, rgb);
+    const text = await textFigures(model, await model.visualFeatures(rgb));
     // Bytes a decode step must read: every decoder matrix and norm, and the head (not the embedding table, of which it reads one row).
     const { prefix: textPrefix, lmHead } = textWeightNames(config);
     let weightBytes = 0;
     for (const [name, shape] of expectedWeights(config)) {
-      const text = name.startsWith(textPrefix) || name === lmHead;
-      if (text && !name.includes('embed_tokens')) weightBytes += 4 * shape.reduce((a, b) => a * b, 1);
+      const isText = name.startsWith(textPrefix) || name === lmHead;
+      if (isText && !name.includes('embed_tokens')) weightBytes += 4 * shape.reduce((a, b) => a * b, 1);
     }
     if (config.text.tieWordEmbeddings) weightBytes += 4 * config.text.vocabSize * config.text.hiddenSize;
-    const decodeMs = median(steps);
-    return { arch, frames, visionFps: frames / (vision / 1000), promptTokens: seq, prefillTps: seq / (median(prefillRuns) / 1000), decodeMs, decodeTps: 1000 / decodeMs, weightBytes };
+    return { arch, frames, visionFps: frames / (vision / 1000), ...text, decodeTps: 1000 / text.decodeMs, weightBytes };
   } finally {
     await model.release();
   }

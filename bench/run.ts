@@ -7,6 +7,7 @@ import { machineDescription } from '../src/main/report/machine';
 import { autodiffSection } from './autodiff';
 import { checkpointSection } from './checkpoint';
 import { generateSection } from './generate';
+import { gpuSection } from './gpu';
 import { pytorchSection } from './pytorch';
 import { responsivenessSection } from './responsiveness';
 import { reviewSection } from './review';
@@ -18,6 +19,7 @@ const sections: Record<string, (machine: string) => Promise<string>> = {
   autodiff: autodiffSection,
   checkpoint: checkpointSection,
   generate: generateSection,
+  gpu: gpuSection,
   pytorch: pytorchSection,
   responsiveness: responsivenessSection,
   review: reviewSection,

@@ -21,11 +21,11 @@ export function narrowSaturating(values: Float32Array): Uint16Array {
 }
 
 /**
- * The graph with every node computing in float16 except those `keepFloat32` names (every op the
- * builder has takes its float inputs in one type, but for Cast's and ConstantOfShape's attributes,
- * which are rewritten). Float32
- * initializers read by a float16 node become float16 (saturating); one read by both kinds of node
- * has a float16 copy beside it. Inputs and outputs stay float32, cast at the edges.
+ * The graph with every node computing in float16 except those `keepFloat32` names. Float32
+ * initializers read by a float16 node become float16 (saturating); one read by both kinds of node has
+ * a float16 copy beside it. Inputs and outputs stay float32, cast at the edges. Every op the builder
+ * has takes its float inputs in one type, so retyping them is enough, but for the float32 that Cast's
+ * and ConstantOfShape's attributes name, which are rewritten.
  */
 export function toFloat16(graph: Graph, keepFloat32: (node: Node) => boolean): Graph {
   const values = new Map(graph.values);

@@ -1,6 +1,8 @@
 // The one place that creates ONNX Runtime sessions: execution-provider choice with a fallback to
 // CPU, threads and optimisation level (CPU graphs loaded from their optimised file, kept per machine: graph-cache.ts), a graph's weights fed from the model's one copy (on CPU) or
-// owned by the session (an accelerator, which copies them to its device), and ONNX Runtime's errors turned into messages that name the graph and, when ORT says which, the
+// owned by the session (an accelerator, which copies them to its device), the graph in float16 and
+// outputs kept on the device where the engine's settings and the provider allow (docs/engine.md,
+// accelerators), and ONNX Runtime's errors turned into messages that name the graph and, when ORT says which, the
 // failing node (or the weight).
 import * as ort from 'onnxruntime-node';
 import type { Graph, Node } from './ir';

@@ -211,10 +211,15 @@ function namedOutput(b: GraphBuilder, v: Value, name: string, shape: Shape): voi
 }
 
 export const pastName = (layer: number, kind: 'key' | 'value'): string => `past_key_values.${layer}.${kind}`;
+export const presentName = (layer: number, kind: 'key' | 'value'): string => `present.${layer}.${kind}`;
 /** The whole cache after a step (withFullCache). */
 export const fullCacheName = (layer: number, kind: 'key' | 'value'): string => `present_full.${layer}.${kind}`;
 /** int64 [1]: the past's slots in use, after which withFullCache writes the step's keys and values. */
 export const CACHE_POSITION = 'cache_position';
+export const queryStatesName = (layer: number): string => `query_states.${layer}`;
+/** Inputs of a graph built with rowsAtRunTime. */
+export const LOGITS_POSITIONS = 'logits_positions';
+export const QUERY_POSITIONS = 'query_positions';
 
 /**
  * The decoder graph with, beside each layer's step keys and values, the whole cache after the step:
@@ -241,11 +246,6 @@ export function withFullCache(graph: Graph, config: ModelConfig): Graph {
   });
   return b.build();
 }
-export const presentName = (layer: number, kind: 'key' | 'value'): string => `present.${layer}.${kind}`;
-export const queryStatesName = (layer: number): string => `query_states.${layer}`;
-/** Inputs of a graph built with rowsAtRunTime. */
-export const LOGITS_POSITIONS = 'logits_positions';
-export const QUERY_POSITIONS = 'query_positions';
 
 export interface DecoderGraphBuild {
   kvCache: boolean;

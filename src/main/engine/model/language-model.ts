@@ -4,7 +4,8 @@
 // with its KV cache. One decoder session serves decoding, full logits and attention maps (the rows
 // it computes are inputs: decoder.ts rowsAtRunTime), and a long step runs in chunks over the growing
 // cache. The decoder reads the model's one copy of the weights (ModelWeights.shared,
-// graph/session.ts). Where memory goes and why: docs/engine.md, memory.
+// graph/session.ts). Where memory goes and why: docs/engine.md, memory. On WebGPU, decode steps keep
+// the cache on the device as well (docs/engine.md, accelerators).
 import * as ort from 'onnxruntime-node';
 import { ApiError } from '../../../shared/errors';
 import { Session, type SessionOptions } from '../graph/session';
@@ -341,7 +342,7 @@ export class LanguageModel {
     return Array.from({ length: this.config.text.numLayers }, (_, l) => [name(l, 'key'), name(l, 'value')]).flat();
   }
 
-    /** The decoder session, built on first use; concurrent first uses share one build, and a failed build is not kept. */
+  /** The decoder session, built on first use; concurrent first uses share one build, and a failed build is not kept. */
   private session(): Promise<Session> {
     if (this.decoder === null) {
       const pending = Promise.resolve().then(() => Session.create(
