@@ -12,8 +12,8 @@ import { demoCorpus } from '../src/main/demo/data/corpus';
 import { GraphBuilder } from '../src/main/engine/graph/builder';
 import { Session } from '../src/main/engine/graph/session';
 import { writeCheckpointFixture } from '../src/main/engine/model/fixture';
-import { childStage, importedRound, writeRoundData } from './checkpoint';
 import { VideoLanguageModel } from '../src/main/engine/model/vlm';
+import { childStage, importedRound, writeRoundData } from './checkpoint';
 import { benchFrames, textFigures, visionMs } from './generate';
 import { BenchSkipped } from './skip';
 
@@ -100,7 +100,7 @@ export async function gpuSection(machine: string): Promise<string> {
       const data = importedRound(writeRoundData(join(root, 'round-data')), join(root, 'round'));
       const cache = join(root, 'cache');
       mkdirSync(cache, { recursive: true });
-      const figures = await withEnv({ ISR_DEVICE: provider, ISR_PRECISION: 'auto' }, async () => childStage('round', model, data, cache));
+      const figures = await withEnv({ ISR_DEVICE: provider, ISR_PRECISION: 'auto' }, () => Promise.resolve(childStage('round', model, data, cache)));
       for (const [phase, seconds] of Object.entries(figures.parts)) round.push(`| ${phase} | ${seconds.toFixed(0)} s |`);
       round.push(`| all phases | ${(Object.values(figures.parts).reduce((a, b) => a + b, 0) / 60).toFixed(1)} min |`);
     }
