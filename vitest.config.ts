@@ -21,7 +21,7 @@ const webgpuLane = webgpu.status === 0
       },
     }]
   : [];
-if (webgpuLane.length === 0 && !process.env.VITEST_WORKER_ID) console.log(`vitest: no WebGPU adapter, so the engine's specs run on CPU only (${webgpu.stdout.trim().split('\n').pop() ?? webgpu.stderr.trim()})`);
+if (webgpuLane.length === 0) console.log(`vitest: no WebGPU adapter, so the engine's specs run on CPU only (${webgpu.stdout.trim().split('\n').pop() ?? webgpu.stderr.trim()})`);
 
 export default defineConfig({
   test: {

@@ -9,23 +9,20 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { demoCorpus } from '../src/main/demo/data/corpus';
-import { GraphBuilder } from '../src/main/engine/graph/builder';
-import { Session } from '../src/main/engine/graph/session';
 import { writeCheckpointFixture } from '../src/main/engine/model/fixture';
 import { VideoLanguageModel } from '../src/main/engine/model/vlm';
+import { whyNotOn, withEnv } from '../src/main/engine/testing/accelerators';
 import { childStage, importedRound, writeRoundData } from './checkpoint';
 import { benchFrames, textFigures, visionMs } from './generate';
 import { BenchSkipped } from './skip';
 
-/** The first accelerator a session opens on, or undefined, with what each said. */
+/** The first accelerator a session opens on, or undefined, with why each before it did not. */
 async function accelerator(): Promise<{ name?: string; tried: string[] }> {
   const tried: string[] = [];
   for (const name of ['cuda', 'webgpu']) {
-    const b = new GraphBuilder('probe');
-    b.output(b.add(b.input('x', 'float32', [2]), 1), 'y');
-    const session = await Session.create(b.build(), { graphName: 'probe', providers: [name, 'cpu'], logger: (line) => tried.push(line) });
-    await session.release();
-    if (session.provider === name) return { name, tried };
+    const reason = await whyNotOn(name);
+    if (reason === null) return { name, tried };
+    tried.push(reason);
   }
   return { tried };
 }
@@ -43,19 +40,6 @@ function deviceName(provider: string): string {
     ?? ask('vulkaninfo', ['--summary'], (out) => /deviceName\s*=\s*(.+)/.exec(out)?.[1].trim());
   return `${provider}${gpu === undefined ? '' : ` on ${gpu}`}`;
 }
-
-const withEnv = async <T>(env: Record<string, string>, f: () => Promise<T>): Promise<T> => {
-  const before = Object.fromEntries(Object.keys(env).map((k) => [k, process.env[k]]));
-  Object.assign(process.env, env);
-  try {
-    return await f();
-  } finally {
-    for (const [k, v] of Object.entries(before)) {
-      if (v === undefined) delete process.env[k];
-      else process.env[k] = v;
-    }
-  }
-};
 
 export async function gpuSection(machine: string): Promise<string> {
   const { name: provider, tried } = await accelerator();

@@ -62,12 +62,12 @@ export function toFloat16(graph: Graph, keepFloat32: (node: Node) => boolean): G
   };
 
   const outputNames = new Set(graph.outputs.map((o) => o.name));
+  const isFloatInput = (name: string) => {
+    const dtype = values.get(name)?.dtype;
+    return dtype === 'float32' || dtype === 'float16';
+  };
   for (const node of graph.nodes) {
     const precision = keepFloat32(node) ? 'float32' : 'float16';
-    const isFloatInput = (name: string) => {
-      const dtype = values.get(name)?.dtype;
-      return dtype === 'float32' || dtype === 'float16';
-    };
     const inputs = node.inputs.map((name) => (name !== '' && isFloatInput(name) ? asType(name, precision) : name));
     const attrs = precision === 'float16' ? halfAttrs(node) : node.attrs;
     const outputs = node.outputs.map((name) => {

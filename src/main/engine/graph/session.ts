@@ -144,12 +144,11 @@ export class Session {
         continue;
       }
       try {
-        const onDevice = name === 'webgpu' && options.deviceOutputs !== undefined && !(typeof source === 'string' || source instanceof Uint8Array) ? options.deviceOutputs.names : [];
-        const { model } = forProvider.accelerator(onDevice.length > 0);
-        const kept = onDevice.length > 0 ? { preferredOutputLocation: Object.fromEntries(onDevice.map((o) => [o, 'gpu-buffer' as const])) } : {};
+        const { model, deviceOutputs } = forProvider.accelerator(name);
+        const kept = deviceOutputs.length > 0 ? { preferredOutputLocation: Object.fromEntries(deviceOutputs.map((o) => [o, 'gpu-buffer' as const])) } : {};
         const inner = await load(model, { ...base, ...kept, executionProviders: [provider, 'cpu'] });
         if (failures.length > 0) fallbackLine(options, failures, name);
-        return new Session(graphName, name, inner, [], onDevice);
+        return new Session(graphName, name, inner, [], deviceOutputs);
       } catch (err) {
         const reason = firstLine(err);
         // Libraries that failed to load, or a machine without a GPU adapter, stay so for this process:
@@ -232,22 +231,25 @@ export class Session {
 }
 
 /** The model bytes (and bound weights) for an accelerator and for CPU, each made on first use, in the
- *  precision the engine's setting gives each. */
-function loadables(source: ModelSource, options: SessionOptions, precision: EnginePrecision): { accelerator: (withDeviceOutputs: boolean) => Loadable; cpu: () => Loadable } {
+ *  precision the engine's setting gives each; an accelerator's with the outputs it keeps on the device. */
+function loadables(source: ModelSource, options: SessionOptions, precision: EnginePrecision): { accelerator: (provider: string) => Loadable & { deviceOutputs: readonly string[] }; cpu: () => Loadable } {
   if (typeof source === 'string' || source instanceof Uint8Array) {
-    const plain = { model: source, bound: [] };
+    const plain = { model: source, bound: [], deviceOutputs: [] };
     return { accelerator: () => plain, cpu: () => plain };
   }
   checkWeights(options.graphName, 'create', [...source.initializers].map(([name, tensor]) => ({ name, tensor })));
   const keep = options.halfPrecision;
   const half = (graph: Graph, on: boolean): Graph => (keep !== undefined && on ? toFloat16(graph, keep) : graph);
-  const owned = new Map<boolean, Loadable>();
+  // onnxruntime-node binds device outputs for WebGPU alone.
+  const onDevice = (provider: string) => (provider === 'webgpu' ? options.deviceOutputs : undefined);
+  const owned = new Map<boolean, Loadable & { deviceOutputs: readonly string[] }>();
   let shared: Loadable | undefined;
   return {
-    accelerator: (withDeviceOutputs) => {
-      const graph = withDeviceOutputs && options.deviceOutputs !== undefined ? options.deviceOutputs.add(source) : source;
-      const made = owned.get(withDeviceOutputs) ?? { model: serialize(half(graph, precision !== 'float32')), bound: [] };
-      owned.set(withDeviceOutputs, made);
+    accelerator: (provider) => {
+      const outputs = onDevice(provider);
+      const made = owned.get(outputs !== undefined)
+        ?? { model: serialize(half(outputs?.add(source) ?? source, precision !== 'float32')), bound: [], deviceOutputs: outputs?.names ?? [] };
+      owned.set(outputs !== undefined, made);
       return made;
     },
     cpu: () => (shared ??= serializeBound(half(source, precision === 'float16'), MATRIX_MIN_BYTES)),

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { Session } from '../graph/session';
 import { engineSettings } from '../engine-settings';
+import { withEnv } from '../testing/accelerators';
 import type { Idefics3Config, LlavaOnevisionConfig } from './families';
 import { fixtureArchs, writeFixture } from './fixture';
 import { keepCacheRows, LanguageModel, stackCachesLeftPadded, type ForwardStep, type KvCache } from './language-model';
@@ -23,18 +24,6 @@ const maxDiff = (a: ArrayLike<number>, b: ArrayLike<number>): number => {
 };
 
 const cleanup: (() => Promise<void> | void)[] = [];
-
-/** `f` with the engine's precision set (engine-settings.ts), read when it opens its sessions. */
-async function withPrecision<T>(precision: string, f: () => Promise<T>): Promise<T> {
-  const before = process.env.ISR_PRECISION;
-  process.env.ISR_PRECISION = precision;
-  try {
-    return await f();
-  } finally {
-    if (before === undefined) delete process.env.ISR_PRECISION;
-    else process.env.ISR_PRECISION = before;
-  }
-}
 afterAll(async () => {
   for (const c of cleanup) await c();
 });
@@ -164,7 +153,7 @@ describe.each(fixtureArchs)('%s language model', (arch) => {
     cleanup.push(() => half.release());
     const short = [9, 30, 31, 60];
     const { step, width, pad } = leftPaddedPair(half, short, ids);
-    const padded = await withPrecision('float16', () => half.forward(step));
+    const padded = await withEnv({ ISR_PRECISION: 'float16' }, () => half.forward(step));
     expect(padded.logits.every(Number.isFinite)).toBe(true);
     // Row 0 is the short prompt after its padding, row 1 the long one; float32 gives about 1e-6 of the scale.
     for (const [tokens, rows] of [[short, [pad, width]], [ids, [width, 2 * width]]] as const) {

@@ -34,11 +34,15 @@ export interface KvCache {
 
 /** Frees the cache's device copy, if it has one; its arrays stay as they are. */
 export function releaseDeviceCache(cache: KvCache): void {
-  for (const { key, value } of cache.device ?? []) {
+  disposeLayers(cache.device ?? []);
+  delete cache.device;
+}
+
+function disposeLayers(layers: readonly { key: ort.Tensor; value: ort.Tensor }[]): void {
+  for (const { key, value } of layers) {
     key.dispose();
     value.dispose();
   }
-  delete cache.device;
 }
 
 export interface ForwardStep {
@@ -326,8 +330,8 @@ export class LanguageModel {
       });
       cache.length = used + n;
       if (onDeviceNow !== undefined) {
-        cache.device = onDeviceNow;
-        if (!(step.keepCacheOnDevice === true && to === seq && onDeviceNow[0].key.dims[2] === cache.capacity)) releaseDeviceCache(cache);
+        if (step.keepCacheOnDevice === true && to === seq && onDeviceNow[0].key.dims[2] === cache.capacity) cache.device = onDeviceNow;
+        else disposeLayers(onDeviceNow);
       }
     }
     return {
